@@ -1,0 +1,44 @@
+# Two commands on a fresh machine: `make run` and `make test`. Each does its own set-up.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+DATA   ?= ./stacklens-data
+
+.PHONY: run test lint typecheck pytest bench clean system-deps
+
+$(VENV)/.server: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[server]'
+	touch $@
+
+$(VENV)/.dev: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(VENV)/.server $@
+
+## make run: install and start the hub on the embedded store; prints the URL and a first admin key
+run: $(VENV)/.server
+	$(VENV)/bin/stacklens serve --data-dir $(DATA)
+
+## make test: install what the tests need (Python and Debian packages), lint, type-check, run the suite
+test: $(VENV)/.dev system-deps lint typecheck pytest
+
+system-deps:
+	bash scripts/install-system-deps.sh
+
+lint: $(VENV)/.dev
+	$(VENV)/bin/ruff check src tests bench
+
+typecheck: $(VENV)/.dev
+	$(VENV)/bin/mypy
+
+pytest: $(VENV)/.dev
+	$(PY) -m pytest -q -p no:cacheprovider
+
+bench: $(VENV)/.dev
+	$(PY) bench/ingest.py
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache

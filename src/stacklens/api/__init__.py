@@ -1,0 +1,1 @@
+"""Read-side HTTP: authentication shared by every route, the query API and health."""

@@ -1,0 +1,64 @@
+"""``GET /api/v1/events``: stored events, newest first."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from starlette.concurrency import run_in_threadpool
+
+from stacklens.api.auth import require
+from stacklens.api.timeparse import parse_time_param
+from stacklens.metadata.keys import Principal
+from stacklens.schema import EVENT_TYPES
+from stacklens.store.base import EventQuery
+
+if TYPE_CHECKING:
+    from stacklens.server import Hub
+
+__all__ = ["router", "visible_stacks"]
+
+router = APIRouter(prefix="/api/v1", tags=["query"])
+
+
+def visible_stacks(principal: Principal, requested: str | None) -> tuple[str, ...] | None:
+    """The stacks a query may touch: a stack-bound key sees only its own (403 otherwise)."""
+    if principal.stack is not None:
+        if requested not in (None, principal.stack):
+            raise HTTPException(403, f"this key can read stack {principal.stack!r} only")
+        return (principal.stack,)
+    return None if requested is None else (requested,)
+
+
+@router.get("/events")
+async def list_events(
+    request: Request,
+    principal: Annotated[Principal, Depends(require("read"))],
+    stack: Annotated[str | None, Query(max_length=63)] = None,
+    event_type: Annotated[str | None, Query(max_length=32)] = None,
+    session_id: Annotated[str | None, Query(max_length=16384)] = None,
+    trace_id: Annotated[str | None, Query(max_length=128)] = None,
+    since: Annotated[str | None, Query(max_length=64, description="RFC 3339, epoch ns or e.g. 15m")] = None,
+    until: Annotated[str | None, Query(max_length=64)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> dict[str, Any]:
+    hub: Hub = request.app.state.hub
+    if event_type is not None and event_type not in EVENT_TYPES:
+        raise HTTPException(400, f"event_type must be one of {sorted(EVENT_TYPES)}")
+    now = hub.clock()
+    try:
+        since_ns = None if since is None else parse_time_param(since, now)
+        until_ns = None if until is None else parse_time_param(until, now)
+    except ValueError as exc:
+        raise HTTPException(400, str(exc)) from None
+    query = EventQuery(
+        stacks=visible_stacks(principal, stack),
+        event_type=event_type,
+        session_id=session_id,
+        trace_id=trace_id,
+        since_ns=since_ns,
+        until_ns=until_ns,
+        limit=limit,
+    )
+    events = await run_in_threadpool(hub.store.query_events, query)
+    return {"events": events}

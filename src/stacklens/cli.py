@@ -1,0 +1,273 @@
+"""The ``stacklens`` command.
+
+Commands that need only metadata (keys, stacks) open the SQLite file directly, which
+works beside a running hub. Commands that need events go through the hub's HTTP API,
+because DuckDB locks its file to one process.
+"""
+
+from __future__ import annotations
+
+import random
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+import msgspec
+
+from stacklens.config import HubConfig, load_config
+
+__all__ = ["main"]
+
+_DATA_DIR = click.option(
+    "--data-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Data directory (env STACKLENS_DATA_DIR; default ./stacklens-data).",
+)
+_URL = click.option(
+    "--url",
+    envvar="STACKLENS_URL",
+    default="http://127.0.0.1:4320",
+    show_default=True,
+    help="The hub's URL (env STACKLENS_URL).",
+)
+_KEY = click.option(
+    "--key", envvar="STACKLENS_API_KEY", required=True, help="An API key (env STACKLENS_API_KEY)."
+)
+
+
+def _config(**overrides: Any) -> HubConfig:
+    try:
+        return load_config(overrides)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+
+
+def _metadata(data_dir: Path | None) -> Any:
+    from stacklens.metadata import MetadataDB
+
+    config = _config(data_dir=data_dir)
+    if config.metadata_url:
+        return MetadataDB(config.metadata_url), config
+    return MetadataDB.in_data_dir(config.data_dir), config
+
+
+def _err(message: str) -> None:
+    click.echo(message, err=True)
+
+
+@click.group()
+@click.version_option(package_name="stacklens")
+def main() -> None:
+    """stacklens: the observability hub for fleets of AI stacks."""
+
+
+@main.command()
+@_DATA_DIR
+@click.option("--host", default=None, help="Bind address (env STACKLENS_HOST; default 127.0.0.1).")
+@click.option("--port", type=int, default=None, help="Port (env STACKLENS_PORT; default 4320).")
+def serve(data_dir: Path | None, host: str | None, port: int | None) -> None:
+    """Run the hub."""
+    import uvicorn
+
+    from stacklens.logs import configure_hub_logging
+    from stacklens.server import Hub, create_app
+
+    configure_hub_logging()
+    config = _config(data_dir=data_dir, host=host, port=port)
+    hub = Hub(config)
+    key = hub.bootstrap_admin()
+    click.echo(f"stacklens {config.base_url}  (data in {config.data_dir.resolve()})")
+    click.echo(f"  console   {config.base_url}/")
+    click.echo(f"  ingest    POST {config.base_url}/v1/events")
+    click.echo(f"  API docs  {config.base_url}/docs")
+    if key:
+        click.echo("First admin key (shown once; store it now):")
+        click.echo(f"  {key}")
+    sys.stdout.flush()
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(hub),
+            host=config.host,
+            port=config.port,
+            log_level="warning",
+            access_log=False,
+            timeout_graceful_shutdown=10,
+        )
+    )
+    server.run()
+
+
+@main.command()
+def schema() -> None:
+    """Print the JSON Schema of a native event."""
+    from stacklens.schema import json_schema
+
+    click.echo(msgspec.json.format(msgspec.json.encode(json_schema()), indent=2).decode())
+
+
+@main.group()
+def keys() -> None:
+    """Create, list and revoke API keys."""
+
+
+@keys.command("create")
+@_DATA_DIR
+@click.option("--role", type=click.Choice(["ingest", "read", "admin"]), required=True)
+@click.option("--stack", default=None, help="Bind the key to one stack.")
+@click.option("--label", default=None, help="A note to recognise the key by.")
+def keys_create(data_dir: Path | None, role: str, stack: str | None, label: str | None) -> None:
+    """Create a key; the key itself is printed once, as the last line."""
+    from stacklens.metadata import KeyRing
+
+    db, _ = _metadata(data_dir)
+    try:
+        record, key = KeyRing(db).create(role, stack=stack, label=label)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    scope = f"stack {record.stack_name}" if record.stack_name else "all stacks"
+    _err(f"created {record.role} key {record.key_id} for {scope}")
+    click.echo(key)
+
+
+@keys.command("list")
+@_DATA_DIR
+def keys_list(data_dir: Path | None) -> None:
+    """List keys (ids and prefixes, never the keys)."""
+    from stacklens.metadata import KeyRing
+
+    db, _ = _metadata(data_dir)
+    click.echo(f"{'KEY ID':<26}  {'PREFIX':<12}  {'ROLE':<6}  {'STACK':<20}  STATUS")
+    for record in KeyRing(db).list():
+        status = "revoked" if record.revoked_ns else "active"
+        stack = record.stack_name or "*"
+        click.echo(f"{record.key_id:<26}  {record.prefix:<12}  {record.role:<6}  {stack:<20}  {status}")
+
+
+@keys.command("revoke")
+@_DATA_DIR
+@click.argument("key_id")
+def keys_revoke(data_dir: Path | None, key_id: str) -> None:
+    """Revoke a key by id (or its prefix). Takes effect on the next request."""
+    from stacklens.metadata import KeyRing
+
+    db, _ = _metadata(data_dir)
+    if not KeyRing(db).revoke(key_id):
+        raise click.ClickException(f"no active key {key_id!r}")
+    click.echo(f"revoked {key_id}")
+
+
+@main.group()
+def stacks() -> None:
+    """Register and list stacks."""
+
+
+@stacks.command("create")
+@_DATA_DIR
+@click.argument("name")
+@click.option("--health-url", default=None, help="The stack's health endpoint, for probes.")
+@click.option("--print-env", is_flag=True, help="Print the env lines a deployer sets on the stack.")
+def stacks_create(data_dir: Path | None, name: str, health_url: str | None, print_env: bool) -> None:
+    """Register a stack and create its ingest key (bound to it)."""
+    from stacklens.metadata import KeyRing, StackRegistry
+    from stacklens.metadata.stacks import StackExistsError
+
+    db, config = _metadata(data_dir)
+    try:
+        StackRegistry(db).create(name, health_url=health_url)
+    except StackExistsError:
+        _err(f"stack {name} exists; creating a new ingest key for it")
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    record, key = KeyRing(db).create("ingest", stack=name, label=f"stack {name}")
+    if print_env:
+        click.echo(f"STACK_NAME={name}")
+        click.echo(f"STACKLENS_URL={config.base_url}")
+        click.echo(f"STACKLENS_API_KEY={key}")
+    else:
+        _err(f"stack {name} registered; ingest key {record.key_id}:")
+        click.echo(key)
+
+
+@stacks.command("list")
+@_DATA_DIR
+def stacks_list(data_dir: Path | None) -> None:
+    """List known stacks."""
+    from stacklens.metadata import StackRegistry
+
+    db, _ = _metadata(data_dir)
+    for stack in StackRegistry(db).list():
+        click.echo(stack.name)
+
+
+@main.command()
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False, exists=True))
+@_URL
+@_KEY
+@click.option("--follow", is_flag=True, help="Keep tailing the file (like tail -F).")
+@click.option("--positions", type=click.Path(path_type=Path), default=None, help="Positions file.")
+@click.option("--batch", type=int, default=1000, show_default=True, help="Lines per request.")
+def send(file: Path, url: str, key: str, follow: bool, positions: Path | None, batch: int) -> None:
+    """Ship a JSONL event file to the hub (resumes where it stopped)."""
+    from stacklens.shipper import FileShipper, ShipError
+
+    last = [0.0]
+
+    def progress(message: str) -> None:
+        now = time.monotonic()
+        if now - last[0] >= 1.0 or not message.startswith("sent"):
+            last[0] = now
+            _err(message)
+
+    shipper = FileShipper(file, url=url, api_key=key, positions_path=positions, batch_lines=batch, progress=progress)
+    try:
+        if follow:
+            shipper.follow()
+        else:
+            shipper.ship_available()
+    except ShipError as exc:
+        raise click.ClickException(str(exc)) from None
+    except KeyboardInterrupt:
+        pass
+    _err(f"done: {shipper.sent} events accepted, {shipper.rejected} rejected")
+
+
+@main.command()
+@_URL
+@_KEY
+@click.option("--events", type=int, default=5000, show_default=True, help="How many events.")
+@click.option("--hours", type=float, default=24.0, show_default=True, help="Spread over the last N hours.")
+@click.option("--seed", type=int, default=None, help="Random seed (repeatable traffic).")
+def demo(url: str, key: str, events: int, hours: float, seed: int | None) -> None:
+    """Send realistic traffic from several synthetic stacks."""
+    import httpx
+
+    from stacklens.demo import synthetic_events
+
+    rng = random.Random(seed)
+    now = time.time_ns()
+    generated = sorted(
+        synthetic_events(rng, now - int(hours * 3600e9), now, events), key=lambda e: e["timestamp"]
+    )
+    encoder = msgspec.json.Encoder()
+    sent = 0
+    with httpx.Client(timeout=30.0) as client:
+        for start in range(0, len(generated), 1000):
+            chunk = generated[start : start + 1000]
+            body = b"\n".join(encoder.encode(e) for e in chunk)
+            response = client.post(
+                url.rstrip("/") + "/v1/events",
+                content=body,
+                headers={"X-API-Key": key, "Content-Type": "application/x-ndjson"},
+            )
+            if response.status_code != 200:
+                raise click.ClickException(f"hub answered {response.status_code}: {response.text[:300]}")
+            sent += response.json()["accepted"]
+            _err(f"sent {sent}/{len(generated)} events")
+    click.echo(f"demo: {sent} events from {len({e['stack_name'] for e in generated})} stacks sent to {url}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

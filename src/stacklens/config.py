@@ -1,0 +1,77 @@
+"""Hub configuration: defaults, overridden by ``STACKLENS_*`` environment variables,
+overridden by command-line options. The README's configuration table mirrors this."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+__all__ = ["ENV_PREFIX", "HubConfig", "load_config"]
+
+ENV_PREFIX = "STACKLENS_"
+
+
+class HubConfig(msgspec.Struct, frozen=True, kw_only=True):
+    #: Where the spool, the DuckDB file, the metadata database and the secret live.
+    data_dir: Path = Path("./stacklens-data")
+    host: str = "127.0.0.1"
+    port: int = 4320
+    #: Public URL printed for stacks (``stacks create --print-env``).
+    public_url: str | None = None
+    #: Largest request body accepted (also the largest after decompression).
+    max_body_bytes: int = 10 * 1024 * 1024
+    #: Past this many bytes acknowledged but not loaded, ingest answers 503.
+    max_backlog_bytes: int = 512 * 1024 * 1024
+    #: How often the loader moves the spool into the store.
+    loader_interval_s: float = 0.2
+    #: DuckDB's memory cap (unbounded it grew to ~1 GB RSS under load).
+    duckdb_memory_limit: str = "256MB"
+    duckdb_threads: int = 2
+    #: SQLAlchemy URL of the metadata database; default: SQLite in the data dir.
+    metadata_url: str | None = None
+    #: fsync the spool before acknowledging. Only benchmarks turn this off.
+    fsync: bool = True
+    #: Loader lag above which /health reports the loader unhealthy.
+    max_loader_lag_s: float = 30.0
+    #: YAML/JSON file of per-stack privacy policies.
+    privacy_file: Path | None = None
+    #: Key for keyed hashes (content, user ids); default: generated into the data dir.
+    secret_key: str | None = None
+    #: Adopted as the first admin key at first start (automation).
+    bootstrap_admin_key: str | None = None
+
+    @property
+    def base_url(self) -> str:
+        return self.public_url or f"http://{self.host}:{self.port}"
+
+
+_FIELDS = {f.name: f for f in msgspec.structs.fields(HubConfig)}
+
+
+def load_config(
+    overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
+) -> HubConfig:
+    """Defaults ← environment ← ``overrides`` (``None`` values in overrides are ignored)."""
+    env = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for name in _FIELDS:
+        raw = env.get(ENV_PREFIX + name.upper())
+        if raw is not None and raw != "":
+            values[name] = raw
+    for name, value in (overrides or {}).items():
+        if value is not None:
+            values[name] = value
+    try:
+        return msgspec.convert(values, HubConfig, strict=False, dec_hook=_dec_hook)
+    except msgspec.ValidationError as exc:
+        raise ValueError(f"invalid configuration: {exc}") from None
+
+
+def _dec_hook(kind: type, value: Any) -> Any:
+    if kind is Path:
+        return Path(value)
+    raise NotImplementedError

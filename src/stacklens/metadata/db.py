@@ -1,0 +1,42 @@
+"""The metadata database engine (SQLite file by default, any SQLAlchemy URL works)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from stacklens.metadata.tables import metadata
+
+__all__ = ["MetadataDB"]
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    # WAL lets the CLI read and write keys beside a running hub.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.close()
+
+
+class MetadataDB:
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = sa.create_engine(url, future=True)
+        if self.engine.dialect.name == "sqlite":
+            sa.event.listen(self.engine, "connect", _sqlite_pragmas)
+        metadata.create_all(self.engine)
+
+    @classmethod
+    def in_data_dir(cls, data_dir: Path) -> MetadataDB:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        return cls(f"sqlite:///{data_dir / 'metadata.sqlite'}")
+
+    def ping(self) -> None:
+        with self.engine.connect() as con:
+            con.execute(sa.text("SELECT 1"))
+
+    def close(self) -> None:
+        self.engine.dispose()

@@ -1,0 +1,491 @@
+"""The event contract (v1) and its normalization.
+
+Every protocol the hub speaks (native JSON, OTLP, Loki push) decodes into *raw events*:
+plain dicts in the native contract shape (seed 000 §4.1 plus DESIGN.md). This module
+turns one raw event into a *canonical event* (aliases resolved, timestamp in epoch
+nanoseconds, types checked), and a canonical event into a flat :class:`EventRow` — the
+shape the spool and the store hold.
+
+The privacy engine runs between the two, on the canonical dict: ``normalize`` →
+``privacy`` → ``to_row``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Mapping
+from typing import Any, Final
+
+import msgspec
+
+__all__ = [
+    "CAMEL_ALIASES",
+    "DATA_FIELDS",
+    "EVENT_TYPES",
+    "INT_DATA_FIELDS",
+    "STACK_NAME_RE",
+    "EventError",
+    "EventRow",
+    "Limits",
+    "json_schema",
+    "normalize",
+    "parse_timestamp",
+    "to_row",
+]
+
+EVENT_TYPES: Final = frozenset(
+    {
+        "session_start",
+        "session_end",
+        "message",
+        "tool_use",
+        "llm_call",
+        "error",
+        "log",
+        "http_request",
+        "heartbeat",
+        "feedback",
+        "span",
+    }
+)
+
+STACK_NAME_RE: Final = re.compile(r"[a-z0-9][a-z0-9_.-]{0,62}")
+
+#: Top-level string fields of the contract (besides ids, type and stack).
+STRING_FIELDS: Final = (
+    "session_id",
+    "trace_id",
+    "span_id",
+    "parent_span_id",
+    "user_id",
+    "service",
+    "level",
+    "message",
+)
+
+INT_DATA_FIELDS: Final = (
+    "tokens_in",
+    "tokens_out",
+    "tokens_cache_read",
+    "tokens_cache_write",
+    "tokens_reasoning",
+    "content_length",
+    "word_count",
+    "status_code",
+)
+FLOAT_DATA_FIELDS: Final = ("cost_usd", "duration_ms", "score")
+STR_DATA_FIELDS: Final = (
+    "role",
+    "model",
+    "provider",
+    "agent",
+    "tool",
+    "error_code",
+    "method",
+    "path",
+    "content_hash",
+    "args_hash",
+    "comment",
+    # Raw inputs the privacy engine transforms before storage; after privacy they
+    # hold the transformed value (pattern, command names, sanitized URL, or content
+    # only where a stack's policy stores it).
+    "content",
+    "command",
+    "file_path",
+    "url",
+)
+BOOL_DATA_FIELDS: Final = ("success",)
+#: Keys of ``data`` with a column of their own; any other key becomes an attribute.
+DATA_FIELDS: Final = frozenset(
+    INT_DATA_FIELDS + FLOAT_DATA_FIELDS + STR_DATA_FIELDS + BOOL_DATA_FIELDS
+)
+
+#: camelCase names the JavaScript hook of seed 000 §3.2.1 sends, and where they go.
+CAMEL_ALIASES: Final[Mapping[str, str]] = {
+    "type": "event_type",
+    "eventType": "event_type",
+    "eventId": "event_id",
+    "stackName": "stack_name",
+    "sessionId": "session_id",
+    "traceId": "trace_id",
+    "spanId": "span_id",
+    "parentSpanId": "parent_span_id",
+    "userId": "user_id",
+}
+#: camelCase keys that belong in ``data`` (the hook puts them at the top level).
+CAMEL_DATA_ALIASES: Final[Mapping[str, str]] = {
+    "contentHash": "content_hash",
+    "contentLength": "content_length",
+    "argsHash": "args_hash",
+    "duration": "duration_ms",
+    "durationMs": "duration_ms",
+    "tokensIn": "tokens_in",
+    "tokensOut": "tokens_out",
+    "costUsd": "cost_usd",
+    "wordCount": "word_count",
+    "errorCode": "error_code",
+    "statusCode": "status_code",
+    "filePath": "file_path",
+}
+
+
+class Limits(msgspec.Struct, frozen=True):
+    """Bounds on one event; an event past one is rejected with the reason."""
+
+    max_message_bytes: int = 256 * 1024
+    max_string_bytes: int = 16 * 1024
+    max_content_bytes: int = 1024 * 1024
+    max_attributes: int = 256
+    #: Events further in the future than this are refused (a client clock gone wrong).
+    max_future_ns: int = 24 * 3600 * 10**9
+
+
+class EventError(ValueError):
+    """One event broke the contract; ``str(err)`` is the reason given to the client."""
+
+
+class EventRow(msgspec.Struct, omit_defaults=True):
+    """One row of the wide ``events`` table; the unit the spool and store hold."""
+
+    event_id: str
+    ts: int  # epoch nanoseconds
+    stack_name: str
+    event_type: str
+    session_id: str | None = None
+    trace_id: str | None = None
+    span_id: str | None = None
+    parent_span_id: str | None = None
+    user_id: str | None = None
+    service: str | None = None
+    level: str | None = None
+    message: str | None = None
+    role: str | None = None
+    model: str | None = None
+    provider: str | None = None
+    agent: str | None = None
+    tool: str | None = None
+    tokens_in: int | None = None
+    tokens_out: int | None = None
+    tokens_cache_read: int | None = None
+    tokens_cache_write: int | None = None
+    tokens_reasoning: int | None = None
+    cost_usd: float | None = None
+    duration_ms: float | None = None
+    success: bool | None = None
+    error_code: str | None = None
+    status_code: int | None = None
+    method: str | None = None
+    path: str | None = None
+    content_hash: str | None = None
+    content_length: int | None = None
+    word_count: int | None = None
+    score: float | None = None
+    comment: str | None = None
+    content: str | None = None
+    command: str | None = None
+    file_path: str | None = None
+    url: str | None = None
+    args_hash: str | None = None
+    attributes: str = "{}"  # JSON object text
+    received_ns: int = 0
+
+
+_EPOCH_NS_MIN: Final = 10**15  # anything smaller is seconds or milliseconds, not ns
+_attributes_encoder = msgspec.json.Encoder(order="sorted")
+
+
+def parse_timestamp(value: object) -> int:
+    """RFC 3339 text or integer epoch nanoseconds → epoch nanoseconds."""
+    if isinstance(value, bool):
+        raise EventError("timestamp must be an RFC 3339 string or epoch nanoseconds")
+    if isinstance(value, int):
+        if value < _EPOCH_NS_MIN:
+            raise EventError("integer timestamps must be epoch nanoseconds")
+        return value
+    if isinstance(value, str):
+        text = value.strip()
+        if text.isdigit():
+            return parse_timestamp(int(text))
+        try:
+            parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+        except ValueError:
+            raise EventError(f"timestamp {value[:40]!r} is not RFC 3339") from None
+        if parsed.tzinfo is None:
+            raise EventError("timestamp needs a UTC offset (for example 'Z')")
+        delta = parsed - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+        return (delta.days * 86_400 + delta.seconds) * 10**9 + delta.microseconds * 1000
+    if value is None:
+        raise EventError("timestamp is required")
+    raise EventError("timestamp must be an RFC 3339 string or epoch nanoseconds")
+
+
+def _flatten_attributes(
+    value: Mapping[str, Any], out: dict[str, Any], prefix: str, limits: Limits
+) -> None:
+    for key, item in value.items():
+        name = f"{prefix}{key}"
+        if isinstance(item, Mapping):
+            _flatten_attributes(item, out, f"{name}.", limits)
+            continue
+        if isinstance(item, str) and len(item) > limits.max_string_bytes:
+            raise EventError(f"attribute {name!r} is longer than {limits.max_string_bytes} bytes")
+        if isinstance(item, list) and not all(
+            v is None or isinstance(v, str | int | float | bool) for v in item
+        ):
+            raise EventError(f"attribute {name!r} must be a scalar or a list of scalars")
+        out[name] = item
+        if len(out) > limits.max_attributes:
+            raise EventError(f"more than {limits.max_attributes} attributes")
+
+
+def _as_int(name: str, value: object) -> int:
+    if isinstance(value, bool):
+        raise EventError(f"data.{name} must be an integer")
+    if isinstance(value, int):
+        result = value
+    elif isinstance(value, float) and value.is_integer():
+        result = int(value)
+    elif isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        result = int(value)
+    else:
+        raise EventError(f"data.{name} must be an integer")
+    if result < 0:
+        raise EventError(f"data.{name} must not be negative")
+    if result >= 2**63:
+        raise EventError(f"data.{name} is too large")
+    return result
+
+
+def _as_float(name: str, value: object) -> float:
+    if isinstance(value, bool):
+        raise EventError(f"data.{name} must be a number")
+    if isinstance(value, int | float):
+        result = float(value)
+    elif isinstance(value, str):
+        try:
+            result = float(value)
+        except ValueError:
+            raise EventError(f"data.{name} must be a number") from None
+    else:
+        raise EventError(f"data.{name} must be a number")
+    if result != result or result in (float("inf"), float("-inf")):
+        raise EventError(f"data.{name} must be a finite number")
+    return result
+
+
+def _as_str(name: str, value: object, limit: int) -> str:
+    if isinstance(value, str):
+        text = value
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        text = str(value)
+    else:
+        raise EventError(f"{name} must be a string")
+    if len(text) > limit:
+        raise EventError(f"{name} is longer than {limit} bytes")
+    return text
+
+
+def _check_data(data: Mapping[str, Any], limits: Limits) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        if value is None:
+            continue
+        if key in INT_DATA_FIELDS:
+            out[key] = _as_int(key, value)
+        elif key in FLOAT_DATA_FIELDS:
+            out[key] = _as_float(key, value)
+        elif key in BOOL_DATA_FIELDS:
+            if not isinstance(value, bool):
+                raise EventError(f"data.{key} must be true or false")
+            out[key] = value
+        elif key == "content":
+            out[key] = _as_str("data.content", value, limits.max_content_bytes)
+        elif key == "args":
+            out[key] = value  # hashed by the privacy engine, any JSON shape
+        elif key in STR_DATA_FIELDS:
+            out[key] = _as_str(f"data.{key}", value, limits.max_string_bytes)
+        else:
+            out[key] = value  # an attribute, never a reason to reject
+    return out
+
+
+def normalize(
+    raw: object,
+    *,
+    default_stack: str | None,
+    now_ns: int,
+    new_id: Any,
+    limits: Limits = Limits(),
+) -> dict[str, Any]:
+    """Check one raw event and return its canonical form.
+
+    ``default_stack`` fills a missing ``stack_name`` (from the key or ``X-Stack-Name``);
+    ``new_id`` makes an ``event_id`` when the client sent none. Raises
+    :class:`EventError` with a client-facing reason.
+    """
+    if not isinstance(raw, Mapping):
+        raise EventError("an event must be a JSON object")
+    event: dict[str, Any] = {}
+    data: dict[str, Any] = {}
+    raw_data = raw.get("data")
+    if raw_data is not None and not isinstance(raw_data, Mapping):
+        raise EventError("data must be an object")
+    for key, value in raw.items():
+        if key in CAMEL_DATA_ALIASES:
+            data.setdefault(CAMEL_DATA_ALIASES[key], value)
+        elif key in DATA_FIELDS or key == "args":
+            data.setdefault(key, value)  # the hook's flat style: role, model, tool...
+        else:
+            event.setdefault(CAMEL_ALIASES.get(key, key), value)
+    if raw_data:
+        for key, value in raw_data.items():
+            data[CAMEL_DATA_ALIASES.get(key, key)] = value
+
+    event_type = event.get("event_type")
+    if event_type not in EVENT_TYPES:
+        if event_type is None:
+            raise EventError("event_type is required")
+        raise EventError(f"event_type {str(event_type)[:40]!r} is not one of {sorted(EVENT_TYPES)}")
+
+    stack = event.get("stack_name") or default_stack
+    if not isinstance(stack, str) or not STACK_NAME_RE.fullmatch(stack):
+        if stack is None:
+            raise EventError("stack_name is required (in the event, the key or X-Stack-Name)")
+        raise EventError("stack_name must match [a-z0-9][a-z0-9_.-]{0,62}")
+
+    ts = parse_timestamp(event.get("timestamp"))
+    if ts > now_ns + limits.max_future_ns:
+        raise EventError("timestamp is more than 24 hours in the future")
+
+    event_id = event.get("event_id")
+    if event_id is None or event_id == "":
+        event_id = new_id()
+    elif not isinstance(event_id, str) or len(event_id) > 128:
+        raise EventError("event_id must be a string of at most 128 characters")
+
+    canonical: dict[str, Any] = {
+        "event_id": event_id,
+        "timestamp": ts,
+        "stack_name": stack,
+        "event_type": event_type,
+    }
+    for name in STRING_FIELDS:
+        value = event.get(name)
+        if value is not None:
+            limit = limits.max_message_bytes if name == "message" else limits.max_string_bytes
+            canonical[name] = _as_str(name, value, limit)
+
+    attributes: dict[str, Any] = {}
+    raw_attributes = event.get("attributes")
+    if raw_attributes is not None:
+        if not isinstance(raw_attributes, Mapping):
+            raise EventError("attributes must be an object")
+        _flatten_attributes(raw_attributes, attributes, "", limits)
+    # Unknown top-level keys are kept as attributes rather than refused.
+    for key, value in event.items():
+        if key not in canonical and key not in STRING_FIELDS and key not in (
+            "attributes",
+            "data",
+            "timestamp",
+        ) and value is not None:
+            _flatten_attributes({key: value}, attributes, "", limits)
+    canonical["data"] = _check_data(data, limits)
+    canonical["attributes"] = attributes
+    return canonical
+
+
+def to_row(event: Mapping[str, Any], received_ns: int) -> EventRow:
+    """Flatten a canonical (and already privacy-checked) event into a row."""
+    data = event.get("data") or {}
+    attributes = dict(event.get("attributes") or {})
+    columns: dict[str, Any] = {}
+    for key, value in data.items():
+        if key in DATA_FIELDS:
+            columns[key] = value
+        elif key != "args":  # raw args never reach a row; privacy leaves args_hash
+            attributes[key] = value
+    return EventRow(
+        event_id=event["event_id"],
+        ts=event["timestamp"],
+        stack_name=event["stack_name"],
+        event_type=event["event_type"],
+        session_id=event.get("session_id"),
+        trace_id=event.get("trace_id"),
+        span_id=event.get("span_id"),
+        parent_span_id=event.get("parent_span_id"),
+        user_id=event.get("user_id"),
+        service=event.get("service"),
+        level=event.get("level"),
+        message=event.get("message"),
+        attributes=_attributes_encoder.encode(attributes).decode() if attributes else "{}",
+        received_ns=received_ns,
+        **columns,
+    )
+
+
+class _ContractData(msgspec.Struct, omit_defaults=True):
+    role: str | None = None
+    model: str | None = None
+    provider: str | None = None
+    agent: str | None = None
+    tool: str | None = None
+    tokens_in: int | None = None
+    tokens_out: int | None = None
+    tokens_cache_read: int | None = None
+    tokens_cache_write: int | None = None
+    tokens_reasoning: int | None = None
+    cost_usd: float | None = None
+    duration_ms: float | None = None
+    success: bool | None = None
+    error_code: str | None = None
+    status_code: int | None = None
+    method: str | None = None
+    path: str | None = None
+    content_hash: str | None = None
+    content_length: int | None = None
+    word_count: int | None = None
+    score: float | None = None
+    comment: str | None = None
+    content: str | None = None
+    command: str | None = None
+    file_path: str | None = None
+    url: str | None = None
+    args: Any = None
+
+
+class Event(msgspec.Struct, omit_defaults=True):
+    """The native event (documentation and JSON Schema; ingest is more lenient)."""
+
+    timestamp: str | int
+    event_type: str
+    event_id: str | None = None
+    stack_name: str | None = None
+    session_id: str | None = None
+    trace_id: str | None = None
+    span_id: str | None = None
+    parent_span_id: str | None = None
+    user_id: str | None = None
+    service: str | None = None
+    level: str | None = None
+    message: str | None = None
+    data: _ContractData | None = None
+    attributes: dict[str, Any] | None = None
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of one native event (printed by ``stacklens schema``)."""
+    schema: dict[str, Any] = msgspec.json.schema(Event)
+    definitions = schema.get("$defs", {})
+    event = definitions.get("Event", {})
+    event["description"] = (
+        "stacklens native event v1. camelCase aliases (type, stackName, sessionId, "
+        "contentHash, argsHash, duration) are accepted; unknown data keys are kept as "
+        "attributes."
+    )
+    props = event.get("properties", {})
+    if "event_type" in props:
+        props["event_type"] = {"enum": sorted(EVENT_TYPES)}
+    if "stack_name" in props:
+        props["stack_name"] = {"type": "string", "pattern": f"^{STACK_NAME_RE.pattern}$"}
+    return schema

@@ -1,0 +1,224 @@
+"""The app factory: wires config, metadata, spool, loader, store, privacy and routes.
+
+``Hub`` owns the parts and their life cycle; ``create_app`` puts HTTP in front of it.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import structlog
+import yaml
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from stacklens import __version__
+from stacklens.api import events as events_api
+from stacklens.api import health as health_api
+from stacklens.config import HubConfig
+from stacklens.ids import Clock, IdFactory, new_ulid, system_clock_ns
+from stacklens.ingest import routes as ingest_routes
+from stacklens.ingest.loader import Loader
+from stacklens.ingest.metrics import HubMetrics
+from stacklens.ingest.pipeline import IngestPipeline
+from stacklens.ingest.spool import Spool
+from stacklens.metadata import KeyRing, MetadataDB, StackRegistry
+from stacklens.privacy import PrivacyPolicy, Redactor
+from stacklens.schema import json_schema
+from stacklens.store.duckdb import DuckDBStore
+
+__all__ = ["Hub", "create_app", "load_privacy_policies", "load_secret_key"]
+
+log = structlog.get_logger(__name__)
+
+
+def load_secret_key(data_dir: Path, configured: str | None) -> bytes:
+    """The deployment's hashing key: configured, or generated once into the data dir
+    (mode 0600) so hashes stay stable across restarts."""
+    if configured:
+        return configured.encode()
+    path = data_dir / "secret.key"
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_hex(32))
+    return path.read_text().strip().encode()
+
+
+def load_privacy_policies(path: Path | None) -> tuple[PrivacyPolicy, dict[str, PrivacyPolicy]]:
+    """``{default: {content: hash}, stacks: {name: {content: store}}}`` from YAML/JSON."""
+    if path is None:
+        return PrivacyPolicy(), {}
+    document: Any = yaml.safe_load(path.read_text()) or {}
+    default = msgspec.convert(document.get("default") or {}, PrivacyPolicy)
+    stacks = {
+        name: msgspec.convert(value or {}, PrivacyPolicy)
+        for name, value in (document.get("stacks") or {}).items()
+    }
+    return default, stacks
+
+
+class Hub:
+    """Every part of a running hub, started and stopped together."""
+
+    def __init__(
+        self,
+        config: HubConfig,
+        *,
+        clock: Clock = system_clock_ns,
+        new_id: IdFactory = new_ulid,
+        registry: CollectorRegistry | None = None,
+    ) -> None:
+        self.config = config
+        self.clock = clock
+        data_dir = config.data_dir
+        data_dir.mkdir(parents=True, exist_ok=True)
+        self.metadata = (
+            MetadataDB(config.metadata_url)
+            if config.metadata_url
+            else MetadataDB.in_data_dir(data_dir)
+        )
+        self.keyring = KeyRing(self.metadata, clock=clock, new_id=new_id)
+        self.stacks = StackRegistry(self.metadata, clock=clock)
+        self.store = DuckDBStore(
+            data_dir / "events.duckdb",
+            memory_limit=config.duckdb_memory_limit,
+            threads=config.duckdb_threads,
+        )
+        self.spool = Spool(
+            data_dir / "spool" / "events",
+            max_backlog_bytes=config.max_backlog_bytes,
+            fsync=config.fsync,
+            clock=clock,
+        )
+        self.loader = Loader(self.spool, self.store, interval_s=config.loader_interval_s, clock=clock)
+        self.registry = registry if registry is not None else CollectorRegistry()
+        self.metrics = HubMetrics(self.registry)
+        default_policy, policies = load_privacy_policies(config.privacy_file)
+        self.redactor = Redactor(
+            load_secret_key(data_dir, config.secret_key),
+            default_policy=default_policy,
+            policies=policies,
+            on_redaction=self.metrics.count_redaction,
+        )
+        self.pipeline = IngestPipeline(self.redactor, clock=clock, new_id=new_id)
+        self._known_stacks: set[str] = set()
+        self.started = False
+
+    def bootstrap_admin(self) -> str | None:
+        """At first start create the admin key; return it when it was generated here."""
+        if self.keyring.has_admin():
+            return None
+        given = self.config.bootstrap_admin_key
+        _, key = self.keyring.create("admin", label="bootstrap", secret=given)
+        return None if given else key
+
+    def start(self) -> None:
+        self.spool.open()
+        self.loader.start()
+        self.metrics.watch(
+            backlog_bytes=self.spool.backlog_bytes,
+            loader_lag_s=self.loader.lag_s,
+            rows_loaded=lambda: self.loader.rows_loaded,
+        )
+        self.started = True
+
+    def stop(self) -> None:
+        """Drain: the spool writer finishes, the loader loads what is left."""
+        self.started = False
+        self.spool.close()
+        self.loader.stop()
+        self.store.close()
+        self.metadata.close()
+
+    def flush(self) -> None:
+        """Make everything acknowledged so far queryable now (tests, CLI)."""
+        self.loader.run_once()
+
+    async def note_stacks(self, names: Iterable[str]) -> None:
+        new = set(names) - self._known_stacks
+        if new:
+            await run_in_threadpool(self.stacks.ensure, new)
+            self._known_stacks |= new
+
+
+def create_app(hub: Hub) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        hub.start()
+        try:
+            yield
+        finally:
+            hub.stop()
+
+    app = FastAPI(
+        title="stacklens",
+        version=__version__,
+        summary="The observability hub for fleets of AI stacks.",
+        lifespan=lifespan,
+    )
+    app.state.hub = hub
+    app.include_router(ingest_routes.router)
+    app.include_router(events_api.router)
+    app.include_router(health_api.router)
+
+    @app.get("/metrics", tags=["metrics"])
+    async def metrics() -> Response:
+        body = await run_in_threadpool(generate_latest, hub.registry)
+        return Response(body, media_type=CONTENT_TYPE_LATEST)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return JSONResponse(
+            {"error": exc.detail}, status_code=exc.status_code, headers=getattr(exc, "headers", None)
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = [
+            f"{'.'.join(str(p) for p in err.get('loc', ()))}: {err.get('msg')}" for err in exc.errors()
+        ]
+        return JSONResponse({"error": "invalid request", "problems": problems}, status_code=400)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            from fastapi.openapi.utils import get_openapi
+
+            document = get_openapi(title=app.title, version=app.version, routes=app.routes)
+            event_schema = json_schema()
+            components = document.setdefault("components", {}).setdefault("schemas", {})
+            for name, definition in event_schema.get("$defs", {}).items():
+                components[name if name != "Event" else "NativeEvent"] = _rewrite_refs(definition)
+            app.openapi_schema = document
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app
+
+
+def _rewrite_refs(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {
+            k: (
+                v.replace("#/$defs/Event", "#/components/schemas/NativeEvent").replace(
+                    "#/$defs/", "#/components/schemas/"
+                )
+                if k == "$ref" and isinstance(v, str)
+                else _rewrite_refs(v)
+            )
+            for k, v in node.items()
+        }
+    if isinstance(node, list):
+        return [_rewrite_refs(v) for v in node]
+    return node

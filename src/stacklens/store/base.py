@@ -1,0 +1,55 @@
+"""The ``Store`` protocol: what the hub needs from an event database."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+import msgspec
+
+__all__ = ["EventQuery", "LoadResult", "Store"]
+
+
+class EventQuery(msgspec.Struct, frozen=True):
+    """Filters of ``GET /api/v1/events``; ``None`` means no filter."""
+
+    stacks: tuple[str, ...] | None = None
+    event_type: str | None = None
+    session_id: str | None = None
+    trace_id: str | None = None
+    since_ns: int | None = None
+    until_ns: int | None = None
+    limit: int = 100
+
+
+class LoadResult(msgspec.Struct, frozen=True):
+    #: Rows read from the segments (markers excluded).
+    read: int
+    #: Rows inserted (read minus duplicates of an ``event_id`` already stored).
+    inserted: int
+
+
+class Store(Protocol):
+    """An event store. One writer (the loader) appends; many readers query."""
+
+    def load_segments(self, stream: str, segments: Sequence[tuple[int, Path]]) -> LoadResult:
+        """Insert every row of these sealed spool segments and advance the stream's
+        checkpoint to the last segment number, atomically (all or nothing)."""
+        ...
+
+    def checkpoint(self, stream: str) -> int:
+        """The number of the last segment loaded for ``stream`` (0 when none)."""
+        ...
+
+    def query_events(self, query: EventQuery) -> list[dict[str, Any]]:
+        """Events matching ``query``, newest first."""
+        ...
+
+    def count_events(self) -> int: ...
+
+    def ping(self) -> None:
+        """Raise when the store cannot answer."""
+        ...
+
+    def close(self) -> None: ...

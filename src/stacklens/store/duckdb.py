@@ -1,0 +1,114 @@
+"""The embedded default store: one DuckDB file under the data directory.
+
+One connection is opened; the loader writes through it and every reader takes its own
+cursor (a DuckDB connection refuses a second concurrent call).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import msgspec
+
+from stacklens.store import sql
+from stacklens.store.base import EventQuery, LoadResult
+
+__all__ = ["DuckDBStore", "format_ns"]
+
+
+def format_ns(ns: int) -> str:
+    """Epoch nanoseconds → RFC 3339 UTC text with microseconds."""
+    moment = dt.datetime.fromtimestamp(ns // 1000 / 1e6, tz=dt.UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class DuckDBStore:
+    def __init__(self, path: Path, *, memory_limit: str = "256MB", threads: int = 2) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._con = duckdb.connect(str(path), config={"memory_limit": memory_limit, "threads": threads})
+        self._write_lock = threading.Lock()
+        self._con.execute(sql.events_ddl())
+        self._con.execute(sql.CHECKPOINTS_DDL)
+
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        """A cursor for one reader thread."""
+        return self._con.cursor()
+
+    def load_segments(self, stream: str, segments: Sequence[tuple[int, Path]]) -> LoadResult:
+        if not segments:
+            return LoadResult(read=0, inserted=0)
+        files = [str(path) for _, path in segments]
+        last = max(number for number, _ in segments)
+        with self._write_lock:
+            con = self._con
+            con.execute("BEGIN TRANSACTION")
+            try:
+                con.execute(sql.stage_segments_sql(), {"files": files})
+                staged = _scalar(con, "SELECT count(*) FROM staging")
+                # DuckDB answers an INSERT with the number of rows it inserted.
+                inserted = _scalar(con, sql.insert_staged_sql())
+                con.execute(
+                    "INSERT OR REPLACE INTO spool_checkpoints VALUES ($stream, $segment)",
+                    {"stream": stream, "segment": last},
+                )
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+        return LoadResult(read=staged, inserted=inserted)
+
+    def checkpoint(self, stream: str) -> int:
+        cur = self.cursor()
+        row = cur.execute(
+            "SELECT segment FROM spool_checkpoints WHERE stream = $stream", {"stream": stream}
+        ).fetchone()
+        return int(row[0]) if row else 0
+
+    def query_events(self, query: EventQuery) -> list[dict[str, Any]]:
+        statement, params = sql.select_events_sql(query)
+        cur = self.cursor()
+        result = cur.execute(statement, params)
+        names = [d[0] for d in result.description]
+        return [_event_out(dict(zip(names, row, strict=True))) for row in result.fetchall()]
+
+    def count_events(self) -> int:
+        return _scalar(self.cursor(), "SELECT count(*) FROM events")
+
+    def ping(self) -> None:
+        self.cursor().execute("SELECT 1").fetchone()
+
+    def close(self) -> None:
+        with self._write_lock:
+            self._con.close()
+
+
+def _scalar(con: duckdb.DuckDBPyConnection, statement: str) -> int:
+    row = con.execute(statement).fetchone()
+    return int(row[0]) if row and row[0] is not None else 0
+
+
+def _event_out(row: dict[str, Any]) -> dict[str, Any]:
+    """A stored row as the API shows it: RFC 3339 time, attributes as an object,
+    empty fields left out."""
+    out: dict[str, Any] = {}
+    for key, value in row.items():
+        if value is None:
+            continue
+        if key == "ts":
+            out["timestamp"] = format_ns(value)
+            out["timestamp_ns"] = value
+        elif key == "received_ns":
+            continue
+        elif key == "attributes":
+            attributes = msgspec.json.decode(value) if isinstance(value, str) else value
+            if attributes:
+                out["attributes"] = attributes
+        else:
+            out[key] = value
+    return out

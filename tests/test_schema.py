@@ -1,0 +1,115 @@
+from __future__ import annotations
+
+import msgspec
+import pytest
+
+from stacklens.schema import EventError, Limits, json_schema, normalize, parse_timestamp, to_row
+from stacklens.testing import SequentialIds
+
+NOW = 1_769_904_000 * 10**9  # 2026-02-01T00:00:00Z
+
+
+def norm(raw: object, stack: str | None = "s1", **kw: object) -> dict:
+    return normalize(raw, default_stack=stack, now_ns=NOW, new_id=SequentialIds("gen"), **kw)  # type: ignore[arg-type]
+
+
+def test_seed_schema_example_normalizes_to_typed_row() -> None:
+    raw = {
+        "timestamp": "2026-01-10T12:00:00.000Z",
+        "stack_name": "john-dev",
+        "session_id": "sess_abc123",
+        "event_type": "tool_use",
+        "data": {
+            "role": "user", "model": "glm-4.7-free", "agent": "sisyphus", "tool": "bash",
+            "tokens_in": 1500, "tokens_out": 500, "duration_ms": 2340, "success": True,
+            "error_code": None,
+        },
+    }
+    event = norm(raw)
+    assert event["timestamp"] == 1_768_046_400 * 10**9
+    assert event["event_id"] == "gen000001"
+    row = to_row(event, received_ns=NOW)
+    assert (row.stack_name, row.tool, row.tokens_in, row.tokens_out) == ("john-dev", "bash", 1500, 500)
+    assert row.duration_ms == 2340.0 and row.success is True and row.error_code is None
+
+
+def test_camel_case_hook_fields_are_normalized() -> None:
+    raw = {
+        "type": "tool_use", "stackName": "john-dev", "sessionId": "s-1", "tool": "bash",
+        "argsHash": "abc", "success": False, "duration": 12, "timestamp": "2026-01-10T12:00:00Z",
+        "contentHash": "h", "contentLength": 42,
+    }
+    event = norm(raw, stack=None)
+    assert event["event_type"] == "tool_use" and event["stack_name"] == "john-dev"
+    assert event["session_id"] == "s-1"
+    assert event["data"] == {
+        "tool": "bash", "args_hash": "abc", "success": False, "duration_ms": 12.0,
+        "content_hash": "h", "content_length": 42,
+    }
+
+
+def test_epoch_nanoseconds_and_offsets() -> None:
+    assert parse_timestamp(1_768_046_400_123_456_789) == 1_768_046_400_123_456_789
+    assert parse_timestamp("2026-01-10T13:00:00+01:00") == 1_768_046_400 * 10**9
+    with pytest.raises(EventError, match="nanoseconds"):
+        parse_timestamp(1_768_046_400)  # seconds, not ns
+    with pytest.raises(EventError, match="UTC offset"):
+        parse_timestamp("2026-01-10T12:00:00")
+    with pytest.raises(EventError, match="RFC 3339"):
+        parse_timestamp("yesterday")
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        ({"timestamp": "2026-01-01T00:00:00Z"}, "event_type is required"),
+        ({"event_type": "nope", "timestamp": "2026-01-01T00:00:00Z"}, "is not one of"),
+        ({"event_type": "log"}, "timestamp is required"),
+        ({"event_type": "log", "timestamp": "2026-01-01T00:00:00Z", "stack_name": "Bad Name"}, "stack_name must match"),
+        ({"event_type": "log", "timestamp": "2026-01-01T00:00:00Z", "data": {"tokens_in": -1}}, "must not be negative"),
+        ({"event_type": "log", "timestamp": "2026-01-01T00:00:00Z", "data": {"tokens_in": "lots"}}, "must be an integer"),
+        ({"event_type": "log", "timestamp": "2026-01-01T00:00:00Z", "data": {"cost_usd": "NaN"}}, "finite"),
+        ({"event_type": "log", "timestamp": "2026-01-01T00:00:00Z", "data": []}, "data must be an object"),
+        ({"event_type": "log", "timestamp": "2099-01-01T00:00:00Z"}, "future"),
+        ([1, 2], "must be a JSON object"),
+    ],
+)
+def test_contract_violations_name_the_problem(raw: object, reason: str) -> None:
+    with pytest.raises(EventError, match=reason):
+        norm(raw)
+
+
+def test_missing_stack_without_default_is_refused() -> None:
+    with pytest.raises(EventError, match="stack_name is required"):
+        norm({"event_type": "log", "timestamp": "2026-01-01T00:00:00Z"}, stack=None)
+
+
+def test_unknown_keys_become_attributes_never_rejections() -> None:
+    event = norm({
+        "event_type": "llm_call", "timestamp": "2026-01-01T00:00:00Z",
+        "data": {"model": "m", "temperature": 0.2, "mcp_server": "github"},
+        "attributes": {"region": "eu", "nested": {"deep": 1}},
+        "extra_top": "kept",
+    })
+    row = to_row(event, 0)
+    assert row.model == "m"
+    assert msgspec.json.decode(row.attributes) == {
+        "region": "eu", "nested.deep": 1, "extra_top": "kept", "temperature": 0.2, "mcp_server": "github",
+    }
+
+
+def test_limits_bound_attribute_count_and_string_size() -> None:
+    limits = Limits(max_attributes=3, max_string_bytes=10)
+    base = {"event_type": "log", "timestamp": "2026-01-01T00:00:00Z"}
+    with pytest.raises(EventError, match="more than 3 attributes"):
+        norm({**base, "attributes": {str(i): i for i in range(4)}}, limits=limits)
+    with pytest.raises(EventError, match="longer than 10"):
+        norm({**base, "attributes": {"a": "x" * 11}}, limits=limits)
+
+
+def test_json_schema_lists_event_types_and_stack_pattern() -> None:
+    schema = json_schema()
+    event = schema["$defs"]["Event"]
+    assert "llm_call" in event["properties"]["event_type"]["enum"]
+    assert event["properties"]["stack_name"]["pattern"].startswith("^[a-z0-9]")
+    assert set(event["required"]) == {"timestamp", "event_type"}
