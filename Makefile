@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 DATA   ?= ./stacklens-data
 
-.PHONY: run test lint typecheck pytest bench clean system-deps
+.PHONY: run test lint typecheck pytest bench clean system-deps node-deps
 
 $(VENV)/.server: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -23,10 +23,17 @@ run: $(VENV)/.server
 	$(VENV)/bin/stacklens serve --data-dir $(DATA)
 
 ## make test: install what the tests need (Python and Debian packages), lint, type-check, run the suite
-test: $(VENV)/.dev system-deps lint typecheck pytest
+test: $(VENV)/.dev system-deps node-deps lint typecheck pytest
 
 system-deps:
 	bash scripts/install-system-deps.sh
+
+# A real Loki client (winston-loki) for the protobuf+snappy push tests.
+WINSTON := tests/ingest/loki/winston
+node-deps: $(WINSTON)/node_modules/.installed
+$(WINSTON)/node_modules/.installed: $(WINSTON)/package.json $(WINSTON)/package-lock.json
+	cd $(WINSTON) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
 
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check src tests bench

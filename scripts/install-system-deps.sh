@@ -4,6 +4,10 @@
 set -euo pipefail
 declare -A wanted=(
   [promtool]=prometheus
+  [prometheus]=prometheus
+  [prometheus-alertmanager]=prometheus-alertmanager
+  [chromium]=chromium
+  [npm]=npm
 )
 missing=()
 for binary in "${!wanted[@]}"; do

@@ -27,6 +27,7 @@ __all__ = [
     "STACK_NAME_RE",
     "EventError",
     "EventRow",
+    "MetricRow",
     "Limits",
     "json_schema",
     "normalize",
@@ -191,6 +192,27 @@ class EventRow(msgspec.Struct, omit_defaults=True):
     received_ns: int = 0
 
 
+class MetricRow(msgspec.Struct, omit_defaults=True):
+    """One stored OpenTelemetry metric data point (the ``metric_points`` table)."""
+
+    point_id: str  # deterministic: an exporter's retry is deduplicated like an event
+    ts: int  # epoch nanoseconds
+    stack_name: str
+    name: str
+    kind: str  # gauge | sum | histogram | exp_histogram | summary
+    service: str | None = None
+    unit: str | None = None
+    attributes: str = "{}"
+    value: float | None = None
+    count: int | None = None
+    bounds: list[float] | None = None
+    bucket_counts: list[int] | None = None
+    monotonic: bool | None = None
+    temporality: str | None = None
+    start_ts: int | None = None
+    received_ns: int = 0
+
+
 _EPOCH_NS_MIN: Final = 10**15  # anything smaller is seconds or milliseconds, not ns
 _attributes_encoder = msgspec.json.Encoder(order="sorted")
 
@@ -343,7 +365,7 @@ def normalize(
             data[CAMEL_DATA_ALIASES.get(key, key)] = value
 
     event_type = event.get("event_type")
-    if event_type not in EVENT_TYPES:
+    if not isinstance(event_type, str) or event_type not in EVENT_TYPES:
         if event_type is None:
             raise EventError("event_type is required")
         raise EventError(f"event_type {str(event_type)[:40]!r} is not one of {sorted(EVENT_TYPES)}")

@@ -25,8 +25,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from stacklens import __version__
 from stacklens.api import events as events_api
 from stacklens.api import health as health_api
+from stacklens.api import metric_points as metric_points_api
 from stacklens.config import HubConfig
 from stacklens.ids import Clock, IdFactory, new_ulid, system_clock_ns
+from stacklens.ingest import loki_http, otlp_http
 from stacklens.ingest import routes as ingest_routes
 from stacklens.ingest.loader import Loader
 from stacklens.ingest.metrics import HubMetrics
@@ -103,6 +105,20 @@ class Hub:
             clock=clock,
         )
         self.loader = Loader(self.spool, self.store, interval_s=config.loader_interval_s, clock=clock)
+        # OTel metric points: their own stream and table, the same durability.
+        self.metrics_spool = Spool(
+            data_dir / "spool" / "metrics",
+            max_backlog_bytes=config.max_backlog_bytes,
+            fsync=config.fsync,
+            clock=clock,
+        )
+        self.metrics_loader = Loader(
+            self.metrics_spool,
+            self.store,
+            stream="metrics",
+            interval_s=config.loader_interval_s,
+            clock=clock,
+        )
         self.registry = registry if registry is not None else CollectorRegistry()
         self.metrics = HubMetrics(self.registry)
         default_policy, policies = load_privacy_policies(config.privacy_file)
@@ -126,7 +142,9 @@ class Hub:
 
     def start(self) -> None:
         self.spool.open()
+        self.metrics_spool.open()
         self.loader.start()
+        self.metrics_loader.start()
         self.metrics.watch(
             backlog_bytes=self.spool.backlog_bytes,
             loader_lag_s=self.loader.lag_s,
@@ -138,19 +156,29 @@ class Hub:
         """Drain: the spool writer finishes, the loader loads what is left."""
         self.started = False
         self.spool.close()
+        self.metrics_spool.close()
         self.loader.stop()
+        self.metrics_loader.stop()
         self.store.close()
         self.metadata.close()
 
     def flush(self) -> None:
         """Make everything acknowledged so far queryable now (tests, CLI)."""
         self.loader.run_once()
+        self.metrics_loader.run_once()
 
     async def note_stacks(self, names: Iterable[str]) -> None:
+        """Register stacks first seen in acknowledged events. Runs after the ack is
+        decided, so a metadata hiccup is logged and retried later, never a 5xx."""
         new = set(names) - self._known_stacks
-        if new:
+        if not new:
+            return
+        try:
             await run_in_threadpool(self.stacks.ensure, new)
-            self._known_stacks |= new
+        except Exception as exc:  # the events are durable; registration retries next time
+            log.warning("stack_registration_failed", error=f"{type(exc).__name__}: {exc}")
+            return
+        self._known_stacks |= new
 
 
 def create_app(hub: Hub) -> FastAPI:
@@ -170,7 +198,10 @@ def create_app(hub: Hub) -> FastAPI:
     )
     app.state.hub = hub
     app.include_router(ingest_routes.router)
+    app.include_router(otlp_http.router)
+    app.include_router(loki_http.router)
     app.include_router(events_api.router)
+    app.include_router(metric_points_api.router)
     app.include_router(health_api.router)
 
     @app.get("/metrics", tags=["metrics"])

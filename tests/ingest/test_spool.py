@@ -17,7 +17,10 @@ encoder = msgspec.json.Encoder()
 
 def payload(ids: list[str]) -> bytes:
     return b"".join(
-        encoder.encode(EventRow(event_id=i, ts=1_767_225_600 * 10**9, stack_name="s", event_type="log")) + b"\n"
+        encoder.encode(
+            EventRow(event_id=i, ts=1_767_225_600 * 10**9, stack_name="s", event_type="log")
+        )
+        + b"\n"
         for i in ids
     )
 

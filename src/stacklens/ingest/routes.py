@@ -8,23 +8,15 @@ from typing import TYPE_CHECKING, Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
-from stacklens.api.auth import AuthError, authenticate
-from stacklens.ingest.body import (
-    NATIVE_TYPES,
-    BodyError,
-    UnsupportedMediaError,
-    decode_content_encoding,
-    media_type,
-    parse_native,
-)
+from stacklens.ingest.body import NATIVE_TYPES, BodyError, media_type, parse_native
+from stacklens.ingest.common import IngestError, accept_request
 from stacklens.ingest.pipeline import ForbiddenStackError
 from stacklens.ingest.spool import SpoolClosedError, SpoolFullError
-from stacklens.schema import STACK_NAME_RE
 
 if TYPE_CHECKING:
     from stacklens.server import Hub
 
-__all__ = ["read_body", "router"]
+__all__ = ["error_response", "router"]
 
 router = APIRouter()
 
@@ -48,21 +40,6 @@ _INGEST_DOC: dict[str, Any] = {
 }
 
 
-async def read_body(request: Request, limit: int) -> bytes:
-    """The raw body, refusing (413) as soon as it passes ``limit`` bytes."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise BodyError(f"body is larger than {limit} bytes", 413)
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise BodyError(f"body is larger than {limit} bytes", 413)
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
 def error_response(status: int, message: str, **extra: Any) -> JSONResponse:
     headers = {"Retry-After": "1"} if status in (429, 503) else None
     if status == 401:
@@ -84,38 +61,26 @@ async def ingest_events(request: Request) -> Response:
 
 
 async def _ingest(hub: Hub, request: Request) -> Response:
+    media = media_type(request.headers.get("content-type"))
+    if media and media not in NATIVE_TYPES:
+        return error_response(
+            415, f"Content-Type {media!r} is not supported (application/json, application/x-ndjson)"
+        )
     try:
-        principal = authenticate(hub.keyring, request.headers)
-    except AuthError as exc:
-        return error_response(exc.status_code, str(exc.detail))
-    if not principal.can_write():
-        return error_response(403, f"a {principal.role} key cannot write events")
-    header_stack = request.headers.get("x-stack-name") or None
-    if header_stack is not None and not STACK_NAME_RE.fullmatch(header_stack):
-        return error_response(400, "X-Stack-Name must match [a-z0-9][a-z0-9_.-]{0,62}")
-    try:
-        media = media_type(request.headers.get("content-type"))
-        if media and media not in NATIVE_TYPES:
-            raise UnsupportedMediaError(
-                f"Content-Type {media!r} is not supported (application/json, application/x-ndjson)"
-            )
-        limit = hub.config.max_body_bytes
-        body = await read_body(request, limit)
-        body = decode_content_encoding(body, request.headers.get("content-encoding"), limit)
-        parsed = parse_native(body)
-        hub.spool.check_capacity()
+        accepted = await accept_request(hub, request)
+        parsed = parse_native(accepted.body)
         prepared = hub.pipeline.prepare(
             parsed.events,
-            key_stack=principal.stack,
-            default_stack=header_stack,
+            key_stack=accepted.principal.stack,
+            default_stack=accepted.header_stack,
             rejected=parsed.rejected,
         )
+    except IngestError as exc:
+        return error_response(exc.status, exc.message)
     except BodyError as exc:
         return error_response(exc.status, str(exc))
     except ForbiddenStackError as exc:
         return error_response(403, str(exc))
-    except SpoolFullError as exc:
-        return error_response(503, str(exc))
     rejected = [{"index": i, "error": reason} for i, reason in prepared.rejected]
     hub.metrics.events_rejected.labels(protocol="native").inc(len(rejected))
     if prepared.rows == 0:

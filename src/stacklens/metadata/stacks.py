@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import msgspec
 import sqlalchemy as sa
 
@@ -45,9 +47,11 @@ class StackRegistry:
         """Register stacks first seen in ingested events."""
         if not names:
             return
-        with self._db.engine.begin() as con:
+        with self._db.engine.connect() as con:
             known = set(con.scalars(sa.select(stacks.c.name).where(stacks.c.name.in_(names))))
-            for name in sorted(names - known):
+        for name in sorted(names - known):
+            # Another request (or process) may register the same stack at the same time.
+            with contextlib.suppress(sa.exc.IntegrityError), self._db.engine.begin() as con:
                 con.execute(stacks.insert().values(name=name, created_ns=self._clock()))
 
     def get(self, name: str) -> Stack | None:

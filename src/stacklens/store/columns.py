@@ -1,7 +1,7 @@
-"""The wide ``events`` table, derived once from :class:`stacklens.schema.EventRow`.
+"""The stored tables, derived once from the row structs in :mod:`stacklens.schema`.
 
-Every backend builds its DDL and its load statement from this one list, so adding a
-field to the contract adds the column everywhere.
+Every backend builds its DDL and its load statement from these specs, so adding a
+field to a row struct adds the column everywhere.
 """
 
 from __future__ import annotations
@@ -12,31 +12,47 @@ from typing import Final, NamedTuple
 
 import msgspec
 
-from stacklens.schema import EventRow
+from stacklens.schema import EventRow, MetricRow
 
-__all__ = ["EVENT_COLUMNS", "Column", "ndjson_columns"]
+__all__ = ["EVENT_COLUMNS", "EVENTS", "METRIC_POINTS", "TABLES", "Column", "TableSpec"]
 
 
 class Column(NamedTuple):
     name: str
-    #: Logical type: "string", "int", "float", "bool", "timestamp" or "json".
+    #: Logical type: string, int, float, bool, timestamp, json, float_list or int_list.
     kind: str
 
 
+class TableSpec(NamedTuple):
+    name: str
+    columns: tuple[Column, ...]
+    #: Column whose value identifies a row across retries and replays.
+    key: str
+
+    def ndjson_types(self) -> dict[str, str]:
+        """Column → DuckDB type for reading spool segments (the row structs' JSON)."""
+        return {c.name: _NDJSON_TYPES[c.kind] for c in self.columns}
+
+
+_TIMESTAMPS: Final = frozenset({"ts", "start_ts"})
+
+
 def _kind(field: msgspec.structs.FieldInfo) -> str:
-    if field.name == "ts":
+    if field.name in _TIMESTAMPS:
         return "timestamp"
     if field.name == "attributes":
         return "json"
     hint = field.type
     args = [a for a in typing.get_args(hint) if a is not type(None)]
     base = args[0] if isinstance(hint, types.UnionType) and args else hint
+    if typing.get_origin(base) is list:
+        return {float: "float_list", int: "int_list"}[typing.get_args(base)[0]]
     return {str: "string", int: "int", float: "float", bool: "bool"}[base]
 
 
-EVENT_COLUMNS: Final[tuple[Column, ...]] = tuple(
-    Column(f.name, _kind(f)) for f in msgspec.structs.fields(EventRow)
-)
+def _columns(row_type: type[msgspec.Struct]) -> tuple[Column, ...]:
+    return tuple(Column(f.name, _kind(f)) for f in msgspec.structs.fields(row_type))
+
 
 _NDJSON_TYPES: Final = {
     "string": "VARCHAR",
@@ -45,9 +61,12 @@ _NDJSON_TYPES: Final = {
     "bool": "BOOLEAN",
     "timestamp": "BIGINT",  # epoch ns on the wire; converted while loading
     "json": "VARCHAR",
+    "float_list": "DOUBLE[]",
+    "int_list": "BIGINT[]",
 }
 
-
-def ndjson_columns() -> dict[str, str]:
-    """Column → type map for reading spool segments (which hold EventRow JSON)."""
-    return {c.name: _NDJSON_TYPES[c.kind] for c in EVENT_COLUMNS}
+EVENT_COLUMNS: Final = _columns(EventRow)
+EVENTS: Final = TableSpec("events", EVENT_COLUMNS, "event_id")
+METRIC_POINTS: Final = TableSpec("metric_points", _columns(MetricRow), "point_id")
+#: Spool stream name → the table it loads into.
+TABLES: Final = {"events": EVENTS, "metrics": METRIC_POINTS}

@@ -17,6 +17,7 @@ import msgspec
 
 from stacklens.store import sql
 from stacklens.store.base import EventQuery, LoadResult
+from stacklens.store.columns import TABLES
 
 __all__ = ["DuckDBStore", "format_ns"]
 
@@ -33,7 +34,8 @@ class DuckDBStore:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._con = duckdb.connect(str(path), config={"memory_limit": memory_limit, "threads": threads})
         self._write_lock = threading.Lock()
-        self._con.execute(sql.events_ddl())
+        for table in TABLES.values():
+            self._con.execute(sql.table_ddl(table))
         self._con.execute(sql.CHECKPOINTS_DDL)
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
@@ -43,16 +45,17 @@ class DuckDBStore:
     def load_segments(self, stream: str, segments: Sequence[tuple[int, Path]]) -> LoadResult:
         if not segments:
             return LoadResult(read=0, inserted=0)
+        table = TABLES[stream]
         files = [str(path) for _, path in segments]
         last = max(number for number, _ in segments)
         with self._write_lock:
             con = self._con
             con.execute("BEGIN TRANSACTION")
             try:
-                con.execute(sql.stage_segments_sql(), {"files": files})
+                con.execute(sql.stage_segments_sql(table), {"files": files})
                 staged = _scalar(con, "SELECT count(*) FROM staging")
                 # DuckDB answers an INSERT with the number of rows it inserted.
-                inserted = _scalar(con, sql.insert_staged_sql())
+                inserted = _scalar(con, sql.insert_staged_sql(table))
                 con.execute(
                     "INSERT OR REPLACE INTO spool_checkpoints VALUES ($stream, $segment)",
                     {"stream": stream, "segment": last},
@@ -76,6 +79,36 @@ class DuckDBStore:
         result = cur.execute(statement, params)
         names = [d[0] for d in result.description]
         return [_event_out(dict(zip(names, row, strict=True))) for row in result.fetchall()]
+
+    def query_metric_points(
+        self,
+        *,
+        name: str | None,
+        stacks: tuple[str, ...] | None,
+        since_ns: int | None,
+        until_ns: int | None,
+        limit: int,
+    ) -> list[dict[str, Any]]:
+        statement, params = sql.select_metric_points_sql(
+            name=name, stacks=stacks, since_ns=since_ns, until_ns=until_ns, limit=limit
+        )
+        result = self.cursor().execute(statement, params)
+        names = [d[0] for d in result.description]
+        return [_event_out(dict(zip(names, row, strict=True))) for row in result.fetchall()]
+
+    def metric_names(self, stacks: tuple[str, ...] | None) -> list[dict[str, Any]]:
+        statement = (
+            "SELECT name, kind, any_value(unit) AS unit, count(*) AS points, "
+            "epoch_ns(max(ts)) AS last_ns FROM metric_points"
+            + (" WHERE list_contains($stacks, stack_name)" if stacks is not None else "")
+            + " GROUP BY name, kind ORDER BY name"
+        )
+        params = {"stacks": list(stacks)} if stacks is not None else {}
+        result = self.cursor().execute(statement, params)
+        return [
+            {"name": n, "kind": k, "unit": u, "points": c, "last_seen": format_ns(last)}
+            for n, k, u, c, last in result.fetchall()
+        ]
 
     def count_events(self) -> int:
         return _scalar(self.cursor(), "SELECT count(*) FROM events")
@@ -103,6 +136,8 @@ def _event_out(row: dict[str, Any]) -> dict[str, Any]:
         if key == "ts":
             out["timestamp"] = format_ns(value)
             out["timestamp_ns"] = value
+        elif key == "start_ts":
+            out["start_timestamp"] = format_ns(value)
         elif key == "received_ns":
             continue
         elif key == "attributes":

@@ -7,14 +7,15 @@ from __future__ import annotations
 from typing import Any, Final
 
 from stacklens.store.base import EventQuery
-from stacklens.store.columns import EVENT_COLUMNS, ndjson_columns
+from stacklens.store.columns import EVENTS, METRIC_POINTS, TableSpec
 
 __all__ = [
     "CHECKPOINTS_DDL",
-    "events_ddl",
     "insert_staged_sql",
     "select_events_sql",
+    "select_metric_points_sql",
     "stage_segments_sql",
+    "table_ddl",
 ]
 
 _DUCKDB_TYPES: Final = {
@@ -24,6 +25,8 @@ _DUCKDB_TYPES: Final = {
     "bool": "BOOLEAN",
     "timestamp": "TIMESTAMP",  # UTC, microseconds
     "json": "JSON",
+    "float_list": "DOUBLE[]",
+    "int_list": "BIGINT[]",
 }
 
 CHECKPOINTS_DDL: Final = (
@@ -31,40 +34,41 @@ CHECKPOINTS_DDL: Final = (
 )
 
 
-def events_ddl() -> str:
-    columns = ",\n  ".join(f"{c.name} {_DUCKDB_TYPES[c.kind]}" for c in EVENT_COLUMNS)
-    return f"CREATE TABLE IF NOT EXISTS events (\n  {columns}\n)"
+def table_ddl(table: TableSpec) -> str:
+    columns = ",\n  ".join(f"{c.name} {_DUCKDB_TYPES[c.kind]}" for c in table.columns)
+    return f"CREATE TABLE IF NOT EXISTS {table.name} (\n  {columns}\n)"
 
 
 def _struct_literal(mapping: dict[str, str]) -> str:
     return "{" + ", ".join(f"'{name}': '{kind}'" for name, kind in mapping.items()) + "}"
 
 
-def stage_segments_sql() -> str:
-    """Read sealed spool segments (parameter 1: list of paths) into ``staging``,
-    skipping commit-marker lines and keeping one row per ``event_id``."""
+def stage_segments_sql(table: TableSpec) -> str:
+    """Read sealed spool segments (parameter ``$files``) into the temp table
+    ``staging``, skipping commit-marker lines and keeping one row per key."""
     select = ", ".join(
         f"make_timestamp({c.name} // 1000) AS {c.name}" if c.kind == "timestamp" else c.name
-        for c in EVENT_COLUMNS
+        for c in table.columns
     )
     return (
         "CREATE OR REPLACE TEMP TABLE staging AS "
-        f"SELECT {select} FROM read_ndjson($files, columns = {_struct_literal(ndjson_columns())}, "
-        "format = 'newline_delimited') WHERE event_id IS NOT NULL "
-        "QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY received_ns) = 1"
+        f"SELECT {select} FROM read_ndjson($files, columns = {_struct_literal(table.ndjson_types())}, "
+        f"format = 'newline_delimited') WHERE {table.key} IS NOT NULL "
+        f"QUALIFY row_number() OVER (PARTITION BY {table.key} ORDER BY received_ns) = 1"
     )
 
 
-def insert_staged_sql() -> str:
-    """Move ``staging`` into ``events``, skipping ids already stored.
+def insert_staged_sql(table: TableSpec) -> str:
+    """Move ``staging`` into ``table``, skipping keys already stored.
 
-    Retries carry the same ``event_id`` and timestamp, so the anti-join looks only at
-    the staged time range, which DuckDB's zone maps prune to a few row groups.
+    Retries carry the same key and timestamp, so the anti-join looks only at the
+    staged time range, which DuckDB's zone maps prune to a few row groups.
     """
-    names = ", ".join(c.name for c in EVENT_COLUMNS)
+    names = ", ".join(c.name for c in table.columns)
+    key = table.key
     return (
-        f"INSERT INTO events ({names}) SELECT {names} FROM staging s WHERE NOT EXISTS ("
-        "SELECT 1 FROM events e WHERE e.event_id = s.event_id "
+        f"INSERT INTO {table.name} ({names}) SELECT {names} FROM staging s WHERE NOT EXISTS ("
+        f"SELECT 1 FROM {table.name} e WHERE e.{key} = s.{key} "
         "AND e.ts BETWEEN (SELECT min(ts) FROM staging) AND (SELECT max(ts) FROM staging))"
     )
 
@@ -89,7 +93,39 @@ def select_events_sql(query: EventQuery) -> tuple[str, dict[str, Any]]:
         params["until"] = query.until_ns
     names = ", ".join(
         f"epoch_ns({c.name}) AS {c.name}" if c.kind == "timestamp" else c.name
-        for c in EVENT_COLUMNS
+        for c in EVENTS.columns
     )
     clause = f" WHERE {' AND '.join(where)}" if where else ""
     return f"SELECT {names} FROM events{clause} ORDER BY ts DESC, event_id DESC LIMIT $limit", params
+
+
+def select_metric_points_sql(
+    *,
+    name: str | None,
+    stacks: tuple[str, ...] | None,
+    since_ns: int | None,
+    until_ns: int | None,
+    limit: int,
+) -> tuple[str, dict[str, Any]]:
+    """Stored OTel metric points, newest first (``name=None``: every name)."""
+    where: list[str] = []
+    params: dict[str, Any] = {"limit": limit}
+    if name is not None:
+        where.append("name = $name")
+        params["name"] = name
+    if stacks is not None:
+        where.append("list_contains($stacks, stack_name)")
+        params["stacks"] = list(stacks)
+    if since_ns is not None:
+        where.append("ts >= make_timestamp($since // 1000)")
+        params["since"] = since_ns
+    if until_ns is not None:
+        where.append("ts < make_timestamp($until // 1000)")
+        params["until"] = until_ns
+    names = ", ".join(
+        f"epoch_ns({c.name}) AS {c.name}" if c.kind == "timestamp" else c.name
+        for c in METRIC_POINTS.columns
+        if c.name != "received_ns"
+    )
+    clause = f" WHERE {' AND '.join(where)}" if where else ""
+    return f"SELECT {names} FROM metric_points{clause} ORDER BY ts DESC LIMIT $limit", params

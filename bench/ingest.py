@@ -1,0 +1,171 @@
+"""Native ingest benchmark (DESIGN.md target: >= 100,000 events/s acked durable).
+
+1. End to end: a real hub (``stacklens serve``, fsync on) and a load generator in a
+   separate process (concurrent connections, NDJSON batches of 1,000 realistic events).
+   Prints acknowledged events/s and p50/p99 acknowledgement latency.
+2. Acknowledged -> queryable: during the load, single probe events are posted and the
+   query API is polled until each is visible; prints p50/p99.
+3. Where the time goes: the same batches through each stage of the ingest path
+   in-process (parse, normalize, privacy, encode, spool fsync, load into DuckDB), in
+   microseconds per event.
+
+Run: ``.venv/bin/python bench/ingest.py [--seconds 20] [--concurrency 8]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import platform
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import msgspec
+
+from stacklens.ids import new_ulid
+from stacklens.ingest.body import parse_native
+from stacklens.ingest.loader import Loader
+from stacklens.ingest.spool import Spool
+from stacklens.privacy import Redactor
+from stacklens.schema import normalize, to_row
+from stacklens.store.duckdb import DuckDBStore
+from stacklens.testing import HubProcess
+from stacklens.testing.loadgen import make_batches
+
+
+def end_to_end(seconds: float, concurrency: int) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as tmp:
+        hub = HubProcess(Path(tmp) / "data").start()
+        try:
+            probes: list[float] = []
+            stop = threading.Event()
+
+            def probe() -> None:
+                with hub.client() as client:
+                    n = 0
+                    while not stop.is_set():
+                        n += 1
+                        session = f"probe-{n}-{random.getrandbits(32):x}"
+                        event = {"timestamp": time.time_ns(), "stack_name": "probe", "event_type": "heartbeat", "session_id": session}
+                        t0 = time.perf_counter()
+                        if client.post("/v1/events", json=event).status_code != 200:
+                            continue
+                        while not stop.is_set():
+                            found = client.get("/api/v1/events", params={"session_id": session, "limit": 1}).json()["events"]
+                            if found:
+                                probes.append(time.perf_counter() - t0)
+                                break
+                            time.sleep(0.01)
+                        time.sleep(0.2)
+
+            prober = threading.Thread(target=probe, daemon=True)
+            prober.start()
+            result = subprocess.run(
+                [sys.executable, "-m", "stacklens.testing.loadgen", "--url", hub.url, "--key", hub.admin_key,
+                 "--seconds", str(seconds), "--concurrency", str(concurrency), "--batch", "1000"],
+                capture_output=True, check=True, timeout=seconds + 120,
+            )
+            stop.set()
+            prober.join(timeout=10)
+            summary: dict[str, Any] = msgspec.json.decode(result.stdout.splitlines()[-1])
+            probes.sort()
+            if probes:
+                summary["queryable_ms_p50"] = round(statistics.median(probes) * 1000, 1)
+                summary["queryable_ms_p99"] = round(probes[min(len(probes) - 1, int(0.99 * len(probes)))] * 1000, 1)
+                summary["queryable_probes"] = len(probes)
+            with hub.client() as client:
+                metrics = client.get("/metrics").text
+            summary["hub_rss_mb"] = _rss_mb(hub.process.pid if hub.process else 0)
+            summary["metrics_excerpt"] = [m for m in metrics.splitlines() if m.startswith("stacklens_ingest_events_accepted_total")]
+            return summary
+        finally:
+            hub.stop()
+
+
+def _rss_mb(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):  # peak resident set
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return 0.0
+
+
+def stages(batches: int = 20) -> dict[str, float]:
+    """Microseconds per event in each stage of the ingest path."""
+    rng = random.Random(7)
+    pool = make_batches(rng, "stage", batches, 1000)
+    bodies = [body for _, body in pool]
+    events = batches * 1000
+    redactor = Redactor(b"bench-key")
+    now = time.time_ns()
+    timings: dict[str, float] = {}
+
+    t = time.perf_counter()
+    parsed = [parse_native(b).events for b in bodies]
+    timings["parse_json"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    canonical = [normalize(e, default_stack=None, now_ns=now, new_id=new_ulid) for batch in parsed for e in batch]
+    timings["normalize"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    safe = [redactor.redact_event(e).event for e in canonical]
+    timings["privacy"] = time.perf_counter() - t
+
+    encoder = msgspec.json.Encoder()
+    t = time.perf_counter()
+    lines = [encoder.encode(to_row(e, now)) for e in safe]
+    timings["row_encode"] = time.perf_counter() - t
+
+    with tempfile.TemporaryDirectory() as tmp:
+        spool = Spool(Path(tmp) / "spool")
+        spool.open()
+        payloads = [b"\n".join(lines[i : i + 1000]) + b"\n" for i in range(0, len(lines), 1000)]
+
+        async def write_all() -> None:
+            await asyncio.gather(*(spool.append(p, 1000) for p in payloads))
+
+        t = time.perf_counter()
+        asyncio.run(write_all())
+        timings["spool_fsync"] = time.perf_counter() - t
+        store = DuckDBStore(Path(tmp) / "events.duckdb")
+        loader = Loader(spool, store)
+        t = time.perf_counter()
+        loader.run_once()
+        timings["load_duckdb"] = time.perf_counter() - t
+        spool.close()
+        store.close()
+    return {name: round(seconds / events * 1e6, 2) for name, seconds in timings.items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--concurrency", type=int, default=8)
+    args = parser.parse_args()
+    print(f"machine: {platform.node()} {platform.machine()} cpus={__import__('os').cpu_count()} python={platform.python_version()}")
+    print(f"date: {time.strftime('%Y-%m-%d %H:%M:%S %Z')}")
+    per_stage = stages()
+    total = sum(v for k, v in per_stage.items() if k != "load_duckdb")
+    print("\nper-stage cost (µs/event, in-process, one core):")
+    for name, micros in per_stage.items():
+        print(f"  {name:<12} {micros:>8.2f}")
+    print(f"  request path total {total:.2f} µs/event -> ceiling {1e6 / total:,.0f} events/s on one core")
+    summary = end_to_end(args.seconds, args.concurrency)
+    print("\nend to end (real server, fsync on, separate load-generator process):")
+    for key, value in summary.items():
+        print(f"  {key:<20} {value}")
+
+
+if __name__ == "__main__":
+    main()

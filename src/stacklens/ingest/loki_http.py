@@ -1,0 +1,106 @@
+"""Loki push: ``POST /loki/api/v1/push`` (JSON, or protobuf with snappy).
+
+Stream labels give stack, service and level; ``X-Scope-OrgID`` (Loki's tenant header)
+names the stack. Entries are checked the way Loki checks them — too old, too new,
+line too long — and, like Loki, the valid entries of a batch are stored while the
+answer is 400 listing the refused ones (so Promtail does not resend the batch).
+Success is 204, as from Loki.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import PlainTextResponse, Response
+
+from stacklens.ingest.common import IngestError, accept_request
+from stacklens.ingest.loki import LokiDecodeError, decode_push
+from stacklens.ingest.pipeline import ForbiddenStackError
+from stacklens.ingest.spool import SpoolClosedError, SpoolFullError
+
+if TYPE_CHECKING:
+    from stacklens.server import Hub
+
+__all__ = ["check_entry_times", "router"]
+
+router = APIRouter(tags=["ingest"])
+
+#: Loki's defaults: reject_old_samples_max_age 1 week, creation_grace_period 10 minutes.
+MAX_AGE_NS = 7 * 86400 * 10**9
+MAX_AHEAD_NS = 10 * 60 * 10**9
+
+
+def _text(status: int, message: str) -> Response:
+    headers = {"Retry-After": "1"} if status in (429, 503) else None
+    return PlainTextResponse(message + "\n", status_code=status, headers=headers)
+
+
+def check_entry_times(events: list[Any], now_ns: int) -> list[tuple[int, str]]:
+    """Loki's timestamp checks; refused entries are replaced by ``None`` in place."""
+    rejected: list[tuple[int, str]] = []
+    for index, event in enumerate(events):
+        if event is None:
+            continue
+        ts = event.get("timestamp")
+        if isinstance(ts, int) and ts < now_ns - MAX_AGE_NS:
+            rejected.append((index, f"entry has timestamp too old: {ts}, oldest acceptable timestamp is: {now_ns - MAX_AGE_NS}"))
+            events[index] = None
+        elif isinstance(ts, int) and ts > now_ns + MAX_AHEAD_NS:
+            rejected.append((index, f"entry has timestamp too new: {ts}"))
+            events[index] = None
+    return rejected
+
+
+@router.post("/loki/api/v1/push")
+async def loki_push(request: Request) -> Response:
+    """Loki push API (what Promtail, Grafana Alloy and Fluent Bit's loki output send)."""
+    hub: Hub = request.app.state.hub
+    started = time.perf_counter()
+    response = await _push(hub, request)
+    hub.metrics.requests.labels(protocol="loki", status=str(response.status_code)).inc()
+    if response.status_code == 204:
+        hub.metrics.ack_seconds.labels(protocol="loki").observe(time.perf_counter() - started)
+    return response
+
+
+async def _push(hub: Hub, request: Request) -> Response:
+    try:
+        accepted = await accept_request(hub, request, stack_header="x-scope-orgid", undo_encoding=False)
+        decoded = decode_push(
+            accepted.body,
+            request.headers.get("content-type"),
+            request.headers.get("content-encoding"),
+            max_bytes=hub.config.max_body_bytes,
+        )
+    except IngestError as exc:
+        return _text(exc.status, exc.message)
+    except LokiDecodeError as exc:
+        return _text(400, f"cannot decode Loki push: {exc}")
+    refused = {index for index, _ in decoded.rejected}
+    kept = iter(decoded.events)
+    events = [None if i in refused else next(kept) for i in range(len(decoded.events) + len(refused))]
+    too_old_or_new = check_entry_times(events, hub.clock())
+    try:
+        prepared = hub.pipeline.prepare(
+            events,
+            key_stack=accepted.principal.stack,
+            default_stack=accepted.header_stack,
+            rejected=decoded.rejected + too_old_or_new,
+        )
+    except ForbiddenStackError as exc:
+        return _text(403, str(exc))
+    hub.metrics.events_rejected.labels(protocol="loki").inc(len(prepared.rejected))
+    if prepared.rows:
+        try:
+            await hub.spool.append(prepared.payload, prepared.rows)
+        except (SpoolFullError, SpoolClosedError, OSError) as exc:
+            return _text(503, f"not stored, retry: {exc}")
+        hub.metrics.events_accepted.labels(protocol="loki").inc(prepared.rows)
+        await hub.note_stacks(prepared.stacks)
+    if prepared.rejected:
+        lines = [f"entry {i}: {reason}" for i, reason in prepared.rejected[:20]]
+        stored = f"{prepared.rows} entries stored; " if prepared.rows else ""
+        return _text(400, stored + f"{len(prepared.rejected)} refused:\n" + "\n".join(lines))
+    return Response(status_code=204)

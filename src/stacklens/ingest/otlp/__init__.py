@@ -1,0 +1,31 @@
+"""OTLP/HTTP decoders: traces, logs and metrics bodies → the hub's native shapes.
+
+Pure functions (no I/O): the HTTP routes call ``decode_*`` with the (already
+gunzipped) body and its Content-Type, pass each raw event to ``schema.normalize``,
+and answer with ``export_response`` / ``status_body``.
+"""
+
+from __future__ import annotations
+
+from .content import OtlpDecodeError, UnsupportedMediaType, media_type
+from .logs import decode_logs, severity_level
+from .metrics import MetricPoint, MetricsDecodeResult, decode_metrics
+from .result import DecodeResult
+from .status import export_response, response_media_type, status_body
+from .traces import decode_traces
+
+__all__ = [
+    "DecodeResult",
+    "MetricPoint",
+    "MetricsDecodeResult",
+    "OtlpDecodeError",
+    "UnsupportedMediaType",
+    "decode_logs",
+    "decode_metrics",
+    "decode_traces",
+    "export_response",
+    "media_type",
+    "response_media_type",
+    "severity_level",
+    "status_body",
+]
