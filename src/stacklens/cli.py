@@ -143,7 +143,9 @@ def keys_list(data_dir: Path | None) -> None:
     for record in KeyRing(db).list():
         status = "revoked" if record.revoked_ns else "active"
         stack = record.stack_name or "*"
-        click.echo(f"{record.key_id:<26}  {record.prefix:<12}  {record.role:<6}  {stack:<20}  {status}")
+        click.echo(
+            f"{record.key_id:<26}  {record.prefix:<12}  {record.role:<6}  {stack:<20}  {status}"
+        )
 
 
 @keys.command("revoke")
@@ -169,7 +171,9 @@ def stacks() -> None:
 @click.argument("name")
 @click.option("--health-url", default=None, help="The stack's health endpoint, for probes.")
 @click.option("--print-env", is_flag=True, help="Print the env lines a deployer sets on the stack.")
-def stacks_create(data_dir: Path | None, name: str, health_url: str | None, print_env: bool) -> None:
+def stacks_create(
+    data_dir: Path | None, name: str, health_url: str | None, print_env: bool
+) -> None:
     """Register a stack and create its ingest key (bound to it)."""
     from stacklens.metadata import KeyRing, StackRegistry
     from stacklens.metadata.stacks import StackExistsError
@@ -202,6 +206,37 @@ def stacks_list(data_dir: Path | None) -> None:
         click.echo(stack.name)
 
 
+@main.group()
+def privacy() -> None:
+    """Inspect what the privacy engine does."""
+
+
+@privacy.command("check")
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False, exists=True))
+@click.option(
+    "--privacy-file",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    default=None,
+    help="Per-stack policies (env STACKLENS_PRIVACY_FILE).",
+)
+def privacy_check(file: Path, privacy_file: Path | None) -> None:
+    """Show what would be redacted in a JSONL event file: rule and path, never the value."""
+    import secrets as random_secrets
+
+    from stacklens.privacy import Redactor, check_lines, format_report
+    from stacklens.server import load_privacy_policies
+
+    config = _config(privacy_file=privacy_file)
+    default_policy, policies = load_privacy_policies(config.privacy_file)
+    # Hash values are never shown, so a throwaway key is as good as the deployment's.
+    redactor = Redactor(
+        random_secrets.token_bytes(32), default_policy=default_policy, policies=policies
+    )
+    with file.open("rb") as handle:
+        reports = list(check_lines(handle, redactor))
+    click.echo(format_report(reports))
+
+
 @main.command()
 @click.argument("file", type=click.Path(path_type=Path, dir_okay=False, exists=True))
 @_URL
@@ -221,7 +256,9 @@ def send(file: Path, url: str, key: str, follow: bool, positions: Path | None, b
             last[0] = now
             _err(message)
 
-    shipper = FileShipper(file, url=url, api_key=key, positions_path=positions, batch_lines=batch, progress=progress)
+    shipper = FileShipper(
+        file, url=url, api_key=key, positions_path=positions, batch_lines=batch, progress=progress
+    )
     try:
         if follow:
             shipper.follow()
@@ -238,7 +275,9 @@ def send(file: Path, url: str, key: str, follow: bool, positions: Path | None, b
 @_URL
 @_KEY
 @click.option("--events", type=int, default=5000, show_default=True, help="How many events.")
-@click.option("--hours", type=float, default=24.0, show_default=True, help="Spread over the last N hours.")
+@click.option(
+    "--hours", type=float, default=24.0, show_default=True, help="Spread over the last N hours."
+)
 @click.option("--seed", type=int, default=None, help="Random seed (repeatable traffic).")
 def demo(url: str, key: str, events: int, hours: float, seed: int | None) -> None:
     """Send realistic traffic from several synthetic stacks."""
@@ -263,10 +302,14 @@ def demo(url: str, key: str, events: int, hours: float, seed: int | None) -> Non
                 headers={"X-API-Key": key, "Content-Type": "application/x-ndjson"},
             )
             if response.status_code != 200:
-                raise click.ClickException(f"hub answered {response.status_code}: {response.text[:300]}")
+                raise click.ClickException(
+                    f"hub answered {response.status_code}: {response.text[:300]}"
+                )
             sent += response.json()["accepted"]
             _err(f"sent {sent}/{len(generated)} events")
-    click.echo(f"demo: {sent} events from {len({e['stack_name'] for e in generated})} stacks sent to {url}")
+    click.echo(
+        f"demo: {sent} events from {len({e['stack_name'] for e in generated})} stacks sent to {url}"
+    )
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,0 +1,195 @@
+"""Secrets planted in everything the hub ingests, through every protocol, never reach
+disk: every byte of the data directory (spool, DuckDB file and WAL, metadata) is
+searched for each secret's raw, base64 and URL-encoded forms."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import duckdb
+import msgspec
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
+    ExportMetricsServiceRequest,
+)
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+from stacklens.testing import in_process_hub
+from stacklens.testing.secrets import (
+    SECRETS,
+    SHAPED_SECRETS,
+    SHAPELESS_SECRETS,
+    encoded_forms,
+    secret_events,
+)
+
+
+def _kv(target: Any, key: str, value: str) -> None:
+    kv = target.add()
+    kv.key = key
+    kv.value.string_value = value
+
+
+def contexts(secret: str) -> list[tuple[str, str]]:
+    """(attribute key, value) placements for one secret, as real data carries it."""
+    placed = [
+        ("api_key", secret),
+        ("http.request.header.authorization", f"Bearer {secret}"),
+        ("db.connection_string", f"postgresql://svc:{quote(secret, safe='')}@db.internal:5432/app"),
+        ("process.command_line", f"OPENAI_API_KEY={secret} python agent.py"),
+        ("config", json.dumps({"client": {"password": secret}})),
+    ]
+    if secret in SHAPED_SECRETS:  # found by shape anywhere, even bare and as a key
+        placed += [("note", f"rotated {secret} yesterday"), (f"key_{secret}", "x")]
+    return placed
+
+
+def otlp_traces(now: int) -> bytes:
+    request = ExportTraceServiceRequest()
+    resource_spans = request.resource_spans.add()
+    _kv(resource_spans.resource.attributes, "stack.name", "planted")
+    _kv(resource_spans.resource.attributes, "deploy.token", SECRETS[0])
+    spans = resource_spans.scope_spans.add().spans
+    for i, secret in enumerate(SECRETS):
+        span = spans.add()
+        span.trace_id = bytes([1] * 15 + [i + 1])
+        span.span_id = bytes([2] * 7 + [i + 1])
+        span.name = f"chat with {secret}" if secret in SHAPED_SECRETS else "chat"
+        span.start_time_unix_nano = now
+        span.end_time_unix_nano = now + 1000
+        _kv(span.attributes, "gen_ai.request.model", "gpt-4o-mini")
+        _kv(
+            span.attributes,
+            "gen_ai.input.messages",
+            json.dumps([{"role": "user", "content": f"use {secret}"}]),
+        )
+        for key, value in contexts(secret):
+            _kv(span.attributes, key, value)
+        span.status.message = f"upstream said: password={secret}"
+    return request.SerializeToString()
+
+
+def otlp_logs(now: int) -> bytes:
+    request = ExportLogsServiceRequest()
+    resource_logs = request.resource_logs.add()
+    _kv(resource_logs.resource.attributes, "stack.name", "planted")
+    records = resource_logs.scope_logs.add().log_records
+    for secret in SECRETS:
+        record = records.add()
+        record.time_unix_nano = now
+        record.severity_text = "ERROR"
+        record.body.string_value = (
+            f"export OPENAI_API_KEY={secret} && curl -H 'x-api-key: {secret}'"
+        )
+        for key, value in contexts(secret):
+            _kv(record.attributes, key, value)
+    return request.SerializeToString()
+
+
+def otlp_metrics(now: int) -> bytes:
+    request = ExportMetricsServiceRequest()
+    resource_metrics = request.resource_metrics.add()
+    _kv(resource_metrics.resource.attributes, "stack.name", "planted")
+    metric = resource_metrics.scope_metrics.add().metrics.add()
+    metric.name = "queue_depth"
+    for secret in SECRETS:
+        point = metric.gauge.data_points.add()
+        point.time_unix_nano = now
+        point.as_double = 3.0
+        _kv(point.attributes, "password", secret)
+        _kv(
+            point.attributes,
+            "endpoint",
+            f"https://q:{quote(secret, safe='')}@queue.internal/p?token={quote(secret, safe='')}",
+        )
+    return request.SerializeToString()
+
+
+def loki_push(now: int) -> dict[str, Any]:
+    return {
+        "streams": [
+            {
+                "stream": {"service": "edge", "level": "error", "api_token": SECRETS[i]},
+                "values": [
+                    [
+                        str(now),
+                        f"login failed password={SECRETS[i]} Authorization: Bearer {SECRETS[i]}"
+                        + (f" with {SECRETS[i]}" if SECRETS[i] in SHAPED_SECRETS else ""),
+                        {"authorization": f"Bearer {SECRETS[i]}"},
+                    ]
+                ],
+            }
+            for i in range(len(SECRETS))
+        ]
+    }
+
+
+def find_leaks(blob: bytes) -> list[str]:
+    return [
+        secret[:12] + "…"
+        for secret in SECRETS
+        if any(form in blob for form in encoded_forms(secret))
+    ]
+
+
+def test_no_planted_secret_reaches_disk_through_any_endpoint(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    now = time.time_ns()
+    with in_process_hub(data_dir, loader_interval_s=3600) as (hub, client):
+        hub.loader.stop()  # keep everything in the spool first, to search it as written
+        hub.metrics_loader.stop()
+        events = secret_events()
+        assert client.post("/v1/events", json=events).status_code == 200
+        ndjson = b"\n".join(msgspec.json.encode(e) for e in events)
+        assert (
+            client.post(
+                "/ingest", content=ndjson, headers={"Content-Type": "application/x-ndjson"}
+            ).status_code
+            == 200
+        )
+        proto = {"Content-Type": "application/x-protobuf"}
+        for path, body in (
+            ("/v1/traces", otlp_traces(now)),
+            ("/v1/logs", otlp_logs(now)),
+            ("/v1/metrics", otlp_metrics(now)),
+        ):
+            response = client.post(path, content=body, headers=proto)
+            assert response.status_code == 200, (path, response.content)
+        assert (
+            client.post(
+                "/loki/api/v1/push", json=loki_push(now), headers={"X-Scope-OrgID": "planted"}
+            ).status_code
+            == 204
+        )
+
+        spool_bytes = b"".join(
+            p.read_bytes() for p in (data_dir / "spool").rglob("*") if p.is_file()
+        )
+        assert len(spool_bytes) > 10_000  # everything was spooled...
+        assert find_leaks(spool_bytes) == []  # ...and nothing secret was
+
+        hub.loader.run_once()
+        hub.metrics_loader.run_once()
+        stored = hub.store.count_events()
+        assert (
+            stored >= 2 * len(events) // 2 + len(SECRETS) * 3
+        )  # natives (deduplicated) + spans, logs, Loki
+        redactions = client.get("/metrics").text
+        assert 'stacklens_redactions_total{rule="' in redactions
+
+    assert len(SHAPED_SECRETS) >= 30 and len(SHAPELESS_SECRETS) >= 15
+    everything = b"".join(p.read_bytes() for p in data_dir.rglob("*") if p.is_file())
+    assert find_leaks(everything) == []
+    # DuckDB may compress strings on disk, so also read every stored value back as text.
+    con = duckdb.connect(str(data_dir / "events.duckdb"), read_only=True)
+    text = "\n".join(
+        str(row)
+        for table in ("events", "metric_points")
+        for row in con.execute(f"SELECT * FROM {table}").fetchall()
+    )
+    assert find_leaks(text.encode()) == []
+    assert "planted" in text  # the rows are there, with their secrets removed
