@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import platform
 import random
 import statistics
@@ -27,7 +28,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
 import msgspec
 
 from stacklens.ids import new_ulid
@@ -54,12 +54,19 @@ def end_to_end(seconds: float, concurrency: int) -> dict[str, Any]:
                     while not stop.is_set():
                         n += 1
                         session = f"probe-{n}-{random.getrandbits(32):x}"
-                        event = {"timestamp": time.time_ns(), "stack_name": "probe", "event_type": "heartbeat", "session_id": session}
+                        event = {
+                            "timestamp": time.time_ns(),
+                            "stack_name": "probe",
+                            "event_type": "heartbeat",
+                            "session_id": session,
+                        }
                         t0 = time.perf_counter()
                         if client.post("/v1/events", json=event).status_code != 200:
                             continue
                         while not stop.is_set():
-                            found = client.get("/api/v1/events", params={"session_id": session, "limit": 1}).json()["events"]
+                            found = client.get(
+                                "/api/v1/events", params={"session_id": session, "limit": 1}
+                            ).json()["events"]
                             if found:
                                 probes.append(time.perf_counter() - t0)
                                 break
@@ -69,9 +76,24 @@ def end_to_end(seconds: float, concurrency: int) -> dict[str, Any]:
             prober = threading.Thread(target=probe, daemon=True)
             prober.start()
             result = subprocess.run(
-                [sys.executable, "-m", "stacklens.testing.loadgen", "--url", hub.url, "--key", hub.admin_key,
-                 "--seconds", str(seconds), "--concurrency", str(concurrency), "--batch", "1000"],
-                capture_output=True, check=True, timeout=seconds + 120,
+                [
+                    sys.executable,
+                    "-m",
+                    "stacklens.testing.loadgen",
+                    "--url",
+                    hub.url,
+                    "--key",
+                    hub.admin_key,
+                    "--seconds",
+                    str(seconds),
+                    "--concurrency",
+                    str(concurrency),
+                    "--batch",
+                    "1000",
+                ],
+                capture_output=True,
+                check=True,
+                timeout=seconds + 120,
             )
             stop.set()
             prober.join(timeout=10)
@@ -79,12 +101,18 @@ def end_to_end(seconds: float, concurrency: int) -> dict[str, Any]:
             probes.sort()
             if probes:
                 summary["queryable_ms_p50"] = round(statistics.median(probes) * 1000, 1)
-                summary["queryable_ms_p99"] = round(probes[min(len(probes) - 1, int(0.99 * len(probes)))] * 1000, 1)
+                summary["queryable_ms_p99"] = round(
+                    probes[min(len(probes) - 1, int(0.99 * len(probes)))] * 1000, 1
+                )
                 summary["queryable_probes"] = len(probes)
             with hub.client() as client:
                 metrics = client.get("/metrics").text
             summary["hub_rss_mb"] = _rss_mb(hub.process.pid if hub.process else 0)
-            summary["metrics_excerpt"] = [m for m in metrics.splitlines() if m.startswith("stacklens_ingest_events_accepted_total")]
+            summary["metrics_excerpt"] = [
+                m
+                for m in metrics.splitlines()
+                if m.startswith("stacklens_ingest_events_accepted_total")
+            ]
             return summary
         finally:
             hub.stop()
@@ -115,7 +143,11 @@ def stages(batches: int = 20) -> dict[str, float]:
     timings["parse_json"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    canonical = [normalize(e, default_stack=None, now_ns=now, new_id=new_ulid) for batch in parsed for e in batch]
+    canonical = [
+        normalize(e, default_stack=None, now_ns=now, new_id=new_ulid)
+        for batch in parsed
+        for e in batch
+    ]
     timings["normalize"] = time.perf_counter() - t
 
     t = time.perf_counter()
@@ -149,18 +181,26 @@ def stages(batches: int = 20) -> dict[str, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--concurrency", type=int, default=8)
     args = parser.parse_args()
-    print(f"machine: {platform.node()} {platform.machine()} cpus={__import__('os').cpu_count()} python={platform.python_version()}")
+    print(
+        f"machine: {platform.node()} {platform.machine()} cpus={os.cpu_count()} "
+        f"python={platform.python_version()}"
+    )
     print(f"date: {time.strftime('%Y-%m-%d %H:%M:%S %Z')}")
     per_stage = stages()
     total = sum(v for k, v in per_stage.items() if k != "load_duckdb")
     print("\nper-stage cost (µs/event, in-process, one core):")
     for name, micros in per_stage.items():
         print(f"  {name:<12} {micros:>8.2f}")
-    print(f"  request path total {total:.2f} µs/event -> ceiling {1e6 / total:,.0f} events/s on one core")
+    print(
+        f"  request path total {total:.2f} µs/event"
+        f" -> ceiling {1e6 / total:,.0f} events/s on one core"
+    )
     summary = end_to_end(args.seconds, args.concurrency)
     print("\nend to end (real server, fsync on, separate load-generator process):")
     for key, value in summary.items():

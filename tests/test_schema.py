@@ -20,8 +20,14 @@ def test_seed_schema_example_normalizes_to_typed_row() -> None:
         "session_id": "sess_abc123",
         "event_type": "tool_use",
         "data": {
-            "role": "user", "model": "glm-4.7-free", "agent": "sisyphus", "tool": "bash",
-            "tokens_in": 1500, "tokens_out": 500, "duration_ms": 2340, "success": True,
+            "role": "user",
+            "model": "glm-4.7-free",
+            "agent": "sisyphus",
+            "tool": "bash",
+            "tokens_in": 1500,
+            "tokens_out": 500,
+            "duration_ms": 2340,
+            "success": True,
             "error_code": None,
         },
     }
@@ -29,22 +35,38 @@ def test_seed_schema_example_normalizes_to_typed_row() -> None:
     assert event["timestamp"] == 1_768_046_400 * 10**9
     assert event["event_id"] == "gen000001"
     row = to_row(event, received_ns=NOW)
-    assert (row.stack_name, row.tool, row.tokens_in, row.tokens_out) == ("john-dev", "bash", 1500, 500)
+    assert (row.stack_name, row.tool, row.tokens_in, row.tokens_out) == (
+        "john-dev",
+        "bash",
+        1500,
+        500,
+    )
     assert row.duration_ms == 2340.0 and row.success is True and row.error_code is None
 
 
 def test_camel_case_hook_fields_are_normalized() -> None:
     raw = {
-        "type": "tool_use", "stackName": "john-dev", "sessionId": "s-1", "tool": "bash",
-        "argsHash": "abc", "success": False, "duration": 12, "timestamp": "2026-01-10T12:00:00Z",
-        "contentHash": "h", "contentLength": 42,
+        "type": "tool_use",
+        "stackName": "john-dev",
+        "sessionId": "s-1",
+        "tool": "bash",
+        "argsHash": "abc",
+        "success": False,
+        "duration": 12,
+        "timestamp": "2026-01-10T12:00:00Z",
+        "contentHash": "h",
+        "contentLength": 42,
     }
     event = norm(raw, stack=None)
     assert event["event_type"] == "tool_use" and event["stack_name"] == "john-dev"
     assert event["session_id"] == "s-1"
     assert event["data"] == {
-        "tool": "bash", "args_hash": "abc", "success": False, "duration_ms": 12.0,
-        "content_hash": "h", "content_length": 42,
+        "tool": "bash",
+        "args_hash": "abc",
+        "success": False,
+        "duration_ms": 12.0,
+        "content_hash": "h",
+        "content_length": 42,
     }
 
 
@@ -65,11 +87,30 @@ def test_epoch_nanoseconds_and_offsets() -> None:
         ({"timestamp": "2026-01-01T00:00:00Z"}, "event_type is required"),
         ({"event_type": "nope", "timestamp": "2026-01-01T00:00:00Z"}, "is not one of"),
         ({"event_type": "log"}, "timestamp is required"),
-        ({"event_type": "log", "timestamp": "2026-01-01T00:00:00Z", "stack_name": "Bad Name"}, "stack_name must match"),
-        ({"event_type": "log", "timestamp": "2026-01-01T00:00:00Z", "data": {"tokens_in": -1}}, "must not be negative"),
-        ({"event_type": "log", "timestamp": "2026-01-01T00:00:00Z", "data": {"tokens_in": "lots"}}, "must be an integer"),
-        ({"event_type": "log", "timestamp": "2026-01-01T00:00:00Z", "data": {"cost_usd": "NaN"}}, "finite"),
-        ({"event_type": "log", "timestamp": "2026-01-01T00:00:00Z", "data": []}, "data must be an object"),
+        (
+            {"event_type": "log", "timestamp": "2026-01-01T00:00:00Z", "stack_name": "Bad Name"},
+            "stack_name must match",
+        ),
+        (
+            {"event_type": "log", "timestamp": "2026-01-01T00:00:00Z", "data": {"tokens_in": -1}},
+            "must not be negative",
+        ),
+        (
+            {
+                "event_type": "log",
+                "timestamp": "2026-01-01T00:00:00Z",
+                "data": {"tokens_in": "lots"},
+            },
+            "must be an integer",
+        ),
+        (
+            {"event_type": "log", "timestamp": "2026-01-01T00:00:00Z", "data": {"cost_usd": "NaN"}},
+            "finite",
+        ),
+        (
+            {"event_type": "log", "timestamp": "2026-01-01T00:00:00Z", "data": []},
+            "data must be an object",
+        ),
         ({"event_type": "log", "timestamp": "2099-01-01T00:00:00Z"}, "future"),
         ([1, 2], "must be a JSON object"),
     ],
@@ -85,16 +126,23 @@ def test_missing_stack_without_default_is_refused() -> None:
 
 
 def test_unknown_keys_become_attributes_never_rejections() -> None:
-    event = norm({
-        "event_type": "llm_call", "timestamp": "2026-01-01T00:00:00Z",
-        "data": {"model": "m", "temperature": 0.2, "mcp_server": "github"},
-        "attributes": {"region": "eu", "nested": {"deep": 1}},
-        "extra_top": "kept",
-    })
+    event = norm(
+        {
+            "event_type": "llm_call",
+            "timestamp": "2026-01-01T00:00:00Z",
+            "data": {"model": "m", "temperature": 0.2, "mcp_server": "github"},
+            "attributes": {"region": "eu", "nested": {"deep": 1}},
+            "extra_top": "kept",
+        }
+    )
     row = to_row(event, 0)
     assert row.model == "m"
     assert msgspec.json.decode(row.attributes) == {
-        "region": "eu", "nested.deep": 1, "extra_top": "kept", "temperature": 0.2, "mcp_server": "github",
+        "region": "eu",
+        "nested.deep": 1,
+        "extra_top": "kept",
+        "temperature": 0.2,
+        "mcp_server": "github",
     }
 
 

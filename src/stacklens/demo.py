@@ -23,11 +23,18 @@ MODELS: Final = (
 )
 AGENTS: Final = ("sisyphus", "oracle", "librarian", "explore")
 TOOLS: Final = ("bash", "read", "edit", "write", "grep", "webfetch", "git")
-_WORDS: Final = (
-    "refactor the parser so that errors carry line numbers and add a test for the "
-    "empty input case then run the suite again and summarize what failed"
-).split()
-_FILES: Final = ("src/app.ts", "src/server/index.ts", "tests/test_api.py", "README.md", "lib/util.go")
+_SENTENCE: Final = (
+    "refactor the parser so that errors carry line numbers and add a test for the empty input "
+    "case then run the suite again and summarize what failed"
+)
+_WORDS: Final = tuple(_SENTENCE.split(" "))
+_FILES: Final = (
+    "src/app.ts",
+    "src/server/index.ts",
+    "tests/test_api.py",
+    "README.md",
+    "lib/util.go",
+)
 _COMMANDS: Final = ("npm test", "git status", "pytest -q tests", "ls -la src", "cargo build")
 
 
@@ -96,23 +103,38 @@ def session_events(
             if tool == "bash":
                 data["command"] = rng.choice(_COMMANDS)
             elif tool in ("read", "edit", "write"):
-                data["file_path"] = f"/home/{user.split('@')[0]}/project/{rng.choice(_FILES)}"
+                home = user.split("@", maxsplit=1)[0]
+                data["file_path"] = f"/home/{home}/project/{rng.choice(_FILES)}"
             elif tool == "webfetch":
                 data["url"] = "https://docs.example.com/guide?page=2"
             add("tool_use", data=data)
         add(
             "message",
-            data={"role": "assistant", "content": _text(rng, rng.randrange(20, 120)), "model": model, "agent": agent},
+            data={
+                "role": "assistant",
+                "content": _text(rng, rng.randrange(20, 120)),
+                "model": model,
+                "agent": agent,
+            },
         )
         if rng.random() < 0.05:
-            add("error", level="error", message="tool bash exited with status 1", data={"error_code": "tool_failed"})
+            add(
+                "error",
+                level="error",
+                message="tool bash exited with status 1",
+                data={"error_code": "tool_failed"},
+            )
         add("heartbeat", service="opencode")
     add("session_end", data={"agent": agent})
     return events
 
 
 def synthetic_events(
-    rng: random.Random, start_ns: int, end_ns: int, count: int, stacks: tuple[str, ...] = DEMO_STACKS
+    rng: random.Random,
+    start_ns: int,
+    end_ns: int,
+    count: int,
+    stacks: tuple[str, ...] = DEMO_STACKS,
 ) -> Iterator[dict[str, Any]]:
     """About ``count`` events from sessions spread between ``start_ns`` and ``end_ns``."""
     produced = 0

@@ -13,6 +13,7 @@ The privacy engine runs between the two, on the canonical dict: ``normalize`` â†
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from collections.abc import Mapping
 from typing import Any, Final
@@ -27,8 +28,8 @@ __all__ = [
     "STACK_NAME_RE",
     "EventError",
     "EventRow",
-    "MetricRow",
     "Limits",
+    "MetricRow",
     "json_schema",
     "normalize",
     "parse_timestamp",
@@ -140,6 +141,9 @@ class Limits(msgspec.Struct, frozen=True):
     max_attributes: int = 256
     #: Events further in the future than this are refused (a client clock gone wrong).
     max_future_ns: int = 24 * 3600 * 10**9
+
+
+DEFAULT_LIMITS: Final = Limits()
 
 
 class EventError(ValueError):
@@ -266,9 +270,9 @@ def _as_int(name: str, value: object) -> int:
         raise EventError(f"data.{name} must be an integer")
     if isinstance(value, int):
         result = value
-    elif isinstance(value, float) and value.is_integer():
-        result = int(value)
-    elif isinstance(value, str) and value.strip().lstrip("-").isdigit():
+    elif (isinstance(value, float) and value.is_integer()) or (
+        isinstance(value, str) and value.strip().lstrip("-").isdigit()
+    ):
         result = int(value)
     else:
         raise EventError(f"data.{name} must be an integer")
@@ -291,7 +295,7 @@ def _as_float(name: str, value: object) -> float:
             raise EventError(f"data.{name} must be a number") from None
     else:
         raise EventError(f"data.{name} must be a number")
-    if result != result or result in (float("inf"), float("-inf")):
+    if not math.isfinite(result):
         raise EventError(f"data.{name} must be a finite number")
     return result
 
@@ -338,7 +342,7 @@ def normalize(
     default_stack: str | None,
     now_ns: int,
     new_id: Any,
-    limits: Limits = Limits(),
+    limits: Limits = DEFAULT_LIMITS,
 ) -> dict[str, Any]:
     """Check one raw event and return its canonical form.
 
@@ -406,11 +410,17 @@ def normalize(
         _flatten_attributes(raw_attributes, attributes, "", limits)
     # Unknown top-level keys are kept as attributes rather than refused.
     for key, value in event.items():
-        if key not in canonical and key not in STRING_FIELDS and key not in (
-            "attributes",
-            "data",
-            "timestamp",
-        ) and value is not None:
+        if (
+            key not in canonical
+            and key not in STRING_FIELDS
+            and key
+            not in (
+                "attributes",
+                "data",
+                "timestamp",
+            )
+            and value is not None
+        ):
             _flatten_attributes({key: value}, attributes, "", limits)
     canonical["data"] = _check_data(data, limits)
     canonical["attributes"] = attributes

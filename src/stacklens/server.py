@@ -104,7 +104,9 @@ class Hub:
             fsync=config.fsync,
             clock=clock,
         )
-        self.loader = Loader(self.spool, self.store, interval_s=config.loader_interval_s, clock=clock)
+        self.loader = Loader(
+            self.spool, self.store, interval_s=config.loader_interval_s, clock=clock
+        )
         # OTel metric points: their own stream and table, the same durability.
         self.metrics_spool = Spool(
             data_dir / "spool" / "metrics",
@@ -212,13 +214,16 @@ def create_app(hub: Hub) -> FastAPI:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         return JSONResponse(
-            {"error": exc.detail}, status_code=exc.status_code, headers=getattr(exc, "headers", None)
+            {"error": exc.detail},
+            status_code=exc.status_code,
+            headers=getattr(exc, "headers", None),
         )
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
         problems = [
-            f"{'.'.join(str(p) for p in err.get('loc', ()))}: {err.get('msg')}" for err in exc.errors()
+            f"{'.'.join(str(p) for p in err.get('loc', ()))}: {err.get('msg')}"
+            for err in exc.errors()
         ]
         return JSONResponse({"error": "invalid request", "problems": problems}, status_code=400)
 

@@ -9,6 +9,7 @@ acknowledgement and the positions write is deduplicated by the hub.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import os
@@ -87,7 +88,10 @@ class FileShipper:
         """Send every complete line past the saved offset; return lines sent."""
         stat = self.path.stat()
         positions = self.load_positions()
-        if (positions.device, positions.inode) != (stat.st_dev, stat.st_ino) or positions.offset > stat.st_size:
+        if (positions.device, positions.inode) != (
+            stat.st_dev,
+            stat.st_ino,
+        ) or positions.offset > stat.st_size:
             positions = Positions(stat.st_dev, stat.st_ino, 0)  # a new or truncated file
         shipped = 0
         with self.path.open("rb") as handle:
@@ -107,10 +111,8 @@ class FileShipper:
     def follow(self, *, poll_s: float = 0.5, stop: Callable[[], bool] = lambda: False) -> None:
         """Tail the file until ``stop()`` says so, surviving rotation and truncation."""
         while not stop():
-            try:
+            with contextlib.suppress(FileNotFoundError):  # rotated away; a new file comes
                 self.ship_available()
-            except FileNotFoundError:
-                pass  # rotated away; the new file appears soon
             self._sleep(poll_s)
 
     def _read_batch(self, handle: object, positions: Positions) -> tuple[list[bytes], int]:

@@ -10,13 +10,15 @@ import pytest
 def seed(hub: Any, client: Any) -> None:
     events = []
     for i in range(6):
-        events.append({
-            "event_id": f"e{i}",
-            "timestamp": f"2026-01-10T12:00:0{i}Z",
-            "stack_name": "alpha" if i % 2 == 0 else "beta",
-            "event_type": "llm_call" if i < 3 else "tool_use",
-            "session_id": "s1" if i < 4 else "s2",
-        })
+        events.append(
+            {
+                "event_id": f"e{i}",
+                "timestamp": f"2026-01-10T12:00:0{i}Z",
+                "stack_name": "alpha" if i % 2 == 0 else "beta",
+                "event_type": "llm_call" if i < 3 else "tool_use",
+                "session_id": "s1" if i < 4 else "s2",
+            }
+        )
     assert client.post("/v1/events", json=events).json()["accepted"] == 6
     hub.flush()
 
@@ -39,11 +41,17 @@ def test_newest_first_and_each_filter(hub: Any, client: Any) -> None:
 
 
 def test_event_fields_come_back_typed(hub: Any, client: Any) -> None:
-    client.post("/v1/events", json={
-        "event_id": "x", "timestamp": "2026-01-10T12:00:00Z", "stack_name": "alpha",
-        "event_type": "llm_call", "data": {"model": "gpt-4o-mini", "tokens_in": 10, "cost_usd": 0.5},
-        "attributes": {"region": "eu"},
-    })
+    client.post(
+        "/v1/events",
+        json={
+            "event_id": "x",
+            "timestamp": "2026-01-10T12:00:00Z",
+            "stack_name": "alpha",
+            "event_type": "llm_call",
+            "data": {"model": "gpt-4o-mini", "tokens_in": 10, "cost_usd": 0.5},
+            "attributes": {"region": "eu"},
+        },
+    )
     hub.flush()
     [event] = client.get("/api/v1/events").json()["events"]
     assert event["timestamp"] == "2026-01-10T12:00:00.000000Z"
@@ -56,7 +64,9 @@ def test_stack_bound_read_key_sees_only_its_stack(hub: Any, client: Any) -> None
     _, key = hub.keyring.create("read", stack="beta")
     headers = {"X-API-Key": key}
     assert ids(client.get("/api/v1/events", headers=headers)) == ["e5", "e3", "e1"]
-    assert client.get("/api/v1/events", params={"stack": "alpha"}, headers=headers).status_code == 403
+    assert (
+        client.get("/api/v1/events", params={"stack": "alpha"}, headers=headers).status_code == 403
+    )
 
 
 def test_ingest_key_cannot_read(hub: Any, client: Any) -> None:
@@ -66,7 +76,13 @@ def test_ingest_key_cannot_read(hub: Any, client: Any) -> None:
 
 @pytest.mark.parametrize(
     "params",
-    [{"limit": 0}, {"limit": 5000}, {"since": "yesterday"}, {"event_type": "bogus"}, {"limit": "x"}],
+    [
+        {"limit": 0},
+        {"limit": 5000},
+        {"since": "yesterday"},
+        {"event_type": "bogus"},
+        {"limit": "x"},
+    ],
 )
 def test_bad_parameters_are_400(client: Any, params: dict[str, Any]) -> None:
     response = client.get("/api/v1/events", params=params)

@@ -30,17 +30,25 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubProcess]:
 def push_with_winston(hub: HubProcess, mode: str, lines: list[dict[str, Any]]) -> None:
     node = shutil.which("node")
     assert node, "node is required (installed by make test)"
-    assert (CLIENT_DIR / "node_modules" / "winston-loki").exists(), "run make test: it installs winston-loki"
+    assert (CLIENT_DIR / "node_modules" / "winston-loki").exists(), (
+        "run make test: it installs winston-loki"
+    )
     subprocess.run(
         [node, "push.js", hub.url, hub.admin_key, mode, json.dumps(lines)],
-        cwd=CLIENT_DIR, check=True, timeout=60, capture_output=True,
+        cwd=CLIENT_DIR,
+        check=True,
+        timeout=60,
+        capture_output=True,
     )
 
 
 def logs_of(hub: HubProcess, count: int, **params: Any) -> list[dict[str, Any]]:
     with hub.client() as client:
+
         def fetch() -> list[dict[str, Any]] | None:
-            found = client.get("/api/v1/events", params={"event_type": "log", "limit": 1000, **params}).json()["events"]
+            found = client.get(
+                "/api/v1/events", params={"event_type": "log", "limit": 1000, **params}
+            ).json()["events"]
             return found if len(found) >= count else None
 
         return wait_until(fetch, timeout=15)
@@ -54,7 +62,11 @@ def test_winston_loki_lines_land_with_labels(hub: HubProcess, mode: str) -> None
         {"level": "error", "message": f"upstream failed {marker}", "labels": {"user_id": "bob"}},
     ]
     push_with_winston(hub, mode, lines)
-    wait_until(lambda: len([e for e in logs_of(hub, 1, stack="winston-stack") if marker in e["message"]]) == 2)
+    wait_until(
+        lambda: (
+            len([e for e in logs_of(hub, 1, stack="winston-stack") if marker in e["message"]]) == 2
+        )
+    )
     stored = [e for e in logs_of(hub, 2, stack="winston-stack") if marker in e["message"]]
     by_level = {e["level"]: e for e in stored}
     # winston-loki appends the entry's metadata as JSON to the line; the hub keeps the line as sent.
@@ -71,15 +83,24 @@ def test_out_of_window_and_oversized_entries_refused_like_loki(hub: HubProcess) 
     request = PushRequest()
     stream = request.streams.add()
     stream.labels = b'{service_name="edge", level="warn"}'
-    for ts, line in ((now, "fresh line"), (now - 8 * 86400 * 10**9, "a week too old"),
-                     (now + 3600 * 10**9, "an hour ahead"), (now, "x" * (300 * 1024))):
+    for ts, line in (
+        (now, "fresh line"),
+        (now - 8 * 86400 * 10**9, "a week too old"),
+        (now + 3600 * 10**9, "an hour ahead"),
+        (now, "x" * (300 * 1024)),
+    ):
         entry = stream.entries.add()
         entry.timestamp.seconds, entry.timestamp.nanos = divmod(ts, 10**9)
         entry.line = line.encode()  # the descriptor declares Loki's strings as bytes
     body = bytes(cramjam.snappy.compress_raw(request.SerializeToString()))
     response = httpx.post(
-        f"{hub.url}/loki/api/v1/push", content=body,
-        headers={"Content-Type": "application/x-protobuf", "X-Scope-OrgID": "edge-stack", "X-API-Key": hub.admin_key},
+        f"{hub.url}/loki/api/v1/push",
+        content=body,
+        headers={
+            "Content-Type": "application/x-protobuf",
+            "X-Scope-OrgID": "edge-stack",
+            "X-API-Key": hub.admin_key,
+        },
     )
     assert response.status_code == 400
     text = response.text
@@ -91,9 +112,16 @@ def test_out_of_window_and_oversized_entries_refused_like_loki(hub: HubProcess) 
 
 def test_loki_push_answers_204_and_needs_a_key(hub: HubProcess) -> None:
     body = {"streams": [{"stream": {"service": "x"}, "values": [[str(time.time_ns()), "ok"]]}]}
-    ok = httpx.post(f"{hub.url}/loki/api/v1/push", json=body, headers={"X-API-Key": hub.admin_key, "X-Scope-OrgID": "json-loki"})
+    ok = httpx.post(
+        f"{hub.url}/loki/api/v1/push",
+        json=body,
+        headers={"X-API-Key": hub.admin_key, "X-Scope-OrgID": "json-loki"},
+    )
     assert ok.status_code == 204
     assert httpx.post(f"{hub.url}/loki/api/v1/push", json=body).status_code == 401
-    garbage = httpx.post(f"{hub.url}/loki/api/v1/push", content=b"\xff\x00garbage",
-                         headers={"X-API-Key": hub.admin_key, "Content-Type": "application/x-protobuf"})
+    garbage = httpx.post(
+        f"{hub.url}/loki/api/v1/push",
+        content=b"\xff\x00garbage",
+        headers={"X-API-Key": hub.admin_key, "Content-Type": "application/x-protobuf"},
+    )
     assert garbage.status_code == 400

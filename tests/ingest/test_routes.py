@@ -30,7 +30,12 @@ def stored(hub: Any, client: Any, **params: Any) -> list[dict[str, Any]]:
 
 
 def test_valid_events_stored_even_when_neighbours_rejected(hub: Any, client: Any) -> None:
-    body = [ev(event_id="a1"), ev(event_type="bogus"), ev(event_id="a3"), {"event_type": "log", "stack_name": "john-dev"}]
+    body = [
+        ev(event_id="a1"),
+        ev(event_type="bogus"),
+        ev(event_id="a3"),
+        {"event_type": "log", "stack_name": "john-dev"},
+    ]
     response = client.post("/v1/events", json=body)
     assert response.status_code == 200
     answer = response.json()

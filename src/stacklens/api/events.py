@@ -38,7 +38,9 @@ async def list_events(
     event_type: Annotated[str | None, Query(max_length=32)] = None,
     session_id: Annotated[str | None, Query(max_length=16384)] = None,
     trace_id: Annotated[str | None, Query(max_length=128)] = None,
-    since: Annotated[str | None, Query(max_length=64, description="RFC 3339, epoch ns or e.g. 15m")] = None,
+    since: Annotated[
+        str | None, Query(max_length=64, description="RFC 3339, epoch ns or e.g. 15m")
+    ] = None,
     until: Annotated[str | None, Query(max_length=64)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> dict[str, Any]:

@@ -28,4 +28,6 @@ def parse_time_param(value: str, now_ns: int) -> int:
     try:
         return parse_timestamp(value)
     except EventError as exc:
-        raise ValueError(f"{value[:40]!r}: use RFC 3339, epoch nanoseconds or a duration like 15m ({exc})") from None
+        raise ValueError(
+            f"{value[:40]!r}: use RFC 3339, epoch nanoseconds or a duration like 15m ({exc})"
+        ) from None

@@ -66,7 +66,9 @@ async def accept_request(
     if header_stack is not None and not STACK_NAME_RE.fullmatch(header_stack):
         raise IngestError(400, f"{stack_header} must match [a-z0-9][a-z0-9_.-]{{0,62}}")
     if principal.stack is not None and header_stack not in (None, principal.stack):
-        raise IngestError(403, f"this key is bound to stack {principal.stack!r}, not {header_stack!r}")
+        raise IngestError(
+            403, f"this key is bound to stack {principal.stack!r}, not {header_stack!r}"
+        )
     try:
         hub.spool.check_capacity()
         limit = hub.config.max_body_bytes

@@ -45,7 +45,13 @@ def check_entry_times(events: list[Any], now_ns: int) -> list[tuple[int, str]]:
             continue
         ts = event.get("timestamp")
         if isinstance(ts, int) and ts < now_ns - MAX_AGE_NS:
-            rejected.append((index, f"entry has timestamp too old: {ts}, oldest acceptable timestamp is: {now_ns - MAX_AGE_NS}"))
+            rejected.append(
+                (
+                    index,
+                    f"entry has timestamp too old: {ts}, "
+                    f"oldest acceptable timestamp is: {now_ns - MAX_AGE_NS}",
+                )
+            )
             events[index] = None
         elif isinstance(ts, int) and ts > now_ns + MAX_AHEAD_NS:
             rejected.append((index, f"entry has timestamp too new: {ts}"))
@@ -67,7 +73,9 @@ async def loki_push(request: Request) -> Response:
 
 async def _push(hub: Hub, request: Request) -> Response:
     try:
-        accepted = await accept_request(hub, request, stack_header="x-scope-orgid", undo_encoding=False)
+        accepted = await accept_request(
+            hub, request, stack_header="x-scope-orgid", undo_encoding=False
+        )
         decoded = decode_push(
             accepted.body,
             request.headers.get("content-type"),
@@ -80,7 +88,9 @@ async def _push(hub: Hub, request: Request) -> Response:
         return _text(400, f"cannot decode Loki push: {exc}")
     refused = {index for index, _ in decoded.rejected}
     kept = iter(decoded.events)
-    events = [None if i in refused else next(kept) for i in range(len(decoded.events) + len(refused))]
+    events = [
+        None if i in refused else next(kept) for i in range(len(decoded.events) + len(refused))
+    ]
     too_old_or_new = check_entry_times(events, hub.clock())
     try:
         prepared = hub.pipeline.prepare(

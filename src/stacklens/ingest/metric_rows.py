@@ -26,7 +26,15 @@ class PreparedPoints(NamedTuple):
 
 
 def _point_id(point: MetricPoint, stack: str) -> str:
-    identity = (stack, point.service, point.name, point.kind, point.attributes, point.ts, point.start_ts)
+    identity = (
+        stack,
+        point.service,
+        point.name,
+        point.kind,
+        point.attributes,
+        point.ts,
+        point.start_ts,
+    )
     return hashlib.blake2b(_encoder.encode(identity), digest_size=16).hexdigest()
 
 
@@ -43,10 +51,14 @@ def prepare_points(
     for index, point in enumerate(points):
         stack = point.stack_name or key_stack or default_stack
         if stack is None:
-            rejected.append((index, "no stack: set resource attribute stack.name or use a stack-bound key"))
+            rejected.append(
+                (index, "no stack: set resource attribute stack.name or use a stack-bound key")
+            )
             continue
         if key_stack is not None and stack != key_stack:
-            raise ForbiddenStackError(f"metric {point.name!r} is for stack {stack!r}; this key is bound to {key_stack!r}")
+            raise ForbiddenStackError(
+                f"metric {point.name!r} is for stack {stack!r}; this key is bound to {key_stack!r}"
+            )
         attributes: Any = msgspec.json.decode(point.attributes) if point.attributes else {}
         safe, _ = redactor.redact_value(attributes, "attributes")
         row = MetricRow(

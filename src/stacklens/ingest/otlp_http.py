@@ -71,7 +71,9 @@ async def _export(hub: Hub, request: Request, kind: Kind) -> Response:
     namespace_as_stack = key_stack is None
     try:
         if kind == "metrics":
-            decoded_points = otlp.decode_metrics(accepted.body, media, namespace_as_stack=namespace_as_stack)
+            decoded_points = otlp.decode_metrics(
+                accepted.body, media, namespace_as_stack=namespace_as_stack
+            )
             prepared = prepare_points(
                 decoded_points.points,
                 redactor=hub.redactor,
@@ -81,7 +83,7 @@ async def _export(hub: Hub, request: Request, kind: Kind) -> Response:
             )
             payload, rows = prepared.payload, prepared.rows
             rejected = sorted(decoded_points.rejected + prepared.rejected)
-            stacks = frozenset()
+            stacks: frozenset[str] = frozenset()
             spool: Spool = hub.metrics_spool
         else:
             decode = otlp.decode_traces if kind == "traces" else otlp.decode_logs
@@ -123,7 +125,9 @@ def _route(kind: Kind) -> object:
         response = await _export(hub, request, kind)
         hub.metrics.requests.labels(protocol=f"otlp_{kind}", status=str(response.status_code)).inc()
         if response.status_code == 200:
-            hub.metrics.ack_seconds.labels(protocol=f"otlp_{kind}").observe(time.perf_counter() - started)
+            hub.metrics.ack_seconds.labels(protocol=f"otlp_{kind}").observe(
+                time.perf_counter() - started
+            )
         return response
 
     export.__name__ = f"otlp_{kind}"

@@ -14,7 +14,7 @@ import msgspec
 
 from stacklens.ids import Clock, IdFactory, new_ulid, system_clock_ns
 from stacklens.privacy import Redactor
-from stacklens.schema import EventError, Limits, normalize, to_row
+from stacklens.schema import DEFAULT_LIMITS, EventError, Limits, normalize, to_row
 
 __all__ = ["ForbiddenStackError", "IngestPipeline", "Prepared"]
 
@@ -37,7 +37,7 @@ class IngestPipeline:
         self,
         redactor: Redactor,
         *,
-        limits: Limits = Limits(),
+        limits: Limits = DEFAULT_LIMITS,
         clock: Clock = system_clock_ns,
         new_id: IdFactory = new_ulid,
     ) -> None:

@@ -98,9 +98,7 @@ class KeyRing:
         )
         with self._db.engine.begin() as con:
             con.execute(
-                api_keys.insert().values(
-                    key_hash=hash_key(key), **msgspec.structs.asdict(record)
-                )
+                api_keys.insert().values(key_hash=hash_key(key), **msgspec.structs.asdict(record))
             )
         return record, key
 

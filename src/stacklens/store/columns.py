@@ -14,7 +14,7 @@ import msgspec
 
 from stacklens.schema import EventRow, MetricRow
 
-__all__ = ["EVENT_COLUMNS", "EVENTS", "METRIC_POINTS", "TABLES", "Column", "TableSpec"]
+__all__ = ["EVENTS", "EVENT_COLUMNS", "METRIC_POINTS", "TABLES", "Column", "TableSpec"]
 
 
 class Column(NamedTuple):

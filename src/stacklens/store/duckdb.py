@@ -32,7 +32,9 @@ class DuckDBStore:
     def __init__(self, path: Path, *, memory_limit: str = "256MB", threads: int = 2) -> None:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._con = duckdb.connect(str(path), config={"memory_limit": memory_limit, "threads": threads})
+        self._con = duckdb.connect(
+            str(path), config={"memory_limit": memory_limit, "threads": threads}
+        )
         self._write_lock = threading.Lock()
         for table in TABLES.values():
             self._con.execute(sql.table_ddl(table))

@@ -52,7 +52,8 @@ def stage_segments_sql(table: TableSpec) -> str:
     )
     return (
         "CREATE OR REPLACE TEMP TABLE staging AS "
-        f"SELECT {select} FROM read_ndjson($files, columns = {_struct_literal(table.ndjson_types())}, "
+        f"SELECT {select} FROM read_ndjson($files, "
+        f"columns = {_struct_literal(table.ndjson_types())}, "
         f"format = 'newline_delimited') WHERE {table.key} IS NOT NULL "
         f"QUALIFY row_number() OVER (PARTITION BY {table.key} ORDER BY received_ns) = 1"
     )
@@ -96,7 +97,10 @@ def select_events_sql(query: EventQuery) -> tuple[str, dict[str, Any]]:
         for c in EVENTS.columns
     )
     clause = f" WHERE {' AND '.join(where)}" if where else ""
-    return f"SELECT {names} FROM events{clause} ORDER BY ts DESC, event_id DESC LIMIT $limit", params
+    return (
+        f"SELECT {names} FROM events{clause} ORDER BY ts DESC, event_id DESC LIMIT $limit",
+        params,
+    )
 
 
 def select_metric_points_sql(

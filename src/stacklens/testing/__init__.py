@@ -115,7 +115,9 @@ def in_process_hub(data_dir: Path, **overrides: Any) -> Iterator[tuple[Any, Any]
 class HubProcess:
     """``stacklens serve`` in a child process on 127.0.0.1, with the test admin key."""
 
-    def __init__(self, data_dir: Path, *, port: int | None = None, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, data_dir: Path, *, port: int | None = None, env: dict[str, str] | None = None
+    ) -> None:
         self.data_dir = data_dir
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -134,8 +136,18 @@ class HubProcess:
         }
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "stacklens.cli", "serve", "--data-dir", str(self.data_dir),
-             "--host", "127.0.0.1", "--port", str(self.port)],
+            [
+                sys.executable,
+                "-m",
+                "stacklens.cli",
+                "serve",
+                "--data-dir",
+                str(self.data_dir),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+            ],
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -144,7 +156,10 @@ class HubProcess:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"hub exited with {self.process.returncode}: {self.log_path.read_text()[-2000:]}")
+                raise RuntimeError(
+                    f"hub exited with {self.process.returncode}: "
+                    f"{self.log_path.read_text()[-2000:]}"
+                )
             with contextlib.suppress(httpx.HTTPError):
                 if httpx.get(f"{self.url}/ready", timeout=1.0).status_code == 200:
                     return self
@@ -153,7 +168,9 @@ class HubProcess:
         raise TimeoutError(f"hub not ready within {timeout}s: {self.log_path.read_text()[-2000:]}")
 
     def client(self, key: str | None = None) -> httpx.Client:
-        return httpx.Client(base_url=self.url, headers={"X-API-Key": key or self.admin_key}, timeout=30.0)
+        return httpx.Client(
+            base_url=self.url, headers={"X-API-Key": key or self.admin_key}, timeout=30.0
+        )
 
     def kill(self) -> None:
         """SIGKILL: no drain, no cleanup — what a crash looks like."""

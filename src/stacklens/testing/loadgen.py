@@ -27,7 +27,9 @@ from stacklens.demo import synthetic_events
 __all__ = ["make_batches", "run"]
 
 
-def make_batches(rng: random.Random, prefix: str, batches: int, size: int) -> list[tuple[list[str], bytes]]:
+def make_batches(
+    rng: random.Random, prefix: str, batches: int, size: int
+) -> list[tuple[list[str], bytes]]:
     """Pre-encoded NDJSON batches (ids, body), so the generator spends its time sending."""
     encoder = msgspec.json.Encoder()
     now = time.time_ns()
@@ -83,7 +85,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                         acked_file.flush()
                     break
                 if response is not None and response.status_code not in (429, 503):
-                    raise RuntimeError(f"hub answered {response.status_code}: {response.text[:200]}")
+                    raise RuntimeError(
+                        f"hub answered {response.status_code}: {response.text[:200]}"
+                    )
                 retries += 1
                 if time.monotonic() > deadline + args.grace:
                     return  # give up on this unacknowledged batch: it was never acked
@@ -99,7 +103,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     latencies.sort()
 
     def pct(p: float) -> float:
-        return latencies[min(len(latencies) - 1, int(p * len(latencies)))] * 1000 if latencies else 0.0
+        return (
+            latencies[min(len(latencies) - 1, int(p * len(latencies)))] * 1000 if latencies else 0.0
+        )
 
     return {
         "acked_events": acked,
