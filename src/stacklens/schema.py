@@ -312,27 +312,62 @@ def _as_str(name: str, value: object, limit: int) -> str:
     return text
 
 
+def _content(name: str, value: object, limits: Limits) -> str:
+    return _as_str("data.content", value, limits.max_content_bytes)
+
+
+def _string(name: str, value: object, limits: Limits) -> str:
+    return _as_str(f"data.{name}", value, limits.max_string_bytes)
+
+
+def _boolean(name: str, value: object, limits: Limits) -> bool:
+    if not isinstance(value, bool):
+        raise EventError(f"data.{name} must be true or false")
+    return value
+
+
+def _integer(name: str, value: object, limits: Limits) -> int:
+    return _as_int(name, value)
+
+
+def _number(name: str, value: object, limits: Limits) -> float:
+    return _as_float(name, value)
+
+
+def _any(name: str, value: object, limits: Limits) -> object:
+    return value  # raw args: hashed by the privacy engine, any JSON shape
+
+
+#: ``data`` key → its check; a key not listed is an attribute, kept as it is.
+_DATA_CHECKS: Final[dict[str, Any]] = {
+    **dict.fromkeys(INT_DATA_FIELDS, _integer),
+    **dict.fromkeys(FLOAT_DATA_FIELDS, _number),
+    **dict.fromkeys(STR_DATA_FIELDS, _string),
+    **dict.fromkeys(BOOL_DATA_FIELDS, _boolean),
+    "content": _content,
+    "args": _any,
+}
+
+_TOP, _DATA = 0, 1
+_META_FIELDS: Final = ("event_id", "timestamp", "stack_name", "event_type", "attributes", "data")
+#: Where each raw key goes: (section, canonical name). Built once; one dict lookup a key.
+_ROUTES: Final[dict[str, tuple[int, str]]] = {
+    **{name: (_TOP, name) for name in (*_META_FIELDS, *STRING_FIELDS)},
+    **{camel: (_TOP, name) for camel, name in CAMEL_ALIASES.items()},
+    # The hook's flat style (role, model, tool... at the top level) belongs in data.
+    **{name: (_DATA, name) for name in _DATA_CHECKS},
+    **{camel: (_DATA, name) for camel, name in CAMEL_DATA_ALIASES.items()},
+}
+
+
 def _check_data(data: Mapping[str, Any], limits: Limits) -> dict[str, Any]:
     out: dict[str, Any] = {}
+    checks = _DATA_CHECKS
     for key, value in data.items():
         if value is None:
             continue
-        if key in INT_DATA_FIELDS:
-            out[key] = _as_int(key, value)
-        elif key in FLOAT_DATA_FIELDS:
-            out[key] = _as_float(key, value)
-        elif key in BOOL_DATA_FIELDS:
-            if not isinstance(value, bool):
-                raise EventError(f"data.{key} must be true or false")
-            out[key] = value
-        elif key == "content":
-            out[key] = _as_str("data.content", value, limits.max_content_bytes)
-        elif key == "args":
-            out[key] = value  # hashed by the privacy engine, any JSON shape
-        elif key in STR_DATA_FIELDS:
-            out[key] = _as_str(f"data.{key}", value, limits.max_string_bytes)
-        else:
-            out[key] = value  # an attribute, never a reason to reject
+        check = checks.get(key)
+        out[key] = value if check is None else check(key, value, limits)
     return out
 
 
@@ -352,39 +387,43 @@ def normalize(
     """
     if not isinstance(raw, Mapping):
         raise EventError("an event must be a JSON object")
-    event: dict[str, Any] = {}
+    top: dict[str, Any] = {}
     data: dict[str, Any] = {}
-    raw_data = raw.get("data")
-    if raw_data is not None and not isinstance(raw_data, Mapping):
-        raise EventError("data must be an object")
+    extra: dict[str, Any] = {}
+    routes = _ROUTES
     for key, value in raw.items():
-        if key in CAMEL_DATA_ALIASES:
-            data.setdefault(CAMEL_DATA_ALIASES[key], value)
-        elif key in DATA_FIELDS or key == "args":
-            data.setdefault(key, value)  # the hook's flat style: role, model, tool...
+        route = routes.get(key)
+        if route is None:
+            if value is not None:
+                extra[key] = value  # unknown top-level keys are kept, never refused
+        elif route[0] == _TOP:
+            top.setdefault(route[1], value)
         else:
-            event.setdefault(CAMEL_ALIASES.get(key, key), value)
-    if raw_data:
+            data.setdefault(route[1], value)
+    raw_data = top.get("data")
+    if raw_data is not None:
+        if not isinstance(raw_data, Mapping):
+            raise EventError("data must be an object")
         for key, value in raw_data.items():
             data[CAMEL_DATA_ALIASES.get(key, key)] = value
 
-    event_type = event.get("event_type")
+    event_type = top.get("event_type")
     if not isinstance(event_type, str) or event_type not in EVENT_TYPES:
         if event_type is None:
             raise EventError("event_type is required")
         raise EventError(f"event_type {str(event_type)[:40]!r} is not one of {sorted(EVENT_TYPES)}")
 
-    stack = event.get("stack_name") or default_stack
+    stack = top.get("stack_name") or default_stack
     if not isinstance(stack, str) or not STACK_NAME_RE.fullmatch(stack):
         if stack is None:
             raise EventError("stack_name is required (in the event, the key or X-Stack-Name)")
         raise EventError("stack_name must match [a-z0-9][a-z0-9_.-]{0,62}")
 
-    ts = parse_timestamp(event.get("timestamp"))
+    ts = parse_timestamp(top.get("timestamp"))
     if ts > now_ns + limits.max_future_ns:
         raise EventError("timestamp is more than 24 hours in the future")
 
-    event_id = event.get("event_id")
+    event_id = top.get("event_id")
     if event_id is None or event_id == "":
         event_id = new_id()
     elif not isinstance(event_id, str) or len(event_id) > 128:
@@ -397,32 +436,20 @@ def normalize(
         "event_type": event_type,
     }
     for name in STRING_FIELDS:
-        value = event.get(name)
+        value = top.get(name)
         if value is not None:
             limit = limits.max_message_bytes if name == "message" else limits.max_string_bytes
             canonical[name] = _as_str(name, value, limit)
 
     attributes: dict[str, Any] = {}
-    raw_attributes = event.get("attributes")
+    raw_attributes = top.get("attributes")
     if raw_attributes is not None:
         if not isinstance(raw_attributes, Mapping):
             raise EventError("attributes must be an object")
         _flatten_attributes(raw_attributes, attributes, "", limits)
-    # Unknown top-level keys are kept as attributes rather than refused.
-    for key, value in event.items():
-        if (
-            key not in canonical
-            and key not in STRING_FIELDS
-            and key
-            not in (
-                "attributes",
-                "data",
-                "timestamp",
-            )
-            and value is not None
-        ):
-            _flatten_attributes({key: value}, attributes, "", limits)
-    canonical["data"] = _check_data(data, limits)
+    if extra:
+        _flatten_attributes(extra, attributes, "", limits)
+    canonical["data"] = _check_data(data, limits) if data else {}
     canonical["attributes"] = attributes
     return canonical
 
