@@ -19,21 +19,29 @@ router = APIRouter(tags=["health"])
 def check_health(hub: Hub) -> dict[str, dict[str, Any]]:
     """One entry per part: ``{"ok": bool, ...details}``. Pure reads, no side effects."""
     checks: dict[str, dict[str, Any]] = {}
-    backlog = hub.spool.backlog_bytes()
+    spools = {"events": hub.spool, "metrics": hub.metrics_spool}
+    backlogs = {name: spool.backlog_bytes() for name, spool in spools.items()}
     checks["spool"] = {
-        "ok": hub.spool.is_running and backlog <= hub.spool.max_backlog_bytes,
-        "backlog_bytes": backlog,
+        "ok": all(
+            spool.is_running and backlogs[name] <= spool.max_backlog_bytes
+            for name, spool in spools.items()
+        ),
+        "backlog_bytes": backlogs,
         "max_backlog_bytes": hub.spool.max_backlog_bytes,
-        "writer_running": hub.spool.is_running,
+        "writer_running": {name: spool.is_running for name, spool in spools.items()},
     }
-    lag = hub.loader.lag_s()
+    loaders = {"events": hub.loader, "metrics": hub.metrics_loader}
+    lags = {name: loader.lag_s() for name, loader in loaders.items()}
     checks["loader"] = {
-        "ok": hub.loader.is_running
-        and hub.loader.last_error is None
-        and lag <= hub.config.max_loader_lag_s,
-        "lag_seconds": round(lag, 3),
-        "running": hub.loader.is_running,
-        "last_error": hub.loader.last_error,
+        "ok": all(
+            loader.is_running
+            and loader.last_error is None
+            and lags[name] <= hub.config.max_loader_lag_s
+            for name, loader in loaders.items()
+        ),
+        "lag_seconds": {name: round(lag, 3) for name, lag in lags.items()},
+        "running": {name: loader.is_running for name, loader in loaders.items()},
+        "last_error": {name: loader.last_error for name, loader in loaders.items()},
     }
     for name, ping in (("store", hub.store.ping), ("metadata", hub.metadata.ping)):
         try:
