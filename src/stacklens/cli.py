@@ -312,5 +312,14 @@ def demo(url: str, key: str, events: int, hours: float, seed: int | None) -> Non
     )
 
 
+def _register_plugins() -> None:
+    from stacklens.analytics.cli import billing, prices
+
+    main.add_command(prices)
+    main.add_command(billing)
+
+
+_register_plugins()
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -37,6 +37,8 @@ class HubConfig(msgspec.Struct, frozen=True, kw_only=True):
     fsync: bool = True
     #: Loader lag above which /health reports the loader unhealthy.
     max_loader_lag_s: float = 30.0
+    #: YAML file of per-deployment LLM price overrides (``prices:``).
+    prices_file: Path | None = None
     #: YAML/JSON file of per-stack privacy policies.
     privacy_file: Path | None = None
     #: Key for keyed hashes (content, user ids); default: generated into the data dir.

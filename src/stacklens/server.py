@@ -23,6 +23,11 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from stacklens import __version__
+from stacklens.analytics.collector import StackMetricsCollector
+from stacklens.analytics.pricing import Pricer, load_price_overrides
+from stacklens.analytics.rollups import ddl_statements, load_statements
+from stacklens.analytics.service import Analytics
+from stacklens.api import analytics as analytics_api  # declares the budgets table before create_all
 from stacklens.api import events as events_api
 from stacklens.api import health as health_api
 from stacklens.api import metric_points as metric_points_api
@@ -97,6 +102,8 @@ class Hub:
             data_dir / "events.duckdb",
             memory_limit=config.duckdb_memory_limit,
             threads=config.duckdb_threads,
+            extra_ddl=ddl_statements(),
+            load_hooks={"events": load_statements()},
         )
         self.spool = Spool(
             data_dir / "spool" / "events",
@@ -130,7 +137,13 @@ class Hub:
             policies=policies,
             on_redaction=self.metrics.count_redaction,
         )
-        self.pipeline = IngestPipeline(self.redactor, clock=clock, new_id=new_id)
+        self.pricer = Pricer(load_price_overrides(config.prices_file))
+        self.pipeline = IngestPipeline(
+            self.redactor, clock=clock, new_id=new_id, pricer=self.pricer
+        )
+        self.analytics = Analytics(self.store.cursor, clock=clock)
+        self.stack_metrics = StackMetricsCollector(self.store.cursor, clock)
+        self.registry.register(self.stack_metrics)
         self._known_stacks: set[str] = set()
         self.started = False
 
@@ -204,6 +217,7 @@ def create_app(hub: Hub) -> FastAPI:
     app.include_router(loki_http.router)
     app.include_router(events_api.router)
     app.include_router(metric_points_api.router)
+    app.include_router(analytics_api.router)
     app.include_router(health_api.router)
 
     @app.get("/metrics", tags=["metrics"])

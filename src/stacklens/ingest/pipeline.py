@@ -12,6 +12,7 @@ from typing import Any, NamedTuple
 
 import msgspec
 
+from stacklens.analytics.pricing import Pricer
 from stacklens.ids import Clock, IdFactory, new_ulid, system_clock_ns
 from stacklens.privacy import Redactor
 from stacklens.schema import DEFAULT_LIMITS, EventError, Limits, normalize, to_row
@@ -40,7 +41,9 @@ class IngestPipeline:
         limits: Limits = DEFAULT_LIMITS,
         clock: Clock = system_clock_ns,
         new_id: IdFactory = new_ulid,
+        pricer: Pricer | None = None,
     ) -> None:
+        self.pricer = pricer
         self.redactor = redactor
         self.limits = limits
         self._clock = clock
@@ -83,6 +86,8 @@ class IngestPipeline:
                     f"event {index} is for stack {event['stack_name']!r}; "
                     f"this key is bound to {key_stack!r}"
                 )
+            if self.pricer is not None:
+                self.pricer.apply(event)  # before privacy: pricing reads the raw model name
             safe = self.redactor.redact_event(event).event
             stacks.add(safe["stack_name"])
             lines.append(encode(to_row(safe, now)))

@@ -6,9 +6,10 @@ cursor (a DuckDB connection refuses a second concurrent call).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,15 @@ def format_ns(ns: int) -> str:
 
 
 class DuckDBStore:
-    def __init__(self, path: Path, *, memory_limit: str = "256MB", threads: int = 2) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        memory_limit: str = "256MB",
+        threads: int = 2,
+        extra_ddl: Sequence[str] = (),
+        load_hooks: Mapping[str, Sequence[str]] | None = None,
+    ) -> None:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
         self._con = duckdb.connect(
@@ -39,6 +48,10 @@ class DuckDBStore:
         for table in TABLES.values():
             self._con.execute(sql.table_ddl(table))
         self._con.execute(sql.CHECKPOINTS_DDL)
+        for statement in extra_ddl:
+            self._con.execute(statement)
+        # Statements run over ``staging`` inside each load's transaction (rollups).
+        self._load_hooks = {stream: tuple(v) for stream, v in (load_hooks or {}).items()}
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
         """A cursor for one reader thread."""
@@ -56,6 +69,8 @@ class DuckDBStore:
             try:
                 con.execute(sql.stage_segments_sql(table), {"files": files})
                 staged = _scalar(con, "SELECT count(*) FROM staging")
+                for statement in self._load_hooks.get(stream, ()):
+                    con.execute(statement)
                 # DuckDB answers an INSERT with the number of rows it inserted.
                 inserted = _scalar(con, sql.insert_staged_sql(table))
                 con.execute(
@@ -67,6 +82,12 @@ class DuckDBStore:
                 con.execute("ROLLBACK")
                 raise
         return LoadResult(read=staged, inserted=inserted)
+
+    @contextlib.contextmanager
+    def writer(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """The writer connection, exclusively (no load runs meanwhile)."""
+        with self._write_lock:
+            yield self._con
 
     def checkpoint(self, stream: str) -> int:
         cur = self.cursor()

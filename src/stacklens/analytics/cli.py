@@ -1,0 +1,90 @@
+"""CLI commands of the analytics side, registered on the main ``stacklens`` group:
+
+    stacklens prices backfill --since 2026-01-01          (admin key)
+    stacklens billing export --month 2026-01 --format csv -o jan.csv
+
+Both go through the running hub's HTTP API: DuckDB locks its file to one process.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+__all__ = ["billing", "prices"]
+
+_URL = click.option("--url", envvar="STACKLENS_URL", default="http://127.0.0.1:4320",
+                    show_default=True, help="The hub's URL (env STACKLENS_URL).")
+_KEY = click.option("--key", envvar="STACKLENS_API_KEY", required=True,
+                    help="An API key (env STACKLENS_API_KEY).")
+
+
+def _fail(response: object) -> None:
+    import httpx
+
+    assert isinstance(response, httpx.Response)
+    if response.status_code != 200:
+        try:
+            detail = response.json().get("error", response.text)
+        except ValueError:
+            detail = response.text
+        raise click.ClickException(f"hub answered {response.status_code}: {str(detail)[:300]}")
+
+
+@click.group()
+def prices() -> None:
+    """LLM prices: recompute stored costs."""
+
+
+@prices.command("backfill")
+@_URL
+@_KEY
+@click.option("--since", required=True, help="YYYY-MM-DD or RFC 3339: reprice events from then.")
+@click.option("--timeout", type=float, default=600.0, show_default=True)
+def prices_backfill(url: str, key: str, since: str, timeout: float) -> None:
+    """Recompute hub-computed (and missing) costs since DATE with the current prices and
+    overrides; client-sent costs are kept. Needs an admin key."""
+    import httpx
+
+    response = httpx.post(f"{url.rstrip('/')}/api/v1/costs/backfill", params={"since": since},
+                          headers={"X-API-Key": key}, timeout=timeout)
+    _fail(response)
+    body = response.json()
+    click.echo(f"examined {body['examined']} events, repriced {body['repriced']}, "
+               f"still unpriced {body['unpriced']}")
+
+
+@click.group()
+def billing() -> None:
+    """Billing records."""
+
+
+@billing.command("export")
+@_URL
+@_KEY
+@click.option("--month", required=True, help="YYYY-MM")
+@click.option("--format", "fmt", type=click.Choice(["csv", "parquet"]), default="csv",
+              show_default=True)
+@click.option("--stack", default=None, help="Only this stack.")
+@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="File to write (default stacklens-billing-MONTH.FORMAT; '-' for stdout).")
+def billing_export(
+    url: str, key: str, month: str, fmt: str, stack: str | None, output: Path | None
+) -> None:
+    """Export a month of billing records (day x stack x user x model x provider x agent)."""
+    import httpx
+
+    params = {"month": month, "format": fmt}
+    if stack:
+        params["stack"] = stack
+    response = httpx.get(f"{url.rstrip('/')}/api/v1/billing/export", params=params,
+                         headers={"X-API-Key": key}, timeout=300.0)
+    _fail(response)
+    if output is not None and str(output) == "-":
+        sys.stdout.buffer.write(response.content)
+        return
+    target = output or Path(f"stacklens-billing-{month}.{fmt}")
+    target.write_bytes(response.content)
+    click.echo(f"wrote {target} ({len(response.content)} bytes)", err=True)

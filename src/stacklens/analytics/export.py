@@ -1,0 +1,117 @@
+"""Exports: a month of billing records (CSV or Parquet) and one user's own data.
+
+Billing rows are the ``billing_daily`` records (day x stack x user x model x provider
+x agent: calls, tokens, cost, unpriced calls); user ids are the stored pseudonyms.
+A user's export (seed 000 §5.3) holds their session summaries, billing records and
+the raw events still retained, under their pseudonymized id.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from typing import Any, Final
+
+from stacklens.analytics.costs import BILLING_COLUMNS, billing_rows, month_range_ns
+from stacklens.analytics.queries import Filters
+from stacklens.analytics.service import Analytics, format_ns
+from stacklens.analytics.sessions import list_sessions
+from stacklens.store.columns import EVENT_COLUMNS
+from stacklens.store.dialect import Params
+
+__all__ = [
+    "EXPORT_FORMATS",
+    "billing_csv",
+    "billing_parquet",
+    "billing_records",
+    "parse_month",
+    "user_export",
+]
+
+EXPORT_FORMATS: Final = ("csv", "parquet")
+_MONTH: Final = re.compile(r"(\d{4})-(\d{2})")
+
+
+def parse_month(text: str) -> tuple[int, int]:
+    """``YYYY-MM`` → (year, month); ``ValueError`` otherwise."""
+    match = _MONTH.fullmatch(text.strip())
+    if not match or not 1 <= int(match.group(2)) <= 12:
+        raise ValueError(f"month must be YYYY-MM, not {text[:20]!r}")
+    return int(match.group(1)), int(match.group(2))
+
+
+def billing_records(
+    analytics: Analytics, month: str, stacks: tuple[str, ...] | None = None
+) -> list[dict[str, Any]]:
+    start, end = month_range_ns(*parse_month(month))
+    rows = analytics.rows(billing_rows(analytics.d, start, end, stacks))
+    for row in rows:
+        for key in ("user_id", "model", "provider", "agent"):
+            if row[key] == "":
+                row[key] = None
+    return rows
+
+
+def billing_csv(rows: list[dict[str, Any]]) -> bytes:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(BILLING_COLUMNS), lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: ("" if row.get(k) is None else row[k]) for k in BILLING_COLUMNS})
+    return buffer.getvalue().encode()
+
+
+def billing_parquet(rows: list[dict[str, Any]]) -> bytes:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    types = {
+        "day": pa.string(), "stack_name": pa.string(), "user_id": pa.string(),
+        "model": pa.string(), "provider": pa.string(), "agent": pa.string(),
+        "cost_usd": pa.float64(),
+    }
+    schema = pa.schema([(c, types.get(c, pa.int64())) for c in BILLING_COLUMNS])
+    table = pa.Table.from_pylist(
+        [{c: row.get(c) for c in BILLING_COLUMNS} for row in rows], schema=schema)
+    sink = io.BytesIO()
+    pq.write_table(table, sink)
+    return sink.getvalue()
+
+
+def user_export(
+    analytics: Analytics, user_id: str, stacks: tuple[str, ...] | None, *,
+    max_events: int = 100_000,
+) -> dict[str, Any]:
+    """Everything stored about one (pseudonymized) user id."""
+    everything = Filters(since_ns=0, until_ns=2**62, stacks=stacks, user=user_id)
+    d = analytics.d
+    sessions = analytics.rows(list_sessions(d, everything, limit=1_000_000))
+    billing = analytics.rows(billing_rows(d, 0, 2**62, stacks, user=user_id))
+    p = Params(d)
+    cond = f"user_id = {p('user', user_id)}"
+    if stacks is not None:
+        cond += f" AND {d.in_list('stack_name', p('stacks', stacks, 'str_list'))}"
+    names = ", ".join(
+        f"{d.ts_to_ns(c.name)} AS timestamp_ns" if c.kind == "timestamp" else c.name
+        for c in EVENT_COLUMNS if c.name != "received_ns"
+    )
+    sql = (f"SELECT {names} FROM events WHERE {cond} ORDER BY ts, event_id "
+           f"LIMIT {p('limit', max_events + 1, 'int')}")
+    events = analytics.rows((sql, p.values))
+    truncated = len(events) > max_events
+    clean = []
+    for event in events[:max_events]:
+        event["timestamp"] = format_ns(int(event["timestamp_ns"]))
+        clean.append({k: v for k, v in event.items() if v is not None and v != "{}"})
+    for session in sessions:
+        for key in ("start_ns", "end_ns", "first_ns", "last_ns"):
+            if session.get(key) is not None:
+                session[key.replace("_ns", "")] = format_ns(int(session[key]))
+    return {
+        "user_id": user_id,
+        "sessions": sessions,
+        "billing": billing,
+        "events": clean,
+        "events_truncated": truncated,
+    }

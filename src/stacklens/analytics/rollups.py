@@ -1,0 +1,291 @@
+"""Rollup tables maintained as data arrives, inside the loader's transaction.
+
+The loader stages each batch of spool segments in the temp table ``staging``; the
+statements of :func:`load_statements` run over it *before* the rows are inserted into
+``events`` (the first one drops rows whose ``event_id`` is already stored, so a retried
+event is never counted twice). All upserts add to what is there, so each table grows
+incrementally:
+
+``usage_hourly``      hour x stack x event type x model x agent x tool x role: counts,
+                      failures, errors, tokens, cost, durations (dashboards; 90 days).
+``billing_daily``     day x stack x user x model x provider x agent: tokens, cost
+                      (billing records; 7 years).
+``session_summaries`` one row per session: user, start, end, messages, tool calls,
+                      tokens, cost, errors, models, agents (1 year).
+``stack_last_seen``   first/last event per stack (stack up, active stacks).
+``metric_labels``     the capped label values per stack and dimension.
+``metric_counters``   cumulative per-stack series behind /metrics; never pruned, so
+                      counters never decrease.
+
+Empty dimensions are stored as ``''`` (key columns cannot be NULL).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Final
+
+from stacklens.analytics.definitions import (
+    IS_ERROR,
+    IS_UNPRICED,
+    LABEL_CAP,
+    TOKEN_DIRECTIONS,
+    duration_bucket_case,
+)
+from stacklens.store.dialect import DUCKDB, Dialect, Merge
+
+__all__ = [
+    "ROLLUP_TABLES",
+    "TOKEN_COLUMNS",
+    "Table",
+    "ddl_statements",
+    "load_statements",
+]
+
+TOKEN_COLUMNS: Final = tuple(column for _, column in TOKEN_DIRECTIONS)
+
+
+class Table:
+    """A rollup table: columns (name, kind), key columns, and per-column merges."""
+
+    def __init__(
+        self, name: str, columns: Sequence[tuple[str, str]], key: Sequence[str],
+        merges: dict[str, Merge],
+    ) -> None:
+        self.name = name
+        self.columns = tuple(columns)
+        self.key = tuple(key)
+        self.merges = merges
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(name for name, _ in self.columns)
+
+
+def _sums(*names: str) -> dict[str, Merge]:
+    return dict.fromkeys(names, "sum")
+
+
+_TOKENS_KINDS: Final = tuple((c, "int") for c in TOKEN_COLUMNS)
+
+USAGE_HOURLY: Final = Table(
+    "usage_hourly",
+    [("hour", "timestamp"), ("stack_name", "string"), ("event_type", "string"),
+     ("model", "string"), ("agent", "string"), ("tool", "string"), ("role", "string"),
+     ("events", "int"), ("failures", "int"), ("errors", "int"), *_TOKENS_KINDS,
+     ("cost_usd", "float"), ("duration_ms_sum", "float"), ("duration_count", "int"),
+     ("unpriced", "int")],
+    ["hour", "stack_name", "event_type", "model", "agent", "tool", "role"],
+    _sums("events", "failures", "errors", *TOKEN_COLUMNS, "cost_usd", "duration_ms_sum",
+          "duration_count", "unpriced"),
+)
+
+BILLING_DAILY: Final = Table(
+    "billing_daily",
+    [("day", "date"), ("stack_name", "string"), ("user_id", "string"), ("model", "string"),
+     ("provider", "string"), ("agent", "string"), ("calls", "int"), *_TOKENS_KINDS,
+     ("cost_usd", "float"), ("unpriced", "int")],
+    ["day", "stack_name", "user_id", "model", "provider", "agent"],
+    _sums("calls", *TOKEN_COLUMNS, "cost_usd", "unpriced"),
+)
+
+SESSION_SUMMARIES: Final = Table(
+    "session_summaries",
+    [("stack_name", "string"), ("session_id", "string"), ("user_id", "string"),
+     ("start_ts", "timestamp"), ("end_ts", "timestamp"), ("first_ts", "timestamp"),
+     ("last_ts", "timestamp"), ("events", "int"), ("messages", "int"),
+     ("tool_calls", "int"), ("llm_calls", "int"), *_TOKENS_KINDS, ("cost_usd", "float"),
+     ("errors", "int"), ("models", "str_list"), ("agents", "str_list")],
+    ["stack_name", "session_id"],
+    {"user_id": "coalesce", "start_ts": "min", "end_ts": "max", "first_ts": "min",
+     "last_ts": "max", **_sums("events", "messages", "tool_calls", "llm_calls",
+                               *TOKEN_COLUMNS, "cost_usd", "errors"),
+     "models": "union", "agents": "union"},
+)
+
+STACK_LAST_SEEN: Final = Table(
+    "stack_last_seen",
+    [("stack_name", "string"), ("first_ts", "timestamp"), ("last_ts", "timestamp"),
+     ("events", "int")],
+    ["stack_name"],
+    {"first_ts": "min", "last_ts": "max", "events": "sum"},
+)
+
+METRIC_LABELS: Final = Table(
+    "metric_labels",
+    [("stack_name", "string"), ("dim", "string"), ("value", "string")],
+    ["stack_name", "dim", "value"],
+    {},
+)
+
+METRIC_COUNTERS: Final = Table(
+    "metric_counters",
+    [("stack_name", "string"), ("family", "string"), ("l1", "string"), ("l2", "string"),
+     ("l3", "string"), ("value", "float")],
+    ["stack_name", "family", "l1", "l2", "l3"],
+    {"value": "sum"},
+)
+
+ROLLUP_TABLES: Final = (
+    USAGE_HOURLY, BILLING_DAILY, SESSION_SUMMARIES, STACK_LAST_SEEN, METRIC_LABELS,
+    METRIC_COUNTERS,
+)
+
+#: Dimensions whose label values are capped per stack in /metrics.
+CAPPED_DIMS: Final = ("model", "agent", "tool", "role")
+
+
+def ddl_statements(d: Dialect = DUCKDB) -> list[str]:
+    """``CREATE TABLE IF NOT EXISTS`` for every rollup table."""
+    return [d.create_table(t.name, t.columns, t.key) for t in ROLLUP_TABLES]
+
+
+def _upsert(d: Dialect, table: Table, select: str) -> str:
+    return d.upsert(table.name, table.names, table.key, table.merges, select)
+
+
+def _tok_sums() -> str:
+    return ", ".join(f"sum({c})" for c in TOKEN_COLUMNS)
+
+
+def dedup_staging_sql() -> str:
+    """Drop staged rows already stored (a retry), so rollups count each event once."""
+    return (
+        "DELETE FROM staging WHERE event_id IN (SELECT e.event_id FROM events e "
+        "WHERE e.ts BETWEEN (SELECT min(ts) FROM staging) AND (SELECT max(ts) FROM staging))"
+    )
+
+
+def usage_hourly_sql(d: Dialect = DUCKDB, source: str = "staging") -> str:
+    select = (
+        f"SELECT {d.hour('ts')}, stack_name, event_type, coalesce(model, ''), "
+        "coalesce(agent, ''), coalesce(tool, ''), coalesce(role, ''), count(*), "
+        f"{d.count_if('success = false')}, {d.count_if(IS_ERROR)}, {_tok_sums()}, "
+        f"sum(cost_usd), sum(duration_ms), count(duration_ms), {d.count_if(IS_UNPRICED)} "
+        f"FROM {source} GROUP BY 1, 2, 3, 4, 5, 6, 7"
+    )
+    return _upsert(d, USAGE_HOURLY, select)
+
+
+def billing_daily_sql(d: Dialect = DUCKDB, source: str = "staging") -> str:
+    select = (
+        f"SELECT {d.day('ts')}, stack_name, coalesce(user_id, ''), coalesce(model, ''), "
+        "coalesce(provider, ''), coalesce(agent, ''), count(*), "
+        f"{_tok_sums()}, sum(cost_usd), {d.count_if(IS_UNPRICED)} FROM {source} "
+        "WHERE cost_usd IS NOT NULL OR "
+        + " OR ".join(f"{c} IS NOT NULL" for c in TOKEN_COLUMNS)
+        + " GROUP BY 1, 2, 3, 4, 5, 6"
+    )
+    return _upsert(d, BILLING_DAILY, select)
+
+
+_IS_START: Final = "event_type = 'session_start'"
+_IS_END: Final = "event_type = 'session_end'"
+
+
+def session_summaries_sql(d: Dialect = DUCKDB, source: str = "staging") -> str:
+    select = (
+        "SELECT stack_name, session_id, max(user_id), "
+        f"{d.agg_if('min', 'ts', _IS_START)}, {d.agg_if('max', 'ts', _IS_END)}, "
+        "min(ts), max(ts), count(*), "
+        + ", ".join(d.count_if(f"event_type = '{t}'") for t in ("message", "tool_use", "llm_call"))
+        + ", "
+        f"{_tok_sums()}, sum(cost_usd), {d.count_if(IS_ERROR)}, "
+        f"{d.distinct_list('model')}, {d.distinct_list('agent')} "
+        f"FROM {source} WHERE session_id IS NOT NULL GROUP BY 1, 2"
+    )
+    return _upsert(d, SESSION_SUMMARIES, select)
+
+
+def stack_last_seen_sql(d: Dialect = DUCKDB, source: str = "staging") -> str:
+    select = f"SELECT stack_name, min(ts), max(ts), count(*) FROM {source} GROUP BY 1"
+    return _upsert(d, STACK_LAST_SEEN, select)
+
+
+def metric_labels_sql(d: Dialect = DUCKDB, cap: int = LABEL_CAP) -> str:
+    """Admit new label values per (stack, dim) while fewer than ``cap`` are known."""
+    values = " UNION ".join(
+        f"SELECT DISTINCT stack_name, '{dim}' AS dim, {dim} AS value FROM staging "
+        f"WHERE {dim} IS NOT NULL"
+        for dim in CAPPED_DIMS
+    )
+    select = (
+        "SELECT n.stack_name, n.dim, n.value FROM ("
+        "SELECT v.stack_name, v.dim, v.value, row_number() OVER "
+        "(PARTITION BY v.stack_name, v.dim ORDER BY v.value) AS rn "
+        f"FROM ({values}) v WHERE NOT EXISTS (SELECT 1 FROM metric_labels l "
+        "WHERE l.stack_name = v.stack_name AND l.dim = v.dim AND l.value = v.value)) n "
+        "LEFT JOIN (SELECT stack_name, dim, count(*) AS have FROM metric_labels "
+        "GROUP BY stack_name, dim) c ON c.stack_name = n.stack_name AND c.dim = n.dim "
+        f"WHERE coalesce(c.have, 0) + n.rn <= {int(cap)}"
+    )
+    return _upsert(d, METRIC_LABELS, select)
+
+
+def _label(dim: str) -> str:
+    return (
+        f"CASE WHEN s.{dim} IS NULL THEN 'unknown' WHEN l_{dim}.value IS NOT NULL "
+        f"THEN s.{dim} ELSE 'other' END AS {dim}_l"
+    )
+
+
+def metric_counters_sql(d: Dialect = DUCKDB) -> str:
+    joins = " ".join(
+        f"LEFT JOIN metric_labels l_{dim} ON l_{dim}.stack_name = s.stack_name "
+        f"AND l_{dim}.dim = '{dim}' AND l_{dim}.value = s.{dim}"
+        for dim in CAPPED_DIMS
+    )
+    labelled = (
+        "SELECT s.stack_name, s.event_type, s.success, s.level, s.cost_usd, s.duration_ms, "
+        + ", ".join(f"s.{c}" for c in TOKEN_COLUMNS)
+        + ", s.provider, "
+        + ", ".join(_label(dim) for dim in CAPPED_DIMS)
+        # metric_labels shares only stack_name with staging: the rest is unambiguous.
+        + f", {IS_ERROR} AS is_error, {IS_UNPRICED} AS is_unpriced FROM staging s {joins}"
+    )
+    success = "CASE success WHEN true THEN 'true' WHEN false THEN 'false' ELSE 'unknown' END"
+    parts = [
+        "SELECT stack_name, 'sessions' AS family, '' AS l1, '' AS l2, '' AS l3, 1.0 AS v "
+        "FROM m WHERE event_type = 'session_start'",
+        "SELECT stack_name, 'messages', role_l, model_l, agent_l, 1.0 FROM m "
+        "WHERE event_type = 'message'",
+        *(
+            f"SELECT stack_name, 'tokens', model_l, '{direction}', '', CAST({column} AS DOUBLE) "
+            f"FROM m WHERE {column} IS NOT NULL"
+            for direction, column in TOKEN_DIRECTIONS
+        ),
+        f"SELECT stack_name, 'tools', tool_l, {success}, '', 1.0 FROM m "
+        "WHERE event_type = 'tool_use'",
+        "SELECT stack_name, 'errors', '', '', '', 1.0 FROM m WHERE is_error",
+        "SELECT stack_name, 'cost', model_l, '', '', cost_usd FROM m WHERE cost_usd IS NOT NULL",
+        f"SELECT stack_name, 'duration_bucket', model_l, {duration_bucket_case('duration_ms')}, "
+        "'', 1.0 FROM m WHERE event_type = 'llm_call' AND duration_ms IS NOT NULL",
+        "SELECT stack_name, 'duration_sum', model_l, '', '', duration_ms / 1000.0 FROM m "
+        "WHERE event_type = 'llm_call' AND duration_ms IS NOT NULL",
+        "SELECT stack_name, 'unpriced', model_l, coalesce(provider, ''), '', 1.0 FROM m "
+        "WHERE is_unpriced",
+        "SELECT stack_name, 'events', event_type, '', '', 1.0 FROM m",
+    ]
+    union = " UNION ALL ".join(parts)
+    select = (
+        f"WITH m AS ({labelled}) SELECT stack_name, family, l1, l2, l3, sum(v) "
+        f"FROM ({union}) u GROUP BY stack_name, family, l1, l2, l3"
+    )
+    return _upsert(d, METRIC_COUNTERS, select)
+
+
+def load_statements(d: Dialect = DUCKDB, *, label_cap: int = LABEL_CAP) -> list[str]:
+    """What the loader runs over ``staging`` in its transaction, before the insert.
+
+    The first statement removes already-stored event ids from ``staging``; the
+    loader's own anti-join then finds nothing more to skip.
+    """
+    return [
+        dedup_staging_sql(),
+        usage_hourly_sql(d),
+        billing_daily_sql(d),
+        session_summaries_sql(d),
+        stack_last_seen_sql(d),
+        metric_labels_sql(d, label_cap),
+        metric_counters_sql(d),
+    ]

@@ -1,0 +1,268 @@
+"""Runs the analytics builders against a store and shapes the answers (JSON-ready).
+
+One :class:`Analytics` per hub; each call takes its own cursor (a DuckDB connection
+refuses concurrent calls), so it is safe from the threadpool.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import msgspec
+
+from stacklens.analytics import costs, queries, sessions, usage
+from stacklens.analytics.budgets import Budget, utilization
+from stacklens.analytics.definitions import (
+    ACTIVE_SESSION_WINDOW_S,
+    ACTIVE_STACK_WINDOW_S,
+)
+from stacklens.analytics.queries import Filters, Query
+from stacklens.store.dialect import DUCKDB, Dialect
+
+__all__ = ["Analytics", "budget_report", "format_ns", "rate"]
+
+_TOKENS = ("tokens_in", "tokens_out", "tokens_cache_read", "tokens_cache_write",
+           "tokens_reasoning")
+
+
+def format_ns(ns: int) -> str:
+    """Epoch nanoseconds → RFC 3339 UTC text (microseconds)."""
+    moment = dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(microseconds=ns // 1000)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def rate(numerator: float, denominator: float) -> float | None:
+    return None if not denominator else numerator / denominator
+
+
+def _with_time(row: dict[str, Any], key: str = "bucket_ns", out: str = "time") -> dict[str, Any]:
+    if row.get(key) is not None:
+        row[out] = format_ns(int(row[key]))
+    return row
+
+
+class Analytics:
+    def __init__(
+        self,
+        cursor: Callable[[], Any],
+        *,
+        clock: Callable[[], int],
+        dialect: Dialect = DUCKDB,
+        active_stack_window_s: int = ACTIVE_STACK_WINDOW_S,
+        active_session_window_s: int = ACTIVE_SESSION_WINDOW_S,
+    ) -> None:
+        self._cursor = cursor
+        self.clock = clock
+        self.d = dialect
+        self.active_stack_window_s = active_stack_window_s
+        self.active_session_window_s = active_session_window_s
+
+    # -- execution ---------------------------------------------------------------
+    def rows(self, query: Query) -> list[dict[str, Any]]:
+        sql, params = query
+        result = self._cursor().execute(sql, params)
+        names = [col[0] for col in result.description]
+        return [dict(zip(names, row, strict=True)) for row in result.fetchall()]
+
+    def one(self, query: Query) -> dict[str, Any]:
+        rows = self.rows(query)
+        return rows[0] if rows else {}
+
+    # -- usage -----------------------------------------------------------------
+    def series(
+        self, f: Filters, measures: Sequence[str], *, group_by: str | None = None,
+        event_types: Sequence[str] = (),
+    ) -> list[dict[str, Any]]:
+        rows = self.rows(queries.series(self.d, f, measures, group_by=group_by,
+                                        event_types=event_types))
+        return [_with_time(r) for r in rows]
+
+    def breakdown(
+        self, f: Filters, dim: str, measures: Sequence[str], *,
+        event_types: Sequence[str] = (), order_by: str | None = None, limit: int = 100,
+    ) -> list[dict[str, Any]]:
+        return self.rows(queries.breakdown(self.d, f, dim, measures, event_types=event_types,
+                                           order_by=order_by, limit=limit))
+
+    def error_rate(self, f: Filters) -> dict[str, Any]:
+        row = self.one(queries.totals(self.d, f, ("errors", "requests")))
+        errors, requests = int(row.get("errors") or 0), int(row.get("requests") or 0)
+        return {"errors": errors, "requests": requests, "error_rate": rate(errors, requests)}
+
+    def active_stacks(self, stacks: tuple[str, ...] | None) -> list[dict[str, Any]]:
+        rows = self.rows(usage.active_stacks(self.d, self.clock(), self.active_stack_window_s,
+                                             stacks))
+        for row in rows:
+            _with_time(row, "last_seen_ns", "last_seen")
+        return rows
+
+    def tokens(self, f: Filters, by: str = "model") -> list[dict[str, Any]]:
+        """Tokens, cost and unpriced calls per value of ``by`` (rows with no tokens and
+        no LLM calls, such as tool uses, are left out)."""
+        rows = self.breakdown(f, by, (*_TOKENS, "cost_usd", "llm_calls", "unpriced"),
+                              order_by="tokens_in", limit=1000)
+        out = []
+        for row in rows:
+            row["tokens_total"] = int(row["tokens_in"]) + int(row["tokens_out"])
+            if row["tokens_total"] or row["llm_calls"]:
+                out.append(row)
+        out.sort(key=lambda r: (-r["tokens_total"], str(r[by])))
+        return out
+
+    def tools(self, f: Filters) -> list[dict[str, Any]]:
+        rows = self.breakdown(f, "tool", ("events", "failures", "duration_ms_sum",
+                                          "duration_count"), event_types=("tool_use",))
+        out = []
+        for row in rows:
+            calls, failures = int(row["events"]), int(row["failures"])
+            out.append({
+                "tool": row["tool"], "calls": calls, "failures": failures,
+                "error_rate": rate(failures, calls),
+                "mean_duration_ms": rate(float(row["duration_ms_sum"] or 0),
+                                         float(row["duration_count"] or 0)),
+            })
+        return out
+
+    def agents(self, f: Filters, limit: int = 10) -> list[dict[str, Any]]:
+        rows = self.breakdown(f, "agent", ("requests", "messages", "llm_calls", "tool_calls",
+                                           "errors", "tokens_in", "tokens_out", "cost_usd"),
+                              limit=limit + 1)
+        return [r for r in rows if r["agent"] is not None][:limit]
+
+    def latency(self, f: Filters, *, by_model: bool = False) -> dict[str, Any]:
+        overall = self.one(usage.latency(self.d, f))
+        out: dict[str, Any] = {"overall": overall}
+        if by_model:
+            out["by_model"] = self.rows(usage.latency(self.d, f, by_model=True))
+        return out
+
+    def error_log(self, f: Filters, limit: int = 100) -> list[dict[str, Any]]:
+        rows = self.rows(usage.error_log(self.d, f, limit=limit))
+        return [
+            {k: v for k, v in _with_time(r, "timestamp_ns", "timestamp").items() if v is not None}
+            for r in rows
+        ]
+
+    # -- dashboards --------------------------------------------------------------
+    def overview(self, f: Filters) -> dict[str, Any]:
+        """Seed 000 §6.1: active stacks, messages per bucket, tokens by model, error
+        rate, top agents."""
+        stacks = self.active_stacks(f.stacks)
+        return {
+            "active_stacks": sum(1 for s in stacks if s["active"]),
+            "stacks": stacks,
+            "messages": self.series(f, ("messages",)),
+            "tokens_by_model": self.tokens(f, "model"),
+            "errors": self.error_rate(f),
+            "top_agents": self.agents(f),
+            "cost": self.one(costs.cost_in_days(self.d, f)).get("cost_usd", 0.0),
+        }
+
+    def stack_dashboard(self, f: Filters) -> dict[str, Any]:
+        """Seed 000 §6.2: sessions over time, token usage, tool breakdown, response
+        time percentiles, error log."""
+        return {
+            "sessions": self.series(f, ("sessions",)),
+            "tokens": self.series(f, ("tokens_in", "tokens_out", "tokens_cache_read",
+                                      "cost_usd")),
+            "tokens_by_model": self.tokens(f, "model"),
+            "tools": self.tools(f),
+            "latency": self.latency(f)["overall"],
+            "errors": self.error_rate(f),
+            "error_log": self.error_log(f, 50),
+            "active_sessions": sum(r["active"] for r in self.rows(sessions.active_sessions(
+                self.d, self.clock(), self.active_session_window_s, f.stacks))),
+        }
+
+    # -- sessions ----------------------------------------------------------------
+    def sessions(self, f: Filters, limit: int = 100, offset: int = 0) -> list[dict[str, Any]]:
+        rows = self.rows(sessions.list_sessions(self.d, f, limit=limit, offset=offset))
+        return [_session_out(r) for r in rows]
+
+    def session(
+        self, session_id: str, stacks: tuple[str, ...] | None, limit: int = 5000
+    ) -> list[dict[str, Any]]:
+        """Each stack's summary and timeline for that session id ([] when unknown)."""
+        out = []
+        for summary in self.rows(sessions.session_bounds(self.d, session_id, stacks)):
+            events = self.rows(sessions.session_events(
+                self.d, session_id, summary["stack_name"], int(summary["first_ns"]),
+                int(summary["last_ns"]), limit=limit))
+            timeline = []
+            for event in events:
+                _with_time(event, "timestamp_ns", "timestamp")
+                attributes = event.pop("attributes", None)
+                clean = {k: v for k, v in event.items() if v is not None}
+                if attributes and attributes != "{}":
+                    clean["attributes"] = msgspec.json.decode(attributes)
+                timeline.append(clean)
+            out.append({"summary": _session_out(summary), "events": timeline})
+        return out
+
+    # -- users and costs -----------------------------------------------------------
+    def users(self, f: Filters, limit: int = 1000) -> list[dict[str, Any]]:
+        rows = self.rows(costs.cost_by(self.d, f, "user_id", limit=limit))
+        counts = {r["user_id"]: int(r["sessions"])
+                  for r in self.rows(costs.user_sessions(self.d, f))}
+        for row in rows:
+            row["sessions"] = counts.pop(row["user_id"], 0)
+        rows.extend({"user_id": user, "sessions": n, "calls": 0, "cost_usd": 0.0}
+                    for user, n in sorted(counts.items()))
+        return rows
+
+    def costs(self, f: Filters, by: str) -> dict[str, Any]:
+        rows = self.rows(costs.cost_by(self.d, f, by))
+        total = self.one(costs.cost_in_days(self.d, f))
+        return {"by": by, "rows": rows, "total": total, "projection": self.projection(f)}
+
+    def projection(self, f: Filters) -> dict[str, Any]:
+        now = self.clock()
+        day_start, day_end = costs.day_range_ns(now)
+        moment = dt.datetime.fromtimestamp(now // 10**9, tz=dt.UTC)
+        month_start, _ = costs.month_range_ns(moment.year, moment.month)
+        today = self.one(costs.cost_in_days(self.d, msgspec.structs.replace(
+            f, since_ns=day_start, until_ns=day_end)))
+        month = self.one(costs.cost_in_days(self.d, msgspec.structs.replace(
+            f, since_ns=month_start, until_ns=day_end)))
+        projection = costs.project(now, float(today.get("cost_usd") or 0.0),
+                                   float(month.get("cost_usd") or 0.0))
+        return msgspec.structs.asdict(projection)
+
+    def month_usage(self, stack: str, now_ns: int) -> dict[str, float]:
+        """Month-to-date cost and tokens (in + out) of one stack."""
+        moment = dt.datetime.fromtimestamp(now_ns // 10**9, tz=dt.UTC)
+        start, end = costs.month_range_ns(moment.year, moment.month)
+        row = self.one(costs.cost_in_days(self.d, Filters(since_ns=start, until_ns=end,
+                                                          stacks=(stack,))))
+        return {
+            "cost_usd": float(row.get("cost_usd") or 0.0),
+            "tokens": float((row.get("tokens_in") or 0) + (row.get("tokens_out") or 0)),
+        }
+
+    def unpriced(self, f: Filters) -> list[dict[str, Any]]:
+        return self.rows(costs.unpriced(self.d, f))
+
+
+def _session_out(row: dict[str, Any]) -> dict[str, Any]:
+    for key in ("start", "end", "first", "last"):
+        value = row.get(f"{key}_ns")
+        row[key] = None if value is None else format_ns(int(value))
+    start, end = row.get("start_ns") or row.get("first_ns"), row.get("end_ns") or row.get("last_ns")
+    row["duration_s"] = None if start is None or end is None else (int(end) - int(start)) / 1e9
+    return row
+
+
+def budget_report(analytics: Analytics, budgets: Sequence[Budget]) -> list[dict[str, Any]]:
+    """Each budget with month-to-date use and the month-end projection (same rule as
+    :func:`stacklens.analytics.costs.project`)."""
+    now = analytics.clock()
+    out = []
+    for budget in budgets:
+        used = analytics.month_usage(budget.stack_name, now)
+        projection = costs.project(now, 0.0, used["cost_usd"])
+        factor = projection.days_in_month / projection.month_days_elapsed
+        out.append(utilization(budget, used["cost_usd"], used["tokens"],
+                               projection.month_end_projection_usd, used["tokens"] * factor))
+    return out

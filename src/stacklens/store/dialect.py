@@ -1,0 +1,255 @@
+"""SQL dialects: the one place where backends differ.
+
+Every analytics query is written once (in :mod:`stacklens.analytics`) against the
+small vocabulary below; a backend supplies its spelling of parameters, time
+conversion and buckets, conditional aggregates, quantiles, JSON access, list
+membership, column types and upserts. DuckDB is the embedded default; the ClickHouse
+dialect (coming) implements the same methods (``{name:Type}`` parameters,
+``toStartOfInterval``, ``quantileExact``, ``JSONExtractString``, ``has``,
+``SummingMergeTree`` tables whose reads ``sum()`` anyway).
+
+Builders never format user input into SQL: values travel as parameters
+(:class:`Params`), identifiers come from fixed allow-lists, and the only literals a
+dialect renders are numbers and names the caller checked.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any, Final, Literal, Protocol
+
+__all__ = [
+    "DUCKDB",
+    "Dialect",
+    "DuckDBDialect",
+    "Merge",
+    "Params",
+    "check_identifier",
+]
+
+#: How an upsert folds a new row into an existing one, per value column.
+Merge = Literal["sum", "min", "max", "union", "coalesce"]
+#: Logical parameter / column kinds.
+Kind = Literal["int", "float", "str", "bool", "ts_ns", "str_list", "date"]
+
+_IDENTIFIER: Final = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+
+
+def check_identifier(name: str) -> str:
+    """``name`` if it is a plain lower-case identifier, else ``ValueError``.
+
+    Identifiers in analytics SQL come from fixed allow-lists; this is the last guard.
+    """
+    if not _IDENTIFIER.fullmatch(name):
+        raise ValueError(f"not an identifier: {name!r}")
+    return name
+
+
+class Dialect(Protocol):
+    """The vocabulary analytics SQL is written in."""
+
+    name: str
+
+    def placeholder(self, name: str, kind: Kind) -> str:
+        """The parameter reference for ``name`` (``$name``, ``{name:Int64}``, ...)."""
+        ...
+
+    def ts_from_ns(self, expr: str) -> str:
+        """Epoch nanoseconds (an int expression) → the backend's timestamp."""
+        ...
+
+    def ts_to_ns(self, expr: str) -> str:
+        """A timestamp → epoch nanoseconds (int)."""
+        ...
+
+    def bucket_ns(self, ts: str, step_ns: str) -> str:
+        """Start of the ``step_ns``-wide bucket holding ``ts``, as epoch nanoseconds
+        (buckets are aligned on the Unix epoch)."""
+        ...
+
+    def hour(self, ts: str) -> str:
+        """``ts`` truncated to the hour (a timestamp)."""
+        ...
+
+    def day(self, ts: str) -> str:
+        """``ts`` → its UTC calendar date."""
+        ...
+
+    def date_from_ns(self, expr: str) -> str:
+        """Epoch nanoseconds → UTC calendar date."""
+        ...
+
+    def date_to_text(self, expr: str) -> str:
+        """A date → ``YYYY-MM-DD`` text."""
+        ...
+
+    def count_if(self, cond: str) -> str: ...
+
+    def sum_if(self, expr: str, cond: str) -> str: ...
+
+    def agg_if(self, func: str, expr: str, cond: str) -> str:
+        """Aggregate ``func`` (sum, min, max, count) of ``expr`` over rows where ``cond``."""
+        ...
+
+    def quantile(self, expr: str, q: float) -> str:
+        """Exact (interpolated) quantile ``q`` of ``expr``."""
+        ...
+
+    def json_text(self, column: str, key: str) -> str:
+        """The text value of top-level ``key`` of a JSON column (``NULL`` if absent)."""
+        ...
+
+    def in_list(self, expr: str, placeholder: str) -> str:
+        """``expr`` is one of the list parameter ``placeholder``."""
+        ...
+
+    def distinct_list(self, expr: str) -> str:
+        """Aggregate: the sorted distinct non-null values of ``expr`` as a list."""
+        ...
+
+    def column_type(self, kind: str) -> str:
+        """Column type for a logical kind (string, int, float, bool, timestamp, date,
+        str_list)."""
+        ...
+
+    def create_table(
+        self, table: str, columns: Sequence[tuple[str, str]], key: Sequence[str]
+    ) -> str:
+        """``CREATE TABLE IF NOT EXISTS`` with ``key`` as its unique/sorting key."""
+        ...
+
+    def upsert(
+        self,
+        table: str,
+        columns: Sequence[str],
+        key: Sequence[str],
+        merges: Mapping[str, Merge],
+        select: str,
+    ) -> str:
+        """Insert ``select`` (producing ``columns``) into ``table``, folding rows whose
+        ``key`` exists by each column's merge (sum, min, max, union of lists, coalesce).
+        """
+        ...
+
+
+class DuckDBDialect:
+    name = "duckdb"
+
+    _TYPES: Final[Mapping[str, str]] = {
+        "string": "VARCHAR",
+        "int": "BIGINT",
+        "float": "DOUBLE",
+        "bool": "BOOLEAN",
+        "timestamp": "TIMESTAMP",
+        "date": "DATE",
+        "str_list": "VARCHAR[]",
+    }
+
+    def placeholder(self, name: str, kind: Kind) -> str:
+        return f"${check_identifier(name)}"
+
+    def ts_from_ns(self, expr: str) -> str:
+        return f"make_timestamp(({expr}) // 1000)"
+
+    def ts_to_ns(self, expr: str) -> str:
+        return f"epoch_ns({expr})"
+
+    def bucket_ns(self, ts: str, step_ns: str) -> str:
+        return f"((epoch_ns({ts}) // ({step_ns})) * ({step_ns}))"
+
+    def hour(self, ts: str) -> str:
+        return f"date_trunc('hour', {ts})"
+
+    def day(self, ts: str) -> str:
+        return f"CAST({ts} AS DATE)"
+
+    def date_from_ns(self, expr: str) -> str:
+        return f"CAST(make_timestamp(({expr}) // 1000) AS DATE)"
+
+    def date_to_text(self, expr: str) -> str:
+        return f"strftime({expr}, '%Y-%m-%d')"
+
+    def count_if(self, cond: str) -> str:
+        return f"count(*) FILTER (WHERE {cond})"
+
+    def sum_if(self, expr: str, cond: str) -> str:
+        return f"coalesce(sum({expr}) FILTER (WHERE {cond}), 0)"
+
+    def agg_if(self, func: str, expr: str, cond: str) -> str:
+        if func not in ("sum", "min", "max", "count", "avg"):
+            raise ValueError(f"unsupported aggregate {func!r}")
+        return f"{func}({expr}) FILTER (WHERE {cond})"
+
+    def quantile(self, expr: str, q: float) -> str:
+        if not 0.0 <= q <= 1.0:
+            raise ValueError("a quantile is between 0 and 1")
+        return f"quantile_cont({expr}, {float(q)!r})"
+
+    def json_text(self, column: str, key: str) -> str:
+        return f"json_extract_string({check_identifier(column)}, '$.{check_identifier(key)}')"
+
+    def in_list(self, expr: str, placeholder: str) -> str:
+        return f"list_contains({placeholder}, {expr})"
+
+    def distinct_list(self, expr: str) -> str:
+        return f"list_sort(list_distinct(list({expr})))"
+
+    def column_type(self, kind: str) -> str:
+        return self._TYPES[kind]
+
+    def create_table(
+        self, table: str, columns: Sequence[tuple[str, str]], key: Sequence[str]
+    ) -> str:
+        keyset = set(key)
+        cols = ", ".join(
+            f"{check_identifier(name)} {self.column_type(kind)}"
+            + (" NOT NULL" if name in keyset else "")
+            for name, kind in columns
+        )
+        keys = ", ".join(check_identifier(k) for k in key)
+        name = check_identifier(table)
+        return f"CREATE TABLE IF NOT EXISTS {name} ({cols}, PRIMARY KEY ({keys}))"
+
+    def upsert(
+        self,
+        table: str,
+        columns: Sequence[str],
+        key: Sequence[str],
+        merges: Mapping[str, Merge],
+        select: str,
+    ) -> str:
+        t = check_identifier(table)
+        names = ", ".join(check_identifier(c) for c in columns)
+        folds = {
+            "sum": "coalesce({t}.{c}, 0) + coalesce(excluded.{c}, 0)",
+            "min": "least({t}.{c}, excluded.{c})",
+            "max": "greatest({t}.{c}, excluded.{c})",
+            "union": "list_sort(list_distinct(list_concat({t}.{c}, excluded.{c})))",
+            "coalesce": "coalesce({t}.{c}, excluded.{c})",
+        }
+        sets = ", ".join(
+            f"{check_identifier(c)} = " + folds[merge].format(t=t, c=c)
+            for c, merge in merges.items()
+        )
+        keys = ", ".join(check_identifier(k) for k in key)
+        action = f"DO UPDATE SET {sets}" if sets else "DO NOTHING"
+        return f"INSERT INTO {t} ({names}) {select} ON CONFLICT ({keys}) {action}"
+
+
+DUCKDB: Final = DuckDBDialect()
+
+
+class Params:
+    """Collects the parameters of one statement: ``p("since", 123, "ts_ns")`` returns
+    the dialect's placeholder and remembers the value."""
+
+    def __init__(self, dialect: Dialect) -> None:
+        self.dialect = dialect
+        self.values: dict[str, Any] = {}
+
+    def __call__(self, name: str, value: Any, kind: Kind = "str") -> str:
+        if name in self.values and self.values[name] != value:
+            raise ValueError(f"parameter {name!r} bound twice with different values")
+        self.values[name] = list(value) if kind == "str_list" else value
+        return self.dialect.placeholder(name, kind)
