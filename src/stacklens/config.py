@@ -39,6 +39,15 @@ class HubConfig(msgspec.Struct, frozen=True, kw_only=True):
     max_loader_lag_s: float = 30.0
     #: YAML file of per-deployment LLM price overrides (``prices:``).
     prices_file: Path | None = None
+    #: Alert rules (Prometheus rule-file shape), merged over the default seed rules.
+    alert_rules_file: Path | None = None
+    #: Alertmanager-like routing: route tree, receivers, inhibit rules.
+    alerting_config_file: Path | None = None
+    #: Ship the seed rules (stack down, error rate, latency, cost, cache, GPU, ...).
+    alert_default_rules: bool = True
+    #: How often registered stack health URLs are probed.
+    alert_probe_interval_s: float = 30.0
+    alerting_enabled: bool = True
     #: YAML/JSON file of per-stack privacy policies.
     privacy_file: Path | None = None
     #: Key for keyed hashes (content, user ids); default: generated into the data dir.

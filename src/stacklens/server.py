@@ -22,11 +22,14 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+import stacklens.alerting.tables  # noqa: F401  (alert tables exist before create_all)
 from stacklens import __version__
+from stacklens.alerting.wiring import create_alert_engine
 from stacklens.analytics.collector import StackMetricsCollector
 from stacklens.analytics.pricing import Pricer, load_price_overrides
 from stacklens.analytics.rollups import ddl_statements, load_statements
 from stacklens.analytics.service import Analytics
+from stacklens.api import alerts as alerts_api
 from stacklens.api import analytics as analytics_api  # declares the budgets table before create_all
 from stacklens.api import events as events_api
 from stacklens.api import health as health_api
@@ -130,6 +133,20 @@ class Hub:
         )
         self.registry = registry if registry is not None else CollectorRegistry()
         self.metrics = HubMetrics(self.registry)
+        self.alerts = (
+            create_alert_engine(
+                store=self.store,
+                metadata=self.metadata,
+                registry=self.registry,
+                clock=clock,
+                rules_file=config.alert_rules_file,
+                config_file=config.alerting_config_file,
+                default_rules=config.alert_default_rules,
+                probe_interval_s=config.alert_probe_interval_s,
+            )
+            if config.alerting_enabled
+            else None
+        )
         default_policy, policies = load_privacy_policies(config.privacy_file)
         self.redactor = Redactor(
             load_secret_key(data_dir, config.secret_key),
@@ -160,6 +177,8 @@ class Hub:
         self.metrics_spool.open()
         self.loader.start()
         self.metrics_loader.start()
+        if self.alerts is not None:
+            self.alerts.start()
         self.metrics.watch(
             backlog_bytes=self.spool.backlog_bytes,
             loader_lag_s=self.loader.lag_s,
@@ -170,6 +189,8 @@ class Hub:
     def stop(self) -> None:
         """Drain: the spool writer finishes, the loader loads what is left."""
         self.started = False
+        if self.alerts is not None:
+            self.alerts.stop()
         self.spool.close()
         self.metrics_spool.close()
         self.loader.stop()
@@ -218,6 +239,7 @@ def create_app(hub: Hub) -> FastAPI:
     app.include_router(events_api.router)
     app.include_router(metric_points_api.router)
     app.include_router(analytics_api.router)
+    app.include_router(alerts_api.router)
     app.include_router(health_api.router)
 
     @app.get("/metrics", tags=["metrics"])

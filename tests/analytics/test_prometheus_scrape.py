@@ -3,7 +3,6 @@ scraped series gives the hand-computed figures."""
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -16,15 +15,19 @@ import uvicorn
 
 import stacklens.api.analytics  # noqa: F401
 from stacklens.server import Hub, create_app
-from stacklens.testing import ADMIN_KEY, ManualClock, free_port, hub_config, wait_until
+from stacklens.testing import (
+    ADMIN_KEY,
+    ManualClock,
+    free_port,
+    hub_config,
+    require_binary,
+    wait_until,
+)
 from stacklens.testing.analytics import wire
 from stacklens.testing.dataset import NOW_NS, events
 
-PROMETHEUS = shutil.which("prometheus")
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(PROMETHEUS is None, reason="Debian prometheus not installed"),
-]
+PROMETHEUS = require_binary("prometheus", package="prometheus")
+pytestmark = [pytest.mark.slow]
 
 
 @pytest.fixture

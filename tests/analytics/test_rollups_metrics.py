@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -116,7 +115,6 @@ def test_metrics_from_the_hand_checked_dataset(loaded: tuple[Any, Any]) -> None:
     assert not any("user" in k or "session_id" in k for _, labels in found for k, _ in labels)
 
 
-@pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool not installed")
 def test_promtool_check_metrics_is_clean(loaded: tuple[Any, Any]) -> None:
     text = loaded[1].get("/metrics").text
     result = subprocess.run(

@@ -14,6 +14,7 @@ def test_health_ok_lists_every_part(client: Any) -> None:
 
 def test_failing_parts_make_health_503(hub: Any, client: Any) -> None:
     hub.loader.stop()
+    hub.alerts.stop()  # no reader may hold the connection while it closes
     hub.store.close()  # the store stops answering
     response = client.get("/health")
     assert response.status_code == 503

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -30,6 +31,7 @@ __all__ = [
     "free_port",
     "hub_config",
     "in_process_hub",
+    "require_binary",
     "wait_until",
 ]
 
@@ -60,6 +62,16 @@ class SequentialIds:
     def __call__(self) -> str:
         self.count += 1
         return f"{self.prefix}{self.count:06d}"
+
+
+def require_binary(*names: str, package: str) -> str:
+    """The path of the first of ``names`` on PATH; a loud error (not a skip) when none
+    is, because a missing tool means a missing install step, not a passing test."""
+    for name in names:
+        path = shutil.which(name)
+        if path:
+            return path
+    raise RuntimeError(f"{'/'.join(names)} not found: `make test` installs Debian {package!r}")
 
 
 def free_port() -> int:

@@ -1,0 +1,377 @@
+"""The signal catalog: what a rule's condition can measure, and its SQL.
+
+A condition is a signal over a window, grouped ``by`` dimensions, narrowed by
+``where`` filters and compared with a threshold. :func:`build_query` turns one
+condition into **one** parameterized SQL statement over the ``events`` table (or the
+``metric_points`` table of OTel metric points), however many series it fans out to:
+the comparison runs inside the query, so only the series that cross come back.
+
+Identifiers come from allow-lists only; every value (filters, thresholds, the window,
+attribute keys) is a bound parameter.
+
+*Error* means what ``opencode_errors_total`` counts: an event of type ``error``, or an
+``llm_call``/``tool_use`` event with ``success = false``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from stacklens.alerting.durations import parse_duration
+
+__all__ = [
+    "COMPARISONS",
+    "ERROR_PREDICATE",
+    "EVENT_DIMENSIONS",
+    "FILTER_OPS",
+    "METRIC_DIMENSIONS",
+    "SIGNALS",
+    "Condition",
+    "Filter",
+    "Signal",
+    "SignalError",
+    "build_query",
+    "compare",
+    "dimension_label",
+    "validate_condition",
+]
+
+COMPARISONS: Final = (">", ">=", "<", "<=", "==", "!=")
+FILTER_OPS: Final = ("=", "!=", "=~", "!~", "in", "not_in")
+
+#: Typed columns of ``events`` a rule may group or filter by.
+EVENT_DIMENSIONS: Final = (
+    "stack_name",
+    "session_id",
+    "user_id",
+    "service",
+    "event_type",
+    "level",
+    "role",
+    "model",
+    "provider",
+    "agent",
+    "tool",
+    "error_code",
+    "method",
+    "path",
+    "status_code",
+    "success",
+)
+#: Typed columns of ``metric_points`` a rule may group or filter by.
+METRIC_DIMENSIONS: Final = ("stack_name", "service", "name", "kind", "unit")
+_ATTRIBUTE_KEY = re.compile(r"attributes\.([A-Za-z0-9_][A-Za-z0-9_.\-]{0,127})")
+
+ERROR_PREDICATE: Final = (
+    "(event_type = 'error' OR (event_type IN ('llm_call', 'tool_use') AND success = false))"
+)
+_TOKEN_COLUMNS: Final = {
+    "input": "tokens_in",
+    "output": "tokens_out",
+    "cache_read": "tokens_cache_read",
+    "cache_write": "tokens_cache_write",
+    "reasoning": "tokens_reasoning",
+}
+_AGGREGATES: Final = {
+    "last": "arg_max(value, ts)",
+    "max": "max(value)",
+    "min": "min(value)",
+    "avg": "avg(value)",
+    "sum": "sum(value)",
+}
+_LATENCY_TYPES: Final = ("llm_call", "tool_use", "http_request", "span")
+
+
+class SignalError(ValueError):
+    """A condition the catalog cannot evaluate; the message says why."""
+
+
+@dataclass(frozen=True)
+class Filter:
+    dimension: str
+    op: str  # one of FILTER_OPS
+    value: str | tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Condition:
+    signal: str
+    window_ns: int
+    op: str
+    threshold: float
+    by: tuple[str, ...] = ()
+    where: tuple[Filter, ...] = ()
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Signal:
+    name: str
+    table: str  # "events" or "metric_points"
+    unit: str
+    description: str
+    #: parameter name → (required, allowed values or None for free-form)
+    params: Mapping[str, tuple[bool, tuple[str, ...] | None]] = field(default_factory=dict)
+    #: value computed in Python after the query (``stack_up`` merges probe results)
+    post: bool = False
+
+
+def _s(name: str, unit: str, description: str, table: str = "events", **kw: Any) -> Signal:
+    return Signal(name, table, unit, description, **kw)
+
+
+SIGNALS: Final[Mapping[str, Signal]] = {
+    s.name: s
+    for s in (
+        _s("event_count", "events", "Events in the window."),
+        _s("event_rate", "events/s", "Events per second over the window."),
+        _s("error_count", "errors", "Errors in the window (see module doc)."),
+        _s("error_rate", "errors/s", "Errors per second; seed HighErrorRate's rate()."),
+        _s("error_ratio", "ratio", "Errors per llm_call/tool_use event (0.01 = 1%)."),
+        _s("tool_error_ratio", "ratio", "Failed tool_use events / all tool_use events."),
+        _s(
+            "tokens",
+            "tokens",
+            "Tokens in the window.",
+            params={"direction": (False, (*_TOKEN_COLUMNS, "total"))},
+        ),
+        _s("cost", "USD", "Spend (cost_usd) in the window."),
+        _s(
+            "budget_utilization",
+            "ratio",
+            "Spend in the window / budget_usd (1 = all of it).",
+            params={"budget_usd": (True, None)},
+        ),
+        _s(
+            "latency_quantile",
+            "seconds",
+            "Quantile of duration_ms (as seconds).",
+            params={"quantile": (True, None), "event_type": (False, _LATENCY_TYPES)},
+        ),
+        _s("last_seen_age", "seconds", "Seconds since the newest event in the lookback window."),
+        _s(
+            "stack_up",
+            "bool",
+            "1 when the stack sent an event within heartbeat_timeout and its "
+            "health probe (if any) passes, else 0.",
+            params={"heartbeat_timeout": (False, None)},
+            post=True,
+        ),
+        _s("cache_hit_ratio", "ratio", "tokens_cache_read / (tokens_in + tokens_cache_read)."),
+        _s("active_sessions", "sessions", "Distinct sessions with an event in the window."),
+        _s(
+            "metric_value",
+            "metric",
+            "An OTel metric point value (GPU, drift, queue depth...).",
+            table="metric_points",
+            params={
+                "metric": (True, None),
+                "aggregate": (False, tuple(_AGGREGATES)),
+                "divide_by": (False, None),
+            },
+        ),
+    )
+}
+
+
+def dimension_label(dimension: str) -> str:
+    """The alert label a ``by`` dimension becomes (``attributes.gpu.id`` → ``gpu_id``)."""
+    match = _ATTRIBUTE_KEY.fullmatch(dimension)
+    key = match.group(1) if match else dimension
+    return re.sub(r"[^A-Za-z0-9_]", "_", key)
+
+
+def _dimension_sql(dimension: str, table: str, params: dict[str, Any]) -> str:
+    columns = EVENT_DIMENSIONS if table == "events" else METRIC_DIMENSIONS
+    if dimension in columns:
+        if dimension in ("status_code", "success"):
+            return f"CAST({dimension} AS VARCHAR)"
+        return dimension
+    match = _ATTRIBUTE_KEY.fullmatch(dimension)
+    if match:
+        name = f"k{len(params)}"
+        params[name] = f'$."{match.group(1)}"'
+        return f"json_extract_string(attributes, ${name})"
+    raise SignalError(
+        f"unknown dimension {dimension!r} for {table}: use one of {', '.join(columns)} "
+        "or attributes.KEY"
+    )
+
+
+def validate_condition(condition: Condition) -> None:
+    """Raise :class:`SignalError` when the catalog cannot evaluate ``condition``."""
+    signal = SIGNALS.get(condition.signal)
+    if signal is None:
+        raise SignalError(f"unknown signal {condition.signal!r}: one of {', '.join(SIGNALS)}")
+    if condition.op not in COMPARISONS:
+        raise SignalError(f"unknown comparison {condition.op!r}: one of {' '.join(COMPARISONS)}")
+    if condition.window_ns <= 0:
+        raise SignalError("window must be longer than 0s")
+    for name, value in condition.params.items():
+        if name not in signal.params:
+            allowed = ", ".join(signal.params) or "none"
+            raise SignalError(f"signal {signal.name} takes no parameter {name!r} (takes {allowed})")
+        choices = signal.params[name][1]
+        if choices is not None and value not in choices:
+            raise SignalError(f"{name} must be one of {', '.join(choices)}")
+    for name, (required, _) in signal.params.items():
+        if required and name not in condition.params:
+            raise SignalError(f"signal {signal.name} needs parameter {name!r}")
+    if "quantile" in condition.params:
+        q = condition.params["quantile"]
+        if not isinstance(q, int | float) or not 0 < q < 1:
+            raise SignalError("quantile must be a number between 0 and 1 (e.g. 0.95)")
+    if "heartbeat_timeout" in condition.params:
+        try:
+            parse_duration(str(condition.params["heartbeat_timeout"]))
+        except ValueError as exc:
+            raise SignalError(f"heartbeat_timeout: {exc}") from None
+    if "budget_usd" in condition.params:
+        budget = condition.params["budget_usd"]
+        if not isinstance(budget, int | float) or budget <= 0:
+            raise SignalError("budget_usd must be a positive number")
+    if signal.post and condition.by != ("stack_name",):
+        raise SignalError(f"signal {signal.name} is per stack: use by: [stack_name]")
+    scratch: dict[str, Any] = {}
+    for dimension in condition.by:
+        _dimension_sql(dimension, signal.table, scratch)
+    labels = [dimension_label(d) for d in condition.by]
+    if len(set(labels)) != len(labels):
+        raise SignalError("two `by` dimensions map to the same label name")
+    for item in condition.where:
+        _dimension_sql(item.dimension, signal.table, scratch)
+        if item.op not in FILTER_OPS:
+            raise SignalError(f"unknown filter operator {item.op!r}")
+        if item.op in ("=~", "!~"):
+            try:
+                re.compile(str(item.value))
+            except re.error as exc:
+                raise SignalError(f"bad regex for {item.dimension}: {exc}") from None
+
+
+def _where_sql(condition: Condition, table: str, params: dict[str, Any]) -> list[str]:
+    clauses = []
+    for item in condition.where:
+        column = _dimension_sql(item.dimension, table, params)
+        name = f"f{len(params)}"
+        if item.op in ("in", "not_in"):
+            params[name] = list(item.value) if isinstance(item.value, tuple) else [item.value]
+            negate = "NOT " if item.op == "not_in" else ""
+            clauses.append(f"{negate}list_contains(${name}, {column})")
+        elif item.op in ("=~", "!~"):
+            params[name] = item.value
+            negate = "NOT " if item.op == "!~" else ""
+            # Prometheus-style: anchored; a missing value matches as "".
+            clauses.append(f"{negate}regexp_full_match(coalesce({column}, ''), ${name})")
+        elif item.op == "=":
+            params[name] = item.value
+            clauses.append(f"coalesce({column}, '') = ${name}")
+        else:
+            params[name] = item.value
+            clauses.append(f"coalesce({column}, '') != ${name}")
+    return clauses
+
+
+def _ratio(numerator: str, denominator: str) -> str:
+    return f"CASE WHEN ({denominator}) > 0 THEN ({numerator})::DOUBLE / ({denominator}) END"
+
+
+def _value_sql(condition: Condition, params: dict[str, Any]) -> tuple[str, list[str]]:
+    """The aggregate expression of the signal and any extra WHERE clauses it needs."""
+    name = condition.signal
+    window_s = condition.window_ns / 1e9
+    if name == "event_count":
+        return "count(*)", []
+    if name == "event_rate":
+        params["window_s"] = window_s
+        return "count(*) / $window_s", []
+    if name == "error_count":
+        return f"count(*) FILTER (WHERE {ERROR_PREDICATE})", []
+    if name == "error_rate":
+        params["window_s"] = window_s
+        return f"count(*) FILTER (WHERE {ERROR_PREDICATE}) / $window_s", []
+    if name == "error_ratio":
+        calls = "count(*) FILTER (WHERE event_type IN ('llm_call', 'tool_use'))"
+        return _ratio(f"count(*) FILTER (WHERE {ERROR_PREDICATE})", calls), []
+    if name == "tool_error_ratio":
+        failed = "count(*) FILTER (WHERE success = false)"
+        return _ratio(failed, "count(*)"), ["event_type = 'tool_use'"]
+    if name == "tokens":
+        direction = condition.params.get("direction", "total")
+        columns = (
+            list(_TOKEN_COLUMNS.values()) if direction == "total" else [_TOKEN_COLUMNS[direction]]
+        )
+        total = " + ".join(f"coalesce(sum({c}), 0)" for c in columns)
+        return total, []
+    if name == "cost":
+        return "coalesce(sum(cost_usd), 0)", []
+    if name == "budget_utilization":
+        params["budget"] = float(condition.params["budget_usd"])
+        return "coalesce(sum(cost_usd), 0) / $budget", []
+    if name == "latency_quantile":
+        params["quantile"] = float(condition.params["quantile"])
+        params["latency_type"] = condition.params.get("event_type", "llm_call")
+        return "quantile_cont(duration_ms, $quantile) / 1000.0", [
+            "event_type = $latency_type",
+            "duration_ms IS NOT NULL",
+        ]
+    if name in ("last_seen_age", "stack_up"):
+        return "epoch_ms(make_timestamp($now_us)) / 1000.0 - epoch_ms(max(ts)) / 1000.0", []
+    if name == "cache_hit_ratio":
+        read = "coalesce(sum(tokens_cache_read), 0)"
+        return _ratio(read, f"coalesce(sum(tokens_in), 0) + {read}"), []
+    if name == "active_sessions":
+        return "count(DISTINCT session_id)", ["session_id IS NOT NULL"]
+    if name == "metric_value":
+        aggregate = _AGGREGATES[condition.params.get("aggregate", "last")]
+        params["metric"] = condition.params["metric"]
+        divisor = condition.params.get("divide_by")
+        if divisor is None:
+            return aggregate, ["name = $metric", "value IS NOT NULL"]
+        params["divisor"] = divisor
+        top = f"{aggregate} FILTER (WHERE name = $metric)"
+        bottom = f"{aggregate} FILTER (WHERE name = $divisor)"
+        return _ratio(top, bottom), ["name IN ($metric, $divisor)", "value IS NOT NULL"]
+    raise SignalError(f"unknown signal {name!r}")
+
+
+def build_query(condition: Condition, now_ns: int) -> tuple[str, dict[str, Any]]:
+    """One ``SELECT d0, d1, ..., value`` returning the series that satisfy the
+    condition (all series, uncompared, for ``post`` signals)."""
+    validate_condition(condition)
+    signal = SIGNALS[condition.signal]
+    params: dict[str, Any] = {
+        "now_us": now_ns // 1000,
+        "since_us": (now_ns - condition.window_ns) // 1000,
+    }
+    dims = [_dimension_sql(d, signal.table, params) for d in condition.by]
+    value, extra = _value_sql(condition, params)
+    where = [
+        "ts > make_timestamp($since_us)",
+        "ts <= make_timestamp($now_us)",
+        *extra,
+        *_where_sql(condition, signal.table, params),
+    ]
+    select = ", ".join([*(f"{d} AS d{i}" for i, d in enumerate(dims)), f"{value} AS value"])
+    group = f" GROUP BY {', '.join(str(i + 1) for i in range(len(dims)))}" if dims else ""
+    inner = f"SELECT {select} FROM {signal.table} WHERE {' AND '.join(where)}{group}"
+    if signal.post:
+        return inner, params
+    params["threshold"] = float(condition.threshold)
+    op = "=" if condition.op == "==" else condition.op
+    return f"SELECT * FROM ({inner}) WHERE value IS NOT NULL AND value {op} $threshold", params
+
+
+def compare(value: float, op: str, threshold: float) -> bool:
+    """The comparison, in Python (for ``post`` signals)."""
+    return {
+        ">": value > threshold,
+        ">=": value >= threshold,
+        "<": value < threshold,
+        "<=": value <= threshold,
+        "==": value == threshold,
+        "!=": value != threshold,
+    }[op]

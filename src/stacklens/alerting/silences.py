@@ -1,0 +1,174 @@
+"""Silences: matchers and a time range that mute matching alerts' notifications.
+
+A silence is active from ``starts_at`` until ``ends_at``; expiring one sets
+``ends_at`` to now. They live in the metadata database, so ``stacklens silence`` works
+beside a running hub (SQLite) and the engine sees them at its next flush.
+"""
+
+from __future__ import annotations
+
+import builtins
+import json
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from stacklens.alerting.durations import rfc3339
+from stacklens.alerting.routing import Matcher, parse_matcher
+from stacklens.alerting.tables import alert_silences
+from stacklens.ids import Clock, system_clock_ns
+from stacklens.metadata.db import MetadataDB
+from stacklens.metadata.tables import metadata
+
+__all__ = ["Silence", "SilenceStore", "silenced_by"]
+
+
+@dataclass(frozen=True)
+class Silence:
+    id: str
+    matchers: tuple[Matcher, ...]
+    starts_at_ns: int
+    ends_at_ns: int
+    created_by: str
+    comment: str
+
+    def active(self, now_ns: int) -> bool:
+        return self.starts_at_ns <= now_ns < self.ends_at_ns
+
+    def status(self, now_ns: int) -> str:
+        if now_ns < self.starts_at_ns:
+            return "pending"
+        return "active" if now_ns < self.ends_at_ns else "expired"
+
+    def matches(self, labels: Mapping[str, str]) -> bool:
+        return all(m.matches(labels) for m in self.matchers)
+
+    def to_json(self, now_ns: int) -> dict[str, object]:
+        """The shape of Alertmanager's ``GettableSilence``."""
+        return {
+            "id": self.id,
+            "matchers": [
+                {
+                    "name": m.name,
+                    "value": m.value,
+                    "isRegex": m.op in ("=~", "!~"),
+                    "isEqual": m.op in ("=", "=~"),
+                }
+                for m in self.matchers
+            ],
+            "startsAt": rfc3339(self.starts_at_ns),
+            "endsAt": rfc3339(self.ends_at_ns),
+            "createdBy": self.created_by,
+            "comment": self.comment,
+            "status": {"state": self.status(now_ns)},
+        }
+
+
+def silenced_by(labels: Mapping[str, str], silences: Sequence[Silence], now_ns: int) -> list[str]:
+    """Ids of the active silences that match ``labels``."""
+    return [s.id for s in silences if s.active(now_ns) and s.matches(labels)]
+
+
+def _encode(matchers: Sequence[Matcher]) -> str:
+    return json.dumps([[m.name, m.op, m.value] for m in matchers])
+
+
+def _decode(text: str) -> tuple[Matcher, ...]:
+    return tuple(Matcher(name, op, value) for name, op, value in json.loads(text))
+
+
+class SilenceStore:
+    def __init__(self, db: MetadataDB, *, clock: Clock = system_clock_ns) -> None:
+        self._db = db
+        self._clock = clock
+        metadata.create_all(db.engine, tables=[alert_silences])
+
+    def add(
+        self,
+        matchers: Sequence[Matcher | str],
+        *,
+        duration_ns: int | None = None,
+        ends_at_ns: int | None = None,
+        starts_at_ns: int | None = None,
+        created_by: str = "",
+        comment: str = "",
+    ) -> Silence:
+        parsed = tuple(m if isinstance(m, Matcher) else parse_matcher(m) for m in matchers)
+        if not parsed:
+            raise ValueError("a silence needs at least one matcher")
+        if all(m.matches({}) for m in parsed):
+            raise ValueError(
+                "a silence must not match every alert (all matchers match empty labels)"
+            )
+        now = self._clock()
+        start = now if starts_at_ns is None else starts_at_ns
+        if ends_at_ns is None:
+            if duration_ns is None or duration_ns <= 0:
+                raise ValueError("give a positive duration or an end time")
+            ends_at_ns = start + duration_ns
+        if ends_at_ns <= start:
+            raise ValueError("a silence must end after it starts")
+        silence = Silence(str(uuid.uuid4()), parsed, start, ends_at_ns, created_by, comment)
+        with self._db.engine.begin() as con:
+            con.execute(
+                alert_silences.insert().values(
+                    id=silence.id,
+                    matchers=_encode(parsed),
+                    starts_at_ns=start,
+                    ends_at_ns=ends_at_ns,
+                    created_by=created_by,
+                    comment=comment,
+                    updated_at_ns=now,
+                )
+            )
+        return silence
+
+    def expire(self, silence_id: str) -> bool:
+        """End a silence now; ``False`` when no unexpired silence has that id (or prefix)."""
+        now = self._clock()
+        with self._db.engine.begin() as con:
+            rows = list(
+                con.execute(
+                    sa.select(alert_silences.c.id, alert_silences.c.starts_at_ns).where(
+                        alert_silences.c.id.startswith(silence_id, autoescape=True),
+                        alert_silences.c.ends_at_ns > now,
+                    )
+                )
+            )
+            if len(rows) != 1:
+                return False
+            found, starts_at = rows[0]
+            con.execute(
+                alert_silences.update()
+                .where(alert_silences.c.id == found)
+                .values(
+                    ends_at_ns=now,
+                    starts_at_ns=min(starts_at, now),
+                    updated_at_ns=now,
+                )
+            )
+        return True
+
+    def list(self, *, include_expired: bool = True) -> list[Silence]:
+        query = sa.select(alert_silences).order_by(alert_silences.c.starts_at_ns)
+        if not include_expired:
+            query = query.where(alert_silences.c.ends_at_ns > self._clock())
+        with self._db.engine.connect() as con:
+            rows = con.execute(query).mappings().all()
+        return [
+            Silence(
+                r["id"],
+                _decode(r["matchers"]),
+                r["starts_at_ns"],
+                r["ends_at_ns"],
+                r["created_by"],
+                r["comment"],
+            )
+            for r in rows
+        ]
+
+    def active(self) -> builtins.list[Silence]:
+        now = self._clock()
+        return [s for s in self.list(include_expired=False) if s.active(now)]

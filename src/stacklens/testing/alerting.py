@@ -1,0 +1,105 @@
+"""Test helpers for alerting: rows loaded as the loader loads them, and a loopback
+HTTP receiver that records every notification posted to it."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from stacklens.schema import EventRow, MetricRow
+from stacklens.store.duckdb import DuckDBStore
+
+__all__ = ["Recorder", "add_points", "event", "load", "point"]
+
+
+_segment = itertools.count(1)
+_ids = itertools.count(1)
+
+
+def event(
+    ts_ns: int, event_type: str = "llm_call", stack: str = "alpha", **fields: Any
+) -> EventRow:
+    return EventRow(
+        event_id=f"ev{next(_ids):09d}", ts=ts_ns, stack_name=stack, event_type=event_type, **fields
+    )
+
+
+def load(store: DuckDBStore, tmp_path: Path, rows: list[Any], stream: str = "events") -> None:
+    """Insert rows the way the loader does: a sealed NDJSON spool segment."""
+    number = next(_segment)
+    path = tmp_path / f"segment-{number:06d}.ndjson"
+    path.write_bytes(b"".join(msgspec.json.encode(r) + b"\n" for r in rows))
+    store.load_segments(stream, [(number, path)])
+
+
+def point(
+    ts_ns: int,
+    name: str,
+    value: float,
+    stack: str = "alpha",
+    service: str | None = None,
+    **attributes: str,
+) -> MetricRow:
+    """One gauge point of the ``metric_points`` table (OTel metrics)."""
+    return MetricRow(
+        point_id=f"pt{next(_ids):09d}",
+        ts=ts_ns,
+        stack_name=stack,
+        name=name,
+        kind="gauge",
+        service=service,
+        attributes=json.dumps(attributes),
+        value=float(value),
+    )
+
+
+def add_points(store: DuckDBStore, tmp_path: Path, points: list[MetricRow]) -> None:
+    load(store, tmp_path, points, stream="metrics")
+
+
+class Recorder:
+    """A loopback HTTP server recording every JSON body posted to it."""
+
+    def __init__(self, status: int = 200) -> None:
+        self.bodies: list[Any] = []
+        self.paths: list[str] = []
+        self.statuses = [status]
+        recorder = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", 0))
+                body = self.rfile.read(length)
+                status = (
+                    recorder.statuses.pop(0) if len(recorder.statuses) > 1 else recorder.statuses[0]
+                )
+                if status < 300:
+                    recorder.bodies.append(json.loads(body))
+                    recorder.paths.append(self.path)
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.end_headers()
+                self.wfile.write(b'{"status":"success"}')
+
+            def do_GET(self) -> None:
+                status = recorder.statuses[0]
+                self.send_response(status)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
