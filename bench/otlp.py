@@ -1,0 +1,174 @@
+"""OTLP/HTTP protobuf span ingest benchmark (DESIGN.md target: >= 20,000 spans/s).
+
+A real hub (``stacklens serve``, fsync on) and a client in a separate process posting
+``ExportTraceServiceRequest`` bodies of realistic GenAI spans (chat/tool/agent spans
+with model, token, agent, tool and prompt attributes, as OpenLLMetry/OpenLIT send them)
+over concurrent connections. Prints acknowledged spans/s and ack latency.
+
+Run: ``.venv/bin/python bench/otlp.py [--seconds 15] [--concurrency 4] [--batch 512]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+from stacklens.testing import HubProcess
+
+MODELS = ("claude-sonnet-4-20250514", "gpt-4o-mini", "gpt-4.1", "llama-3.3-8b")
+TOOLS = ("bash", "read", "edit", "webfetch")
+
+
+def _kv(target: Any, key: str, value: object) -> None:
+    kv = target.add()
+    kv.key = key
+    if isinstance(value, int):
+        kv.value.int_value = value
+    else:
+        kv.value.string_value = str(value)
+
+
+def make_body(rng: random.Random, batch: int, tag: int) -> bytes:
+    """One export request: ``batch`` spans in traces of an agent span, LLM and tool calls."""
+    request = ExportTraceServiceRequest()
+    resource_spans = request.resource_spans.add()
+    _kv(resource_spans.resource.attributes, "service.name", "coder")
+    _kv(resource_spans.resource.attributes, "stack.name", f"otlp-{rng.randrange(4)}")
+    spans = resource_spans.scope_spans.add().spans
+    now = time.time_ns()
+    for i in range(batch):
+        span = spans.add()
+        span.trace_id = rng.getrandbits(128).to_bytes(16, "big")
+        span.span_id = ((tag << 24) + i + 1).to_bytes(8, "big")
+        span.start_time_unix_nano = now - rng.randrange(10**9, 60 * 10**9)
+        span.end_time_unix_nano = span.start_time_unix_nano + rng.randrange(10**7, 10**10)
+        kind = i % 3
+        if kind == 0:
+            span.name = "chat"
+            _kv(span.attributes, "gen_ai.operation.name", "chat")
+            _kv(span.attributes, "gen_ai.provider.name", "openai")
+            _kv(span.attributes, "gen_ai.request.model", rng.choice(MODELS))
+            _kv(span.attributes, "gen_ai.usage.input_tokens", rng.randrange(100, 8000))
+            _kv(span.attributes, "gen_ai.usage.output_tokens", rng.randrange(10, 2000))
+            _kv(span.attributes, "gen_ai.conversation.id", f"conv-{rng.randrange(1000)}")
+            _kv(
+                span.attributes,
+                "gen_ai.input.messages",
+                json.dumps(
+                    [{"role": "user", "content": "refactor the parser and add a test " * 3}]
+                ),
+            )
+        elif kind == 1:
+            span.name = "execute_tool"
+            _kv(span.attributes, "gen_ai.operation.name", "execute_tool")
+            _kv(span.attributes, "gen_ai.tool.name", rng.choice(TOOLS))
+        else:
+            span.name = "invoke_agent"
+            _kv(span.attributes, "gen_ai.operation.name", "invoke_agent")
+            _kv(span.attributes, "gen_ai.agent.name", "sisyphus")
+        _kv(span.attributes, "user.id", f"user{rng.randrange(20)}@example.com")
+    return request.SerializeToString()
+
+
+async def client(
+    url: str, key: str, seconds: float, concurrency: int, batch: int
+) -> dict[str, Any]:
+    rng = random.Random(11)
+    bodies = [make_body(rng, batch, t) for t in range(16)]
+    headers = {"X-API-Key": key, "Content-Type": "application/x-protobuf"}
+    latencies: list[float] = []
+    spans = 0
+    deadline = time.monotonic() + seconds
+    counter = iter(range(10**9))
+
+    async def worker(http: httpx.AsyncClient) -> None:
+        nonlocal spans
+        while time.monotonic() < deadline:
+            n = next(counter)
+            # Fresh span ids per request so nothing is deduplicated away.
+            body = bodies[n % len(bodies)] if n < len(bodies) else make_body(rng, batch, n)
+            t0 = time.perf_counter()
+            response = await http.post("/v1/traces", content=body, headers=headers)
+            if response.status_code != 200:
+                raise RuntimeError(f"{response.status_code}: {response.text[:200]}")
+            latencies.append(time.perf_counter() - t0)
+            spans += batch
+
+    started = time.perf_counter()
+    async with httpx.AsyncClient(base_url=url, timeout=60) as http:
+        await asyncio.gather(*(worker(http) for _ in range(concurrency)))
+    elapsed = time.perf_counter() - started
+    latencies.sort()
+    return {
+        "spans": spans,
+        "seconds": round(elapsed, 2),
+        "spans_per_s": round(spans / elapsed, 1),
+        "ack_ms_p50": round(latencies[len(latencies) // 2] * 1000, 1),
+        "ack_ms_p99": round(latencies[int(len(latencies) * 0.99)] * 1000, 1),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--seconds", type=float, default=15.0)
+    parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--batch", type=int, default=512)
+    parser.add_argument("--client", nargs=2, metavar=("URL", "KEY"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.client:
+        result = asyncio.run(client(*args.client, args.seconds, args.concurrency, args.batch))
+        print(json.dumps(result))
+        return
+    print(f"machine: {platform.node()} cpus={os.cpu_count()} python={platform.python_version()}")
+    print(f"date: {time.strftime('%Y-%m-%d %H:%M:%S %Z')}")
+    t0 = time.perf_counter()
+    make_body(random.Random(1), args.batch, 1)
+    print(
+        f"client-side encode of one {args.batch}-span body: "
+        f"{(time.perf_counter() - t0) * 1000:.1f} ms"
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        hub = HubProcess(Path(tmp) / "data").start()
+        try:
+            out = subprocess.run(
+                [
+                    sys.executable,
+                    __file__,
+                    "--client",
+                    hub.url,
+                    hub.admin_key,
+                    "--seconds",
+                    str(args.seconds),
+                    "--concurrency",
+                    str(args.concurrency),
+                    "--batch",
+                    str(args.batch),
+                ],
+                capture_output=True,
+                text=True,
+                check=True,
+                timeout=args.seconds + 120,
+            )
+        finally:
+            hub.stop()
+    for key, value in json.loads(out.stdout.splitlines()[-1]).items():
+        print(f"  {key:<12} {value}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,75 @@
+"""Every route in the OpenAPI document, fuzzed: arbitrary path and query parameters and
+bodies never produce a 5xx (bad input gets a clear 4xx)."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import quote
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from stacklens.testing import in_process_hub
+from stacklens.testing.dataset import events
+
+#: Ingest routes have their own, body-aware fuzzing (tests/ingest/test_fuzz.py).
+INGEST = {"/v1/events", "/ingest", "/v1/traces", "/v1/logs", "/v1/metrics", "/loki/api/v1/push"}
+
+text = st.text(max_size=30) | st.sampled_from(
+    ["", "0", "-1", "7d", "15m", "2026-01-10T12:00:00Z", "alpha", "x" * 300]
+)
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=10), inner, max_size=4)
+    ),
+    max_leaves=10,
+)
+
+
+@pytest.fixture(scope="module")
+def app_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    with in_process_hub(tmp_path_factory.mktemp("fuzz-api") / "data", alerting_enabled=True) as (
+        hub,
+        client,
+    ):
+        client.post("/v1/events", json=events())
+        hub.flush()
+        yield client
+
+
+def operations(client: Any) -> list[tuple[str, str, list[str]]]:
+    found = []
+    for path, item in client.app.openapi()["paths"].items():
+        if path in INGEST:
+            continue
+        for method, op in item.items():
+            names = [p["name"] for p in op.get("parameters", []) if p.get("in") == "query"]
+            found.append((method.upper(), path, names))
+    return found
+
+
+def test_the_document_lists_the_read_side(app_client: Any) -> None:
+    paths = {path for _, path, _ in operations(app_client)}
+    assert {"/api/v1/events", "/api/v1/overview", "/api/v1/alerts", "/api/v1/costs"} <= paths
+
+
+@settings(
+    max_examples=300,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(data=st.data())
+def test_no_route_answers_5xx(app_client: Any, data: st.DataObject) -> None:
+    method, path, names = data.draw(st.sampled_from(operations(app_client)))
+    segment = st.text(min_size=1, max_size=20).map(lambda t: quote(t, safe=""))
+    concrete = re.sub(r"\{[^}]+\}", lambda _: data.draw(segment), path)
+    params = {name: data.draw(text) for name in names if data.draw(st.booleans())}
+    kwargs: dict[str, Any] = {"params": params}
+    if method in ("POST", "PUT", "PATCH"):
+        kwargs["json"] = data.draw(json_values)
+    response = app_client.request(method, concrete, **kwargs)
+    assert response.status_code < 500, (method, concrete, params, response.text[:300])
