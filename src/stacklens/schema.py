@@ -483,34 +483,20 @@ def to_row(event: Mapping[str, Any], received_ns: int) -> EventRow:
     )
 
 
-class _ContractData(msgspec.Struct, omit_defaults=True):
-    role: str | None = None
-    model: str | None = None
-    provider: str | None = None
-    agent: str | None = None
-    tool: str | None = None
-    tokens_in: int | None = None
-    tokens_out: int | None = None
-    tokens_cache_read: int | None = None
-    tokens_cache_write: int | None = None
-    tokens_reasoning: int | None = None
-    cost_usd: float | None = None
-    duration_ms: float | None = None
-    success: bool | None = None
-    error_code: str | None = None
-    status_code: int | None = None
-    method: str | None = None
-    path: str | None = None
-    content_hash: str | None = None
-    content_length: int | None = None
-    word_count: int | None = None
-    score: float | None = None
-    comment: str | None = None
-    content: str | None = None
-    command: str | None = None
-    file_path: str | None = None
-    url: str | None = None
-    args: Any = None
+#: ``data`` of the native event, for the JSON Schema: built from the typed field lists
+#: above, so the schema cannot drift from what ``normalize`` checks.
+_ContractData = msgspec.defstruct(
+    "Data",
+    [
+        *((name, int | None, None) for name in INT_DATA_FIELDS),
+        *((name, float | None, None) for name in FLOAT_DATA_FIELDS),
+        *((name, str | None, None) for name in STR_DATA_FIELDS),
+        *((name, bool | None, None) for name in BOOL_DATA_FIELDS),
+        ("args", Any, None),
+    ],
+    omit_defaults=True,
+    module=__name__,
+)
 
 
 class Event(msgspec.Struct, omit_defaults=True):
@@ -528,7 +514,7 @@ class Event(msgspec.Struct, omit_defaults=True):
     service: str | None = None
     level: str | None = None
     message: str | None = None
-    data: _ContractData | None = None
+    data: _ContractData | None = None  # type: ignore[valid-type]
     attributes: dict[str, Any] | None = None
 
 

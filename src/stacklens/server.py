@@ -31,6 +31,7 @@ from stacklens.analytics.rollups import ddl_statements, load_statements
 from stacklens.analytics.service import Analytics
 from stacklens.api import alerts as alerts_api
 from stacklens.api import analytics as analytics_api  # declares the budgets table before create_all
+from stacklens.api import costs as costs_api
 from stacklens.api import events as events_api
 from stacklens.api import health as health_api
 from stacklens.api import metric_points as metric_points_api
@@ -239,6 +240,7 @@ def create_app(hub: Hub) -> FastAPI:
     app.include_router(events_api.router)
     app.include_router(metric_points_api.router)
     app.include_router(analytics_api.router)
+    app.include_router(costs_api.router)
     app.include_router(alerts_api.router)
     app.include_router(health_api.router)
 

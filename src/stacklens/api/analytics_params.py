@@ -1,0 +1,210 @@
+"""Shared by the analytics routes: filter parameters, the filters dependency, and
+the hub's analytics, pricer and budget store.
+
+Common filters: ``stack``, ``model``, ``agent``, ``user``, ``since``/``until`` (RFC 3339,
+epoch ns or a duration ago like ``24h``, rounded down to the hour — to the step when the
+step is finer; ``until`` exclusive; default the last 24 whole hours including the
+current one) and ``step`` (seconds, for time series). A read key bound to a stack sees
+that stack only (403 for another).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Annotated, Any, Final
+
+from fastapi import Depends, HTTPException, Path, Query, Request
+
+from stacklens.analytics.budgets import BudgetStore
+from stacklens.analytics.pricing import Pricer
+from stacklens.analytics.queries import HOUR_NS, Filters
+from stacklens.analytics.service import Analytics
+from stacklens.api.auth import require
+from stacklens.api.events import visible_stacks
+from stacklens.api.timeparse import parse_time_param
+from stacklens.metadata.keys import Principal
+
+if TYPE_CHECKING:
+    from stacklens.server import Hub
+
+__all__ = [
+    "Admin",
+    "Reader",
+    "SeriesWindow",
+    "Stack",
+    "StackWindow",
+    "Window",
+    "analytics_for",
+    "budgets_for",
+    "make_filters",
+    "pricer_for",
+    "window_json",
+]
+
+MAX_BUCKETS: Final = 10_000
+_RELATIVE: Final = re.compile(r"\d+(ms|s|m|h|d|w)")
+
+Stack = Annotated[str | None, Query(max_length=63, description="Only this stack.")]
+Model = Annotated[str | None, Query(max_length=256, description="Only this model.")]
+Agent = Annotated[str | None, Query(max_length=256, description="Only this agent.")]
+User = Annotated[
+    str | None, Query(max_length=256, description="Only this (pseudonymized) user id.")
+]
+Since = Annotated[str | None, Query(max_length=64, description="RFC 3339, epoch ns or e.g. 24h")]
+Until = Annotated[str | None, Query(max_length=64, description="Exclusive end; as since.")]
+Step = Annotated[int, Query(ge=60, le=31 * 86400, description="Bucket width in seconds.")]
+Reader = Annotated[Principal, Depends(require("read"))]
+Admin = Annotated[Principal, Depends(require("admin"))]
+
+
+def analytics_for(request: Request) -> Analytics:
+    """The hub's :class:`Analytics` (``hub.analytics`` once wired; else made here)."""
+    state = request.app.state
+    found = getattr(state.hub, "analytics", None) or getattr(state, "analytics", None)
+    if found is None:
+        hub: Hub = state.hub
+        found = Analytics(hub.store.cursor, clock=hub.clock)
+        state.analytics = found
+    assert isinstance(found, Analytics)
+    return found
+
+
+def pricer_for(request: Request) -> Pricer:
+    state = request.app.state
+    found = getattr(state.hub, "pricer", None) or getattr(state, "pricer", None)
+    if found is None:
+        found = Pricer()
+        state.pricer = found
+    assert isinstance(found, Pricer)
+    return found
+
+
+def budgets_for(request: Request) -> BudgetStore:
+    state = request.app.state
+    found = getattr(state, "budgets", None)
+    if found is None:
+        hub: Hub = state.hub
+        found = BudgetStore(hub.metadata.engine, clock=hub.clock)
+        state.budgets = found
+    assert isinstance(found, BudgetStore)
+    return found
+
+
+def make_filters(
+    analytics: Analytics,
+    principal: Principal,
+    *,
+    stack: str | None,
+    model: str | None = None,
+    agent: str | None = None,
+    user: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
+    step: int = 3600,
+) -> Filters:
+    now = analytics.clock()
+    try:
+        until_ns = now - now % HOUR_NS + HOUR_NS if until is None else parse_time_param(until, now)
+        since_ns = until_ns - 24 * HOUR_NS if since is None else parse_time_param(since, now)
+        if since is not None and _RELATIVE.fullmatch(since.strip()):
+            # "7d" means the last 7 days in whole steps (whole hours for hourly steps),
+            # so dashboards read the rollups; exact times are answered exactly.
+            grain = min(step, 3600) * 10**9 if step % 3600 else HOUR_NS
+            since_ns -= since_ns % grain
+    except ValueError as exc:
+        raise HTTPException(400, str(exc)) from None
+    if since_ns >= until_ns:
+        raise HTTPException(400, "since must be before until")
+    if (until_ns - since_ns) // (step * 10**9) > MAX_BUCKETS:
+        raise HTTPException(400, f"more than {MAX_BUCKETS} buckets: use a larger step")
+    return Filters(
+        since_ns=since_ns,
+        until_ns=until_ns,
+        stacks=visible_stacks(principal, stack),
+        model=model,
+        agent=agent,
+        user=user,
+        step_s=step,
+    )
+
+
+def _window(
+    request: Request,
+    principal: Reader,
+    stack: Stack = None,
+    model: Model = None,
+    agent: Agent = None,
+    user: User = None,
+    since: Since = None,
+    until: Until = None,
+) -> Filters:
+    return make_filters(
+        analytics_for(request),
+        principal,
+        stack=stack,
+        model=model,
+        agent=agent,
+        user=user,
+        since=since,
+        until=until,
+    )
+
+
+def _series_window(
+    request: Request,
+    principal: Reader,
+    stack: Stack = None,
+    model: Model = None,
+    agent: Agent = None,
+    user: User = None,
+    since: Since = None,
+    until: Until = None,
+    step: Step = 3600,
+) -> Filters:
+    return make_filters(
+        analytics_for(request),
+        principal,
+        stack=stack,
+        model=model,
+        agent=agent,
+        user=user,
+        since=since,
+        until=until,
+        step=step,
+    )
+
+
+def _stack_window(
+    request: Request,
+    principal: Reader,
+    stack: Annotated[str, Path(max_length=63)],
+    model: Model = None,
+    agent: Agent = None,
+    since: Since = None,
+    until: Until = None,
+    step: Step = 3600,
+) -> Filters:
+    return make_filters(
+        analytics_for(request),
+        principal,
+        stack=stack,
+        model=model,
+        agent=agent,
+        since=since,
+        until=until,
+        step=step,
+    )
+
+
+#: The common filters, hourly (breakdowns and reports).
+Window = Annotated[Filters, Depends(_window)]
+#: The common filters with ``step`` (time series).
+SeriesWindow = Annotated[Filters, Depends(_series_window)]
+#: The per-stack dashboard's filters (the stack from the path).
+StackWindow = Annotated[Filters, Depends(_stack_window)]
+
+
+def window_json(f: Filters) -> dict[str, Any]:
+    from stacklens.analytics.service import format_ns
+
+    return {"since": format_ns(f.since_ns), "until": format_ns(f.until_ns), "step": f.step_s}
