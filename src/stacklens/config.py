@@ -33,6 +33,13 @@ class HubConfig(msgspec.Struct, frozen=True, kw_only=True):
     duckdb_threads: int = 2
     #: SQLAlchemy URL of the metadata database; default: SQLite in the data dir.
     metadata_url: str | None = None
+    #: A retried event_id is recognised as a duplicate when its first copy was received
+    #: at most this long before (clients retry within seconds to minutes). The lookup
+    #: scans the ids received in this window, so keep it short at high ingest rates.
+    dedup_window_s: float = 3600.0
+    #: Worker processes for the CPU half of native ingest (parse, normalize, privacy);
+    #: 0 runs it in the hub process. See bench/RESULTS.md for the trade-off.
+    ingest_workers: int = 0
     #: fsync the spool before acknowledging. Only benchmarks turn this off.
     fsync: bool = True
     #: Loader lag above which /health reports the loader unhealthy.

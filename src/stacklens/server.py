@@ -43,6 +43,7 @@ from stacklens.ingest.loader import Loader
 from stacklens.ingest.metrics import HubMetrics
 from stacklens.ingest.pipeline import IngestPipeline
 from stacklens.ingest.spool import Spool
+from stacklens.ingest.workers import PipelinePool, PipelineSpec
 from stacklens.metadata import KeyRing, MetadataDB, StackRegistry
 from stacklens.privacy import PrivacyPolicy, Redactor
 from stacklens.schema import json_schema
@@ -108,6 +109,7 @@ class Hub:
             threads=config.duckdb_threads,
             extra_ddl=ddl_statements(),
             load_hooks={"events": load_statements()},
+            dedup_window_ns=int(config.dedup_window_s * 1e9),
         )
         self.spool = Spool(
             data_dir / "spool" / "events",
@@ -149,8 +151,9 @@ class Hub:
             else None
         )
         default_policy, policies = load_privacy_policies(config.privacy_file)
+        secret_key = load_secret_key(data_dir, config.secret_key)
         self.redactor = Redactor(
-            load_secret_key(data_dir, config.secret_key),
+            secret_key,
             default_policy=default_policy,
             policies=policies,
             on_redaction=self.metrics.count_redaction,
@@ -158,6 +161,14 @@ class Hub:
         self.pricer = Pricer(load_price_overrides(config.prices_file))
         self.pipeline = IngestPipeline(
             self.redactor, clock=clock, new_id=new_id, pricer=self.pricer
+        )
+        self.pipeline_pool = (
+            PipelinePool(
+                PipelineSpec(secret_key, default_policy, policies, config.prices_file),
+                config.ingest_workers,
+            )
+            if config.ingest_workers > 0
+            else None
         )
         self.analytics = Analytics(self.store.cursor, clock=clock)
         self.stack_metrics = StackMetricsCollector(self.store.cursor, clock)
@@ -174,6 +185,8 @@ class Hub:
         return None if given else key
 
     def start(self) -> None:
+        if self.pipeline_pool is not None:
+            self.pipeline_pool.warm_up()
         self.spool.open()
         self.metrics_spool.open()
         self.loader.start()
@@ -196,6 +209,8 @@ class Hub:
         self.metrics_spool.close()
         self.loader.stop()
         self.metrics_loader.stop()
+        if self.pipeline_pool is not None:
+            self.pipeline_pool.close()
         self.store.close()
         self.metadata.close()
 

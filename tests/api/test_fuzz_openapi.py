@@ -4,9 +4,9 @@ bodies never produce a 5xx (bad input gets a clear 4xx)."""
 from __future__ import annotations
 
 import re
-from urllib.parse import quote
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from hypothesis import HealthCheck, given, settings

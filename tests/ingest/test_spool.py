@@ -122,3 +122,24 @@ def test_segments_are_private_to_the_hub_user(tmp_path: Path) -> None:
     segment = next((tmp_path / "spool").iterdir())
     assert os.stat(segment).st_mode & 0o077 == 0
     spool.close()
+
+
+def test_dedup_window_is_by_receive_time(tmp_path: Path) -> None:
+    store = DuckDBStore(tmp_path / "ev.duckdb", dedup_window_ns=60 * 10**9)
+
+    def load(number: int, event_id: str, received_s: int) -> int:
+        row = EventRow(
+            event_id=event_id,
+            ts=1_767_225_600 * 10**9,
+            stack_name="s",
+            event_type="log",
+            received_ns=received_s * 10**9,
+        )
+        path = tmp_path / f"{number}.ndjson"
+        path.write_bytes(encoder.encode(row) + b"\n")
+        return store.load_segments("events", [(number, path)]).inserted
+
+    assert load(1, "a", received_s=1000) == 1
+    assert load(2, "a", received_s=1030) == 0  # a retry 30 s later: a duplicate
+    assert load(3, "a", received_s=1100) == 1  # 100 s later: past the 60 s window
+    assert stored_ids(store) == ["a", "a"]

@@ -148,14 +148,6 @@ def _tok_sums() -> str:
     return ", ".join(f"sum({c})" for c in TOKEN_COLUMNS)
 
 
-def dedup_staging_sql() -> str:
-    """Drop staged rows already stored (a retry), so rollups count each event once."""
-    return (
-        "DELETE FROM staging WHERE event_id IN (SELECT e.event_id FROM events e "
-        "WHERE e.ts BETWEEN (SELECT min(ts) FROM staging) AND (SELECT max(ts) FROM staging))"
-    )
-
-
 def usage_hourly_sql(d: Dialect = DUCKDB, source: str = "staging") -> str:
     select = (
         f"SELECT {d.hour('ts')}, stack_name, event_type, coalesce(model, ''), "
@@ -277,11 +269,10 @@ def metric_counters_sql(d: Dialect = DUCKDB) -> str:
 def load_statements(d: Dialect = DUCKDB, *, label_cap: int = LABEL_CAP) -> list[str]:
     """What the loader runs over ``staging`` in its transaction, before the insert.
 
-    The first statement removes already-stored event ids from ``staging``; the
-    loader's own anti-join then finds nothing more to skip.
+    The store has already removed retried rows from ``staging`` (see
+    :func:`stacklens.store.sql.dedup_staged_sql`), so each event is counted once.
     """
     return [
-        dedup_staging_sql(),
         usage_hourly_sql(d),
         billing_daily_sql(d),
         session_summaries_sql(d),

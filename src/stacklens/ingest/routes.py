@@ -68,13 +68,26 @@ async def _ingest(hub: Hub, request: Request) -> Response:
         )
     try:
         accepted = await accept_request(hub, request)
-        parsed = parse_native(accepted.body)
-        prepared = hub.pipeline.prepare(
-            parsed.events,
-            key_stack=accepted.principal.stack,
-            default_stack=accepted.header_stack,
-            rejected=parsed.rejected,
-        )
+        if hub.pipeline_pool is not None:
+            result = await hub.pipeline_pool.prepare_native(
+                accepted.body,
+                key_stack=accepted.principal.stack,
+                default_stack=accepted.header_stack,
+            )
+            if result.error is not None:
+                return error_response(result.error[2], result.error[1])
+            for rule, count in result.redactions.items():
+                hub.metrics.count_redaction(rule, count)
+            assert result.prepared is not None
+            prepared = result.prepared
+        else:
+            parsed = parse_native(accepted.body)
+            prepared = hub.pipeline.prepare(
+                parsed.events,
+                key_stack=accepted.principal.stack,
+                default_stack=accepted.header_stack,
+                rejected=parsed.rejected,
+            )
     except IngestError as exc:
         return error_response(exc.status, exc.message)
     except BodyError as exc:

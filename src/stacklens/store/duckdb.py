@@ -38,8 +38,11 @@ class DuckDBStore:
         threads: int = 2,
         extra_ddl: Sequence[str] = (),
         load_hooks: Mapping[str, Sequence[str]] | None = None,
+        dedup_window_ns: int = 3600 * 10**9,
     ) -> None:
         self.path = path
+        #: How far back (by receive time) a retried key is recognised as a duplicate.
+        self.dedup_window_ns = dedup_window_ns
         path.parent.mkdir(parents=True, exist_ok=True)
         self._con = duckdb.connect(
             str(path), config={"memory_limit": memory_limit, "threads": threads}
@@ -69,6 +72,8 @@ class DuckDBStore:
             try:
                 con.execute(sql.stage_segments_sql(table), {"files": files})
                 staged = _scalar(con, "SELECT count(*) FROM staging")
+                since = _scalar(con, "SELECT min(received_ns) FROM staging") - self.dedup_window_ns
+                con.execute(sql.dedup_staged_sql(table), {"since": since})
                 for statement in self._load_hooks.get(stream, ()):
                     con.execute(statement)
                 # DuckDB answers an INSERT with the number of rows it inserted.

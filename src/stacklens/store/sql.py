@@ -11,6 +11,7 @@ from stacklens.store.columns import EVENTS, METRIC_POINTS, TableSpec
 
 __all__ = [
     "CHECKPOINTS_DDL",
+    "dedup_staged_sql",
     "insert_staged_sql",
     "select_events_sql",
     "select_metric_points_sql",
@@ -43,13 +44,19 @@ def _struct_literal(mapping: dict[str, str]) -> str:
     return "{" + ", ".join(f"'{name}': '{kind}'" for name, kind in mapping.items()) + "}"
 
 
+def _staged_column(name: str, kind: str) -> str:
+    if kind == "timestamp":
+        return f"make_timestamp({name} // 1000) AS {name}"
+    if name == "received_ns":
+        # A row struct left at its default omits the field; 0 keeps it comparable.
+        return "coalesce(received_ns, 0) AS received_ns"
+    return name
+
+
 def stage_segments_sql(table: TableSpec) -> str:
     """Read sealed spool segments (parameter ``$files``) into the temp table
     ``staging``, skipping commit-marker lines and keeping one row per key."""
-    select = ", ".join(
-        f"make_timestamp({c.name} // 1000) AS {c.name}" if c.kind == "timestamp" else c.name
-        for c in table.columns
-    )
+    select = ", ".join(_staged_column(c.name, c.kind) for c in table.columns)
     return (
         "CREATE OR REPLACE TEMP TABLE staging AS "
         f"SELECT {select} FROM read_ndjson($files, "
@@ -59,19 +66,26 @@ def stage_segments_sql(table: TableSpec) -> str:
     )
 
 
-def insert_staged_sql(table: TableSpec) -> str:
-    """Move ``staging`` into ``table``, skipping keys already stored.
+def dedup_staged_sql(table: TableSpec) -> str:
+    """Drop from ``staging`` the rows whose key is already stored: a client's retry of
+    an acknowledged batch (parameter ``$since``: the retry window's start, in
+    ``received_ns``).
 
-    Retries carry the same key and timestamp, so the anti-join looks only at the
-    staged time range, which DuckDB's zone maps prune to a few row groups.
+    Rows are appended in the order they were received, so DuckDB's zone maps on
+    ``received_ns`` prune the lookup to the window's last row groups however large the
+    table grows (an event-time bound would not: a batch can span hours of event time).
     """
-    names = ", ".join(c.name for c in table.columns)
     key = table.key
     return (
-        f"INSERT INTO {table.name} ({names}) SELECT {names} FROM staging s WHERE NOT EXISTS ("
-        f"SELECT 1 FROM {table.name} e WHERE e.{key} = s.{key} "
-        "AND e.ts BETWEEN (SELECT min(ts) FROM staging) AND (SELECT max(ts) FROM staging))"
+        f"DELETE FROM staging WHERE {key} IN (SELECT e.{key} FROM {table.name} e "
+        f"WHERE e.received_ns >= $since AND e.{key} IN (SELECT {key} FROM staging))"
     )
+
+
+def insert_staged_sql(table: TableSpec) -> str:
+    """Move ``staging`` (already deduplicated) into ``table``."""
+    names = ", ".join(c.name for c in table.columns)
+    return f"INSERT INTO {table.name} ({names}) SELECT {names} FROM staging"
 
 
 def select_events_sql(query: EventQuery) -> tuple[str, dict[str, Any]]:
