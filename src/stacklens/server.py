@@ -107,6 +107,7 @@ class Hub:
             data_dir / "events.duckdb",
             memory_limit=config.duckdb_memory_limit,
             threads=config.duckdb_threads,
+            checkpoint_threshold=config.duckdb_checkpoint_threshold,
             extra_ddl=ddl_statements(),
             load_hooks={"events": load_statements()},
             dedup_window_ns=int(config.dedup_window_s * 1e9),
