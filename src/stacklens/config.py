@@ -39,6 +39,9 @@ class HubConfig(msgspec.Struct, frozen=True, kw_only=True):
     #: at most this long before (clients retry within seconds to minutes). The lookup
     #: scans the ids received in this window, so keep it short at high ingest rates.
     dedup_window_s: float = 3600.0
+    #: Serve /metrics without a key (trusted networks only: it names every stack and its
+    #: spend). By default Prometheus authenticates with a read key as a bearer token.
+    metrics_public: bool = False
     #: Worker processes for the CPU half of native ingest (parse, normalize, privacy);
     #: 0 runs it in the hub process. See bench/RESULTS.md for the trade-off.
     ingest_workers: int = 0

@@ -33,6 +33,7 @@ from stacklens.api import alerts as alerts_api
 from stacklens.api import analytics as analytics_api  # declares the budgets table before create_all
 from stacklens.api import costs as costs_api
 from stacklens.api import events as events_api
+from stacklens.api.auth import authenticate
 from stacklens.api import health as health_api
 from stacklens.api import metric_points as metric_points_api
 from stacklens.config import HubConfig
@@ -261,7 +262,14 @@ def create_app(hub: Hub) -> FastAPI:
     app.include_router(health_api.router)
 
     @app.get("/metrics", tags=["metrics"])
-    async def metrics() -> Response:
+    async def metrics(request: Request) -> Response:
+        """Prometheus exposition: every stack's series and the hub's own health. Needs
+        a read or admin key not bound to a stack (a bound key would see other stacks),
+        unless ``metrics_public`` is set."""
+        if not hub.config.metrics_public:
+            principal = authenticate(hub.keyring, request.headers)
+            if not principal.can_read() or principal.stack is not None:
+                raise StarletteHTTPException(403, "/metrics needs a read key for all stacks")
         body = await run_in_threadpool(generate_latest, hub.registry)
         return Response(body, media_type=CONTENT_TYPE_LATEST)
 

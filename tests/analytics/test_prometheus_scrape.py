@@ -57,7 +57,9 @@ def prometheus(tmp_path: Path, hub_url: str) -> Iterator[str]:
     config = tmp_path / "prometheus.yml"
     config.write_text(
         "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
-        "scrape_configs:\n  - job_name: stacklens\n    static_configs:\n"
+        "scrape_configs:\n  - job_name: stacklens\n"
+        f"    authorization: {{type: Bearer, credentials: {ADMIN_KEY}}}\n"
+        "    static_configs:\n"
         f"      - targets: ['{hub_url.removeprefix('http://')}']\n"
     )
     log = (tmp_path / "prometheus.log").open("wb")

@@ -23,3 +23,14 @@ def test_failing_parts_make_health_503(hub: Any, client: Any) -> None:
     assert body["failing"] == ["loader", "store"]
     assert body["checks"]["store"]["error"]
     assert client.get("/ready").status_code == 503
+
+
+def test_metrics_needs_a_read_key_for_all_stacks(hub: Any, client: Any) -> None:
+    assert client.get("/metrics").status_code == 200  # the admin key
+    assert client.get("/metrics", headers={"X-API-Key": "slk_nope"}).status_code == 401
+    _, bound = hub.keyring.create("read", stack="alpha")
+    assert client.get("/metrics", headers={"X-API-Key": bound}).status_code == 403
+    _, ingest = hub.keyring.create("ingest")
+    assert client.get("/metrics", headers={"X-API-Key": ingest}).status_code == 403
+    client.headers.pop("X-API-Key")
+    assert client.get("/metrics").status_code == 401
