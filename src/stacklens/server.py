@@ -33,9 +33,9 @@ from stacklens.api import alerts as alerts_api
 from stacklens.api import analytics as analytics_api  # declares the budgets table before create_all
 from stacklens.api import costs as costs_api
 from stacklens.api import events as events_api
-from stacklens.api.auth import authenticate
 from stacklens.api import health as health_api
 from stacklens.api import metric_points as metric_points_api
+from stacklens.api.auth import authenticate
 from stacklens.config import HubConfig
 from stacklens.ids import Clock, IdFactory, new_ulid, system_clock_ns
 from stacklens.ingest import loki_http, otlp_http
