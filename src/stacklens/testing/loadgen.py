@@ -61,10 +61,16 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     acked_file = open(args.acked, "a") if args.acked else None  # noqa: SIM115 - lives for the run
     counter = iter(range(10**12))
 
+    began = time.monotonic()
+
     async def worker(client: httpx.AsyncClient) -> None:
         nonlocal acked, retries
         while time.monotonic() < deadline:
             n = next(counter)
+            if args.rate:  # batch n is due at n * batch / rate seconds after the start
+                delay = began + n * args.batch / args.rate - time.monotonic()
+                if delay > 0:
+                    await asyncio.sleep(delay)
             ids, body = pool[n % len(pool)]
             if n >= len(pool):  # fresh ids for every batch sent: nothing is a duplicate
                 tag = f"r{n}".encode()
@@ -128,6 +134,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch", type=int, default=1000)
     parser.add_argument("--distinct-batches", type=int, default=20)
     parser.add_argument("--gzip", action="store_true")
+    parser.add_argument("--rate", type=float, default=0.0, help="events/s (0: as fast as possible)")
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--acked", default=None, help="append acknowledged event ids here")
     args = parser.parse_args(argv)
