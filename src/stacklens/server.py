@@ -49,6 +49,7 @@ from stacklens.metadata import KeyRing, MetadataDB, StackRegistry
 from stacklens.privacy import PrivacyPolicy, Redactor
 from stacklens.schema import json_schema
 from stacklens.store.duckdb import DuckDBStore
+from stacklens.web import install_console
 
 __all__ = ["Hub", "create_app", "load_privacy_policies", "load_secret_key"]
 
@@ -302,6 +303,7 @@ def create_app(hub: Hub) -> FastAPI:
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+    install_console(app, hub)
     return app
 
 

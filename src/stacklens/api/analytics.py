@@ -20,7 +20,6 @@ from stacklens.api.analytics_params import (
     analytics_for,
     window_json,
 )
-from stacklens.api.analytics_params import make_filters as _filters  # noqa: F401 (stacklens.web)
 from stacklens.api.events import visible_stacks
 
 __all__ = ["router"]

@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping
 from fastapi import HTTPException, Request
 
 from stacklens.metadata.keys import KeyRing, Principal
+from stacklens.web.session import session_principal
 
 __all__ = ["AuthError", "authenticate", "extract_key", "require"]
 
@@ -51,7 +52,10 @@ def require(action: str) -> Callable[[Request], Principal]:
     """A FastAPI dependency: the request's principal, allowed to ``read``/``write``/``admin``."""
 
     def dependency(request: Request) -> Principal:
-        principal = authenticate(request.app.state.hub.keyring, request.headers)
+        # A console session reads (GET/HEAD, no key header) as its key.
+        principal = session_principal(request)
+        if principal is None:
+            principal = authenticate(request.app.state.hub.keyring, request.headers)
         allowed = {
             "read": principal.can_read(),
             "write": principal.can_write(),
