@@ -349,6 +349,10 @@ def test_close_with_a_hanging_hub_keeps_events_on_disk(
         assert time.monotonic() - started < 10
     finally:
         release.set()
+    # Let the hung post fail and the sender finish: it must not spill them again.
+    thread = client._sender._thread
+    assert thread is not None
+    thread.join(timeout=30)
     seen = sorted(json.loads(line)["attributes"]["n"]
                   for line in spool_bytes(tmp_path).splitlines())
     assert seen == list(range(15))

@@ -136,11 +136,12 @@ class Sender:
         if self._thread is not None:
             self._thread.join(timeout=max(1.0, timeout))
             if self._thread.is_alive():
-                # Stuck in a post: save a copy of what is in memory. If the post later
-                # succeeds too, the hub drops the copy by event_id. Queued items are
-                # taken with popleft, so the sender cannot build them a second time
-                # (under another event_id).
-                events = list(self._pending_events)
+                # Stuck in a post: take what is in memory to disk. Taking (not copying)
+                # the pending lists hands them over: when the post fails, the sender
+                # finds nothing left to spill a second time; when it succeeds, the hub
+                # drops the disk copy by event_id. Queued items are taken with popleft,
+                # so the sender cannot build them a second time (under another id).
+                events, self._pending_events, self._pending = self._pending_events, [], []
                 while self._queue:
                     item = self._queue.popleft()
                     if not isinstance(item, FlushMarker):
