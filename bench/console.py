@@ -64,7 +64,7 @@ def main() -> None:
     if not (args.reuse and path.exists()):
         print(f"generating {args.events:,} events over {args.days} days into {path}")
         # Generation only: the rollup statements over growing tables need more than the
-        # hub's 256 MB; the timed hub below runs with its default limit.
+        # hub's limit; the timed hub below runs with its default limit.
         store = DuckDBStore(path, memory_limit="3GB")
         generate(store, args.events, args.days)
         store.close()
@@ -139,7 +139,7 @@ def main() -> None:
         size = path.stat().st_size / 1e6
         print(
             f"\n{hub.store.count_events():,} events, store {size:.0f} MB; {args.runs} runs "
-            f"(2 DuckDB threads, 256 MB memory limit); month {month}\n"
+            f"(2 DuckDB threads, {hub.config.duckdb_memory_limit} memory limit); month {month}\n"
         )
         print(f"{'page':<32} {'data p50':>9} {'data p95':>9} {'page p50':>9} {'page p95':>9}")
         worst = 0.0

@@ -24,9 +24,29 @@ from stacklens.testing.secrets import SECRETS
 MODELS = ["claude-3-5-sonnet-20241022", "gpt-4o-mini", "gpt-4o", "llama-3.1-70b-versatile"]
 STACKS = ["support-bot", "code-agent", "rag-search", "voice-assistant"]
 WORDS = [
-    "the", "user", "asked", "about", "billing", "plans", "and", "assistant", "explained",
-    "how", "invoices", "are", "generated", "each", "month", "with", "a", "summary", "of",
-    "usage", "per", "project", "team",
+    "the",
+    "user",
+    "asked",
+    "about",
+    "billing",
+    "plans",
+    "and",
+    "assistant",
+    "explained",
+    "how",
+    "invoices",
+    "are",
+    "generated",
+    "each",
+    "month",
+    "with",
+    "a",
+    "summary",
+    "of",
+    "usage",
+    "per",
+    "project",
+    "team",
 ]
 LOG_TEMPLATES = [
     "llm call finished model={model} tokens_in={a} tokens_out={b} duration_ms={c}",
@@ -78,21 +98,37 @@ def make_events(count: int, seed: int = 7) -> list[dict[str, Any]]:
         data = event["data"]
         model = rng.choice(MODELS)
         if kind == "message":
-            data.update(role=rng.choice(["user", "assistant"]), model=model,
-                        content=_text(rng, 5, 60), agent="support")
+            data.update(
+                role=rng.choice(["user", "assistant"]),
+                model=model,
+                content=_text(rng, 5, 60),
+                agent="support",
+            )
             event["message"] = "message received"
         elif kind == "llm_call":
-            data.update(model=model, provider="anthropic", tokens_in=rng.randint(10, 9000),
-                        tokens_out=rng.randint(10, 900), cost_usd=0.0012, duration_ms=812.5)
-            event["attributes"].update({
-                "gen_ai.request.model": model,
-                "gen_ai.usage.input_tokens": data["tokens_in"],
-                "gen_ai.usage.output_tokens": data["tokens_out"],
-                "llm.token_count.prompt": data["tokens_in"],
-            })
+            data.update(
+                model=model,
+                provider="anthropic",
+                tokens_in=rng.randint(10, 9000),
+                tokens_out=rng.randint(10, 900),
+                cost_usd=0.0012,
+                duration_ms=812.5,
+            )
+            event["attributes"].update(
+                {
+                    "gen_ai.request.model": model,
+                    "gen_ai.usage.input_tokens": data["tokens_in"],
+                    "gen_ai.usage.output_tokens": data["tokens_out"],
+                    "llm.token_count.prompt": data["tokens_in"],
+                }
+            )
         elif kind == "tool_use":
-            data.update(tool=rng.choice(["Bash", "Read", "WebFetch"]), success=True,
-                        duration_ms=41.0, args={"timeout": 120, "description": "run tests"})
+            data.update(
+                tool=rng.choice(["Bash", "Read", "WebFetch"]),
+                success=True,
+                duration_ms=41.0,
+                args={"timeout": 120, "description": "run tests"},
+            )
             if data["tool"] == "Bash":
                 data["command"] = rng.choice(COMMANDS)
             elif data["tool"] == "Read":
@@ -151,9 +187,12 @@ def main() -> None:
         f"mean {mean_us:.2f} us (best of {args.rounds} rounds)"
     )
     print(f"throughput: {len(events) / best:,.0f} events/s on one core")
-    print("p50 per event type: " + ", ".join(
-        f"{kind} {statistics.median(values):.1f} us" for kind, values in sorted(by_type.items())
-    ))
+    print(
+        "p50 per event type: "
+        + ", ".join(
+            f"{kind} {statistics.median(values):.1f} us" for kind, values in sorted(by_type.items())
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -51,19 +51,31 @@ def bench_emit(events: int) -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         client = Client(
-            "bench", "http://hub", "k", spool_dir=Path(tmp), queue_size=events * 3,
+            "bench",
+            "http://hub",
+            "k",
+            spool_dir=Path(tmp),
+            queue_size=events * 3,
             http_client=httpx.Client(transport=httpx.MockTransport(accept)),
-            registry=CollectorRegistry(), close_at_exit=False, environ={},
+            registry=CollectorRegistry(),
+            close_at_exit=False,
+            environ={},
         )
         overhead = _timer_overhead()
         clock = time.perf_counter_ns
         cases: dict[str, Callable[[], None]] = {
             "emit('heartbeat')": lambda: client.emit("heartbeat"),
             "emit('llm_call', 5 fields)": lambda: client.emit(
-                "llm_call", model="claude", tokens_in=1200, tokens_out=300, duration_ms=812.5,
-                session_id="s-1"),
+                "llm_call",
+                model="claude",
+                tokens_in=1200,
+                tokens_out=300,
+                duration_ms=812.5,
+                session_id="s-1",
+            ),
             "llm_call() helper": lambda: client.llm_call(
-                "claude", provider="anthropic", tokens_in=1200, tokens_out=300, duration_ms=812.5),
+                "claude", provider="anthropic", tokens_in=1200, tokens_out=300, duration_ms=812.5
+            ),
         }
         for name, call in cases.items():
             for _ in range(2000):  # warm-up
@@ -125,8 +137,10 @@ def bench_logging(calls: int) -> None:
     below = (time.perf_counter_ns() - started) / calls
     reset_structured_logging()
     print(f"plain structlog JSON line      {plain / 1000:6.2f} us/call")
-    print(f"stacklens structured logger    {ours / 1000:6.2f} us/call "
-          f"({ours / plain:.1f}x: context, trace ids, redaction, field order)")
+    print(
+        f"stacklens structured logger    {ours / 1000:6.2f} us/call "
+        f"({ours / plain:.1f}x: context, trace ids, redaction, field order)"
+    )
     print(f"stacklens call below level     {below / 1000:6.2f} us/call")
 
 
