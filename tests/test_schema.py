@@ -3,7 +3,8 @@ from __future__ import annotations
 import msgspec
 import pytest
 
-from stacklens.schema import EventError, Limits, json_schema, normalize, parse_timestamp, to_row
+from stacklens.event_schema import json_schema
+from stacklens.schema import EventError, Limits, normalize, parse_timestamp, to_row
 from stacklens.testing import SequentialIds
 
 NOW = 1_769_904_000 * 10**9  # 2026-02-01T00:00:00Z

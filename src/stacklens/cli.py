@@ -116,7 +116,7 @@ def _tune_gc() -> None:
 @main.command()
 def schema() -> None:
     """Print the JSON Schema of a native event."""
-    from stacklens.schema import json_schema
+    from stacklens.event_schema import json_schema
 
     click.echo(msgspec.json.format(msgspec.json.encode(json_schema()), indent=2).decode())
 

@@ -37,6 +37,7 @@ from stacklens.api import health as health_api
 from stacklens.api import metric_points as metric_points_api
 from stacklens.api.auth import authenticate
 from stacklens.config import HubConfig
+from stacklens.event_schema import json_schema
 from stacklens.ids import Clock, IdFactory, new_ulid, system_clock_ns
 from stacklens.ingest import loki_http, otlp_http
 from stacklens.ingest import routes as ingest_routes
@@ -47,7 +48,6 @@ from stacklens.ingest.spool import Spool
 from stacklens.ingest.workers import PipelinePool, PipelineSpec
 from stacklens.metadata import KeyRing, MetadataDB, StackRegistry
 from stacklens.privacy import PrivacyPolicy, Redactor
-from stacklens.schema import json_schema
 from stacklens.store.duckdb import DuckDBStore
 from stacklens.web import install_console
 

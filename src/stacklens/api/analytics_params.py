@@ -128,28 +128,6 @@ def make_filters(
     )
 
 
-def _window(
-    request: Request,
-    principal: Reader,
-    stack: Stack = None,
-    model: Model = None,
-    agent: Agent = None,
-    user: User = None,
-    since: Since = None,
-    until: Until = None,
-) -> Filters:
-    return make_filters(
-        analytics_for(request),
-        principal,
-        stack=stack,
-        model=model,
-        agent=agent,
-        user=user,
-        since=since,
-        until=until,
-    )
-
-
 def _series_window(
     request: Request,
     principal: Reader,
@@ -172,6 +150,20 @@ def _series_window(
         until=until,
         step=step,
     )
+
+
+def _window(
+    request: Request,
+    principal: Reader,
+    stack: Stack = None,
+    model: Model = None,
+    agent: Agent = None,
+    user: User = None,
+    since: Since = None,
+    until: Until = None,
+) -> Filters:
+    # The same filters without a step parameter: breakdowns and reports are hourly.
+    return _series_window(request, principal, stack, model, agent, user, since, until, 3600)
 
 
 def _stack_window(
