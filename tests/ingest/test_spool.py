@@ -143,3 +143,66 @@ def test_dedup_window_is_by_receive_time(tmp_path: Path) -> None:
     assert load(2, "a", received_s=1030) == 0  # a retry 30 s later: a duplicate
     assert load(3, "a", received_s=1100) == 1  # 100 s later: past the 60 s window
     assert stored_ids(store) == ["a", "a"]
+
+
+_DISK_FULL_SCRIPT = """
+import resource, signal, sys
+from pathlib import Path
+import msgspec
+from stacklens.ingest.spool import Spool
+from stacklens.schema import EventRow
+
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # past the limit, write() fails with EFBIG
+_, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+resource.setrlimit(resource.RLIMIT_FSIZE, (6000, hard))  # the soft limit: raised later
+spool = Spool(Path(sys.argv[1]))
+spool.open()
+acked, failed = [], 0
+encoder = msgspec.json.Encoder()
+for n in range(40):
+    rows = [EventRow(event_id=f"b{n}-{i}", ts=1_767_225_600 * 10**9, stack_name="s",
+                     event_type="log", message="x" * (40 + 97 * (n % 3))) for i in range(3)]
+    payload = b"".join(encoder.encode(r) + b"\\n" for r in rows)
+    try:
+        spool.append_blocking(payload, 3)
+    except OSError:
+        failed += 1
+        # Space comes back (another file was deleted): later batches succeed.
+        resource.setrlimit(resource.RLIMIT_FSIZE, (hard, hard))
+        continue
+    acked.extend(r.event_id for r in rows)
+spool.close()
+print(" ".join(acked))
+print(failed)
+"""
+
+
+def test_failed_write_leaves_no_torn_bytes_before_later_acks(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    # A disk that fills up: a write past 6,000 bytes fails part-way (EFBIG); then
+    # space comes back and later batches are acknowledged.
+    result = subprocess.run(
+        [sys.executable, "-c", _DISK_FULL_SCRIPT, str(tmp_path / "spool")],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    acked_line, failed = result.stdout.strip().splitlines()
+    acked = acked_line.split()
+    assert int(failed) == 1
+    assert any(event_id.startswith("b39-") for event_id in acked)  # acks went on after it
+    # Every byte left is part of an acknowledged batch: recovery keeps them all and
+    # the loader reads them all.
+    for segment in (tmp_path / "spool").iterdir():
+        kept = recover_segment(segment)
+        assert kept * 1 == len(
+            [ln for ln in segment.read_bytes().splitlines() if b'"event_id"' in ln]
+        )
+    spool = Spool(tmp_path / "spool")
+    spool.open()
+    store = DuckDBStore(tmp_path / "ev.duckdb")
+    Loader(spool, store).run_once()
+    assert stored_ids(store) == sorted(acked)

@@ -140,9 +140,10 @@ class Spool:
         numbers = sorted(
             int(p.name.removesuffix(_SUFFIX)) for p in self.directory.glob(f"*{_SUFFIX}")
         )
-        if numbers:
-            last = _segment_path(self.directory, numbers[-1])
-            recover_segment(last)
+        # Normally only the newest segment can be torn, but one abandoned after a
+        # failed write may be older: check them all (the backlog is read once).
+        for number in numbers:
+            recover_segment(_segment_path(self.directory, number))
         for number in numbers:
             size = _segment_path(self.directory, number).stat().st_size
             if size == 0:
@@ -247,16 +248,47 @@ class Spool:
                 self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
                 if self._fsync:
                     _fsync_dir(self.directory)  # the new file's name must survive a crash
-            view = memoryview(blob)
-            while view:
-                written = os.write(self._fd, view)
-                view = view[written:]
-            if self._fsync:
-                os.fsync(self._fd)
-                self.fsyncs += 1
+            try:
+                view = memoryview(blob)
+                while view:
+                    written = os.write(self._fd, view)
+                    view = view[written:]
+                if self._fsync:
+                    os.fsync(self._fd)
+                    self.fsyncs += 1
+            except OSError:
+                self._undo_partial_write()
+                raise  # nothing in this group is acknowledged: the callers answer 503
             self._current_bytes += len(blob)
             self._first_write_ns.setdefault(self._current, self._clock())
             self.rows_acknowledged += total_rows
+
+    def _undo_partial_write(self) -> None:
+        """After a failed write or fsync (disk full, I/O error), cut the segment back to
+        its last acknowledged byte, so batches acknowledged later never sit behind torn
+        bytes (recovery stops at the first bad batch; the loader cannot parse a torn
+        line). If even that fails, abandon the segment: it is recovered and sealed, and
+        the next write opens a new one."""
+        assert self._fd is not None
+        try:
+            os.ftruncate(self._fd, self._current_bytes)
+            if self._fsync:
+                os.fsync(self._fd)
+        except OSError:
+            os.close(self._fd)
+            self._fd = None
+            path = _segment_path(self.directory, self._current)
+            try:
+                recover_segment(path)
+                size = path.stat().st_size
+            except OSError:
+                size = 0  # left for the next start, which recovers every segment
+            if size:
+                self._sealed[self._current] = size
+            else:
+                self._first_write_ns.pop(self._current, None)
+            self._current += 1
+            self._current_bytes = 0
 
     # -- the loader's side -------------------------------------------------------------
     def seal(self) -> list[tuple[int, Path]]:
