@@ -22,7 +22,11 @@ text = st.text(max_size=30) | st.sampled_from(
     ["", "0", "-1", "7d", "15m", "2026-01-10T12:00:00Z", "alpha", "x" * 300]
 )
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=20),
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=20),
     lambda inner: (
         st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=10), inner, max_size=4)
     ),
