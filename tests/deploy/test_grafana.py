@@ -24,8 +24,12 @@ DASHBOARDS = sorted((DEPLOY / "grafana" / "dashboards").glob("*.json"))
 _METRIC = re.compile(r"\b((?:opencode|stacklens)_[a-zA-Z0-9_]+)\b(\{[^}]*\})?")
 _LABEL = re.compile(r"([a-zA-Z_][a-zA-Z0-9_]*)\s*(?:=~|!~|!=|=)")
 _GROUPING = re.compile(r"\b(?:by|without)\s*\(([^)]*)\)")
-_GRAFANA_VARS = {"$__rate_interval": "5m", "$__range": "1d", "$__interval": "1m",
-                 "$stack_name": ".*"}
+_GRAFANA_VARS = {
+    "$__rate_interval": "5m",
+    "$__range": "1d",
+    "$__interval": "1m",
+    "$stack_name": ".*",
+}
 
 
 def load(path: Path) -> dict[str, Any]:
@@ -95,25 +99,32 @@ def test_dashboard_json_model(path: Path) -> None:
 
 
 _HUB_PANELS = {
-    "Ingest requests by protocol", "Events accepted / rejected", "Ack latency p99",
-    "Spool backlog", "Loader lag", "Rows loaded per second",
+    "Ingest requests by protocol",
+    "Events accepted / rejected",
+    "Ack latency p99",
+    "Spool backlog",
+    "Loader lag",
+    "Rows loaded per second",
 }
 
 
 def test_stack_dashboard_has_a_single_stack_variable() -> None:
-    variables = {v["name"]: v for v in load(DEPLOY / "grafana/dashboards/stack.json")[
-        "templating"]["list"]}
+    variables = {
+        v["name"]: v for v in load(DEPLOY / "grafana/dashboards/stack.json")["templating"]["list"]
+    }
     assert variables["stack_name"]["multi"] is False
 
 
 def test_provisioning_yaml() -> None:
     datasources = yaml.safe_load(
-        (DEPLOY / "grafana/provisioning/datasources/stacklens.yaml").read_text())
+        (DEPLOY / "grafana/provisioning/datasources/stacklens.yaml").read_text()
+    )
     [source] = datasources["datasources"]
     assert datasources["apiVersion"] == 1
     assert source["type"] == "prometheus" and source["access"] == "proxy"
     providers = yaml.safe_load(
-        (DEPLOY / "grafana/provisioning/dashboards/stacklens.yaml").read_text())
+        (DEPLOY / "grafana/provisioning/dashboards/stacklens.yaml").read_text()
+    )
     [provider] = providers["providers"]
     assert provider["type"] == "file" and provider["options"]["path"]
     scrape = yaml.safe_load((DEPLOY / "prometheus/prometheus.yml").read_text())
@@ -158,11 +169,18 @@ def test_every_metric_and_label_in_the_dashboards_is_exposed(
             for label in (g.strip() for g in grouping.split(",") if g.strip()):
                 assert label in labels, f"{dashboard} / {panel}: no label {label}"
     required = {
-        "opencode_sessions_total", "opencode_messages_total", "opencode_tokens_total",
-        "opencode_tool_invocations_total", "opencode_response_duration_seconds_bucket",
-        "opencode_active_sessions", "opencode_errors_total", "stacklens_cost_usd_total",
-        "stacklens_stack_up", "stacklens_stack_last_seen_timestamp_seconds",
-        "stacklens_spool_backlog_bytes", "stacklens_loader_lag_seconds",
+        "opencode_sessions_total",
+        "opencode_messages_total",
+        "opencode_tokens_total",
+        "opencode_tool_invocations_total",
+        "opencode_response_duration_seconds_bucket",
+        "opencode_active_sessions",
+        "opencode_errors_total",
+        "stacklens_cost_usd_total",
+        "stacklens_stack_up",
+        "stacklens_stack_last_seen_timestamp_seconds",
+        "stacklens_spool_backlog_bytes",
+        "stacklens_loader_lag_seconds",
         "stacklens_ingest_requests_total",
     }
     assert required <= used
@@ -181,8 +199,13 @@ def test_promql_parses(tmp_path: Path) -> None:
         rules.append({"record": f"stacklens:dashboard_check:{index}", "expr": expr})
     path = tmp_path / "dashboards.rules.yml"
     path.write_text(yaml.safe_dump({"groups": [{"name": "dashboards", "rules": rules}]}))
-    result = subprocess.run([promtool, "check", "rules", str(path)], capture_output=True,
-                            text=True, timeout=60, check=False)
+    result = subprocess.run(
+        [promtool, "check", "rules", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -194,6 +217,11 @@ def test_prometheus_config_is_valid(tmp_path: Path) -> None:
     config["scrape_configs"][0]["authorization"]["credentials_file"] = str(key)
     path = tmp_path / "prometheus.yml"
     path.write_text(yaml.safe_dump(config))
-    result = subprocess.run([promtool, "check", "config", str(path)], capture_output=True,
-                            text=True, timeout=60, check=False)
+    result = subprocess.run(
+        [promtool, "check", "config", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert result.returncode == 0, result.stdout + result.stderr

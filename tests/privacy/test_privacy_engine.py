@@ -19,8 +19,14 @@ SECRET = "ghp_" + "Ab3" * 12
 
 
 def _event(**data: Any) -> dict[str, Any]:
-    return {"event_id": "e1", "timestamp": 1_732_000_000_000_000_000, "stack_name": "demo",
-            "event_type": "message", "data": data, "attributes": {}}
+    return {
+        "event_id": "e1",
+        "timestamp": 1_732_000_000_000_000_000,
+        "stack_name": "demo",
+        "event_type": "message",
+        "data": data,
+        "attributes": {},
+    }
 
 
 def test_hash_text_is_hmac_sha256() -> None:
@@ -47,8 +53,12 @@ def test_content_hash_policy() -> None:
     text = f"Hello there,  my token is {SECRET}\n"
     data = redactor.redact_event(_event(content=text, role="user")).event["data"]
     assert "content" not in data
-    assert data == {"role": "user", "content_hash": redactor.hash_text(text),
-                    "content_length": len(text), "word_count": 6}
+    assert data == {
+        "role": "user",
+        "content_hash": redactor.hash_text(text),
+        "content_length": len(text),
+        "word_count": 6,
+    }
 
 
 def test_content_client_counts_are_kept() -> None:
@@ -103,19 +113,28 @@ def test_args_hashed_canonically() -> None:
     two = redactor.redact_event(_event(args={"a": [SECRET], "b": 1})).event["data"]
     assert "args" not in one
     assert one["args_hash"] == two["args_hash"]
-    assert one["args_hash"] == redactor.hash_text(json.dumps({"a": [SECRET], "b": 1},
-                                                              separators=(",", ":")))
+    assert one["args_hash"] == redactor.hash_text(
+        json.dumps({"a": [SECRET], "b": 1}, separators=(",", ":"))
+    )
     sent = redactor.redact_event(_event(args={"a": 1}, args_hash="client")).event["data"]
     assert sent == {"args_hash": "client"}
 
 
 def test_data_transforms_in_an_event() -> None:
     result = Redactor(KEY).redact_event(
-        _event(command="FOO=1 git push https://t@h/x", file_path="/home/alice/a/b.py",
-               url="https://u:p@x.com/a?b=1#c", path="/v1/items?token=abc")
+        _event(
+            command="FOO=1 git push https://t@h/x",
+            file_path="/home/alice/a/b.py",
+            url="https://u:p@x.com/a?b=1#c",
+            path="/v1/items?token=abc",
+        )
     )
-    assert result.event["data"] == {"command": "git", "file_path": "/home/<user>/a/*.py",
-                                    "url": "https://x.com/a?b=", "path": "/v1/items?token="}
+    assert result.event["data"] == {
+        "command": "git",
+        "file_path": "/home/<user>/a/*.py",
+        "url": "https://x.com/a?b=",
+        "path": "/v1/items?token=",
+    }
     assert Finding("url_credentials", "data.url") in result.findings
 
 
@@ -124,10 +143,14 @@ def test_secret_keys_anywhere() -> None:
     event["attributes"] = {"x-api-key": "k", "gen_ai.usage.input_tokens": 7, "password": None}
     event["api_token"] = "top-level"
     result = Redactor(KEY).redact_event(event)
-    assert result.event["data"]["extra"] == {"nested": [{"apiKey": "[REDACTED:api_key]",
-                                                         "tokens_in": 5}]}
-    assert result.event["attributes"] == {"x-api-key": "[REDACTED:api_key]",
-                                          "gen_ai.usage.input_tokens": 7, "password": None}
+    assert result.event["data"]["extra"] == {
+        "nested": [{"apiKey": "[REDACTED:api_key]", "tokens_in": 5}]
+    }
+    assert result.event["attributes"] == {
+        "x-api-key": "[REDACTED:api_key]",
+        "gen_ai.usage.input_tokens": 7,
+        "password": None,
+    }
     assert result.event["api_token"] == "[REDACTED:token]"
     assert set(result.findings) == {
         Finding("api_key", "data.extra.nested[0].apiKey"),
@@ -168,8 +191,15 @@ def test_odd_values_never_raise() -> None:
     for _ in range(MAX_DEPTH + 10):
         deep = [deep]
     value, found = Redactor(KEY).redact_value(
-        {"b": b"bytes " + SECRET.encode(), "o": Broken(), "t": (1, SECRET), 3: "int key",
-         "deep": deep, "nan": float("nan"), "s": "\ud800 lone surrogate password=x1234567"}
+        {
+            "b": b"bytes " + SECRET.encode(),
+            "o": Broken(),
+            "t": (1, SECRET),
+            3: "int key",
+            "deep": deep,
+            "nan": float("nan"),
+            "s": "\ud800 lone surrogate password=x1234567",
+        }
     )
     assert value["b"] == "bytes [REDACTED:github]"
     assert value["o"] == "[REDACTED:unprintable]"

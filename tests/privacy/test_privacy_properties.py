@@ -16,13 +16,43 @@ SETTINGS = settings(
     max_examples=250, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
 )
 
-_KEY_WORDS = ["password", "api_key", "token", "tokens_in", "env", "x-api-key", "max_tokens",
-              "clientSecret", "note", "data", "url", "command", "Authorization", "args"]
+_KEY_WORDS = [
+    "password",
+    "api_key",
+    "token",
+    "tokens_in",
+    "env",
+    "x-api-key",
+    "max_tokens",
+    "clientSecret",
+    "note",
+    "data",
+    "url",
+    "command",
+    "Authorization",
+    "args",
+]
 _scalars = (
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False)
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False)
     | st.text(max_size=60)
-    | st.sampled_from(["{", "[", "{}", "[1,", '{"a": "b"}', "password=", "Bearer ", "sk-",
-                       "https://u:p@h/x?y=1#z", "[REDACTED:token]", "-----BEGIN PRIVATE KEY-----"])
+    | st.sampled_from(
+        [
+            "{",
+            "[",
+            "{}",
+            "[1,",
+            '{"a": "b"}',
+            "password=",
+            "Bearer ",
+            "sk-",
+            "https://u:p@h/x?y=1#z",
+            "[REDACTED:token]",
+            "-----BEGIN PRIVATE KEY-----",
+        ]
+    )
 )
 _keys = st.text(max_size=20) | st.sampled_from(_KEY_WORDS)
 json_values = st.recursive(
@@ -65,7 +95,7 @@ def planted(draw: st.DrawFn) -> tuple[Any, str]:
     elif shape == 3:
         carrier = [suffix, {"nested": {holder_key: [secret]}}]
     elif shape == 4:
-        carrier = {f'{holder_key}': msgspec.json.encode([prefix, {holder_key: secret}]).decode()}
+        carrier = {f"{holder_key}": msgspec.json.encode([prefix, {holder_key: secret}]).decode()}
     else:
         carrier = f'{prefix}{sep}"{holder_key}": "{secret}"'
     surrounding = draw(json_values)
@@ -115,8 +145,13 @@ def test_shaped_secrets_found_in_free_text(case: tuple[str, str]) -> None:
         st.sampled_from(["message", "session_id", "user_id", "service", "level", "extra"]),
         st.text(max_size=40),
     ),
-    st.dictionaries(st.sampled_from(["content", "command", "file_path", "url", "path", "args",
-                                     "tool", "model", "note"]), json_values, max_size=6),
+    st.dictionaries(
+        st.sampled_from(
+            ["content", "command", "file_path", "url", "path", "args", "tool", "model", "note"]
+        ),
+        json_values,
+        max_size=6,
+    ),
     st.dictionaries(_keys, _scalars, max_size=6),
     st.sampled_from(["hash", "drop", "store"]),
 )
@@ -124,8 +159,15 @@ def test_redact_event_idempotent(
     top: dict[str, Any], data: dict[str, Any], attributes: dict[str, Any], content: str
 ) -> None:
     redactor = Redactor(b"k" * 32, default_policy=PrivacyPolicy(content=content))  # type: ignore[arg-type]
-    event = {"event_id": "e1", "timestamp": 1, "stack_name": "s", "event_type": "log", **top,
-             "data": data, "attributes": attributes}
+    event = {
+        "event_id": "e1",
+        "timestamp": 1,
+        "stack_name": "s",
+        "event_type": "log",
+        **top,
+        "data": data,
+        "attributes": attributes,
+    }
     once = redactor.redact_event(event).event
     again = redactor.redact_event(once)
     assert again.event == once

@@ -11,7 +11,7 @@ from stacklens.privacy import command_names, file_path_pattern, sanitize_url
     ("command", "expected"),
     [
         (
-            'FOO=bar sudo -E /usr/bin/git push https://tok@github.com/x && '
+            "FOO=bar sudo -E /usr/bin/git push https://tok@github.com/x && "
             'curl -H "Authorization: Bearer x" http://a | grep y',
             "git && curl | grep",
         ),
@@ -37,7 +37,7 @@ from stacklens.privacy import command_names, file_path_pattern, sanitize_url
         ("C:\\\\Tools\\\\git.exe status", "git.exe"),
         ("'my cmd' --flag", "?"),
         ("ghp_abcdefghijklmnopqrstuvwxyz0123456789 --help", "?"),
-        ("git commit -m \"fix: it's done\" && git push", "git && git"),
+        ('git commit -m "fix: it\'s done" && git push', "git && git"),
         ("", ""),
     ],
 )

@@ -58,10 +58,14 @@ def test_fastapi_requests_are_measured_traced_and_logged(
     value = registry.get_sample_value
     labels = {"stack_name": "web", "method": "GET"}
     # One series for the route template, not one per user.
-    assert value("http_requests_total", {**labels, "endpoint": "/users/{user_id}",
-                                          "status": "200"}) == 3
-    assert value("http_request_duration_seconds_count",
-                 {**labels, "endpoint": "/users/{user_id}"}) == 3
+    assert (
+        value("http_requests_total", {**labels, "endpoint": "/users/{user_id}", "status": "200"})
+        == 3
+    )
+    assert (
+        value("http_request_duration_seconds_count", {**labels, "endpoint": "/users/{user_id}"})
+        == 3
+    )
     assert value("http_requests_total", {**labels, "endpoint": "/boom", "status": "500"}) == 1
     assert value("http_requests_total", {**labels, "endpoint": "<unmatched>", "status": "404"}) == 1
     assert value("http_requests_in_progress", labels) == 0
@@ -103,10 +107,10 @@ def test_plain_starlette_and_metrics_app_as_a_route(registry: CollectorRegistry)
     async def hello(request: Any) -> PlainTextResponse:
         return PlainTextResponse("hi")
 
-    app = Starlette(routes=[Route("/hello/{name}", hello),
-                            Route("/prom", MetricsApp(registry))])
-    wrapped = StackLensMiddleware(app, registry=registry, stack_name="web", metrics_path=None,
-                                  access_log=False)
+    app = Starlette(routes=[Route("/hello/{name}", hello), Route("/prom", MetricsApp(registry))])
+    wrapped = StackLensMiddleware(
+        app, registry=registry, stack_name="web", metrics_path=None, access_log=False
+    )
     client = TestClient(wrapped)
     assert client.get("/hello/bob").text == "hi"
     body = client.get("/prom").text

@@ -24,9 +24,15 @@ ULID = re.compile(r"[0-9A-HJKMNP-TV-Z]{26}")
 
 def make_client(hub: FakeHub, tmp_path: Path, **kwargs: Any) -> Client:
     options: dict[str, Any] = {
-        "stack_name": "agent-1", "url": "http://hub", "api_key": "k",
-        "spool_dir": tmp_path / "spool", "http_client": hub.client(), "close_at_exit": False,
-        "registry": CollectorRegistry(), "environ": {}, "spill_after_s": 0.0,
+        "stack_name": "agent-1",
+        "url": "http://hub",
+        "api_key": "k",
+        "spool_dir": tmp_path / "spool",
+        "http_client": hub.client(),
+        "close_at_exit": False,
+        "registry": CollectorRegistry(),
+        "environ": {},
+        "spill_after_s": 0.0,
         "flush_interval_s": 0.05,
     }
     options.update(kwargs)
@@ -48,8 +54,15 @@ def test_helpers_send_contract_events(fake_hub: FakeHub, tmp_path: Path) -> None
         client.session_start("s1", agent="build")
         client.message("s1", "user", "hello world", model="claude")
         client.tool_use("s1", "bash", args={"cmd": "ls"}, duration_ms=12.5, success=False)
-        client.llm_call("claude", provider="anthropic", tokens_in=100, tokens_out=20,
-                        duration_ms=800, cost_usd=0.01, session_id="s1")
+        client.llm_call(
+            "claude",
+            provider="anthropic",
+            tokens_in=100,
+            tokens_out=20,
+            duration_ms=800,
+            cost_usd=0.01,
+            session_id="s1",
+        )
     client.error("tool crashed", exc=KeyError("k"), session_id="s1")
     client.heartbeat(version="1.2")
     client.feedback("s1", 0.9, comment="good")
@@ -58,8 +71,15 @@ def test_helpers_send_contract_events(fake_hub: FakeHub, tmp_path: Path) -> None
     assert client.flush(5)
     events = fake_hub.events
     assert [e["event_type"] for e in events] == [
-        "session_start", "message", "tool_use", "llm_call", "error", "heartbeat", "feedback",
-        "session_end", "log",
+        "session_start",
+        "message",
+        "tool_use",
+        "llm_call",
+        "error",
+        "heartbeat",
+        "feedback",
+        "session_end",
+        "log",
     ]
     assert all(ULID.fullmatch(e["event_id"]) for e in events)
     assert len({e["event_id"] for e in events}) == len(events)
@@ -72,9 +92,15 @@ def test_helpers_send_contract_events(fake_hub: FakeHub, tmp_path: Path) -> None
     assert message["data"]["content_length"] == 11
     assert tool["data"]["success"] is False
     assert tool["data"]["args"] == {"cmd": "ls"}
-    assert llm["data"] == {"model": "claude", "provider": "anthropic", "tokens_in": 100,
-                           "tokens_out": 20, "duration_ms": 800, "cost_usd": 0.01,
-                           "success": True}
+    assert llm["data"] == {
+        "model": "claude",
+        "provider": "anthropic",
+        "tokens_in": 100,
+        "tokens_out": 20,
+        "duration_ms": 800,
+        "cost_usd": 0.01,
+        "success": True,
+    }
     assert error["message"] == "tool crashed: 'k'"
     assert error["attributes"]["error_type"] == "KeyError"
     assert "trace_id" not in error  # emitted outside the scope
@@ -90,20 +116,31 @@ def test_metrics_are_recorded_by_the_sender(fake_hub: FakeHub, tmp_path: Path) -
     client.session_start("s1")
     client.message("s1", "assistant", "hi", model="m", agent="a")
     client.tool_use("s1", "grep", success=False)
-    client.llm_call("m", provider="p", tokens_in=10, tokens_out=5, tokens_cache_read=3,
-                    duration_ms=1500, cost_usd=0.5)
+    client.llm_call(
+        "m",
+        provider="p",
+        tokens_in=10,
+        tokens_out=5,
+        tokens_cache_read=3,
+        duration_ms=1500,
+        cost_usd=0.5,
+    )
     assert client.flush(5)
     value = registry.get_sample_value
     s = {"stack_name": "agent-1"}
     assert value("opencode_sessions_total", s) == 1
     assert value("opencode_active_sessions", s) == 1
-    assert value("opencode_messages_total",
-                 {**s, "role": "assistant", "model": "m", "agent": "a"}) == 1
+    assert (
+        value("opencode_messages_total", {**s, "role": "assistant", "model": "m", "agent": "a"})
+        == 1
+    )
     assert value("opencode_tool_invocations_total", {**s, "tool": "grep", "success": "false"}) == 1
     assert value("opencode_tokens_total", {**s, "model": "m", "direction": "input"}) == 10
     assert value("opencode_tokens_total", {**s, "model": "m", "direction": "cache_read"}) == 3
-    assert value("opencode_llm_tokens_total",
-                 {**s, "provider": "p", "model": "m", "type": "output"}) == 5
+    assert (
+        value("opencode_llm_tokens_total", {**s, "provider": "p", "model": "m", "type": "output"})
+        == 5
+    )
     assert value("opencode_response_duration_seconds_sum", {**s, "model": "m"}) == 1.5
     assert value("opencode_llm_cost_dollars_total", {**s, "provider": "p", "model": "m"}) == 0.5
     client.close()
@@ -116,9 +153,9 @@ def test_secrets_are_scrubbed_on_the_wire(fake_hub: FakeHub, tmp_path: Path) -> 
         client.emit(event["event_type"], **fields)
     assert client.flush(10)
     assert len(fake_hub.events) == len(secret_events())
-    wire = b"".join(
-        json.dumps(e).encode() for e in fake_hub.events
-    ) + b"".join(r.content for r in fake_hub.requests)
+    wire = b"".join(json.dumps(e).encode() for e in fake_hub.events) + b"".join(
+        r.content for r in fake_hub.requests
+    )
     assert leaks(json.dumps(fake_hub.events).encode()) == []
     assert wire  # (gzip bodies cannot hold plaintext anyway; the decoded events are checked)
     message = next(e for e in fake_hub.events if e["event_id"] == "planted-004")
@@ -186,8 +223,9 @@ def test_503_then_recovery_delivers_each_event_once(fake_hub: FakeHub, tmp_path:
 
 
 def test_full_queue_spills_instead_of_blocking(fake_hub: FakeHub, tmp_path: Path) -> None:
-    client = make_client(fake_hub, tmp_path, queue_size=10, batch_size=10_000,
-                         flush_interval_s=30.0)
+    client = make_client(
+        fake_hub, tmp_path, queue_size=10, batch_size=10_000, flush_interval_s=30.0
+    )
     for index in range(100):
         client.heartbeat(n=index)
     assert client.stats.spilled >= 80
@@ -231,8 +269,12 @@ def test_invalid_stack_name() -> None:
 
 def test_file_route_to_the_shipper(fake_hub: FakeHub, tmp_path: Path) -> None:
     path = tmp_path / "events.jsonl"
-    client = Client("agent-1", environ={"STACKLENS_EVENTS_FILE": str(path)}, close_at_exit=False,
-                    registry=CollectorRegistry())
+    client = Client(
+        "agent-1",
+        environ={"STACKLENS_EVENTS_FILE": str(path)},
+        close_at_exit=False,
+        registry=CollectorRegistry(),
+    )
     client.message("s1", "user", "secret plans")
     client.llm_call("m", tokens_in=1)
     assert client.flush(5)
@@ -287,9 +329,7 @@ def test_emit_inside_an_otel_span_carries_its_ids(fake_hub: FakeHub, tmp_path: P
     client.close()
 
 
-def test_get_client_reads_the_environment(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
+def test_get_client_reads_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     from stacklens.sdk import client as client_module
 
     monkeypatch.setattr(client_module, "_default", None)
@@ -307,8 +347,9 @@ def test_a_forked_child_gets_its_own_sender(tmp_path: Path) -> None:
     import os
 
     path = tmp_path / "events.jsonl"
-    client = Client("agent-1", events_file=path, close_at_exit=False,
-                    registry=CollectorRegistry(), environ={})
+    client = Client(
+        "agent-1", events_file=path, close_at_exit=False, registry=CollectorRegistry(), environ={}
+    )
     client.heartbeat(who="parent")
     assert client.flush(5)
     pid = os.fork()
@@ -325,9 +366,7 @@ def test_a_forked_child_gets_its_own_sender(tmp_path: Path) -> None:
     assert who == ["child", "parent"]
 
 
-def test_close_with_a_hanging_hub_keeps_events_on_disk(
-    fake_hub: FakeHub, tmp_path: Path
-) -> None:
+def test_close_with_a_hanging_hub_keeps_events_on_disk(fake_hub: FakeHub, tmp_path: Path) -> None:
     import threading
 
     release = threading.Event()
@@ -353,6 +392,7 @@ def test_close_with_a_hanging_hub_keeps_events_on_disk(
     thread = client._sender._thread
     assert thread is not None
     thread.join(timeout=30)
-    seen = sorted(json.loads(line)["attributes"]["n"]
-                  for line in spool_bytes(tmp_path).splitlines())
+    seen = sorted(
+        json.loads(line)["attributes"]["n"] for line in spool_bytes(tmp_path).splitlines()
+    )
     assert seen == list(range(15))

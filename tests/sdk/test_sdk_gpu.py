@@ -91,7 +91,9 @@ def test_a_broken_driver_during_scrape_yields_empty_families() -> None:
     broken = SimpleNamespace(nvmlDeviceGetCount=lambda: (_ for _ in ()).throw(OSError("gone")))
     families = list(GpuCollector(broken, stack_name="s").collect())
     assert [f.name for f in families] == [
-        "gpu_utilization_percent", "gpu_memory_used_bytes", "gpu_memory_total_bytes",
+        "gpu_utilization_percent",
+        "gpu_memory_used_bytes",
+        "gpu_memory_total_bytes",
         "gpu_temperature_celsius",
     ]
     assert all(not f.samples for f in families)

@@ -23,6 +23,7 @@ from stacklens.testing.secrets import SECRETS, encoded_forms
 
 def query(hub: HubProcess, stack: str, count: int) -> list[dict[str, Any]]:
     with hub.client() as http:
+
         def ready() -> list[dict[str, Any]] | None:
             events = http.get("/api/v1/events", params={"stack": stack, "limit": 1000}).json()
             return events["events"] if len(events["events"]) >= count else None
@@ -32,16 +33,36 @@ def query(hub: HubProcess, stack: str, count: int) -> list[dict[str, Any]]:
 
 
 def test_round_trip(hub: HubProcess, tmp_path: Path) -> None:
-    client = Client("roundtrip", hub.url, hub.admin_key, service="agent", spool_dir=tmp_path / "s",
-                    close_at_exit=False, registry=CollectorRegistry(), environ={})
+    client = Client(
+        "roundtrip",
+        hub.url,
+        hub.admin_key,
+        service="agent",
+        spool_dir=tmp_path / "s",
+        close_at_exit=False,
+        registry=CollectorRegistry(),
+        environ={},
+    )
     before = time.time_ns()
     with context_scope(trace_id="4bf92f3577b34da6a3ce929d0e0e4736", user_id="alice"):
         client.session_start("sess-1", agent="build")
         client.message("sess-1", "user", f"deploy with token {SECRETS[3]} please", model="claude")
-        client.llm_call("claude-sonnet", provider="anthropic", tokens_in=1200, tokens_out=300,
-                        duration_ms=2100.5, cost_usd=0.0081, session_id="sess-1")
-        client.tool_use("sess-1", "Bash", args={"cmd": "ls"},
-                        command="ls -la /home/alice/secret-project", duration_ms=15)
+        client.llm_call(
+            "claude-sonnet",
+            provider="anthropic",
+            tokens_in=1200,
+            tokens_out=300,
+            duration_ms=2100.5,
+            cost_usd=0.0081,
+            session_id="sess-1",
+        )
+        client.tool_use(
+            "sess-1",
+            "Bash",
+            args={"cmd": "ls"},
+            command="ls -la /home/alice/secret-project",
+            duration_ms=15,
+        )
     client.session_end("sess-1", duration_ms=5000)
     assert client.flush(10)
     client.close()
@@ -52,8 +73,9 @@ def test_round_trip(hub: HubProcess, tmp_path: Path) -> None:
         assert event["session_id"] == "sess-1"
         assert event["service"] == "agent"
         assert before <= event["timestamp_ns"] <= time.time_ns()
-    start, message, llm, tool = (events[k] for k in ("session_start", "message", "llm_call",
-                                                     "tool_use"))
+    start, message, llm, tool = (
+        events[k] for k in ("session_start", "message", "llm_call", "tool_use")
+    )
     assert start["trace_id"] == "4bf92f3577b34da6a3ce929d0e0e4736"
     assert start["user_id"].startswith("u_")  # pseudonymized by the hub
     assert start["agent"] == "build"
@@ -62,7 +84,10 @@ def test_round_trip(hub: HubProcess, tmp_path: Path) -> None:
     assert message["content_length"] > 0
     assert "content" not in message
     assert (llm["model"], llm["provider"], llm["tokens_in"], llm["tokens_out"]) == (
-        "claude-sonnet", "anthropic", 1200, 300
+        "claude-sonnet",
+        "anthropic",
+        1200,
+        300,
     )
     assert llm["duration_ms"] == 2100.5
     assert llm["cost_usd"] == pytest.approx(0.0081)
@@ -75,8 +100,9 @@ def test_round_trip(hub: HubProcess, tmp_path: Path) -> None:
 
 def test_file_route_with_stacklens_send(hub: HubProcess, tmp_path: Path) -> None:
     path = tmp_path / "events.jsonl"
-    client = Client("sidecar", events_file=path, close_at_exit=False,
-                    registry=CollectorRegistry(), environ={})
+    client = Client(
+        "sidecar", events_file=path, close_at_exit=False, registry=CollectorRegistry(), environ={}
+    )
     for index in range(25):
         client.heartbeat(seq=index)
     client.close()
@@ -125,12 +151,22 @@ def test_outage_and_restart_deliver_every_event_exactly_once(tmp_path: Path) -> 
     count = 10_000
     hub = HubProcess(tmp_path / "data")  # not started: the hub is down
     spool = tmp_path / "spool"
-    env = {**os.environ, "STACK_NAME": "outage", "STACKLENS_URL": hub.url,
-           "STACKLENS_API_KEY": hub.admin_key, "STACKLENS_SPOOL_DIR": str(spool)}
+    env = {
+        **os.environ,
+        "STACK_NAME": "outage",
+        "STACKLENS_URL": hub.url,
+        "STACKLENS_API_KEY": hub.admin_key,
+        "STACKLENS_SPOOL_DIR": str(spool),
+    }
     env.pop("STACKLENS_HASH_KEY", None)
 
-    first = subprocess.run([sys.executable, "-c", EMITTER, str(count)], env=env,
-                           capture_output=True, timeout=60, check=True)
+    first = subprocess.run(
+        [sys.executable, "-c", EMITTER, str(count)],
+        env=env,
+        capture_output=True,
+        timeout=60,
+        check=True,
+    )
     emitted = json.loads(first.stdout)
     assert emitted["delivered"] is False
     assert emitted["spilled"] == count
@@ -139,8 +175,9 @@ def test_outage_and_restart_deliver_every_event_exactly_once(tmp_path: Path) -> 
     assert b"prompt number" not in spilled  # no raw content on disk
 
     # The stack restarts while the hub is still down, then the hub comes back.
-    second = subprocess.Popen([sys.executable, "-c", RESENDER], env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    second = subprocess.Popen(
+        [sys.executable, "-c", RESENDER], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
     try:
         time.sleep(1.0)
         hub.start()
@@ -165,7 +202,9 @@ def test_outage_and_restart_deliver_every_event_exactly_once(tmp_path: Path) -> 
         ).fetchone() or (0, 0, 0)
     finally:
         con.close()
-    print(f"outage: emit {emitted['emit_s'] * 1e6 / count:.2f} us/event in the caller "
-          f"(helpers, sender thread running), resend {resent['seconds']:.2f} s "
-          f"after restart, {resent['failures']} failed attempts")
+    print(
+        f"outage: emit {emitted['emit_s'] * 1e6 / count:.2f} us/event in the caller "
+        f"(helpers, sender thread running), resend {resent['seconds']:.2f} s "
+        f"after restart, {resent['failures']} failed attempts"
+    )
     assert (total, ids, seqs) == (count, count, count)

@@ -40,6 +40,12 @@ def test_opentelemetry_and_nvml_are_not_imported() -> None:
 def test_public_api_is_exported() -> None:
     for name in stacklens.sdk.__all__:
         assert hasattr(stacklens.sdk, name), name
-    for name in ("Client", "setup_structured_logging", "get_structured_logger",
-                 "set_trace_context", "get_metrics_exporter", "StackLensMiddleware"):
+    for name in (
+        "Client",
+        "setup_structured_logging",
+        "get_structured_logger",
+        "set_trace_context",
+        "get_metrics_exporter",
+        "StackLensMiddleware",
+    ):
         assert name in stacklens.sdk.__all__

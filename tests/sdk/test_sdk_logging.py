@@ -173,8 +173,12 @@ def test_no_planted_secret_reaches_a_log_line(logs: LogCapture) -> None:
     std = logging.getLogger("leaky.stdlib")
     for event in secret_events():
         # As the message, as keyword arguments (nested too), and through stdlib logging.
-        log.info(event.get("message") or "event", data=event.get("data"),
-                 attributes=event.get("attributes"), session=event.get("session_id"))
+        log.info(
+            event.get("message") or "event",
+            data=event.get("data"),
+            attributes=event.get("attributes"),
+            session=event.get("session_id"),
+        )
         log.warning("flat", **dict((event.get("data") or {}).items()))
         if event.get("message"):
             std.error("stdlib says %s", event["message"])

@@ -14,22 +14,45 @@ from stacklens.sdk.exporter import MetricsExporter
 
 SEED_NAMES = {
     # seed 000 §3.3
-    "opencode_sessions_total", "opencode_messages_total", "opencode_tokens_total",
-    "opencode_tool_invocations_total", "opencode_response_duration_seconds",
+    "opencode_sessions_total",
+    "opencode_messages_total",
+    "opencode_tokens_total",
+    "opencode_tool_invocations_total",
+    "opencode_response_duration_seconds",
     "opencode_active_sessions",
     # seed 001
-    "opencode_llm_requests_total", "opencode_llm_tokens_total",
-    "opencode_llm_request_duration_seconds", "opencode_llm_cost_dollars",
+    "opencode_llm_requests_total",
+    "opencode_llm_tokens_total",
+    "opencode_llm_request_duration_seconds",
+    "opencode_llm_cost_dollars",
     # seed 003
-    "http_requests_total", "http_request_duration_seconds", "inference_requests_total",
-    "inference_duration_seconds", "inference_tokens_total", "inference_batch_size",
-    "mcp_requests_total", "mcp_operation_duration_seconds", "memory_operations_total",
-    "memory_operation_duration_seconds", "memory_search_results", "memory_budget_total_bytes",
-    "memory_budget_used_bytes", "memory_budget_utilization", "drift_score",
-    "drift_checks_total", "drift_detection_duration_seconds", "gpu_utilization_percent",
-    "gpu_memory_used_bytes", "gpu_memory_total_bytes", "gpu_temperature_celsius",
-    "router_decisions_total", "router_decision_duration_seconds", "request_queue_depth",
-    "request_queue_wait_seconds", "cache_hits_total", "cache_misses_total",
+    "http_requests_total",
+    "http_request_duration_seconds",
+    "inference_requests_total",
+    "inference_duration_seconds",
+    "inference_tokens_total",
+    "inference_batch_size",
+    "mcp_requests_total",
+    "mcp_operation_duration_seconds",
+    "memory_operations_total",
+    "memory_operation_duration_seconds",
+    "memory_search_results",
+    "memory_budget_total_bytes",
+    "memory_budget_used_bytes",
+    "memory_budget_utilization",
+    "drift_score",
+    "drift_checks_total",
+    "drift_detection_duration_seconds",
+    "gpu_utilization_percent",
+    "gpu_memory_used_bytes",
+    "gpu_memory_total_bytes",
+    "gpu_temperature_celsius",
+    "router_decisions_total",
+    "router_decision_duration_seconds",
+    "request_queue_depth",
+    "request_queue_wait_seconds",
+    "cache_hits_total",
+    "cache_misses_total",
 }
 
 
@@ -101,9 +124,9 @@ def test_stack_name_label_from_env(
 def test_two_users_of_one_registry_share_metrics(registry: CollectorRegistry) -> None:
     Metrics(registry, stack_name="a").labels("cache_hits_total", cache_type="kv").inc()
     Metrics(registry, stack_name="a").labels("cache_hits_total", cache_type="kv").inc()
-    assert registry.get_sample_value(
-        "cache_hits_total", {"stack_name": "a", "cache_type": "kv"}
-    ) == 2
+    assert (
+        registry.get_sample_value("cache_hits_total", {"stack_name": "a", "cache_type": "kv"}) == 2
+    )
 
 
 def test_label_guard_folds_unbounded_values(registry: CollectorRegistry) -> None:
@@ -112,7 +135,8 @@ def test_label_guard_folds_unbounded_values(registry: CollectorRegistry) -> None
         metrics.labels("memory_budget_used_bytes", budget=f"session-{index}").set(index)
     budgets = {
         sample.labels["budget"]
-        for family in registry.collect() for sample in family.samples
+        for family in registry.collect()
+        for sample in family.samples
         if family.name == "memory_budget_used_bytes"
     }
     assert len(budgets) == 101
@@ -122,8 +146,9 @@ def test_label_guard_folds_unbounded_values(registry: CollectorRegistry) -> None
 def test_seed_003_exporter_api(registry: CollectorRegistry) -> None:
     metrics = MetricsExporter("gateway", registry=registry, stack_name="s")
     metrics.record_http_request("POST", "/v1/chat", 200, 0.125)
-    metrics.record_inference("llama-3.3-8b", "success", 0.250, prompt_tokens=100,
-                             completion_tokens=50, batch_size=4)
+    metrics.record_inference(
+        "llama-3.3-8b", "success", 0.250, prompt_tokens=100, completion_tokens=50, batch_size=4
+    )
     metrics.record_mcp_operation("github", "search", "success", 0.050)
     metrics.update_drift_score("llama-3.3-8b", 0.18, "warning", 5.0)
     metrics.update_budget("default", 1_000_000, 750_000)
@@ -136,14 +161,25 @@ def test_seed_003_exporter_api(registry: CollectorRegistry) -> None:
     metrics.record_queue_wait(0.5)
     value = registry.get_sample_value
     s = {"stack_name": "s"}
-    assert value("http_requests_total",
-                 {**s, "method": "POST", "endpoint": "/v1/chat", "status": "200"}) == 1
-    assert value("http_request_duration_seconds_sum", {**s, "method": "POST",
-                                                       "endpoint": "/v1/chat"}) == 0.125
+    assert (
+        value(
+            "http_requests_total", {**s, "method": "POST", "endpoint": "/v1/chat", "status": "200"}
+        )
+        == 1
+    )
+    assert (
+        value("http_request_duration_seconds_sum", {**s, "method": "POST", "endpoint": "/v1/chat"})
+        == 0.125
+    )
     assert value("inference_tokens_total", {**s, "model": "llama-3.3-8b", "type": "input"}) == 100
     assert value("inference_tokens_total", {**s, "model": "llama-3.3-8b", "type": "output"}) == 50
-    assert value("mcp_requests_total",
-                 {**s, "server": "github", "operation": "search", "status": "success"}) == 1
+    assert (
+        value(
+            "mcp_requests_total",
+            {**s, "server": "github", "operation": "search", "status": "success"},
+        )
+        == 1
+    )
     assert value("drift_score", {**s, "model": "llama-3.3-8b"}) == 0.18
     assert value("drift_checks_total", {**s, "model": "llama-3.3-8b", "status": "warning"}) == 1
     assert value("drift_detection_duration_seconds_sum", s) == 5.0

@@ -33,7 +33,9 @@ def test_parse_traceparent() -> None:
 @pytest.mark.parametrize(
     "value",
     [
-        None, "", "garbage",
+        None,
+        "",
+        "garbage",
         "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",  # version ff
         "00-00000000000000000000000000000000-00f067aa0ba902b7-01",  # zero trace id
         "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",  # zero parent
@@ -101,8 +103,10 @@ def test_active_otel_span_wins(otel_tracer: object) -> None:
 def test_outgoing_headers() -> None:
     assert outgoing_headers() == {}
     set_trace_context("4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7")
-    assert outgoing_headers() == {"x-trace-id": "4bf92f3577b34da6a3ce929d0e0e4736",
-                                  "traceparent": VALID}
+    assert outgoing_headers() == {
+        "x-trace-id": "4bf92f3577b34da6a3ce929d0e0e4736",
+        "traceparent": VALID,
+    }
     with context_scope(trace_id="req-7"):
         assert outgoing_headers() == {"x-trace-id": "req-7"}  # not W3C-shaped: seed header only
 

@@ -21,12 +21,13 @@ def test_time_conversions_and_buckets() -> None:
     p = Params(D)
     ts = D.ts_from_ns(p("t", ns, "ts_ns"))
     assert scalar(f"SELECT {D.ts_to_ns(ts)}", p.values) == ns
-    assert scalar(f"SELECT {D.bucket_ns(ts, '300000000000')}", p.values) == (
-        1_768_046_400 * 10**9)
+    assert scalar(f"SELECT {D.bucket_ns(ts, '300000000000')}", p.values) == (1_768_046_400 * 10**9)
     assert scalar(f"SELECT {D.ts_to_ns(D.hour(ts))}", p.values) == 1_768_046_400 * 10**9
     assert scalar(f"SELECT {D.date_to_text(D.day(ts))}", p.values) == "2026-01-10"
-    assert scalar(f"SELECT {D.date_to_text(D.date_from_ns(p('t', ns, 'ts_ns')))}",
-                  p.values) == "2026-01-10"
+    assert (
+        scalar(f"SELECT {D.date_to_text(D.date_from_ns(p('t', ns, 'ts_ns')))}", p.values)
+        == "2026-01-10"
+    )
 
 
 def test_aggregates_quantiles_lists_json() -> None:
@@ -46,8 +47,13 @@ def test_aggregates_quantiles_lists_json() -> None:
 
 def test_upsert_folds_by_merge() -> None:
     con = duckdb.connect()
-    con.execute(D.create_table("t", [("k", "string"), ("n", "int"), ("lo", "int"),
-                                     ("tags", "str_list"), ("u", "string")], ["k"]))
+    con.execute(
+        D.create_table(
+            "t",
+            [("k", "string"), ("n", "int"), ("lo", "int"), ("tags", "str_list"), ("u", "string")],
+            ["k"],
+        )
+    )
     merges = {"n": "sum", "lo": "min", "tags": "union", "u": "coalesce"}
     for select in ("SELECT 'a', 1, 5, ['x'], NULL", "SELECT 'a', 2, 3, ['y', 'x'], 'z'"):
         con.execute(D.upsert("t", ["k", "n", "lo", "tags", "u"], ["k"], merges, select))  # type: ignore[arg-type]

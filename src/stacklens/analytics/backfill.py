@@ -31,7 +31,6 @@ from stacklens.store.dialect import DUCKDB, Dialect, Params
 __all__ = ["BackfillResult", "backfill", "candidates_sql"]
 
 
-
 class BackfillResult(msgspec.Struct, frozen=True):
     examined: int
     repriced: int
@@ -63,7 +62,8 @@ def _delta_upsert(d: Dialect, table: Table, select_cols: str, group: str, where:
     delta = "sum(coalesce(r.new_cost, 0) - coalesce(e.cost_usd, 0))"
     unpriced = (
         ", sum(CAST(r.new_cost IS NULL AS BIGINT) - CAST(e.cost_usd IS NULL AS BIGINT))"
-        if has_unpriced else ""
+        if has_unpriced
+        else ""
     )
     select = (
         f"SELECT {select_cols}, {delta}{unpriced} FROM events e JOIN repriced r "
@@ -74,17 +74,24 @@ def _delta_upsert(d: Dialect, table: Table, select_cols: str, group: str, where:
 
 def _statements(d: Dialect) -> list[str]:
     hourly = _delta_upsert(
-        d, USAGE_HOURLY,
+        d,
+        USAGE_HOURLY,
         f"{d.hour('e.ts')}, e.stack_name, e.event_type, coalesce(e.model, ''), "
         "coalesce(e.agent, ''), coalesce(e.tool, ''), coalesce(e.role, '')",
-        "1, 2, 3, 4, 5, 6, 7", "true")
+        "1, 2, 3, 4, 5, 6, 7",
+        "true",
+    )
     billing = _delta_upsert(
-        d, BILLING_DAILY,
+        d,
+        BILLING_DAILY,
         f"{d.day('e.ts')}, e.stack_name, coalesce(e.user_id, ''), coalesce(e.model, ''), "
         "coalesce(e.provider, ''), coalesce(e.agent, '')",
-        "1, 2, 3, 4, 5, 6", "true")
+        "1, 2, 3, 4, 5, 6",
+        "true",
+    )
     sessions = _delta_upsert(
-        d, SESSION_SUMMARIES, "e.stack_name, e.session_id", "1, 2", "e.session_id IS NOT NULL")
+        d, SESSION_SUMMARIES, "e.stack_name, e.session_id", "1, 2", "e.session_id IS NOT NULL"
+    )
     update = (
         "UPDATE events SET cost_usd = r.new_cost, attributes = CASE WHEN r.new_cost IS NULL "
         f"THEN json_merge_patch(events.attributes, '{{\"{COST_SOURCE_KEY}\": null}}') "
@@ -112,20 +119,39 @@ def backfill(
     changed: list[dict[str, Any]] = []
     unpriced = 0
     for event_id, ts_ns, provider, model, t_in, t_out, c_read, c_write, old, _ in rows:
-        new = pricer.price(provider or None, model, tokens_in=t_in or 0, tokens_out=t_out or 0,
-                           cache_read=c_read or 0, cache_write=c_write or 0, at_ns=ts_ns)
+        new = pricer.price(
+            provider or None,
+            model,
+            tokens_in=t_in or 0,
+            tokens_out=t_out or 0,
+            cache_read=c_read or 0,
+            cache_write=c_write or 0,
+            at_ns=ts_ns,
+        )
         if new is None:
             unpriced += 1
         if new != old and not (new is not None and old is not None and abs(new - old) < 1e-12):
-            changed.append({
-                "event_id": event_id, "ts": ts_ns // 1000, "new_cost": new,
-                "source": None if new is None else pricer.source(provider or None, model),
-            })
+            changed.append(
+                {
+                    "event_id": event_id,
+                    "ts": ts_ns // 1000,
+                    "new_cost": new,
+                    "source": None if new is None else pricer.source(provider or None, model),
+                }
+            )
     if not changed:
         return BackfillResult(examined=len(rows), repriced=0, unpriced=unpriced)
-    table = pa.Table.from_pylist(changed, schema=pa.schema([
-        ("event_id", pa.string()), ("ts", pa.timestamp("us")), ("new_cost", pa.float64()),
-        ("source", pa.string())]))
+    table = pa.Table.from_pylist(
+        changed,
+        schema=pa.schema(
+            [
+                ("event_id", pa.string()),
+                ("ts", pa.timestamp("us")),
+                ("new_cost", pa.float64()),
+                ("source", pa.string()),
+            ]
+        ),
+    )
     guard = lock if lock is not None else threading.Lock()
     with guard:
         con.register("repriced_arrow", table)

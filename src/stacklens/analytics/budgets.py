@@ -45,9 +45,7 @@ class BudgetStore:
         self._clock = clock
         budgets_table.create(engine, checkfirst=True)
 
-    def set(
-        self, stack: str, *, monthly_usd: float | None, monthly_tokens: int | None
-    ) -> Budget:
+    def set(self, stack: str, *, monthly_usd: float | None, monthly_tokens: int | None) -> Budget:
         if not STACK_NAME_RE.fullmatch(stack):
             raise ValueError("stack name must match [a-z0-9][a-z0-9_.-]{0,62}")
         if monthly_usd is None and monthly_tokens is None:
@@ -84,7 +82,10 @@ def _status(ratio: float | None) -> str:
 
 
 def utilization(
-    budget: Budget, used_usd: float, used_tokens: float, projected_usd: float,
+    budget: Budget,
+    used_usd: float,
+    used_tokens: float,
+    projected_usd: float,
     projected_tokens: float,
 ) -> dict[str, Any]:
     """The budget with month-to-date use, ratios and the month-end projection."""
@@ -101,9 +102,11 @@ def utilization(
         "tokens_utilization": tok_ratio,
         "projected_usd": projected_usd,
         "projected_tokens": int(projected_tokens),
-        "projected_usd_utilization": None if budget.monthly_usd is None
+        "projected_usd_utilization": None
+        if budget.monthly_usd is None
         else projected_usd / budget.monthly_usd,
-        "projected_tokens_utilization": None if budget.monthly_tokens is None
+        "projected_tokens_utilization": None
+        if budget.monthly_tokens is None
         else projected_tokens / budget.monthly_tokens,
         "status": _status(worst),
     }

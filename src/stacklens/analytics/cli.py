@@ -15,10 +15,16 @@ import click
 
 __all__ = ["billing", "prices"]
 
-_URL = click.option("--url", envvar="STACKLENS_URL", default="http://127.0.0.1:4320",
-                    show_default=True, help="The hub's URL (env STACKLENS_URL).")
-_KEY = click.option("--key", envvar="STACKLENS_API_KEY", required=True,
-                    help="An API key (env STACKLENS_API_KEY).")
+_URL = click.option(
+    "--url",
+    envvar="STACKLENS_URL",
+    default="http://127.0.0.1:4320",
+    show_default=True,
+    help="The hub's URL (env STACKLENS_URL).",
+)
+_KEY = click.option(
+    "--key", envvar="STACKLENS_API_KEY", required=True, help="An API key (env STACKLENS_API_KEY)."
+)
 
 
 def _fail(response: object) -> None:
@@ -48,12 +54,18 @@ def prices_backfill(url: str, key: str, since: str, timeout: float) -> None:
     overrides; client-sent costs are kept. Needs an admin key."""
     import httpx
 
-    response = httpx.post(f"{url.rstrip('/')}/api/v1/costs/backfill", params={"since": since},
-                          headers={"X-API-Key": key}, timeout=timeout)
+    response = httpx.post(
+        f"{url.rstrip('/')}/api/v1/costs/backfill",
+        params={"since": since},
+        headers={"X-API-Key": key},
+        timeout=timeout,
+    )
     _fail(response)
     body = response.json()
-    click.echo(f"examined {body['examined']} events, repriced {body['repriced']}, "
-               f"still unpriced {body['unpriced']}")
+    click.echo(
+        f"examined {body['examined']} events, repriced {body['repriced']}, "
+        f"still unpriced {body['unpriced']}"
+    )
 
 
 @click.group()
@@ -65,11 +77,17 @@ def billing() -> None:
 @_URL
 @_KEY
 @click.option("--month", required=True, help="YYYY-MM")
-@click.option("--format", "fmt", type=click.Choice(["csv", "parquet"]), default="csv",
-              show_default=True)
+@click.option(
+    "--format", "fmt", type=click.Choice(["csv", "parquet"]), default="csv", show_default=True
+)
 @click.option("--stack", default=None, help="Only this stack.")
-@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False), default=None,
-              help="File to write (default stacklens-billing-MONTH.FORMAT; '-' for stdout).")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="File to write (default stacklens-billing-MONTH.FORMAT; '-' for stdout).",
+)
 def billing_export(
     url: str, key: str, month: str, fmt: str, stack: str | None, output: Path | None
 ) -> None:
@@ -79,8 +97,12 @@ def billing_export(
     params = {"month": month, "format": fmt}
     if stack:
         params["stack"] = stack
-    response = httpx.get(f"{url.rstrip('/')}/api/v1/billing/export", params=params,
-                         headers={"X-API-Key": key}, timeout=300.0)
+    response = httpx.get(
+        f"{url.rstrip('/')}/api/v1/billing/export",
+        params=params,
+        headers={"X-API-Key": key},
+        timeout=300.0,
+    )
     _fail(response)
     if output is not None and str(output) == "-":
         sys.stdout.buffer.write(response.content)

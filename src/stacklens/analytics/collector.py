@@ -114,27 +114,34 @@ def _families(
     now_ns: int,
     heartbeat_window_s: int,
 ) -> list[Metric]:
-    sessions = CounterMetricFamily(
-        "opencode_sessions", "Sessions started.", labels=["stack_name"])
+    sessions = CounterMetricFamily("opencode_sessions", "Sessions started.", labels=["stack_name"])
     messages = CounterMetricFamily(
-        "opencode_messages", "Messages processed.",
-        labels=["stack_name", "role", "model", "agent"])
+        "opencode_messages", "Messages processed.", labels=["stack_name", "role", "model", "agent"]
+    )
     tokens = CounterMetricFamily(
-        "opencode_tokens", "Tokens used.", labels=["stack_name", "model", "direction"])
+        "opencode_tokens", "Tokens used.", labels=["stack_name", "model", "direction"]
+    )
     tools = CounterMetricFamily(
-        "opencode_tool_invocations", "Tool invocations.",
-        labels=["stack_name", "tool", "success"])
+        "opencode_tool_invocations", "Tool invocations.", labels=["stack_name", "tool", "success"]
+    )
     errors = CounterMetricFamily(
-        "opencode_errors", "Errors: error events, error-level logs, failed LLM calls "
-        "and tool uses.", labels=["stack_name"])
+        "opencode_errors",
+        "Errors: error events, error-level logs, failed LLM calls and tool uses.",
+        labels=["stack_name"],
+    )
     cost = CounterMetricFamily(
-        "stacklens_cost_usd", "LLM cost in USD (client-sent or priced at ingest).",
-        labels=["stack_name", "model"])
+        "stacklens_cost_usd",
+        "LLM cost in USD (client-sent or priced at ingest).",
+        labels=["stack_name", "model"],
+    )
     unpriced = CounterMetricFamily(
-        "stacklens_unpriced_events", "Events with tokens whose model has no known price.",
-        labels=["stack_name", "model", "provider"])
+        "stacklens_unpriced_events",
+        "Events with tokens whose model has no known price.",
+        labels=["stack_name", "model", "provider"],
+    )
     events = CounterMetricFamily(
-        "stacklens_stack_events", "Events stored, by type.", labels=["stack_name", "event_type"])
+        "stacklens_stack_events", "Events stored, by type.", labels=["stack_name", "event_type"]
+    )
     simple: dict[str, tuple[CounterMetricFamily, Callable[[tuple[Any, ...]], list[str]]]] = {
         "sessions": (sessions, lambda r: [r[0]]),
         "messages": (messages, lambda r: [r[0], r[2], r[3], r[4]]),
@@ -157,8 +164,10 @@ def _families(
         elif family == "duration_sum":
             sums[(row[0], row[2])] = float(row[5])
     duration = HistogramMetricFamily(
-        "opencode_response_duration_seconds", "LLM response duration (llm_call events).",
-        labels=["stack_name", "model"])
+        "opencode_response_duration_seconds",
+        "LLM response duration (llm_call events).",
+        labels=["stack_name", "model"],
+    )
     for key in sorted(buckets):
         counts, running, cumulative = buckets[key], 0.0, []
         for bound in _BOUNDS:
@@ -167,18 +176,36 @@ def _families(
             cumulative.append((le, running))
         duration.add_metric(list(key), cumulative, sums.get(key, 0.0))
     active_gauge = GaugeMetricFamily(
-        "opencode_active_sessions", "Open sessions with an event in the last 30 minutes.",
-        labels=["stack_name"])
+        "opencode_active_sessions",
+        "Open sessions with an event in the last 30 minutes.",
+        labels=["stack_name"],
+    )
     last_seen = GaugeMetricFamily(
-        "stacklens_stack_last_seen_timestamp_seconds", "Time of the stack's newest event.",
-        labels=["stack_name"])
+        "stacklens_stack_last_seen_timestamp_seconds",
+        "Time of the stack's newest event.",
+        labels=["stack_name"],
+    )
     up = GaugeMetricFamily(
-        "stacklens_stack_up", "1 when the stack sent an event within the heartbeat window.",
-        labels=["stack_name"])
+        "stacklens_stack_up",
+        "1 when the stack sent an event within the heartbeat window.",
+        labels=["stack_name"],
+    )
     cutoff = now_ns - heartbeat_window_s * 10**9
     for stack, last_ns in seen:
         active_gauge.add_metric([stack], float(active.get(stack, 0)))
         last_seen.add_metric([stack], int(last_ns) / 1e9)
         up.add_metric([stack], 1.0 if int(last_ns) >= cutoff else 0.0)
-    return [sessions, messages, tokens, tools, duration, active_gauge, errors, cost, unpriced,
-            events, last_seen, up]
+    return [
+        sessions,
+        messages,
+        tokens,
+        tools,
+        duration,
+        active_gauge,
+        errors,
+        cost,
+        unpriced,
+        events,
+        last_seen,
+        up,
+    ]

@@ -40,7 +40,13 @@ __all__ = [
 COST_DIMENSIONS: Final = ("stack_name", "model", "provider", "agent", "user_id", "day")
 _MEASURES: Final = ("calls", *TOKEN_COLUMNS, "cost_usd", "unpriced")
 BILLING_COLUMNS: Final = (
-    "day", "stack_name", "user_id", "model", "provider", "agent", *_MEASURES,
+    "day",
+    "stack_name",
+    "user_id",
+    "model",
+    "provider",
+    "agent",
+    *_MEASURES,
 )
 DAY_NS: Final = 86_400 * 10**9
 
@@ -115,7 +121,10 @@ def user_sessions(d: Dialect, f: Filters) -> Query:
 
 
 def billing_rows(
-    d: Dialect, since_ns: int, until_ns: int, stacks: tuple[str, ...] | None = None,
+    d: Dialect,
+    since_ns: int,
+    until_ns: int,
+    stacks: tuple[str, ...] | None = None,
     user: str | None = None,
 ) -> Query:
     """Every billing record of the days in [since, until), in a stable order."""

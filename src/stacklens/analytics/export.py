@@ -67,20 +67,28 @@ def billing_parquet(rows: list[dict[str, Any]]) -> bytes:
     import pyarrow.parquet as pq
 
     types = {
-        "day": pa.string(), "stack_name": pa.string(), "user_id": pa.string(),
-        "model": pa.string(), "provider": pa.string(), "agent": pa.string(),
+        "day": pa.string(),
+        "stack_name": pa.string(),
+        "user_id": pa.string(),
+        "model": pa.string(),
+        "provider": pa.string(),
+        "agent": pa.string(),
         "cost_usd": pa.float64(),
     }
     schema = pa.schema([(c, types.get(c, pa.int64())) for c in BILLING_COLUMNS])
     table = pa.Table.from_pylist(
-        [{c: row.get(c) for c in BILLING_COLUMNS} for row in rows], schema=schema)
+        [{c: row.get(c) for c in BILLING_COLUMNS} for row in rows], schema=schema
+    )
     sink = io.BytesIO()
     pq.write_table(table, sink)
     return sink.getvalue()
 
 
 def user_export(
-    analytics: Analytics, user_id: str, stacks: tuple[str, ...] | None, *,
+    analytics: Analytics,
+    user_id: str,
+    stacks: tuple[str, ...] | None,
+    *,
     max_events: int = 100_000,
 ) -> dict[str, Any]:
     """Everything stored about one (pseudonymized) user id."""
@@ -94,10 +102,13 @@ def user_export(
         cond += f" AND {d.in_list('stack_name', p('stacks', stacks, 'str_list'))}"
     names = ", ".join(
         f"{d.ts_to_ns(c.name)} AS timestamp_ns" if c.kind == "timestamp" else c.name
-        for c in EVENT_COLUMNS if c.name != "received_ns"
+        for c in EVENT_COLUMNS
+        if c.name != "received_ns"
     )
-    sql = (f"SELECT {names} FROM events WHERE {cond} ORDER BY ts, event_id "
-           f"LIMIT {p('limit', max_events + 1, 'int')}")
+    sql = (
+        f"SELECT {names} FROM events WHERE {cond} ORDER BY ts, event_id "
+        f"LIMIT {p('limit', max_events + 1, 'int')}"
+    )
     events = analytics.rows((sql, p.values))
     truncated = len(events) > max_events
     clean = []

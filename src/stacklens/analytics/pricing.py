@@ -76,8 +76,12 @@ class _Linear(NamedTuple):
 def _calc(prices: Any, total_in: int, out: int, cache_read: int, cache_write: int) -> float:
     from genai_prices import Usage
 
-    usage = Usage(input_tokens=total_in, output_tokens=out, cache_read_tokens=cache_read,
-                  cache_write_tokens=cache_write)
+    usage = Usage(
+        input_tokens=total_in,
+        output_tokens=out,
+        cache_read_tokens=cache_read,
+        cache_write_tokens=cache_write,
+    )
     return round(float(prices.calc_price(usage)["total_price"]), 10)
 
 
@@ -124,11 +128,15 @@ class Pricer:
         total_in, uncached = _split_input(tokens_in, cache_read, cache_write)
         override = self._override(provider, model)
         if override is not None:
-            read = override.input_per_mtok if override.cache_read_per_mtok is None else (
-                override.cache_read_per_mtok
+            read = (
+                override.input_per_mtok
+                if override.cache_read_per_mtok is None
+                else (override.cache_read_per_mtok)
             )
-            write = override.input_per_mtok if override.cache_write_per_mtok is None else (
-                override.cache_write_per_mtok
+            write = (
+                override.input_per_mtok
+                if override.cache_write_per_mtok is None
+                else (override.cache_write_per_mtok)
             )
             usd = (
                 uncached * override.input_per_mtok
@@ -139,11 +147,15 @@ class Pricer:
             return round(usd, 10)
         if (provider, model) in self._misses:
             return None
-        return self._library_price(provider, model, (total_in, tokens_out, cache_read,
-                                                     cache_write), at_ns)
+        return self._library_price(
+            provider, model, (total_in, tokens_out, cache_read, cache_write), at_ns
+        )
 
     def _library_price(
-        self, provider: str | None, model: str, counts: tuple[int, int, int, int],
+        self,
+        provider: str | None,
+        model: str,
+        counts: tuple[int, int, int, int],
         at_ns: int | None,
     ) -> float | None:
         total_in, tokens_out, cache_read, cache_write = counts
@@ -161,17 +173,21 @@ class Pricer:
                 self._rates[key] = rates
         if isinstance(rates, _Linear):
             uncached = total_in - cache_read - cache_write
-            usd = rates.base + (
-                uncached * rates.input + tokens_out * rates.output
-                + cache_read * rates.cache_read + cache_write * rates.cache_write
-            ) / _MTOK
+            usd = (
+                rates.base
+                + (
+                    uncached * rates.input
+                    + tokens_out * rates.output
+                    + cache_read * rates.cache_read
+                    + cache_write * rates.cache_write
+                )
+                / _MTOK
+            )
             return round(usd, 10)
         return _calc(rates, total_in, tokens_out, cache_read, cache_write)
 
     @staticmethod
-    def _library_rates(
-        provider: str | None, model: str, at_ns: int | None
-    ) -> _Linear | Any | None:
+    def _library_rates(provider: str | None, model: str, at_ns: int | None) -> _Linear | Any | None:
         """The model's price at that time: linear rates, or the ModelPrice itself when
         it is tiered (then every call is priced by the library)."""
         from genai_prices import Usage, calc_price
@@ -206,16 +222,24 @@ class Pricer:
         if not isinstance(data, dict) or data.get("cost_usd") is not None:
             return
         model = data.get("model")
-        counts = [data.get(k) for k in (
-            "tokens_in", "tokens_out", "tokens_cache_read", "tokens_cache_write")]
+        counts = [
+            data.get(k)
+            for k in ("tokens_in", "tokens_out", "tokens_cache_read", "tokens_cache_write")
+        ]
         if not isinstance(model, str) or not model or all(c is None for c in counts):
             return
         provider = data.get("provider")
         provider = provider if isinstance(provider, str) and provider else None
         tokens_in, tokens_out, cache_read, cache_write = (int(c or 0) for c in counts)
-        cost = self.price(provider, model, tokens_in=tokens_in, tokens_out=tokens_out,
-                          cache_read=cache_read, cache_write=cache_write,
-                          at_ns=event.get("timestamp"))
+        cost = self.price(
+            provider,
+            model,
+            tokens_in=tokens_in,
+            tokens_out=tokens_out,
+            cache_read=cache_read,
+            cache_write=cache_write,
+            at_ns=event.get("timestamp"),
+        )
         if cost is None:
             with self._lock:
                 self.unpriced[(provider or "", model)] += 1

@@ -88,18 +88,39 @@ def _measures(d: Dialect) -> dict[str, tuple[str, str]]:
         "duration_count": ("count(duration_ms)", "sum(duration_count)"),
     }
     for measure, event_type in typed.items():
-        out[measure] = (d.count_if(_count_type(event_type)),
-                        d.sum_if("events", _count_type(event_type)))
-    for column in ("tokens_in", "tokens_out", "tokens_cache_read", "tokens_cache_write",
-                   "tokens_reasoning"):
+        out[measure] = (
+            d.count_if(_count_type(event_type)),
+            d.sum_if("events", _count_type(event_type)),
+        )
+    for column in (
+        "tokens_in",
+        "tokens_out",
+        "tokens_cache_read",
+        "tokens_cache_write",
+        "tokens_reasoning",
+    ):
         out[column] = (f"coalesce(sum({column}), 0)", f"coalesce(sum({column}), 0)")
     return out
 
 
 MEASURES: Final = (
-    "events", "requests", "failures", "errors", "unpriced", "cost_usd", "duration_ms_sum",
-    "duration_count", "messages", "sessions", "llm_calls", "tool_calls", "tokens_in",
-    "tokens_out", "tokens_cache_read", "tokens_cache_write", "tokens_reasoning",
+    "events",
+    "requests",
+    "failures",
+    "errors",
+    "unpriced",
+    "cost_usd",
+    "duration_ms_sum",
+    "duration_count",
+    "messages",
+    "sessions",
+    "llm_calls",
+    "tool_calls",
+    "tokens_in",
+    "tokens_out",
+    "tokens_cache_read",
+    "tokens_cache_write",
+    "tokens_reasoning",
 )
 
 

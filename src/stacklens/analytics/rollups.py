@@ -49,7 +49,10 @@ class Table:
     """A rollup table: columns (name, kind), key columns, and per-column merges."""
 
     def __init__(
-        self, name: str, columns: Sequence[tuple[str, str]], key: Sequence[str],
+        self,
+        name: str,
+        columns: Sequence[tuple[str, str]],
+        key: Sequence[str],
         merges: dict[str, Merge],
     ) -> None:
         self.name = name
@@ -70,43 +73,97 @@ _TOKENS_KINDS: Final = tuple((c, "int") for c in TOKEN_COLUMNS)
 
 USAGE_HOURLY: Final = Table(
     "usage_hourly",
-    [("hour", "timestamp"), ("stack_name", "string"), ("event_type", "string"),
-     ("model", "string"), ("agent", "string"), ("tool", "string"), ("role", "string"),
-     ("events", "int"), ("failures", "int"), ("errors", "int"), *_TOKENS_KINDS,
-     ("cost_usd", "float"), ("duration_ms_sum", "float"), ("duration_count", "int"),
-     ("unpriced", "int")],
+    [
+        ("hour", "timestamp"),
+        ("stack_name", "string"),
+        ("event_type", "string"),
+        ("model", "string"),
+        ("agent", "string"),
+        ("tool", "string"),
+        ("role", "string"),
+        ("events", "int"),
+        ("failures", "int"),
+        ("errors", "int"),
+        *_TOKENS_KINDS,
+        ("cost_usd", "float"),
+        ("duration_ms_sum", "float"),
+        ("duration_count", "int"),
+        ("unpriced", "int"),
+    ],
     ["hour", "stack_name", "event_type", "model", "agent", "tool", "role"],
-    _sums("events", "failures", "errors", *TOKEN_COLUMNS, "cost_usd", "duration_ms_sum",
-          "duration_count", "unpriced"),
+    _sums(
+        "events",
+        "failures",
+        "errors",
+        *TOKEN_COLUMNS,
+        "cost_usd",
+        "duration_ms_sum",
+        "duration_count",
+        "unpriced",
+    ),
 )
 
 BILLING_DAILY: Final = Table(
     "billing_daily",
-    [("day", "date"), ("stack_name", "string"), ("user_id", "string"), ("model", "string"),
-     ("provider", "string"), ("agent", "string"), ("calls", "int"), *_TOKENS_KINDS,
-     ("cost_usd", "float"), ("unpriced", "int")],
+    [
+        ("day", "date"),
+        ("stack_name", "string"),
+        ("user_id", "string"),
+        ("model", "string"),
+        ("provider", "string"),
+        ("agent", "string"),
+        ("calls", "int"),
+        *_TOKENS_KINDS,
+        ("cost_usd", "float"),
+        ("unpriced", "int"),
+    ],
     ["day", "stack_name", "user_id", "model", "provider", "agent"],
     _sums("calls", *TOKEN_COLUMNS, "cost_usd", "unpriced"),
 )
 
 SESSION_SUMMARIES: Final = Table(
     "session_summaries",
-    [("stack_name", "string"), ("session_id", "string"), ("user_id", "string"),
-     ("start_ts", "timestamp"), ("end_ts", "timestamp"), ("first_ts", "timestamp"),
-     ("last_ts", "timestamp"), ("events", "int"), ("messages", "int"),
-     ("tool_calls", "int"), ("llm_calls", "int"), *_TOKENS_KINDS, ("cost_usd", "float"),
-     ("errors", "int"), ("models", "str_list"), ("agents", "str_list")],
+    [
+        ("stack_name", "string"),
+        ("session_id", "string"),
+        ("user_id", "string"),
+        ("start_ts", "timestamp"),
+        ("end_ts", "timestamp"),
+        ("first_ts", "timestamp"),
+        ("last_ts", "timestamp"),
+        ("events", "int"),
+        ("messages", "int"),
+        ("tool_calls", "int"),
+        ("llm_calls", "int"),
+        *_TOKENS_KINDS,
+        ("cost_usd", "float"),
+        ("errors", "int"),
+        ("models", "str_list"),
+        ("agents", "str_list"),
+    ],
     ["stack_name", "session_id"],
-    {"user_id": "coalesce", "start_ts": "min", "end_ts": "max", "first_ts": "min",
-     "last_ts": "max", **_sums("events", "messages", "tool_calls", "llm_calls",
-                               *TOKEN_COLUMNS, "cost_usd", "errors"),
-     "models": "union", "agents": "union"},
+    {
+        "user_id": "coalesce",
+        "start_ts": "min",
+        "end_ts": "max",
+        "first_ts": "min",
+        "last_ts": "max",
+        **_sums(
+            "events", "messages", "tool_calls", "llm_calls", *TOKEN_COLUMNS, "cost_usd", "errors"
+        ),
+        "models": "union",
+        "agents": "union",
+    },
 )
 
 STACK_LAST_SEEN: Final = Table(
     "stack_last_seen",
-    [("stack_name", "string"), ("first_ts", "timestamp"), ("last_ts", "timestamp"),
-     ("events", "int")],
+    [
+        ("stack_name", "string"),
+        ("first_ts", "timestamp"),
+        ("last_ts", "timestamp"),
+        ("events", "int"),
+    ],
     ["stack_name"],
     {"first_ts": "min", "last_ts": "max", "events": "sum"},
 )
@@ -120,14 +177,24 @@ METRIC_LABELS: Final = Table(
 
 METRIC_COUNTERS: Final = Table(
     "metric_counters",
-    [("stack_name", "string"), ("family", "string"), ("l1", "string"), ("l2", "string"),
-     ("l3", "string"), ("value", "float")],
+    [
+        ("stack_name", "string"),
+        ("family", "string"),
+        ("l1", "string"),
+        ("l2", "string"),
+        ("l3", "string"),
+        ("value", "float"),
+    ],
     ["stack_name", "family", "l1", "l2", "l3"],
     {"value": "sum"},
 )
 
 ROLLUP_TABLES: Final = (
-    USAGE_HOURLY, BILLING_DAILY, SESSION_SUMMARIES, STACK_LAST_SEEN, METRIC_LABELS,
+    USAGE_HOURLY,
+    BILLING_DAILY,
+    SESSION_SUMMARIES,
+    STACK_LAST_SEEN,
+    METRIC_LABELS,
     METRIC_COUNTERS,
 )
 

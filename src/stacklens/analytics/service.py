@@ -23,8 +23,7 @@ from stacklens.store.dialect import DUCKDB, Dialect
 
 __all__ = ["Analytics", "budget_report", "format_ns", "rate"]
 
-_TOKENS = ("tokens_in", "tokens_out", "tokens_cache_read", "tokens_cache_write",
-           "tokens_reasoning")
+_TOKENS = ("tokens_in", "tokens_out", "tokens_cache_read", "tokens_cache_write", "tokens_reasoning")
 
 
 def format_ns(ns: int) -> str:
@@ -72,19 +71,33 @@ class Analytics:
 
     # -- usage -----------------------------------------------------------------
     def series(
-        self, f: Filters, measures: Sequence[str], *, group_by: str | None = None,
+        self,
+        f: Filters,
+        measures: Sequence[str],
+        *,
+        group_by: str | None = None,
         event_types: Sequence[str] = (),
     ) -> list[dict[str, Any]]:
-        rows = self.rows(queries.series(self.d, f, measures, group_by=group_by,
-                                        event_types=event_types))
+        rows = self.rows(
+            queries.series(self.d, f, measures, group_by=group_by, event_types=event_types)
+        )
         return [_with_time(r) for r in rows]
 
     def breakdown(
-        self, f: Filters, dim: str, measures: Sequence[str], *,
-        event_types: Sequence[str] = (), order_by: str | None = None, limit: int = 100,
+        self,
+        f: Filters,
+        dim: str,
+        measures: Sequence[str],
+        *,
+        event_types: Sequence[str] = (),
+        order_by: str | None = None,
+        limit: int = 100,
     ) -> list[dict[str, Any]]:
-        return self.rows(queries.breakdown(self.d, f, dim, measures, event_types=event_types,
-                                           order_by=order_by, limit=limit))
+        return self.rows(
+            queries.breakdown(
+                self.d, f, dim, measures, event_types=event_types, order_by=order_by, limit=limit
+            )
+        )
 
     def error_rate(self, f: Filters) -> dict[str, Any]:
         row = self.one(queries.totals(self.d, f, ("errors", "requests")))
@@ -92,8 +105,9 @@ class Analytics:
         return {"errors": errors, "requests": requests, "error_rate": rate(errors, requests)}
 
     def active_stacks(self, stacks: tuple[str, ...] | None) -> list[dict[str, Any]]:
-        rows = self.rows(usage.active_stacks(self.d, self.clock(), self.active_stack_window_s,
-                                             stacks))
+        rows = self.rows(
+            usage.active_stacks(self.d, self.clock(), self.active_stack_window_s, stacks)
+        )
         for row in rows:
             _with_time(row, "last_seen_ns", "last_seen")
         return rows
@@ -101,8 +115,9 @@ class Analytics:
     def tokens(self, f: Filters, by: str = "model") -> list[dict[str, Any]]:
         """Tokens, cost and unpriced calls per value of ``by`` (rows with no tokens and
         no LLM calls, such as tool uses, are left out)."""
-        rows = self.breakdown(f, by, (*_TOKENS, "cost_usd", "llm_calls", "unpriced"),
-                              order_by="tokens_in", limit=1000)
+        rows = self.breakdown(
+            f, by, (*_TOKENS, "cost_usd", "llm_calls", "unpriced"), order_by="tokens_in", limit=1000
+        )
         out = []
         for row in rows:
             row["tokens_total"] = int(row["tokens_in"]) + int(row["tokens_out"])
@@ -112,23 +127,44 @@ class Analytics:
         return out
 
     def tools(self, f: Filters) -> list[dict[str, Any]]:
-        rows = self.breakdown(f, "tool", ("events", "failures", "duration_ms_sum",
-                                          "duration_count"), event_types=("tool_use",))
+        rows = self.breakdown(
+            f,
+            "tool",
+            ("events", "failures", "duration_ms_sum", "duration_count"),
+            event_types=("tool_use",),
+        )
         out = []
         for row in rows:
             calls, failures = int(row["events"]), int(row["failures"])
-            out.append({
-                "tool": row["tool"], "calls": calls, "failures": failures,
-                "error_rate": rate(failures, calls),
-                "mean_duration_ms": rate(float(row["duration_ms_sum"] or 0),
-                                         float(row["duration_count"] or 0)),
-            })
+            out.append(
+                {
+                    "tool": row["tool"],
+                    "calls": calls,
+                    "failures": failures,
+                    "error_rate": rate(failures, calls),
+                    "mean_duration_ms": rate(
+                        float(row["duration_ms_sum"] or 0), float(row["duration_count"] or 0)
+                    ),
+                }
+            )
         return out
 
     def agents(self, f: Filters, limit: int = 10) -> list[dict[str, Any]]:
-        rows = self.breakdown(f, "agent", ("requests", "messages", "llm_calls", "tool_calls",
-                                           "errors", "tokens_in", "tokens_out", "cost_usd"),
-                              limit=limit + 1)
+        rows = self.breakdown(
+            f,
+            "agent",
+            (
+                "requests",
+                "messages",
+                "llm_calls",
+                "tool_calls",
+                "errors",
+                "tokens_in",
+                "tokens_out",
+                "cost_usd",
+            ),
+            limit=limit + 1,
+        )
         return [r for r in rows if r["agent"] is not None][:limit]
 
     def latency(self, f: Filters, *, by_model: bool = False) -> dict[str, Any]:
@@ -165,15 +201,20 @@ class Analytics:
         time percentiles, error log."""
         return {
             "sessions": self.series(f, ("sessions",)),
-            "tokens": self.series(f, ("tokens_in", "tokens_out", "tokens_cache_read",
-                                      "cost_usd")),
+            "tokens": self.series(f, ("tokens_in", "tokens_out", "tokens_cache_read", "cost_usd")),
             "tokens_by_model": self.tokens(f, "model"),
             "tools": self.tools(f),
             "latency": self.latency(f)["overall"],
             "errors": self.error_rate(f),
             "error_log": self.error_log(f, 50),
-            "active_sessions": sum(r["active"] for r in self.rows(sessions.active_sessions(
-                self.d, self.clock(), self.active_session_window_s, f.stacks))),
+            "active_sessions": sum(
+                r["active"]
+                for r in self.rows(
+                    sessions.active_sessions(
+                        self.d, self.clock(), self.active_session_window_s, f.stacks
+                    )
+                )
+            ),
         }
 
     # -- sessions ----------------------------------------------------------------
@@ -187,9 +228,16 @@ class Analytics:
         """Each stack's summary and timeline for that session id ([] when unknown)."""
         out = []
         for summary in self.rows(sessions.session_bounds(self.d, session_id, stacks)):
-            events = self.rows(sessions.session_events(
-                self.d, session_id, summary["stack_name"], int(summary["first_ns"]),
-                int(summary["last_ns"]), limit=limit))
+            events = self.rows(
+                sessions.session_events(
+                    self.d,
+                    session_id,
+                    summary["stack_name"],
+                    int(summary["first_ns"]),
+                    int(summary["last_ns"]),
+                    limit=limit,
+                )
+            )
             timeline = []
             for event in events:
                 _with_time(event, "timestamp_ns", "timestamp")
@@ -204,12 +252,15 @@ class Analytics:
     # -- users and costs -----------------------------------------------------------
     def users(self, f: Filters, limit: int = 1000) -> list[dict[str, Any]]:
         rows = self.rows(costs.cost_by(self.d, f, "user_id", limit=limit))
-        counts = {r["user_id"]: int(r["sessions"])
-                  for r in self.rows(costs.user_sessions(self.d, f))}
+        counts = {
+            r["user_id"]: int(r["sessions"]) for r in self.rows(costs.user_sessions(self.d, f))
+        }
         for row in rows:
             row["sessions"] = counts.pop(row["user_id"], 0)
-        rows.extend({"user_id": user, "sessions": n, "calls": 0, "cost_usd": 0.0}
-                    for user, n in sorted(counts.items()))
+        rows.extend(
+            {"user_id": user, "sessions": n, "calls": 0, "cost_usd": 0.0}
+            for user, n in sorted(counts.items())
+        )
         return rows
 
     def costs(self, f: Filters, by: str) -> dict[str, Any]:
@@ -222,20 +273,28 @@ class Analytics:
         day_start, day_end = costs.day_range_ns(now)
         moment = dt.datetime.fromtimestamp(now // 10**9, tz=dt.UTC)
         month_start, _ = costs.month_range_ns(moment.year, moment.month)
-        today = self.one(costs.cost_in_days(self.d, msgspec.structs.replace(
-            f, since_ns=day_start, until_ns=day_end)))
-        month = self.one(costs.cost_in_days(self.d, msgspec.structs.replace(
-            f, since_ns=month_start, until_ns=day_end)))
-        projection = costs.project(now, float(today.get("cost_usd") or 0.0),
-                                   float(month.get("cost_usd") or 0.0))
+        today = self.one(
+            costs.cost_in_days(
+                self.d, msgspec.structs.replace(f, since_ns=day_start, until_ns=day_end)
+            )
+        )
+        month = self.one(
+            costs.cost_in_days(
+                self.d, msgspec.structs.replace(f, since_ns=month_start, until_ns=day_end)
+            )
+        )
+        projection = costs.project(
+            now, float(today.get("cost_usd") or 0.0), float(month.get("cost_usd") or 0.0)
+        )
         return msgspec.structs.asdict(projection)
 
     def month_usage(self, stack: str, now_ns: int) -> dict[str, float]:
         """Month-to-date cost and tokens (in + out) of one stack."""
         moment = dt.datetime.fromtimestamp(now_ns // 10**9, tz=dt.UTC)
         start, end = costs.month_range_ns(moment.year, moment.month)
-        row = self.one(costs.cost_in_days(self.d, Filters(since_ns=start, until_ns=end,
-                                                          stacks=(stack,))))
+        row = self.one(
+            costs.cost_in_days(self.d, Filters(since_ns=start, until_ns=end, stacks=(stack,)))
+        )
         return {
             "cost_usd": float(row.get("cost_usd") or 0.0),
             "tokens": float((row.get("tokens_in") or 0) + (row.get("tokens_out") or 0)),
@@ -263,6 +322,13 @@ def budget_report(analytics: Analytics, budgets: Sequence[Budget]) -> list[dict[
         used = analytics.month_usage(budget.stack_name, now)
         projection = costs.project(now, 0.0, used["cost_usd"])
         factor = projection.days_in_month / projection.month_days_elapsed
-        out.append(utilization(budget, used["cost_usd"], used["tokens"],
-                               projection.month_end_projection_usd, used["tokens"] * factor))
+        out.append(
+            utilization(
+                budget,
+                used["cost_usd"],
+                used["tokens"],
+                projection.month_end_projection_usd,
+                used["tokens"] * factor,
+            )
+        )
     return out

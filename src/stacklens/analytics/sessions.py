@@ -24,8 +24,18 @@ __all__ = [
 ]
 
 SESSION_COLUMNS: Final = (
-    "stack_name", "session_id", "user_id", "events", "messages", "tool_calls", "llm_calls",
-    *TOKEN_COLUMNS, "cost_usd", "errors", "models", "agents",
+    "stack_name",
+    "session_id",
+    "user_id",
+    "events",
+    "messages",
+    "tool_calls",
+    "llm_calls",
+    *TOKEN_COLUMNS,
+    "cost_usd",
+    "errors",
+    "models",
+    "agents",
 )
 
 

@@ -18,8 +18,18 @@ __all__ = ["ERROR_LOG_COLUMNS", "QUANTILES", "active_stacks", "error_log", "late
 
 QUANTILES: Final = (("p50", 0.5), ("p95", 0.95), ("p99", 0.99))
 ERROR_LOG_COLUMNS: Final = (
-    "event_id", "stack_name", "session_id", "event_type", "level", "error_code", "message",
-    "model", "agent", "tool", "service", "trace_id",
+    "event_id",
+    "stack_name",
+    "session_id",
+    "event_type",
+    "level",
+    "error_code",
+    "message",
+    "model",
+    "agent",
+    "tool",
+    "service",
+    "trace_id",
 )
 
 
@@ -51,9 +61,7 @@ def error_log(d: Dialect, f: Filters, *, limit: int = 100) -> Query:
     return sql, p.values
 
 
-def active_stacks(
-    d: Dialect, now_ns: int, window_s: int, stacks: tuple[str, ...] | None
-) -> Query:
+def active_stacks(d: Dialect, now_ns: int, window_s: int, stacks: tuple[str, ...] | None) -> Query:
     """Rows ``(stack_name, last_seen_ns, active)`` for every known stack."""
     p = Params(d)
     cutoff = d.ts_from_ns(p("cutoff", now_ns - window_s * 10**9, "ts_ns"))

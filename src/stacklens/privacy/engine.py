@@ -35,8 +35,19 @@ _PSEUDONYMS_MAX: Final = 65536
 #: Top-level fields of the canonical event whose *names* are known not to be secrets.
 _TOP_FIELDS: Final = frozenset(
     {
-        "event_id", "timestamp", "stack_name", "event_type", "session_id", "trace_id",
-        "span_id", "parent_span_id", "user_id", "service", "level", "message", "attributes",
+        "event_id",
+        "timestamp",
+        "stack_name",
+        "event_type",
+        "session_id",
+        "trace_id",
+        "span_id",
+        "parent_span_id",
+        "user_id",
+        "service",
+        "level",
+        "message",
+        "attributes",
     }
 )
 #: Short strings seen clean (model names, regions, routes, levels repeat across events):
@@ -48,10 +59,28 @@ _CLEAN_TEXT_LEN: Final = 64
 #: ``data`` keys with a column of their own and no special transform.
 _PLAIN_DATA_FIELDS: Final = frozenset(
     {
-        "role", "model", "provider", "agent", "tool", "tokens_in", "tokens_out",
-        "tokens_cache_read", "tokens_cache_write", "tokens_reasoning", "cost_usd",
-        "duration_ms", "success", "error_code", "status_code", "method", "content_hash",
-        "content_length", "word_count", "score", "comment", "args_hash",
+        "role",
+        "model",
+        "provider",
+        "agent",
+        "tool",
+        "tokens_in",
+        "tokens_out",
+        "tokens_cache_read",
+        "tokens_cache_write",
+        "tokens_reasoning",
+        "cost_usd",
+        "duration_ms",
+        "success",
+        "error_code",
+        "status_code",
+        "method",
+        "content_hash",
+        "content_length",
+        "word_count",
+        "score",
+        "comment",
+        "args_hash",
     }
 )
 _DEFAULT_POLICY: Final = PrivacyPolicy()
@@ -158,9 +187,7 @@ class Redactor:
         if type(event) is not dict and not isinstance(event, Mapping):
             raise TypeError("redact_event takes a canonical event dict")
         stack = event.get("stack_name")
-        policy = self._policies.get(stack, self._default) if type(stack) is str else (
-            self._default
-        )
+        policy = self._policies.get(stack, self._default) if type(stack) is str else (self._default)
         found: list[Finding] = []
         out: dict[str, Any] = {}
         clean_text = _CLEAN_TEXT

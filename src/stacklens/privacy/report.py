@@ -43,9 +43,7 @@ def check_lines(lines: Iterable[str | bytes], redactor: Redactor) -> Iterator[Li
             continue
         event_id = event.get("event_id", event.get("eventId"))
         result = redactor.redact_event(event)
-        yield LineReport(
-            number, event_id if isinstance(event_id, str) else None, result.findings
-        )
+        yield LineReport(number, event_id if isinstance(event_id, str) else None, result.findings)
 
 
 def rule_counts(reports: Iterable[LineReport]) -> Counter[str]:

@@ -52,12 +52,16 @@ class MetricsApp:
                 accept = value.decode("latin-1")
         encoder, content_type = choose_encoder(accept)
         body = encoder(self.registry)
-        await send({
-            "type": "http.response.start",
-            "status": 200,
-            "headers": [(b"content-type", content_type.encode()),
-                        (b"content-length", str(len(body)).encode())],
-        })
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [
+                    (b"content-type", content_type.encode()),
+                    (b"content-length", str(len(body)).encode()),
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": body})
 
 
@@ -139,8 +143,9 @@ class StackLensMiddleware:
                 "http_request_duration_seconds", method=method, endpoint=endpoint
             ).observe(elapsed)
             if self.access_log:
-                self.logger.log_request(method, path, status[0], elapsed * 1000.0,
-                                        endpoint=endpoint)
+                self.logger.log_request(
+                    method, path, status[0], elapsed * 1000.0, endpoint=endpoint
+                )
             reset_context(token)
 
 

@@ -121,9 +121,16 @@ class Client:
                 transport = HttpTransport(self.url, api_key, client=http_client)
             self.spill = spill
             return Sender(
-                self._queue, builder, transport=transport, file=file, spill=spill,
-                metrics=metrics, batch_size=batch_size, flush_interval_s=flush_interval_s,
-                spill_after_s=spill_after_s, max_backoff_s=max_backoff_s,
+                self._queue,
+                builder,
+                transport=transport,
+                file=file,
+                spill=spill,
+                metrics=metrics,
+                batch_size=batch_size,
+                flush_interval_s=flush_interval_s,
+                spill_after_s=spill_after_s,
+                max_backoff_s=max_backoff_s,
             )
 
         self._make_sender = make_sender
@@ -208,8 +215,13 @@ class Client:
         **fields: Any,
     ) -> None:
         self.emit(
-            "tool_use", session_id=session_id, tool=tool, args=args, success=success,
-            duration_ms=duration_ms, **fields,
+            "tool_use",
+            session_id=session_id,
+            tool=tool,
+            args=args,
+            success=success,
+            duration_ms=duration_ms,
+            **fields,
         )
 
     def llm_call(
@@ -226,9 +238,16 @@ class Client:
         **fields: Any,
     ) -> None:
         self.emit(
-            "llm_call", model=model, provider=provider, tokens_in=tokens_in,
-            tokens_out=tokens_out, duration_ms=duration_ms, cost_usd=cost_usd,
-            success=success, session_id=session_id, **fields,
+            "llm_call",
+            model=model,
+            provider=provider,
+            tokens_in=tokens_in,
+            tokens_out=tokens_out,
+            duration_ms=duration_ms,
+            cost_usd=cost_usd,
+            success=success,
+            session_id=session_id,
+            **fields,
         )
 
     def error(
@@ -244,8 +263,12 @@ class Client:
             fields.setdefault("error_type", type(exc).__name__)
             message = f"{message}: {exc}" if message else str(exc)
         self.emit(
-            "error", message=message, level="error", error_code=error_code,
-            session_id=session_id, **fields,
+            "error",
+            message=message,
+            level="error",
+            error_code=error_code,
+            session_id=session_id,
+            **fields,
         )
 
     def heartbeat(self, **fields: Any) -> None:

@@ -37,8 +37,16 @@ __all__ = ["EventBuilder", "QueuedEvent", "observe_metrics"]
 QueuedEvent = tuple[int, str, LogContext, dict[str, Any]]
 
 _TOP_STRINGS: Final = frozenset(
-    {"session_id", "trace_id", "span_id", "parent_span_id", "user_id", "service", "level",
-     "message"}
+    {
+        "session_id",
+        "trace_id",
+        "span_id",
+        "parent_span_id",
+        "user_id",
+        "service",
+        "level",
+        "message",
+    }
 )
 _TOKEN_DIRECTIONS: Final = (
     ("tokens_in", "input"),
@@ -149,13 +157,15 @@ def observe_metrics(metrics: Metrics, event: dict[str, Any]) -> None:
     elif kind == "message":
         metrics.labels(
             "opencode_messages_total",
-            role=data.get("role") or "", model=data.get("model") or "",
+            role=data.get("role") or "",
+            model=data.get("model") or "",
             agent=data.get("agent") or "",
         ).inc()
     elif kind == "tool_use":
         success = data.get("success")
         metrics.labels(
-            "opencode_tool_invocations_total", tool=data.get("tool") or "",
+            "opencode_tool_invocations_total",
+            tool=data.get("tool") or "",
             success="false" if success is False else "true",
         ).inc()
     elif kind == "llm_call":
@@ -166,21 +176,24 @@ def _observe_llm(metrics: Metrics, data: dict[str, Any]) -> None:
     model = str(data.get("model") or "")
     provider = str(data.get("provider") or "")
     status = "error" if data.get("success") is False else "success"
-    metrics.labels("opencode_llm_requests_total", provider=provider, model=model,
-                   status=status).inc()
+    metrics.labels(
+        "opencode_llm_requests_total", provider=provider, model=model, status=status
+    ).inc()
     for field, direction in _TOKEN_DIRECTIONS:
         count = data.get(field)
         if isinstance(count, int | float) and not isinstance(count, bool) and count > 0:
             metrics.labels("opencode_tokens_total", model=model, direction=direction).inc(count)
             if direction in ("input", "output"):
-                metrics.labels("opencode_llm_tokens_total", provider=provider, model=model,
-                               type=direction).inc(count)
+                metrics.labels(
+                    "opencode_llm_tokens_total", provider=provider, model=model, type=direction
+                ).inc(count)
     duration = data.get("duration_ms")
     if isinstance(duration, int | float) and not isinstance(duration, bool) and duration >= 0:
         seconds = duration / 1000.0
         metrics.labels("opencode_response_duration_seconds", model=model).observe(seconds)
-        metrics.labels("opencode_llm_request_duration_seconds", provider=provider,
-                       model=model).observe(seconds)
+        metrics.labels(
+            "opencode_llm_request_duration_seconds", provider=provider, model=model
+        ).observe(seconds)
     cost = data.get("cost_usd")
     if isinstance(cost, int | float) and not isinstance(cost, bool) and cost > 0:
         metrics.labels("opencode_llm_cost_dollars", provider=provider, model=model).inc(cost)

@@ -88,8 +88,8 @@ def build_processors(
         if record is not None and "logger" not in event_dict:
             event_dict["logger"] = record.name
         event_dict["timestamp"] = _iso_utc(clock_ns())
-        event_dict["level"] = "error" if method == "exception" else (
-            "warning" if method == "warn" else method
+        event_dict["level"] = (
+            "error" if method == "exception" else ("warning" if method == "warn" else method)
         )
         event_dict["service"] = service
         ctx = current_context()
@@ -273,8 +273,12 @@ class StructuredLogger:
         """An access-log line; 5xx at error, 4xx at warning."""
         level = "error" if status_code >= 500 else "warning" if status_code >= 400 else "info"
         getattr(self._logger(), level)(
-            "request", method=method, path=path, status_code=status_code,
-            duration_ms=round(duration_ms, 3), **fields,
+            "request",
+            method=method,
+            path=path,
+            status_code=status_code,
+            duration_ms=round(duration_ms, 3),
+            **fields,
         )
 
     def log_inference(self, model: str, latency_ms: float, **fields: Any) -> None:
@@ -284,21 +288,33 @@ class StructuredLogger:
         )
 
     def log_mcp_operation(
-        self, server: str, operation: str, duration_ms: float, status: str = "success",
+        self,
+        server: str,
+        operation: str,
+        duration_ms: float,
+        status: str = "success",
         **fields: Any,
     ) -> None:
         level = "info" if status == "success" else "warning"
         getattr(self._logger(), level)(
-            "mcp_operation", mcp_server=server, mcp_operation=operation,
-            duration_ms=round(duration_ms, 3), status=status, **fields,
+            "mcp_operation",
+            mcp_server=server,
+            mcp_operation=operation,
+            duration_ms=round(duration_ms, 3),
+            status=status,
+            **fields,
         )
 
     def log_drift(self, model: str, drift_score: float, threshold: float, **fields: Any) -> None:
         """A drift check; above ``threshold`` it is a warning (seed 003 DriftDetected)."""
         level = "warning" if drift_score > threshold else "info"
         getattr(self._logger(), level)(
-            "drift_check", model=model, drift_score=drift_score, threshold=threshold,
-            drift_detected=drift_score > threshold, **fields,
+            "drift_check",
+            model=model,
+            drift_score=drift_score,
+            threshold=threshold,
+            drift_detected=drift_score > threshold,
+            **fields,
         )
 
 

@@ -255,14 +255,19 @@ class Sender:
                     self._outage_since = now
                     _log.info("stacklens: hub unreachable (%s); retrying", result.error)
                 self._next_attempt = now + backoff_delay(
-                    self._failures, base=self._base_backoff, cap=self._max_backoff,
-                    retry_after=result.retry_after, rng=self._rng,
+                    self._failures,
+                    base=self._base_backoff,
+                    cap=self._max_backoff,
+                    retry_after=result.retry_after,
+                    rng=self._rng,
                 )
         outage_long = (
             self._outage_since is not None and now - self._outage_since >= self._spill_after
         )
         if self._pending and (
-            self.fatal or self._give_up or outage_long
+            self.fatal
+            or self._give_up
+            or outage_long
             or len(self._pending) >= self._max_pending
             or (self._closing and self._failures)
         ):

@@ -151,7 +151,8 @@ class HttpTransport:
                 f"fatal-{status}",
                 "stacklens: hub answered %d (%.200s); events are kept on disk and resent "
                 "after a restart with a working STACKLENS_URL/STACKLENS_API_KEY",
-                status, response.text,
+                status,
+                response.text,
             )
             return PostResult(Outcome.FATAL, error=f"HTTP {status}")
         return PostResult(
@@ -171,7 +172,10 @@ class HttpTransport:
             first = rejected[0] if isinstance(rejected[0], dict) else {}
             _log.warning(
                 "stacklens: hub rejected %d of %d events (first: index %s: %.200s)",
-                len(rejected), count, first.get("index"), first.get("error"),
+                len(rejected),
+                count,
+                first.get("index"),
+                first.get("error"),
             )
         return PostResult(Outcome.OK, accepted=accepted, rejected=len(rejected), done=count)
 

@@ -24,8 +24,7 @@ def _layout(title: str, **extra: Any) -> dict[str, Any]:
         "autosize": True,
         "paper_bgcolor": "rgba(0,0,0,0)",
         "plot_bgcolor": "rgba(0,0,0,0)",
-        "legend": {"orientation": "h", "x": 1, "xanchor": "right", "y": 1.02,
-                   "yanchor": "bottom"},
+        "legend": {"orientation": "h", "x": 1, "xanchor": "right", "y": 1.02, "yanchor": "bottom"},
         "font": {"family": "system-ui, sans-serif", "size": 11},
     }
     layout.update(extra)
@@ -84,24 +83,33 @@ def bar(
         }
         for i, (column, label) in enumerate(measures)
     ]
-    return figure(data, _layout(title, barmode="stack" if stacked else "group",
-                                xaxis={"type": "category", "automargin": True}))
+    return figure(
+        data,
+        _layout(
+            title,
+            barmode="stack" if stacked else "group",
+            xaxis={"type": "category", "automargin": True},
+        ),
+    )
 
 
 def horizontal_bar(
     title: str, rows: Sequence[dict[str, Any]], key: str, column: str, label: str
 ) -> dict[str, Any]:
     ordered = list(reversed(rows))
-    data = [{
-        "type": "bar",
-        "orientation": "h",
-        "name": label,
-        "y": [str(r.get(key) if r.get(key) is not None else "(none)") for r in ordered],
-        "x": [_num(r.get(column)) for r in ordered],
-        "marker": {"color": _COLORS[0]},
-    }]
-    return figure(data, _layout(title, yaxis={"type": "category", "automargin": True},
-                                showlegend=False))
+    data = [
+        {
+            "type": "bar",
+            "orientation": "h",
+            "name": label,
+            "y": [str(r.get(key) if r.get(key) is not None else "(none)") for r in ordered],
+            "x": [_num(r.get(column)) for r in ordered],
+            "marker": {"color": _COLORS[0]},
+        }
+    ]
+    return figure(
+        data, _layout(title, yaxis={"type": "category", "automargin": True}, showlegend=False)
+    )
 
 
 def _num(value: Any) -> float | int:

@@ -62,15 +62,23 @@ async def create_silence(request: Request) -> Response:
         return checked
     console, session, form = checked
     try:
-        matchers = [parse_matcher(line.strip())
-                    for line in form.get("matchers", "").splitlines() if line.strip()]
+        matchers = [
+            parse_matcher(line.strip())
+            for line in form.get("matchers", "").splitlines()
+            if line.strip()
+        ]
         if not matchers:
-            raise ValueError("give at least one matcher, like alertname=\"HighErrorRate\"")
+            raise ValueError('give at least one matcher, like alertname="HighErrorRate"')
         duration = parse_duration(form.get("duration", "").strip() or "2h")
         store = console.silences()
-        await run_in_threadpool(lambda: store.add(
-            matchers, duration_ns=duration, created_by=f"console:{session.principal.key_id}",
-            comment=form.get("comment", "")[:2000]))
+        await run_in_threadpool(
+            lambda: store.add(
+                matchers,
+                duration_ns=duration,
+                created_by=f"console:{session.principal.key_id}",
+                comment=form.get("comment", "")[:2000],
+            )
+        )
     except (ValueError, TypeError) as exc:
         return _error(console, session, 400, exc)
     return RedirectResponse("/alerts", status_code=303)
@@ -88,8 +96,9 @@ async def expire_silence(request: Request, silence_id: str) -> Response:
 
 
 def _admin_result(console: Console, session: ConsoleSession, **extra: Any) -> Response:
-    context = _context(console, session, None, nav="admin", title="Admin",
-                       **pages.admin_page(console.hub), **extra)
+    context = _context(
+        console, session, None, nav="admin", title="Admin", **pages.admin_page(console.hub), **extra
+    )
     return render(console.env, "admin.html", context)
 
 
@@ -100,15 +109,20 @@ async def create_key(request: Request) -> Response:
         return checked
     console, session, form = checked
     try:
-        record, key = await run_in_threadpool(lambda: console.hub.keyring.create(
-            form.get("role", ""), stack=form.get("stack") or None,
-            label=(form.get("label") or None)))
+        record, key = await run_in_threadpool(
+            lambda: console.hub.keyring.create(
+                form.get("role", ""),
+                stack=form.get("stack") or None,
+                label=(form.get("label") or None),
+            )
+        )
     except ValueError as exc:
         message = f"Not created: {exc}"
         return await run_in_threadpool(lambda: _admin_result(console, session, message=message))
     # The key is shown in this response only (never in a URL, never stored).
-    return await run_in_threadpool(lambda: _admin_result(
-        console, session, new_key=record, new_key_secret=key))
+    return await run_in_threadpool(
+        lambda: _admin_result(console, session, new_key=record, new_key_secret=key)
+    )
 
 
 @router.post("/admin/keys/{key_id}/revoke")
@@ -136,9 +150,13 @@ async def create_stack(request: Request) -> Response:
         return checked
     console, session, form = checked
     try:
-        await run_in_threadpool(lambda: console.hub.stacks.create(
-            form.get("name", "").strip(), description=form.get("description") or None,
-            health_url=form.get("health_url") or None))
+        await run_in_threadpool(
+            lambda: console.hub.stacks.create(
+                form.get("name", "").strip(),
+                description=form.get("description") or None,
+                health_url=form.get("health_url") or None,
+            )
+        )
     except (StackExistsError, ValueError) as exc:
         message = f"Not registered: {exc}"
         return await run_in_threadpool(lambda: _admin_result(console, session, message=message))

@@ -38,8 +38,17 @@ LEVELS: Final = {
     "fatal": ("fatal", "critical", "crit"),
 }
 _COLUMNS: Final = (
-    "event_id", "stack_name", "event_type", "level", "service", "message", "session_id",
-    "trace_id", "span_id", "error_code", "user_id",
+    "event_id",
+    "stack_name",
+    "event_type",
+    "level",
+    "service",
+    "message",
+    "session_id",
+    "trace_id",
+    "span_id",
+    "error_code",
+    "user_id",
 )
 
 
@@ -135,11 +144,15 @@ def span_tree(events: Sequence[dict[str, Any]]) -> list[SpanRow]:
                 continue
             seen.add(id(event))
             duration = event.get("duration_ms")
-            out.append(SpanRow(
-                event=event, depth=min(depth, 12), name=_name(event),
-                start_ns=int(event.get("timestamp_ns", 0)),
-                duration_ms=None if duration is None else float(duration),
-            ))
+            out.append(
+                SpanRow(
+                    event=event,
+                    depth=min(depth, 12),
+                    name=_name(event),
+                    start_ns=int(event.get("timestamp_ns", 0)),
+                    duration_ms=None if duration is None else float(duration),
+                )
+            )
             if _is_span(event) and depth < _MAX_DEPTH:
                 walk(event["span_id"], depth + 1)
 
@@ -147,9 +160,15 @@ def span_tree(events: Sequence[dict[str, Any]]) -> list[SpanRow]:
     for event in items:  # a cycle in parent links: show what was not reached
         if id(event) not in seen:
             duration = event.get("duration_ms")
-            out.append(SpanRow(event=event, depth=0, name=_name(event),
-                               start_ns=int(event.get("timestamp_ns", 0)),
-                               duration_ms=None if duration is None else float(duration)))
+            out.append(
+                SpanRow(
+                    event=event,
+                    depth=0,
+                    name=_name(event),
+                    start_ns=int(event.get("timestamp_ns", 0)),
+                    duration_ms=None if duration is None else float(duration),
+                )
+            )
     _place(out)
     return out
 

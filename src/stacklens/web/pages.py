@@ -78,12 +78,18 @@ def overview_page(hub: Hub, principal: Principal, p: PageParams) -> dict[str, An
             "cost": float(ov["cost"] or 0.0),
         },
         "charts": {
-            "messages": charts.time_series("Messages per bucket", ov["messages"],
-                                           [("messages", "messages")], kind="bar"),
-            "tokens_by_model": charts.bar("Tokens by model", ov["tokens_by_model"], "model",
-                                          [("tokens_in", "input"), ("tokens_out", "output")]),
-            "top_agents": charts.horizontal_bar("Top agents (requests)", ov["top_agents"],
-                                                "agent", "requests", "requests"),
+            "messages": charts.time_series(
+                "Messages per bucket", ov["messages"], [("messages", "messages")], kind="bar"
+            ),
+            "tokens_by_model": charts.bar(
+                "Tokens by model",
+                ov["tokens_by_model"],
+                "model",
+                [("tokens_in", "input"), ("tokens_out", "output")],
+            ),
+            "top_agents": charts.horizontal_bar(
+                "Top agents (requests)", ov["top_agents"], "agent", "requests", "requests"
+            ),
         },
     }
 
@@ -109,13 +115,25 @@ def stack_page(hub: Hub, principal: Principal, p: PageParams) -> dict[str, Any]:
             **{f"latency_{k}": d["latency"].get(f"{k}_ms") for k in ("p50", "p95", "p99")},
         },
         "charts": {
-            "sessions": charts.time_series("Sessions started", d["sessions"],
-                                           [("sessions", "sessions")], kind="bar"),
-            "tokens": charts.time_series("Tokens", d["tokens"], [
-                ("tokens_in", "input"), ("tokens_out", "output"),
-                ("tokens_cache_read", "cache read")]),
-            "tools": charts.bar("Tool usage", d["tools"], "tool",
-                                [("calls", "calls"), ("failures", "failures")], stacked=False),
+            "sessions": charts.time_series(
+                "Sessions started", d["sessions"], [("sessions", "sessions")], kind="bar"
+            ),
+            "tokens": charts.time_series(
+                "Tokens",
+                d["tokens"],
+                [
+                    ("tokens_in", "input"),
+                    ("tokens_out", "output"),
+                    ("tokens_cache_read", "cache read"),
+                ],
+            ),
+            "tools": charts.bar(
+                "Tool usage",
+                d["tools"],
+                "tool",
+                [("calls", "calls"), ("failures", "failures")],
+                stacked=False,
+            ),
         },
     }
 
@@ -189,8 +207,12 @@ def costs_page(
     report = a.costs(f, by)
     rows = report["rows"]
     if by == "day":
-        chart = charts.time_series("Cost per day (USD)", [{**r, "time": r["day"]} for r in rows],
-                                   [("cost_usd", "cost")], kind="bar")
+        chart = charts.time_series(
+            "Cost per day (USD)",
+            [{**r, "time": r["day"]} for r in rows],
+            [("cost_usd", "cost")],
+            kind="bar",
+        )
     else:
         chart = charts.bar(f"Cost by {by} (USD)", rows[:25], by, [("cost_usd", "cost")])
     now = a.clock()
@@ -227,8 +249,9 @@ def alerts_page(hub: Hub, principal: Principal) -> dict[str, Any]:
         for row in states.history(limit=100)
         if _visible(principal, row["labels"])
     ]
-    silences = engine.silences if engine is not None else SilenceStore(hub.metadata,
-                                                                       clock=hub.clock)
+    silences = (
+        engine.silences if engine is not None else SilenceStore(hub.metadata, clock=hub.clock)
+    )
     return {
         "engine": engine is not None,
         "firing": [a for a in active if a["state"] == "firing"],

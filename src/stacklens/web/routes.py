@@ -94,10 +94,13 @@ def _keep(p: PageParams | None) -> str:
     if p is None:
         return ""
     defaults = PageParams()
-    return urlencode({
-        k: getattr(p, k) for k in _KEEP
-        if getattr(p, k) not in (None, "") and getattr(p, k) != getattr(defaults, k)
-    })
+    return urlencode(
+        {
+            k: getattr(p, k)
+            for k in _KEEP
+            if getattr(p, k) not in (None, "") and getattr(p, k) != getattr(defaults, k)
+        }
+    )
 
 
 def _context(
@@ -109,8 +112,9 @@ def _context(
     principal = session.principal if session else None
     names: list[str] = []
     if principal is not None:
-        names = ([principal.stack] if principal.stack
-                 else [s.name for s in console.hub.stacks.list()])
+        names = (
+            [principal.stack] if principal.stack else [s.name for s in console.hub.stacks.list()]
+        )
     context: dict[str, Any] = {
         "principal": principal,
         "is_platform_admin": principal is not None and _is_platform_admin(principal),
@@ -138,11 +142,8 @@ def _to_login(request: Request) -> Response:
     return RedirectResponse(f"/login?{urlencode({'next': target})}", status_code=303)
 
 
-def _error(
-    console: Console, session: ConsoleSession | None, status: int, detail: Any
-) -> Response:
-    context = _context(console, session, None, status=status, detail=str(detail),
-                       title=f"{status}")
+def _error(console: Console, session: ConsoleSession | None, status: int, detail: Any) -> Response:
+    context = _context(console, session, None, status=status, detail=str(detail), title=f"{status}")
     return render(console.env, "error.html", context, status)
 
 
@@ -187,8 +188,14 @@ def overview(request: Request) -> Response:
         }
         return data
 
-    return _page(request, "overview.html", build, nav="overview", title="Overview",
-                 filters=("stack", "model", "agent"))
+    return _page(
+        request,
+        "overview.html",
+        build,
+        nav="overview",
+        title="Overview",
+        filters=("stack", "model", "agent"),
+    )
 
 
 @router.get("/stacks/{stack}")
@@ -200,21 +207,34 @@ def stack_dashboard(request: Request, stack: str) -> Response:
         data = pages.stack_page(hub, principal, params)
         data["stack"] = stack
         data["filter_options"] = {
-            "model_options": [r["model"] for r in data["dashboard"]["tokens_by_model"]
-                              if r["model"]],
+            "model_options": [
+                r["model"] for r in data["dashboard"]["tokens_by_model"] if r["model"]
+            ],
         }
         return data
 
-    return _page(request, "stack.html", build, nav="stack", title=f"Stack {stack}",
-                 filters=("model", "agent"), params=p)
+    return _page(
+        request,
+        "stack.html",
+        build,
+        nav="stack",
+        title=f"Stack {stack}",
+        filters=("model", "agent"),
+        params=p,
+    )
 
 
 @router.get("/sessions")
 def sessions(request: Request) -> Response:
     hub = _console(request).hub
-    return _page(request, "sessions.html",
-                 lambda principal, p: pages.sessions_page(hub, principal, p),
-                 nav="sessions", title="Sessions", filters=("stack", "model", "agent", "user"))
+    return _page(
+        request,
+        "sessions.html",
+        lambda principal, p: pages.sessions_page(hub, principal, p),
+        nav="sessions",
+        title="Sessions",
+        filters=("stack", "model", "agent", "user"),
+    )
 
 
 @router.get("/sessions/{session_id}")
@@ -233,26 +253,39 @@ def session_detail(request: Request, session_id: str) -> Response:
 @router.get("/logs")
 def logs(request: Request) -> Response:
     hub = _console(request).hub
-    return _page(request, "logs.html", lambda principal, p: pages.logs_page(hub, principal, p),
-                 nav="logs", title="Logs",
-                 filters=("stack", "type", "level", "service", "q"))
+    return _page(
+        request,
+        "logs.html",
+        lambda principal, p: pages.logs_page(hub, principal, p),
+        nav="logs",
+        title="Logs",
+        filters=("stack", "type", "level", "service", "q"),
+    )
 
 
 @router.get("/traces/{trace_id}")
 def trace(request: Request, trace_id: str) -> Response:
     hub = _console(request).hub
-    return _page(request, "trace.html",
-                 lambda principal, p: pages.trace_page(hub, principal, trace_id),
-                 nav="logs", title=f"Trace {trace_id}")
+    return _page(
+        request,
+        "trace.html",
+        lambda principal, p: pages.trace_page(hub, principal, trace_id),
+        nav="logs",
+        title=f"Trace {trace_id}",
+    )
 
 
 @router.get("/costs")
 def costs(request: Request) -> Response:
     console = _console(request)
-    return _page(request, "costs.html",
-                 lambda principal, p: pages.costs_page(console.hub, principal, p,
-                                                       console.budgets),
-                 nav="costs", title="Costs", filters=("stack", "model", "agent", "user", "by"))
+    return _page(
+        request,
+        "costs.html",
+        lambda principal, p: pages.costs_page(console.hub, principal, p, console.budgets),
+        nav="costs",
+        title="Costs",
+        filters=("stack", "model", "agent", "user", "by"),
+    )
 
 
 @router.get("/costs/export")
@@ -269,11 +302,15 @@ def costs_export(request: Request, month: str, stack: str | None = None) -> Resp
     except HTTPException as exc:
         return _error(console, session, exc.status_code, exc.detail)
     body = billing_csv(billing_records(console.hub.analytics, month, stacks))
-    return Response(body, media_type="text/csv", headers={
-        "Content-Disposition": f'attachment; filename="stacklens-billing-{month}.csv"',
-        "Cache-Control": "no-store",
-        "X-Content-Type-Options": "nosniff",
-    })
+    return Response(
+        body,
+        media_type="text/csv",
+        headers={
+            "Content-Disposition": f'attachment; filename="stacklens-billing-{month}.csv"',
+            "Cache-Control": "no-store",
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
 
 
 @router.get("/alerts")
@@ -291,8 +328,14 @@ def alerts(request: Request) -> Response:
 @router.get("/admin")
 def admin(request: Request) -> Response:
     hub = _console(request).hub
-    return _page(request, "admin.html", lambda principal, p: pages.admin_page(hub),
-                 nav="admin", title="Admin", platform_admin=True)
+    return _page(
+        request,
+        "admin.html",
+        lambda principal, p: pages.admin_page(hub),
+        nav="admin",
+        title="Admin",
+        platform_admin=True,
+    )
 
 
 # -- sign-in -----------------------------------------------------------------------------
@@ -306,12 +349,23 @@ def _safe_next(value: str | None) -> str:
 
 
 def _login_page(
-    request: Request, console: Console, *, error: str | None = None, status: int = 200,
+    request: Request,
+    console: Console,
+    *,
+    error: str | None = None,
+    status: int = 200,
     next_url: str = "/",
 ) -> Response:
     nonce, new = console.csrf.login_nonce(request)
-    context = _context(console, None, None, title="Sign in", error=error, next_url=next_url,
-                       login_csrf=console.csrf.login_token(nonce))
+    context = _context(
+        console,
+        None,
+        None,
+        title="Sign in",
+        error=error,
+        next_url=next_url,
+        login_csrf=console.csrf.login_token(nonce),
+    )
     response = render(console.env, "login.html", context, status)
     if new:
         set_login_cookie(response, request, nonce)
@@ -333,8 +387,7 @@ async def _form(request: Request) -> dict[str, str]:
     body = await request.body()
     if len(body) > _MAX_FORM_BYTES:
         raise HTTPException(413, "form too large")
-    parsed = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True,
-                      max_num_fields=50)
+    parsed = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True, max_num_fields=50)
     return {name: values[0] for name, values in parsed.items()}
 
 
@@ -350,14 +403,21 @@ async def login(request: Request) -> Response:
     key = form.get("key", "").strip()
     principal = (
         await run_in_threadpool(console.hub.keyring.authenticate, key)
-        if 0 < len(key) <= 512 else None
+        if 0 < len(key) <= 512
+        else None
     )
     if principal is None:
-        return _login_page(request, console, error="Unknown or revoked key.", status=401,
-                           next_url=next_url)
+        return _login_page(
+            request, console, error="Unknown or revoked key.", status=401, next_url=next_url
+        )
     if not principal.can_read():
-        return _login_page(request, console, status=403, next_url=next_url,
-                           error="This key cannot read: sign in with a read or admin key.")
+        return _login_page(
+            request,
+            console,
+            status=403,
+            next_url=next_url,
+            error="This key cannot read: sign in with a read or admin key.",
+        )
     session = await run_in_threadpool(console.sessions.create, principal)
     response = RedirectResponse(next_url, status_code=303)
     console.sessions.set_cookie(response, request, session)

@@ -82,9 +82,7 @@ class SessionStore:
         now = self._clock()
         expires = now + self.ttl_s * 10**9
         with self._engine.begin() as con:
-            con.execute(
-                console_sessions.delete().where(console_sessions.c.expires_ns <= now)
-            )
+            con.execute(console_sessions.delete().where(console_sessions.c.expires_ns <= now))
             con.execute(
                 console_sessions.insert().values(
                     id_hash=_hash(session_id),

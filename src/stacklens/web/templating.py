@@ -114,8 +114,14 @@ def make_environment() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.filters.update(
-        when=_when, when_ns=_when_ns, int_fmt=_int, usd=_usd, pct=_pct, ms=_ms,
-        seconds=_seconds, num=_num,
+        when=_when,
+        when_ns=_when_ns,
+        int_fmt=_int,
+        usd=_usd,
+        pct=_pct,
+        ms=_ms,
+        seconds=_seconds,
+        num=_num,
     )
     env.globals.update(version=__version__)
     return env

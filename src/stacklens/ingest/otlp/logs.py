@@ -46,9 +46,7 @@ def severity_level(number: int, text: str) -> str | None:
     return None
 
 
-def decode_logs(
-    body: bytes, content_type: str, *, namespace_as_stack: bool = True
-) -> DecodeResult:
+def decode_logs(body: bytes, content_type: str, *, namespace_as_stack: bool = True) -> DecodeResult:
     """An OTLP/HTTP logs body → raw events; raises OtlpDecodeError if unparsable."""
     request = parse_request("logs", body, content_type)
     events: list[dict[str, Any]] = []
