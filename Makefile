@@ -37,6 +37,7 @@ $(WINSTON)/node_modules/.installed: $(WINSTON)/package.json $(WINSTON)/package-l
 
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/ruff format --check src tests bench
 
 typecheck: $(VENV)/.dev
 	$(VENV)/bin/mypy
