@@ -16,7 +16,6 @@ import argparse
 import re
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -24,8 +23,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from queries import END_NS, generate  # bench/queries.py, beside this file
-from stacklens.store.duckdb import DuckDBStore
+from queries import END_NS, prepare_store, store_arguments  # bench/queries.py, beside it
 
 TARGET_MS = 300.0
 
@@ -44,11 +42,7 @@ def timed(fn: Callable[[], Any], runs: int) -> tuple[float, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--events", type=int, default=10_000_000)
-    parser.add_argument("--days", type=int, default=30)
-    parser.add_argument("--runs", type=int, default=20)
-    parser.add_argument("--data-dir", type=Path, default=None)
-    parser.add_argument("--reuse", action="store_true", help="Keep an existing store file.")
+    store_arguments(parser, runs=20)
     args = parser.parse_args()
 
     from fastapi.testclient import TestClient
@@ -59,15 +53,7 @@ def main() -> None:
     from stacklens.web import pages
     from stacklens.web.filters import parse_params
 
-    data_dir = args.data_dir or Path(tempfile.mkdtemp(prefix="stacklens-console-bench-"))
-    path = data_dir / "events.duckdb"
-    if not (args.reuse and path.exists()):
-        print(f"generating {args.events:,} events over {args.days} days into {path}")
-        # Generation only: the rollup statements over growing tables need more than the
-        # hub's limit; the timed hub below runs with its default limit.
-        store = DuckDBStore(path, memory_limit="3GB")
-        generate(store, args.events, args.days)
-        store.close()
+    data_dir, path = prepare_store(args, "stacklens-console-bench-")
     clock = ManualClock(END_NS - 60 * 10**9)
     hub = Hub(hub_config(data_dir), clock=clock)
     hub.bootstrap_admin()

@@ -136,13 +136,32 @@ def time_get(client: Any, path: str, params: dict[str, Any], runs: int) -> tuple
     return statistics.median(samples), p95
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+def store_arguments(parser: argparse.ArgumentParser, *, runs: int) -> None:
+    """The options every benchmark over a generated store takes."""
     parser.add_argument("--events", type=int, default=10_000_000)
     parser.add_argument("--days", type=int, default=30)
-    parser.add_argument("--runs", type=int, default=30)
+    parser.add_argument("--runs", type=int, default=runs)
     parser.add_argument("--data-dir", type=Path, default=None)
     parser.add_argument("--reuse", action="store_true", help="Keep an existing store file.")
+
+
+def prepare_store(args: argparse.Namespace, prefix: str) -> tuple[Path, Path]:
+    """(data dir, store file): generated, unless ``--reuse`` finds one."""
+    data_dir = args.data_dir or Path(tempfile.mkdtemp(prefix=prefix))
+    path = data_dir / "events.duckdb"
+    if not (args.reuse and path.exists()):
+        print(f"generating {args.events:,} events over {args.days} days into {path}")
+        # Generation only: the rollup statements over 10 M rows need more than the
+        # hub's limit; the timed hub runs with its default limit.
+        store = DuckDBStore(path, memory_limit="3GB")
+        generate(store, args.events, args.days)
+        store.close()
+    return data_dir, path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    store_arguments(parser, runs=30)
     args = parser.parse_args()
 
     from fastapi.testclient import TestClient
@@ -150,15 +169,7 @@ def main() -> None:
     from stacklens.server import Hub, create_app
     from stacklens.testing import ADMIN_KEY, ManualClock, hub_config
 
-    data_dir = args.data_dir or Path(tempfile.mkdtemp(prefix="stacklens-bench-"))
-    path = data_dir / "events.duckdb"
-    if not (args.reuse and path.exists()):
-        print(f"generating {args.events:,} events over {args.days} days into {path}")
-        # Generation only: the rollup statements over 10 M rows need more than the hub's
-        # hub's limit; the timed hub below runs with its default limit.
-        store = DuckDBStore(path, memory_limit="3GB")
-        generate(store, args.events, args.days)
-        store.close()
+    data_dir, path = prepare_store(args, "stacklens-bench-")
     size = path.stat().st_size / 1e6
     clock = ManualClock(END_NS - 60 * 10**9)
     hub = Hub(hub_config(data_dir), clock=clock)
