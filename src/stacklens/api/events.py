@@ -16,7 +16,7 @@ from stacklens.store.base import EventQuery
 if TYPE_CHECKING:
     from stacklens.server import Hub
 
-__all__ = ["router", "visible_stacks"]
+__all__ = ["router", "time_window", "visible_stacks"]
 
 router = APIRouter(prefix="/api/v1", tags=["query"])
 
@@ -28,6 +28,18 @@ def visible_stacks(principal: Principal, requested: str | None) -> tuple[str, ..
             raise HTTPException(403, f"this key can read stack {principal.stack!r} only")
         return (principal.stack,)
     return None if requested is None else (requested,)
+
+
+def time_window(since: str | None, until: str | None, now_ns: int) -> tuple[int | None, int | None]:
+    """``since``/``until`` query parameters as epoch ns (``None`` when absent); 400 when
+    one cannot be read."""
+    try:
+        return (
+            None if since is None else parse_time_param(since, now_ns),
+            None if until is None else parse_time_param(until, now_ns),
+        )
+    except ValueError as exc:
+        raise HTTPException(400, str(exc)) from None
 
 
 @router.get("/events")
@@ -47,12 +59,7 @@ async def list_events(
     hub: Hub = request.app.state.hub
     if event_type is not None and event_type not in EVENT_TYPES:
         raise HTTPException(400, f"event_type must be one of {sorted(EVENT_TYPES)}")
-    now = hub.clock()
-    try:
-        since_ns = None if since is None else parse_time_param(since, now)
-        until_ns = None if until is None else parse_time_param(until, now)
-    except ValueError as exc:
-        raise HTTPException(400, str(exc)) from None
+    since_ns, until_ns = time_window(since, until, hub.clock())
     query = EventQuery(
         stacks=visible_stacks(principal, stack),
         event_type=event_type,

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from stacklens.api.auth import require
-from stacklens.api.events import visible_stacks
-from stacklens.api.timeparse import parse_time_param
+from stacklens.api.events import time_window, visible_stacks
 from stacklens.metadata.keys import Principal
 
 if TYPE_CHECKING:
@@ -44,12 +43,7 @@ async def metric_points(
 ) -> dict[str, Any]:
     """Points of one metric, newest first."""
     hub: Hub = request.app.state.hub
-    now = hub.clock()
-    try:
-        since_ns = None if since is None else parse_time_param(since, now)
-        until_ns = None if until is None else parse_time_param(until, now)
-    except ValueError as exc:
-        raise HTTPException(400, str(exc)) from None
+    since_ns, until_ns = time_window(since, until, hub.clock())
     points = await run_in_threadpool(
         lambda: hub.store.query_metric_points(
             name=name,

@@ -17,7 +17,7 @@ from fastapi.responses import PlainTextResponse, Response
 
 from stacklens.ingest.common import IngestError, accept_request
 from stacklens.ingest.loki import LokiDecodeError, decode_push
-from stacklens.ingest.pipeline import ForbiddenStackError
+from stacklens.ingest.pipeline import ForbiddenStackError, with_placeholders
 from stacklens.ingest.spool import SpoolClosedError, SpoolFullError
 
 if TYPE_CHECKING:
@@ -86,11 +86,7 @@ async def _push(hub: Hub, request: Request) -> Response:
         return _text(exc.status, exc.message)
     except LokiDecodeError as exc:
         return _text(400, f"cannot decode Loki push: {exc}")
-    refused = {index for index, _ in decoded.rejected}
-    kept = iter(decoded.events)
-    events = [
-        None if i in refused else next(kept) for i in range(len(decoded.events) + len(refused))
-    ]
+    events = with_placeholders(decoded.events, decoded.rejected)
     too_old_or_new = check_entry_times(events, hub.clock())
     try:
         prepared = hub.pipeline.prepare(

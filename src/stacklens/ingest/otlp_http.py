@@ -10,7 +10,7 @@ follow the OTLP/HTTP spec: the Export*ServiceResponse in the request's encoding,
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
@@ -18,7 +18,7 @@ from fastapi.responses import Response
 from stacklens.ingest import otlp
 from stacklens.ingest.common import IngestError, accept_request
 from stacklens.ingest.metric_rows import prepare_points
-from stacklens.ingest.pipeline import ForbiddenStackError
+from stacklens.ingest.pipeline import ForbiddenStackError, with_placeholders
 from stacklens.ingest.spool import Spool, SpoolClosedError, SpoolFullError
 
 if TYPE_CHECKING:
@@ -41,14 +41,6 @@ def _status(status: int, message: str, content_type: str | None) -> Response:
         headers["WWW-Authenticate"] = 'Bearer realm="stacklens"'
     body = otlp.status_body(_GRPC_CODES.get(status, 2), message, media)
     return Response(body, status_code=status, media_type=media, headers=headers)
-
-
-def _with_placeholders(events: list[Any], rejected: list[tuple[int, str]]) -> list[Any]:
-    """The decoder's kept items back at their request positions (``None`` where it
-    refused one), so every rejection index refers to the request."""
-    refused = {index for index, _ in rejected}
-    kept = iter(events)
-    return [None if i in refused else next(kept) for i in range(len(events) + len(refused))]
 
 
 def _summary(rejected: list[tuple[int, str]]) -> str:
@@ -89,7 +81,7 @@ async def _export(hub: Hub, request: Request, kind: Kind) -> Response:
             decode = otlp.decode_traces if kind == "traces" else otlp.decode_logs
             decoded = decode(accepted.body, media, namespace_as_stack=namespace_as_stack)
             prepared_events = hub.pipeline.prepare(
-                _with_placeholders(decoded.events, decoded.rejected),
+                with_placeholders(decoded.events, decoded.rejected),
                 key_stack=key_stack,
                 default_stack=accepted.header_stack,
                 rejected=decoded.rejected,

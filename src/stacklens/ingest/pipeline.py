@@ -17,7 +17,7 @@ from stacklens.ids import Clock, IdFactory, new_ulid, system_clock_ns
 from stacklens.privacy import Redactor
 from stacklens.schema import DEFAULT_LIMITS, EventError, Limits, normalize, to_row
 
-__all__ = ["ForbiddenStackError", "IngestPipeline", "Prepared"]
+__all__ = ["ForbiddenStackError", "IngestPipeline", "Prepared", "with_placeholders"]
 
 
 class ForbiddenStackError(PermissionError):
@@ -31,6 +31,14 @@ class Prepared(NamedTuple):
     #: (index, reason) for every event refused.
     rejected: list[tuple[int, str]]
     stacks: frozenset[str]
+
+
+def with_placeholders(events: list[Any], rejected: list[tuple[int, str]]) -> list[Any]:
+    """A decoder's kept items back at their request positions (``None`` where it
+    refused one), so every rejection index ``prepare`` reports refers to the request."""
+    refused = {index for index, _ in rejected}
+    kept = iter(events)
+    return [None if i in refused else next(kept) for i in range(len(events) + len(refused))]
 
 
 class IngestPipeline:

@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING, Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
-from stacklens.ingest.body import NATIVE_TYPES, BodyError, media_type, parse_native
+from stacklens.ingest.body import NATIVE_TYPES, media_type
 from stacklens.ingest.common import IngestError, accept_request
-from stacklens.ingest.pipeline import ForbiddenStackError
 from stacklens.ingest.spool import SpoolClosedError, SpoolFullError
+from stacklens.ingest.workers import prepare_native
 
 if TYPE_CHECKING:
     from stacklens.server import Hub
@@ -68,32 +68,21 @@ async def _ingest(hub: Hub, request: Request) -> Response:
         )
     try:
         accepted = await accept_request(hub, request)
-        if hub.pipeline_pool is not None:
-            result = await hub.pipeline_pool.prepare_native(
-                accepted.body,
-                key_stack=accepted.principal.stack,
-                default_stack=accepted.header_stack,
-            )
-            if result.error is not None:
-                return error_response(result.error[2], result.error[1])
-            for rule, count in result.redactions.items():
-                hub.metrics.count_redaction(rule, count)
-            assert result.prepared is not None
-            prepared = result.prepared
-        else:
-            parsed = parse_native(accepted.body)
-            prepared = hub.pipeline.prepare(
-                parsed.events,
-                key_stack=accepted.principal.stack,
-                default_stack=accepted.header_stack,
-                rejected=parsed.rejected,
-            )
     except IngestError as exc:
         return error_response(exc.status, exc.message)
-    except BodyError as exc:
-        return error_response(exc.status, str(exc))
-    except ForbiddenStackError as exc:
-        return error_response(403, str(exc))
+    key_stack, header_stack = accepted.principal.stack, accepted.header_stack
+    if hub.pipeline_pool is not None:
+        result = await hub.pipeline_pool.prepare_native(
+            accepted.body, key_stack=key_stack, default_stack=header_stack
+        )
+    else:
+        result = prepare_native(hub.pipeline, accepted.body, key_stack, header_stack)
+    if result.error is not None:
+        return error_response(result.error[2], result.error[1])
+    for rule, count in result.redactions.items():
+        hub.metrics.count_redaction(rule, count)
+    assert result.prepared is not None
+    prepared = result.prepared
     rejected = [{"index": i, "error": reason} for i, reason in prepared.rejected]
     hub.metrics.events_rejected.labels(protocol="native").inc(len(rejected))
     if prepared.rows == 0:

@@ -23,7 +23,7 @@ from stacklens.ingest.body import BodyError, parse_native
 from stacklens.ingest.pipeline import ForbiddenStackError, IngestPipeline, Prepared
 from stacklens.privacy import PrivacyPolicy, Redactor
 
-__all__ = ["PipelinePool", "PipelineSpec", "WorkerResult", "build_pipeline"]
+__all__ = ["PipelinePool", "PipelineSpec", "WorkerResult", "build_pipeline", "prepare_native"]
 
 
 class PipelineSpec(NamedTuple):
@@ -63,12 +63,13 @@ def _initialize(spec: PipelineSpec) -> None:
     _pipeline = build_pipeline(spec, on_redaction=lambda rule, n: _redactions.update({rule: n}))
 
 
-def _prepare_native(body: bytes, key_stack: str | None, default_stack: str | None) -> WorkerResult:
-    assert _pipeline is not None, "worker not initialized"
-    _redactions.clear()
+def prepare_native(
+    pipeline: IngestPipeline, body: bytes, key_stack: str | None, default_stack: str | None
+) -> WorkerResult:
+    """A native body through ``pipeline``: the same work in the hub or in a worker."""
     try:
         parsed = parse_native(body)
-        prepared = _pipeline.prepare(
+        prepared = pipeline.prepare(
             parsed.events,
             key_stack=key_stack,
             default_stack=default_stack,
@@ -78,7 +79,15 @@ def _prepare_native(body: bytes, key_stack: str | None, default_stack: str | Non
         return WorkerResult(None, ("body", str(exc), exc.status), {})
     except ForbiddenStackError as exc:
         return WorkerResult(None, ("forbidden", str(exc), 403), {})
-    return WorkerResult(prepared, None, dict(_redactions))
+    return WorkerResult(prepared, None, {})
+
+
+def _prepare_native(body: bytes, key_stack: str | None, default_stack: str | None) -> WorkerResult:
+    assert _pipeline is not None, "worker not initialized"
+    _redactions.clear()
+    result = prepare_native(_pipeline, body, key_stack, default_stack)
+    # A worker's counts cannot reach the hub's registry: they travel with the result.
+    return result._replace(redactions=dict(_redactions))
 
 
 def _ready() -> bool:

@@ -37,6 +37,7 @@ __all__ = [
     "Mapped",
     "ResourceContext",
     "as_text",
+    "attach_resource",
     "check_id",
     "flatten_into",
     "plain",
@@ -245,6 +246,15 @@ def resource_context(resource: Any, *, namespace_as_stack: bool = True) -> Resou
     for key, value in values.items():
         flatten_into(attributes, f"resource.{key}", value)
     return ResourceContext(stack, service, attributes)
+
+
+def attach_resource(event: dict[str, Any], context: ResourceContext) -> dict[str, Any]:
+    """The stack and service a resource names, on one of its items."""
+    if context.stack_name is not None:
+        event["stack_name"] = context.stack_name
+    if context.service is not None:
+        event["service"] = context.service
+    return event
 
 
 def scope_attributes(base: dict[str, Any], scope: Any) -> dict[str, Any]:

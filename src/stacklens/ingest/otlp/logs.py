@@ -22,6 +22,7 @@ from .attributes import (
     ItemError,
     Mapped,
     as_text,
+    attach_resource,
     check_id,
     plain,
     resource_context,
@@ -63,11 +64,7 @@ def decode_logs(body: bytes, content_type: str, *, namespace_as_stack: bool = Tr
                 except ItemError as err:
                     rejected.append((index, str(err)))
                 else:
-                    if context.stack_name is not None:
-                        event["stack_name"] = context.stack_name
-                    if context.service is not None:
-                        event["service"] = context.service
-                    events.append(event)
+                    events.append(attach_resource(event, context))
                 index += 1
     return DecodeResult(events, rejected)
 

@@ -12,7 +12,15 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from .attributes import ItemError, Mapped, check_id, plain, resource_context, scope_attributes
+from .attributes import (
+    ItemError,
+    Mapped,
+    attach_resource,
+    check_id,
+    plain,
+    resource_context,
+    scope_attributes,
+)
 from .content import parse_request
 from .result import DecodeResult
 from .semconv import AGENT_OPERATIONS, LLM_HINT_FIELDS, LLM_OPERATIONS, TOOL_OPERATIONS
@@ -44,11 +52,7 @@ def decode_traces(
                 except ItemError as err:
                     rejected.append((index, str(err)))
                 else:
-                    if context.stack_name is not None:
-                        event["stack_name"] = context.stack_name
-                    if context.service is not None:
-                        event["service"] = context.service
-                    events.append(event)
+                    events.append(attach_resource(event, context))
                 index += 1
     return DecodeResult(events, rejected)
 
