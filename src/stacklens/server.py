@@ -18,6 +18,7 @@ import yaml
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from fastapi_offline import FastAPIOffline
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -245,7 +246,9 @@ def create_app(hub: Hub) -> FastAPI:
         finally:
             hub.stop()
 
-    app = FastAPI(
+    # Swagger UI and ReDoc assets come from the installed fastapi-offline package, served by
+    # the hub itself: /docs works on a machine with no internet, as the console does.
+    app = FastAPIOffline(
         title="stacklens",
         version=__version__,
         summary="The observability hub for fleets of AI stacks.",
