@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 DATA   ?= ./stacklens-data
 
-.PHONY: run test lint typecheck pytest bench clean system-deps node-deps
+.PHONY: run test lint typecheck pytest bench clean system-deps node-deps image-test
 
 $(VENV)/.server: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -44,6 +44,10 @@ typecheck: $(VENV)/.dev
 
 pytest: $(VENV)/.dev
 	$(PY) -m pytest -q -p no:cacheprovider
+
+## make image-test: build the container image from Debian packages and smoke-test its contents
+image-test: system-deps
+	bash deploy/image/smoke-test.sh
 
 bench: $(VENV)/.dev
 	$(PY) bench/ingest.py

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Debian packages the test suite runs for real (promtool, alertmanager, chromium).
+# Debian packages the test suite runs for real (promtool, alertmanager, chromium,
+# docker-compose and kubectl for the deploy checks, buildah for the image test).
 # Installed only when missing; `apt-get update` runs once, before the first install.
 set -euo pipefail
 declare -A wanted=(
@@ -8,6 +9,11 @@ declare -A wanted=(
   [prometheus-alertmanager]=prometheus-alertmanager
   [chromium]=chromium
   [npm]=npm
+  [docker-compose]=docker-compose
+  [kubectl]=kubernetes-client
+  [podman]=podman
+  [buildah]=buildah
+  [mmdebstrap]=mmdebstrap
 )
 missing=()
 for binary in "${!wanted[@]}"; do

@@ -1,0 +1,13 @@
+#!/bin/sh
+# The image's install steps, also run as a plain script in a fresh venv by the tests
+# (tests/deploy/test_image.py), so they are checked on machines where no image can be built.
+#   install.sh VENV_DIR SOURCE_DIR
+set -eu
+venv=$1
+src=$2
+python3 -m venv "$venv"
+"$venv/bin/pip" install --no-cache-dir --disable-pip-version-check --quiet --upgrade pip
+"$venv/bin/pip" install --no-cache-dir --disable-pip-version-check --quiet "$src[server]"
+# Byte-compile once at build time; the runtime user cannot write into /opt.
+"$venv/bin/python" -m compileall -q "$venv/lib" >/dev/null 2>&1 || true
+"$venv/bin/stacklens" --help >/dev/null
