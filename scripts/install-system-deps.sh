@@ -14,6 +14,8 @@ declare -A wanted=(
   [podman]=podman
   [buildah]=buildah
   [mmdebstrap]=mmdebstrap
+  [logrotate]=logrotate
+  [systemd-analyze]=systemd
 )
 missing=()
 for binary in "${!wanted[@]}"; do
