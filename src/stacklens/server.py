@@ -32,6 +32,7 @@ from stacklens.analytics.rollups import ddl_statements, load_statements
 from stacklens.analytics.service import Analytics
 from stacklens.api import alerts as alerts_api
 from stacklens.api import analytics as analytics_api  # declares the budgets table before create_all
+from stacklens.api import backup as backup_api
 from stacklens.api import costs as costs_api
 from stacklens.api import events as events_api
 from stacklens.api import health as health_api
@@ -264,6 +265,7 @@ def create_app(hub: Hub) -> FastAPI:
     app.include_router(costs_api.router)
     app.include_router(alerts_api.router)
     app.include_router(health_api.router)
+    app.include_router(backup_api.router)
 
     @app.get("/metrics", tags=["metrics"])
     async def metrics(request: Request) -> Response:

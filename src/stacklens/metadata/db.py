@@ -40,3 +40,22 @@ class MetadataDB:
 
     def close(self) -> None:
         self.engine.dispose()
+
+    def backup(self, dest: Path) -> None:
+        """An online, consistent copy of a SQLite metadata database (other engines have
+        their own tools: ``pg_dump`` for PostgreSQL)."""
+        if self.engine.dialect.name != "sqlite":
+            raise ValueError(
+                f"back up a {self.engine.dialect.name} metadata database with its own tools"
+            )
+        import sqlite3
+
+        raw = self.engine.raw_connection()
+        try:
+            target = sqlite3.connect(dest)
+            try:
+                raw.driver_connection.backup(target)  # type: ignore[union-attr]
+            finally:
+                target.close()
+        finally:
+            raw.close()

@@ -48,6 +48,10 @@ class Store(Protocol):
 
     def count_events(self) -> int: ...
 
+    def backup(self, dest: Path) -> None:
+        """Write a consistent copy of the whole store to the new file ``dest``."""
+        ...
+
     def ping(self) -> None:
         """Raise when the store cannot answer."""
         ...

@@ -146,6 +146,19 @@ class DuckDBStore:
             for n, k, u, c, last in result.fetchall()
         ]
 
+    def backup(self, dest: Path) -> None:
+        """A transactionally consistent copy of the whole database into a new file.
+
+        Under the write lock, so no load is half in it; readers go on meanwhile."""
+        with self._write_lock:
+            con = self._con
+            source = _scalar_text(con, "SELECT current_database()")
+            con.execute(f"ATTACH '{_sql_string(str(dest))}' AS stacklens_backup")
+            try:
+                con.execute(f'COPY FROM DATABASE "{source}" TO stacklens_backup')
+            finally:
+                con.execute("DETACH stacklens_backup")
+
     def count_events(self) -> int:
         return _scalar(self.cursor(), "SELECT count(*) FROM events")
 
@@ -160,6 +173,17 @@ class DuckDBStore:
 def _scalar(con: duckdb.DuckDBPyConnection, statement: str) -> int:
     row = con.execute(statement).fetchone()
     return int(row[0]) if row and row[0] is not None else 0
+
+
+def _scalar_text(con: duckdb.DuckDBPyConnection, statement: str) -> str:
+    row = con.execute(statement).fetchone()
+    assert row is not None
+    return str(row[0])
+
+
+def _sql_string(text: str) -> str:
+    """A string literal's body (ATTACH takes no parameters)."""
+    return text.replace("'", "''")
 
 
 def _event_out(row: dict[str, Any]) -> dict[str, Any]:
