@@ -6,8 +6,9 @@
 2. Acknowledged -> queryable: during the load, single probe events are posted and the
    query API is polled until each is visible; prints p50/p99.
 3. Where the time goes: the same batches through each stage of the ingest path
-   in-process (parse, normalize, privacy, encode, spool fsync, load into DuckDB), in
-   microseconds per event.
+   in-process (parse, normalize, privacy, encode, spool fsync, load into DuckDB with the
+   hub's rollup hooks), in microseconds per event. ``bench/load_statements.py`` splits
+   the load by statement.
 
 Run: ``.venv/bin/python bench/ingest.py [--seconds 20] [--concurrency 8]``
 """
@@ -30,6 +31,7 @@ from typing import Any
 
 import msgspec
 
+from stacklens.analytics.rollups import ddl_statements, load_statements
 from stacklens.ids import new_ulid
 from stacklens.ingest.body import parse_native
 from stacklens.ingest.loader import Loader
@@ -172,7 +174,13 @@ def stages(batches: int = 20) -> dict[str, float]:
         t = time.perf_counter()
         asyncio.run(write_all())
         timings["spool_fsync"] = time.perf_counter() - t
-        store = DuckDBStore(Path(tmp) / "events.duckdb")
+        # The store as the hub configures it: its rollup tables and the hooks that keep
+        # them inside the load transaction.
+        store = DuckDBStore(
+            Path(tmp) / "events.duckdb",
+            extra_ddl=ddl_statements(),
+            load_hooks={"events": load_statements()},
+        )
         loader = Loader(spool, store)
         t = time.perf_counter()
         loader.run_once()
