@@ -504,3 +504,36 @@ def test_every_page_at_desktop_and_phone_size(tabs: Any, console: Any, size: str
                 timeout=5,
             )
         tab.shot(f"{name}-{size}")
+
+
+def test_the_logs_page_tails_logs_and_errors_by_default(admin: Any, console: Any) -> None:
+    admin.visit("/logs?stack=acme-chat")
+    assert admin.page.get_by_test_id("filter-type").input_value() == "all"
+    ids = admin.page.locator("[data-testid=log-line]").evaluate_all(
+        "rows => rows.map(r => r.dataset.eventId)"
+    )
+    assert "hand-log-1" in ids  # a log
+    errors = admin.api("/api/v1/events", event_type="error", stack="acme-chat", limit=5)
+    assert errors["events"] and errors["events"][0]["event_id"] in ids  # and an error
+    stamp = time.time_ns()
+    console.ingest(
+        [
+            {
+                "timestamp": stamp,
+                "stack_name": "acme-chat",
+                "event_type": "error",
+                "level": "error",
+                "message": f"tailed error {stamp}",
+            },
+            {
+                "timestamp": stamp,
+                "stack_name": "acme-chat",
+                "event_type": "log",
+                "level": "info",
+                "message": f"tailed log {stamp}",
+            },
+        ]
+    )
+    admin.page.get_by_text(f"tailed error {stamp}").wait_for(timeout=15_000)
+    admin.page.get_by_text(f"tailed log {stamp}").wait_for(timeout=15_000)
+    assert admin.errors == []
