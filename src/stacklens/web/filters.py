@@ -2,9 +2,10 @@
 
 Every page's state is in its URL (shareable): ``range`` is a preset (``1h`` … ``30d``)
 or ``since``/``until`` give exact times (RFC 3339 / epoch ns / ``15m``). A page's
-analytics filters are built by the same function the JSON API uses, from the same
-``since``/``until``/``step`` parameters, so ``/?range=7d`` shows exactly what
-``/api/v1/overview?since=7d&step=21600`` returns (see :meth:`PageParams.api_params`).
+analytics filters are built by the same function the JSON API uses. A preset is the
+exact window of its length ending with the current bucket (:func:`preset_window`;
+``24h`` is the API's default window), sent to that function as two instants, so a
+page shows what the API returns for its ``data-since``/``data-until`` and ``step``.
 """
 
 from __future__ import annotations
@@ -71,7 +72,9 @@ class PageParams(msgspec.Struct, frozen=True, kw_only=True):
         return 3600
 
     def api_params(self, *, step: bool = True) -> dict[str, Any]:
-        """The JSON API's query parameters for the same window and filters."""
+        """The JSON API's query parameters for the same filters; the window as typed
+        (a preset as a relative ``since``, which the API rounds: the page's exact
+        window is its ``data-since``/``data-until``)."""
         out: dict[str, Any] = {"since": self.since or self.range}
         if self.until:
             out["until"] = self.until
