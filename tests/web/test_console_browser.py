@@ -156,7 +156,7 @@ def test_sessions_list_and_timeline(admin: Any) -> None:
 
 
 def test_logs_search_links_and_live_tail(admin: Any, console: Any) -> None:
-    admin.visit("/logs?stack=acme-chat")
+    admin.visit("/logs?stack=acme-chat&type=log")  # logs only (the default is both)
     table = admin.page.get_by_test_id("log-table")
     since, until = table.get_attribute("data-since-ns"), table.get_attribute("data-until-ns")
     api = admin.api(
@@ -352,3 +352,188 @@ def test_phone_viewport_has_no_horizontal_scroll(tabs: Any, console: Any) -> Non
             timeout=5,
         )
         tab.shot(name)
+
+
+# -- issue 11/12: empty and sparse charts, escaped labels, every page at two sizes --------
+HOUR_NS = 3600 * 10**9
+EVIL_MODEL = '<a href="https://evil.example/">Session expired: sign in again</a>'
+NO_DATA = "No data in this window"
+
+
+def rfc3339(ns: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ns // 10**9))
+
+
+def chart_axis(tab: Any, name: str) -> list[str]:
+    """The drawn x-axis range of a chart, as ``YYYY-MM-DD HH:MM:SS``."""
+    raw = tab.page.locator(f"[data-testid=chart-{name}]").evaluate(
+        "el => el._fullLayout.xaxis.range"
+    )
+    return [str(v).replace("T", " ")[:19] for v in raw]
+
+
+def test_charts_without_data_say_so_and_keep_the_window(admin: Any) -> None:
+    since, until = "2021-01-01T00:00:00Z", "2021-01-02T00:00:00Z"
+    admin.visit(f"/?since={since}&until={until}")
+    charts = admin.page.locator("[data-chart]")
+    assert charts.count() == 3
+    for index in range(3):
+        chart = charts.nth(index)
+        assert chart.get_attribute("data-empty") == "true"
+        assert chart.locator(".annotation-text").text_content() == NO_DATA
+        assert chart.locator(".ytick text").count() == 0  # no made-up -1…4 axis
+    assert chart_axis(admin, "messages") == ["2021-01-01 00:00:00", "2021-01-02 00:00:00"]
+    admin.shot("overview-no-data")
+
+
+def test_a_single_point_keeps_the_axis_on_the_window(admin: Any, console: Any) -> None:
+    moment = console.now_ns - 10 * 24 * HOUR_NS
+    moment -= moment % HOUR_NS
+    console.ingest(
+        [
+            {
+                "event_id": "lonely-message",
+                "timestamp": moment + 30 * 60 * 10**9,
+                "stack_name": "acme-chat",
+                "event_type": "message",
+                "session_id": "sess_lonely",
+                "data": {"role": "user", "content": "anyone there?"},
+            }
+        ]
+    )
+    since, until = rfc3339(moment - 6 * HOUR_NS), rfc3339(moment + 6 * HOUR_NS)
+    path = f"/?since={since}&until={until}&stack=acme-chat"
+
+    def loaded() -> bool:
+        admin.visit(path)
+        return admin.value("fig-messages") == 1
+
+    wait_until(loaded, timeout=20)
+    chart = admin.page.get_by_test_id("chart-messages")
+    assert chart.get_attribute("data-empty") is None
+    assert chart_axis(admin, "messages") == [s.replace("T", " ")[:19] for s in (since, until)]
+
+
+def test_model_names_are_not_links_in_charts(admin: Any, console: Any) -> None:
+    console.ingest(
+        [
+            {
+                "event_id": "evil-model-call",
+                "timestamp": time.time_ns() - 60 * 10**9,
+                "stack_name": "acme-chat",
+                "event_type": "llm_call",
+                "data": {"model": EVIL_MODEL, "tokens_in": 10**7, "tokens_out": 1},
+            }
+        ]
+    )
+
+    def loaded() -> bool:
+        admin.visit("/?range=1h")
+        return EVIL_MODEL in admin.page.locator("[data-testid=tokens-table]").inner_text()
+
+    wait_until(loaded, timeout=20)
+    chart = admin.page.get_by_test_id("chart-tokens_by_model")
+    assert chart.locator("a").count() == 0  # Plotly drew no link from the label
+    assert EVIL_MODEL in chart.evaluate("el => el.textContent")  # shown as text
+    assert admin.page.locator("a[href='https://evil.example/']").count() == 0
+    admin.shot("overview-escaped-label")
+
+
+EMPTY_WINDOW = "since=2021-01-01T00:00:00Z&until=2021-01-02T00:00:00Z"
+#: (path, screenshot name, status, charts expected empty)
+EVERY_PAGE = (
+    ("/", "overview", 200, False),
+    (f"/?{EMPTY_WINDOW}", "overview-empty", 200, True),
+    ("/stacks", "stacks", 200, False),
+    ("/stacks/acme-chat", "stack", 200, False),
+    (f"/stacks/acme-chat?{EMPTY_WINDOW}", "stack-empty", 200, True),
+    ("/stacks/does-not-exist", "stack-404", 404, False),
+    ("/sessions", "sessions", 200, False),
+    ("/sessions/sess_console_handmade?stack=acme-chat", "session", 200, False),
+    ("/logs", "logs", 200, False),
+    (f"/traces/{TRACE_ID}", "trace", 200, False),
+    ("/costs", "costs", 200, False),
+    (f"/costs?{EMPTY_WINDOW}", "costs-empty", 200, True),
+    ("/alerts", "alerts", 200, False),
+    ("/admin", "admin", 200, False),
+)
+SIZES = {
+    "desktop": {"viewport": {"width": 1280, "height": 900}},
+    "phone": {
+        "viewport": {"width": 390, "height": 844},
+        "device_scale_factor": 2,
+        "is_mobile": True,
+        "has_touch": True,
+    },
+}
+
+
+@pytest.mark.parametrize("size", sorted(SIZES))
+def test_every_page_at_desktop_and_phone_size(tabs: Any, console: Any, size: str) -> None:
+    """Screenshots of every console page (``test-artifacts/screenshots``), each checked:
+    its status, no script errors, 'no data' where the window is empty, the 404 page,
+    and no horizontal scrolling on a phone."""
+    login = tabs.open(**SIZES[size])
+    login.visit("/login")
+    login.shot(f"login-{size}")
+    tab = tabs.open(console.admin_key, **SIZES[size])
+    for path, name, status, empty in EVERY_PAGE:
+        if status == 200:
+            tab.visit(path)
+        else:
+            response = tab.page.goto(tab.base + path, wait_until="load")
+            assert response is not None and response.status == status, path
+            assert tab.page.get_by_test_id("error-status").inner_text() == str(status)
+            assert "does-not-exist" in tab.page.get_by_test_id("error-detail").inner_text()
+            # Chromium reports the 404 of the document itself; nothing else may fail.
+            assert all("404" in e for e in tab.errors), tab.errors
+            tab.errors.clear()
+        charts = tab.page.locator("[data-chart]")
+        if empty:
+            assert charts.count() > 0
+            assert charts.locator(".annotation-text").all_text_contents() == [NO_DATA] * (
+                charts.count()
+            ), path
+        elif status == 200 and name not in ("stacks",):
+            assert tab.page.locator("[data-empty]").count() == 0, path
+        if size == "phone":
+            wait_until(
+                lambda: tab.page.evaluate(
+                    "document.documentElement.scrollWidth <= window.innerWidth"
+                ),
+                timeout=5,
+            )
+        tab.shot(f"{name}-{size}")
+
+
+def test_the_logs_page_tails_logs_and_errors_by_default(admin: Any, console: Any) -> None:
+    admin.visit("/logs?stack=acme-chat")
+    assert admin.page.get_by_test_id("filter-type").input_value() == "all"
+    ids = admin.page.locator("[data-testid=log-line]").evaluate_all(
+        "rows => rows.map(r => r.dataset.eventId)"
+    )
+    assert "hand-log-1" in ids  # a log
+    errors = admin.api("/api/v1/events", event_type="error", stack="acme-chat", limit=5)
+    assert errors["events"] and errors["events"][0]["event_id"] in ids  # and an error
+    stamp = time.time_ns()
+    console.ingest(
+        [
+            {
+                "timestamp": stamp,
+                "stack_name": "acme-chat",
+                "event_type": "error",
+                "level": "error",
+                "message": f"tailed error {stamp}",
+            },
+            {
+                "timestamp": stamp,
+                "stack_name": "acme-chat",
+                "event_type": "log",
+                "level": "info",
+                "message": f"tailed log {stamp}",
+            },
+        ]
+    )
+    admin.page.get_by_text(f"tailed error {stamp}").wait_for(timeout=15_000)
+    admin.page.get_by_text(f"tailed log {stamp}").wait_for(timeout=15_000)
+    assert admin.errors == []

@@ -4,11 +4,13 @@
   console.
 - :func:`console_seed_events`: realistic traffic plus handcrafted logs, a trace and a
   second stack, for the browser tests and the page timing bench.
+- :func:`csrf_of`, :func:`sign_in_client`: the console's forms from a test client.
 """
 
 from __future__ import annotations
 
 import random
+import re
 from pathlib import Path
 from typing import Any, Final
 
@@ -18,9 +20,26 @@ __all__ = [
     "TRACE_ID",
     "console_hub",
     "console_seed_events",
+    "csrf_of",
+    "sign_in_client",
 ]
 
 TRACE_ID: Final = "4bf92f3577b34da6a3ce929d0e0e4736"
+
+
+def csrf_of(html: str) -> str:
+    """The first CSRF token of a console page."""
+    match = re.search(r'name="csrf" value="([^"]+)"', html)
+    if match is None:
+        raise AssertionError(f"no CSRF token in {html[:300]!r}")
+    return match.group(1)
+
+
+def sign_in_client(client: Any, key: str, *, next_url: str = "/") -> Any:
+    """Sign ``client`` (a Starlette/httpx client keeping cookies) in with ``key``;
+    the ``POST /login`` response."""
+    form = client.get("/login")
+    return client.post("/login", data={"csrf": csrf_of(form.text), "key": key, "next": next_url})
 
 
 def console_hub(data_dir: Path, *, env: dict[str, str] | None = None) -> HubProcess:

@@ -2,9 +2,10 @@
 
 Every page's state is in its URL (shareable): ``range`` is a preset (``1h`` … ``30d``)
 or ``since``/``until`` give exact times (RFC 3339 / epoch ns / ``15m``). A page's
-analytics filters are built by the same function the JSON API uses, from the same
-``since``/``until``/``step`` parameters, so ``/?range=7d`` shows exactly what
-``/api/v1/overview?since=7d&step=21600`` returns (see :meth:`PageParams.api_params`).
+analytics filters are built by the same function the JSON API uses. A preset is the
+exact window of its length ending with the current bucket (:func:`preset_window`;
+``24h`` is the API's default window), sent to that function as two instants, so a
+page shows what the API returns for its ``data-since``/``data-until`` and ``step``.
 """
 
 from __future__ import annotations
@@ -28,11 +29,20 @@ __all__ = [
     "PageParams",
     "analytics_filters",
     "parse_params",
+    "preset_window",
     "window_ns",
 ]
 
 #: range preset → bucket width (seconds) of its time series.
 RANGES: Final = {"1h": 300, "6h": 300, "24h": 3600, "7d": 21600, "30d": 86400}
+#: range preset → its length (seconds).
+RANGE_SECONDS: Final = {
+    "1h": 3600,
+    "6h": 6 * 3600,
+    "24h": 86400,
+    "7d": 7 * 86400,
+    "30d": 30 * 86400,
+}
 DEFAULT_RANGE: Final = "24h"
 REFRESH_CHOICES: Final = (0, 10, 30, 60, 300)
 _TEXT_FIELDS: Final = ("stack", "model", "agent", "user", "level", "service", "q", "type", "by")
@@ -62,7 +72,9 @@ class PageParams(msgspec.Struct, frozen=True, kw_only=True):
         return 3600
 
     def api_params(self, *, step: bool = True) -> dict[str, Any]:
-        """The JSON API's query parameters for the same window and filters."""
+        """The JSON API's query parameters for the same filters; the window as typed
+        (a preset as a relative ``since``, which the API rounds: the page's exact
+        window is its ``data-since``/``data-until``)."""
         out: dict[str, Any] = {"since": self.since or self.range}
         if self.until:
             out["until"] = self.until
@@ -123,6 +135,17 @@ def parse_params(params: Mapping[str, str]) -> PageParams:
     )
 
 
+def preset_window(preset: str, now_ns: int) -> tuple[int, int]:
+    """A preset's ``[since, until)``: exactly the preset's length, ending with the
+    bucket that holds ``now`` (whole hours for hourly buckets and coarser, so the
+    rollups answer) — the shape of the API's default window (the last 24 whole hours
+    including the current one). A relative ``since=24h`` would instead round its start
+    down and keep the end on the next hour: 25 h."""
+    grain = min(RANGES[preset], 3600) * 10**9
+    until = now_ns - now_ns % grain + grain
+    return until - RANGE_SECONDS[preset] * 10**9, until
+
+
 def analytics_filters(
     analytics: Analytics,
     principal: Principal,
@@ -133,7 +156,12 @@ def analytics_filters(
     step: int | None = None,
 ) -> Filters:
     """The API's own filter builder (hour rounding, defaults, the stack check), so
-    pages and API agree."""
+    pages and API agree. A preset is sent as its exact window (:func:`preset_window`);
+    the API asked for those instants answers with the same rows."""
+    since, until = p.since, p.until
+    if since is None and until is None:
+        start, end = preset_window(p.range, analytics.clock())
+        since, until = str(start), str(end)
     return make_filters(
         analytics,
         principal,
@@ -141,8 +169,8 @@ def analytics_filters(
         model=p.model if model else None,
         agent=p.agent,
         user=p.user if user else None,
-        since=p.since or p.range,
-        until=p.until,
+        since=since or p.range,
+        until=until,
         step=step if step is not None else p.step,
     )
 

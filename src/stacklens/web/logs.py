@@ -23,6 +23,7 @@ __all__ = [
     "LOG_TYPES",
     "LogSearch",
     "SpanRow",
+    "error_text",
     "search_logs",
     "span_tree",
 ]
@@ -92,6 +93,25 @@ def search_logs(analytics: Analytics, s: LogSearch) -> list[dict[str, Any]]:
         row["timestamp_ns"] = int(row["timestamp_ns"])
         row["timestamp"] = format_ns(row["timestamp_ns"])
     return rows
+
+
+def error_text(event: dict[str, Any]) -> str:
+    """What went wrong, for an error-log line. A failed LLM call or tool use usually
+    has no message of its own (an OTLP span's is its name): say what failed and why."""
+    message = event.get("message") or ""
+    kind = event.get("event_type")
+    if kind not in ("llm_call", "tool_use"):
+        return str(message or event.get("error_code") or "")
+    if kind == "tool_use":
+        subject = f"tool {event['tool']}" if event.get("tool") else "tool use"
+    else:
+        subject = f"LLM call to {event['model']}" if event.get("model") else "LLM call"
+    text = f"{subject} failed"
+    if event.get("error_code"):
+        text += f": {event['error_code']}"
+    if message:
+        text += f" ({message})"
+    return text
 
 
 class SpanRow(msgspec.Struct, kw_only=True):

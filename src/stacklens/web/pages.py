@@ -6,13 +6,16 @@ figures the API returns for the same filters. Blocking: run them in a thread.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
+
+from fastapi import HTTPException
 
 from stacklens.alerting.silences import SilenceStore
 from stacklens.alerting.statestore import AlertStateStore
 from stacklens.analytics.budgets import BudgetStore
 from stacklens.analytics.costs import COST_DIMENSIONS
 from stacklens.analytics.definitions import HEARTBEAT_WINDOW_S
+from stacklens.analytics.queries import Filters
 from stacklens.analytics.service import Analytics, budget_report, format_ns
 from stacklens.api.events import visible_stacks
 from stacklens.metadata.keys import Principal
@@ -32,7 +35,9 @@ __all__ = [
     "overview_page",
     "session_page",
     "sessions_page",
+    "stack_exists",
     "stack_page",
+    "stacks_page",
     "trace_page",
 ]
 
@@ -42,6 +47,37 @@ SESSIONS_PER_PAGE = 50
 
 def _analytics(hub: Hub) -> Analytics:
     return hub.analytics
+
+
+def _window(f: Filters, now_ns: int) -> dict[str, Any]:
+    """The page's window as RFC 3339 (``data-since``/``data-until``: what the API is
+    asked for); ``ends_now`` when its end is the boundary of the current bucket, which
+    is later than now (the page says "now" rather than an instant to come)."""
+    return {
+        "since": format_ns(f.since_ns),
+        "until": format_ns(f.until_ns),
+        "ends_now": f.since_ns <= now_ns < f.until_ns,
+    }
+
+
+def _axis(f: Filters) -> charts.Window:
+    return format_ns(f.since_ns), format_ns(f.until_ns)
+
+
+_DAY_NS = 86400 * 10**9
+
+
+def cost_days(f: Filters) -> tuple[str, str]:
+    """The UTC days (first, last; ``YYYY-MM-DD``) a cost figure of the window covers:
+    billing is per day, from the day holding ``since`` to the day holding the last
+    instant before ``until``."""
+    return format_ns(f.since_ns)[:10], format_ns(f.until_ns - 1)[:10]
+
+
+def _day_axis(f: Filters) -> charts.Window:
+    start = f.since_ns - f.since_ns % _DAY_NS
+    last = f.until_ns - 1
+    return format_ns(start), format_ns(last - last % _DAY_NS + _DAY_NS)
 
 
 def _stack_health(stack: dict[str, Any], now_ns: int) -> str:
@@ -66,7 +102,8 @@ def overview_page(hub: Hub, principal: Principal, p: PageParams) -> dict[str, An
     messages = sum(int(r.get("messages") or 0) for r in ov["messages"])
     tokens = sum(int(r["tokens_total"]) for r in ov["tokens_by_model"])
     return {
-        "window": {"since": format_ns(f.since_ns), "until": format_ns(f.until_ns)},
+        "window": _window(f, now),
+        "cost_days": cost_days(f),
         "overview": ov,
         "projection": projection,
         "figures": {
@@ -79,7 +116,12 @@ def overview_page(hub: Hub, principal: Principal, p: PageParams) -> dict[str, An
         },
         "charts": {
             "messages": charts.time_series(
-                "Messages per bucket", ov["messages"], [("messages", "messages")], kind="bar"
+                "Messages per bucket",
+                ov["messages"],
+                [("messages", "messages")],
+                kind="bar",
+                window=_axis(f),
+                step_s=f.step_s,
             ),
             "tokens_by_model": charts.bar(
                 "Tokens by model",
@@ -94,16 +136,104 @@ def overview_page(hub: Hub, principal: Principal, p: PageParams) -> dict[str, An
     }
 
 
-def stack_page(hub: Hub, principal: Principal, p: PageParams) -> dict[str, Any]:
-    """Seed 000 §6.2: the data of ``/api/v1/stacks/{stack}/dashboard``."""
+#: ``sort`` parameter of the Stacks index → the row's value it orders by.
+STACK_SORTS: Final = ("stack", "health", "last_seen", "events", "errors", "error_rate", "cost")
+#: Health, worst first when sorted ascending.
+_HEALTH_ORDER: Final = {"down": 0, "unknown": 1, "idle": 2, "up": 3}
+
+
+def parse_sort(value: str | None) -> tuple[str, bool]:
+    """``sort=cost`` / ``sort=-cost`` → ``("cost", descending)``; unknown keys sort by
+    name."""
+    text = (value or "").strip()
+    descending = text.startswith("-")
+    key = text.lstrip("-")
+    return (key, descending) if key in STACK_SORTS else ("stack", False)
+
+
+def sort_stacks(rows: list[dict[str, Any]], key: str, descending: bool) -> list[dict[str, Any]]:
+    """Rows ordered by ``key`` (missing values last either way), then by name."""
+
+    def value(row: dict[str, Any]) -> Any:
+        if key == "stack":
+            return row["stack_name"]
+        if key == "health":
+            return _HEALTH_ORDER.get(row["health"], 1)
+        if key == "last_seen":
+            return row.get("last_seen_ns")
+        return row.get(key)
+
+    by_name = sorted(rows, key=lambda r: r["stack_name"])
+    present = [r for r in by_name if value(r) is not None]
+    missing = [r for r in by_name if value(r) is None]
+    return sorted(present, key=value, reverse=descending) + missing
+
+
+def stacks_page(hub: Hub, principal: Principal, p: PageParams, sort: str | None) -> dict[str, Any]:
+    """Every visible stack (registered or reporting): health, last seen, and the
+    window's volume, errors and cost (the ``stack_name`` breakdown of the API)."""
     a = _analytics(hub)
     f = analytics_filters(a, principal, p, user=False)
+    now = a.clock()
+    seen = {r["stack_name"]: r for r in a.active_stacks(f.stacks)}
+    names = set(seen)
+    names.update(s.name for s in hub.stacks.list() if f.stacks is None or s.name in f.stacks)
+    figures = {
+        r["stack_name"]: r
+        for r in a.breakdown(
+            f, "stack_name", ("events", "requests", "errors", "cost_usd"), limit=10_000
+        )
+    }
+    rows = []
+    for name in names:
+        last = seen.get(name, {})
+        fig = figures.get(name, {})
+        requests, errors = int(fig.get("requests") or 0), int(fig.get("errors") or 0)
+        rows.append(
+            {
+                "stack_name": name,
+                "health": _stack_health(last, now),
+                "last_seen": last.get("last_seen"),
+                "last_seen_ns": last.get("last_seen_ns"),
+                "events": int(fig.get("events") or 0),
+                "requests": requests,
+                "errors": errors,
+                "error_rate": errors / requests if requests else None,
+                "cost": float(fig.get("cost_usd") or 0.0),
+            }
+        )
+    key, descending = parse_sort(sort)
+    return {
+        "window": _window(f, now),
+        "stacks": sort_stacks(rows, key, descending),
+        "sort": key,
+        "descending": descending,
+        "sorts": STACK_SORTS,
+    }
+
+
+def stack_exists(hub: Hub, name: str) -> bool:
+    """Registered, has reported (registration of a new stack may lag its events), or
+    named by an API key (issued for it, not reporting yet)."""
+    if hub.stacks.get(name) is not None or _analytics(hub).active_stacks((name,)):
+        return True
+    return any(k.stack_name == name and k.revoked_ns is None for k in hub.keyring.list())
+
+
+def stack_page(hub: Hub, principal: Principal, p: PageParams) -> dict[str, Any]:
+    """Seed 000 §6.2: the data of ``/api/v1/stacks/{stack}/dashboard``; 404 for a
+    stack that is neither registered nor has reported (after the access check, so a
+    stack-bound key learns nothing about other names)."""
+    a = _analytics(hub)
+    f = analytics_filters(a, principal, p, user=False)
+    if p.stack is None or not stack_exists(hub, p.stack):
+        raise HTTPException(404, f"No stack named {p.stack!r}.")
     d = a.stack_dashboard(f)
     sessions = sum(int(r.get("sessions") or 0) for r in d["sessions"])
     tokens_in = sum(int(r.get("tokens_in") or 0) for r in d["tokens"])
     tokens_out = sum(int(r.get("tokens_out") or 0) for r in d["tokens"])
     return {
-        "window": {"since": format_ns(f.since_ns), "until": format_ns(f.until_ns)},
+        "window": _window(f, a.clock()),
         "dashboard": d,
         "figures": {
             "sessions": sessions,
@@ -116,7 +246,12 @@ def stack_page(hub: Hub, principal: Principal, p: PageParams) -> dict[str, Any]:
         },
         "charts": {
             "sessions": charts.time_series(
-                "Sessions started", d["sessions"], [("sessions", "sessions")], kind="bar"
+                "Sessions started",
+                d["sessions"],
+                [("sessions", "sessions")],
+                kind="bar",
+                window=_axis(f),
+                step_s=f.step_s,
             ),
             "tokens": charts.time_series(
                 "Tokens",
@@ -126,6 +261,7 @@ def stack_page(hub: Hub, principal: Principal, p: PageParams) -> dict[str, Any]:
                     ("tokens_out", "output"),
                     ("tokens_cache_read", "cache read"),
                 ],
+                window=_axis(f),
             ),
             "tools": charts.bar(
                 "Tool usage",
@@ -146,7 +282,7 @@ def sessions_page(hub: Hub, principal: Principal, p: PageParams) -> dict[str, An
         "sessions": rows[:SESSIONS_PER_PAGE],
         "has_more": len(rows) > SESSIONS_PER_PAGE,
         "page_size": SESSIONS_PER_PAGE,
-        "window": {"since": format_ns(f.since_ns), "until": format_ns(f.until_ns)},
+        "window": _window(f, a.clock()),
     }
 
 
@@ -164,7 +300,8 @@ def logs_page(hub: Hub, principal: Principal, p: PageParams) -> dict[str, Any]:
     a = _analytics(hub)
     now = a.clock()
     since, until = window_ns(p, now)
-    kind = p.type if p.type in LOG_TYPES else "log"
+    # Both kinds unless asked: errors hidden by default read as "no errors".
+    kind = p.type if p.type in LOG_TYPES else "all"
     search = LogSearch(
         since_ns=since,
         until_ns=until,
@@ -212,6 +349,8 @@ def costs_page(
             [{**r, "time": r["day"]} for r in rows],
             [("cost_usd", "cost")],
             kind="bar",
+            window=_day_axis(f),
+            step_s=86400,
         )
     else:
         chart = charts.bar(f"Cost by {by} (USD)", rows[:25], by, [("cost_usd", "cost")])
@@ -222,7 +361,8 @@ def costs_page(
         "report": report,
         "budgets": budget_report(a, budget_store.list(visible_stacks(principal, p.stack))),
         "month": format_ns(now)[:7],
-        "window": {"since": format_ns(f.since_ns), "until": format_ns(f.until_ns)},
+        "window": _window(f, now),
+        "cost_days": cost_days(f),
         "charts": {"costs": chart},
     }
 

@@ -35,6 +35,7 @@ from stacklens.web.templating import (
     plotly_js_path,
     render,
 )
+from stacklens.web.throttle import LoginThrottle
 
 if TYPE_CHECKING:
     from stacklens.server import Hub
@@ -59,6 +60,7 @@ class Console:
         self.csrf = CsrfGuard(secret)
         self.env = make_environment()
         self.budgets = BudgetStore(hub.metadata.engine, clock=hub.clock)
+        self.login_throttle = LoginThrottle(hub.clock)
         self.asset_version = asset_version()
         self._plotly: dict[str, bytes] = {}
         self._plotly_lock = threading.Lock()
@@ -195,6 +197,20 @@ def overview(request: Request) -> Response:
         nav="overview",
         title="Overview",
         filters=("stack", "model", "agent"),
+    )
+
+
+@router.get("/stacks")
+def stacks_index(request: Request) -> Response:
+    hub = _console(request).hub
+    sort = request.query_params.get("sort")
+    return _page(
+        request,
+        "stacks.html",
+        lambda principal, p: pages.stacks_page(hub, principal, p, sort),
+        nav="stack",
+        title="Stacks",
+        filters=("sort",),
     )
 
 
@@ -391,11 +407,22 @@ async def _form(request: Request) -> dict[str, str]:
     return {name: values[0] for name, values in parsed.items()}
 
 
+def _throttled(request: Request, console: Console, wait: int, next_url: str) -> Response:
+    error = f"Too many failed sign-ins from your address: try again in {wait} s."
+    response = _login_page(request, console, error=error, status=429, next_url=next_url)
+    response.headers["Retry-After"] = str(wait)
+    return response
+
+
 @router.post("/login")
 async def login(request: Request) -> Response:
     console = _console(request)
     form = await _form(request)
     next_url = _safe_next(form.get("next"))
+    address = request.client.host if request.client else "unknown"
+    wait = console.login_throttle.retry_after(address)
+    if wait:
+        return _throttled(request, console, wait, next_url)
     try:
         console.csrf.check_login(request, form.get(FIELD))
     except CsrfError as exc:
@@ -407,9 +434,11 @@ async def login(request: Request) -> Response:
         else None
     )
     if principal is None:
+        console.login_throttle.failed(address)
         return _login_page(
             request, console, error="Unknown or revoked key.", status=401, next_url=next_url
         )
+    console.login_throttle.succeeded(address)
     if not principal.can_read():
         return _login_page(
             request,

@@ -13,6 +13,7 @@ import jinja2
 from starlette.responses import HTMLResponse
 
 from stacklens import __version__
+from stacklens.web.logs import error_text
 
 __all__ = [
     "CSP",
@@ -69,7 +70,8 @@ def _when_ns(value: Any) -> str:
 
 
 def _int(value: Any) -> str:
-    if value is None or value == "":
+    # Undefined: a key the API leaves out when null (a call with tokens_in only).
+    if value is None or value == "" or isinstance(value, jinja2.Undefined):
         return "0"
     return f"{int(value):,}"
 
@@ -122,6 +124,7 @@ def make_environment() -> jinja2.Environment:
         ms=_ms,
         seconds=_seconds,
         num=_num,
+        error_text=error_text,
     )
     env.globals.update(version=__version__)
     return env

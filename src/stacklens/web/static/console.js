@@ -108,7 +108,8 @@
     var table = document.getElementById("log-table");
     if (!table || table.getAttribute("data-live") !== "true") return;
     var type = table.getAttribute("data-type");
-    if (type === "error") return; // the tail follows log events
+    // The events API takes one type: "all" polls both and merges them.
+    var types = type === "all" ? ["log", "error"] : [type || "log"];
     var body = document.getElementById("log-body");
     var toggle = document.getElementById("tail-toggle");
     var status = document.getElementById("tail-status");
@@ -122,15 +123,22 @@
     function poll() {
       if (busy || (toggle && !toggle.checked) || document.hidden) return;
       busy = true;
-      var params = new URLSearchParams({ event_type: "log", since: since, limit: "200" });
-      if (stack) params.set("stack", stack);
-      fetch("/api/v1/events?" + params.toString(), { credentials: "same-origin", headers: { Accept: "application/json" } })
-        .then(function (response) {
-          if (!response.ok) throw new Error("HTTP " + response.status);
-          return response.json();
-        })
-        .then(function (data) {
-          var events = (data.events || []).slice().reverse(); // oldest first, each prepended
+      Promise.all(types.map(function (eventType) {
+        var params = new URLSearchParams({ event_type: eventType, since: since, limit: "200" });
+        if (stack) params.set("stack", stack);
+        return fetch("/api/v1/events?" + params.toString(), { credentials: "same-origin", headers: { Accept: "application/json" } })
+          .then(function (response) {
+            if (!response.ok) throw new Error("HTTP " + response.status);
+            return response.json();
+          });
+      }))
+        .then(function (answers) {
+          var events = [];
+          answers.forEach(function (data) { events = events.concat(data.events || []); });
+          // Oldest first, each prepended (RFC 3339 text of one format sorts by time).
+          events.sort(function (a, b) {
+            return a.timestamp < b.timestamp ? -1 : (a.timestamp > b.timestamp ? 1 : 0);
+          });
           events.forEach(function (event) {
             if (seen.has(event.event_id)) return;
             seen.add(event.event_id);
