@@ -30,9 +30,18 @@ system-deps:
 
 # A real Loki client (winston-loki) for the protobuf+snappy push tests.
 WINSTON := tests/ingest/loki/winston
-node-deps: $(WINSTON)/node_modules/.installed
+# The OpenCode plugin (built with its own TypeScript), and the real OpenCode with
+# oh-my-opencode that its end-to-end test runs it in.
+PLUGIN   := clients/opencode
+OPENCODE := tests/clients/opencode
+node-deps: $(WINSTON)/node_modules/.installed $(PLUGIN)/dist/index.js $(OPENCODE)/node_modules/.installed
 $(WINSTON)/node_modules/.installed: $(WINSTON)/package.json $(WINSTON)/package-lock.json
 	cd $(WINSTON) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+$(PLUGIN)/dist/index.js: $(PLUGIN)/package.json $(PLUGIN)/package-lock.json $(PLUGIN)/tsconfig.json $(wildcard $(PLUGIN)/src/*.ts)
+	cd $(PLUGIN) && npm ci --no-audit --no-fund --loglevel=error && npm run --silent build
+$(OPENCODE)/node_modules/.installed: $(OPENCODE)/package.json $(OPENCODE)/package-lock.json
+	cd $(OPENCODE) && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
 lint: $(VENV)/.dev
