@@ -143,3 +143,25 @@ def test_backup_needs_an_admin_key_for_all_stacks(tmp_path: Path) -> None:
             answer = httpx.post(f"{hub.url}/api/v1/backup", headers=headers)
             assert answer.status_code == status, answer.text
         assert not (tmp_path / "data" / "backups").exists()
+
+
+def test_two_backups_in_the_same_millisecond_both_complete(tmp_path: Path) -> None:
+    from stacklens.metadata import MetadataDB
+    from stacklens.operations.backup import BackupSource, take_backup
+    from stacklens.store.duckdb import DuckDBStore
+
+    store = DuckDBStore(tmp_path / "events.duckdb")
+    metadata = MetadataDB.in_data_dir(tmp_path)
+    try:
+        source = BackupSource(tmp_path, store, metadata, flush=lambda: None)
+        frozen = 1_796_000_000_123_000_000
+        first = take_backup(source, clock=lambda: frozen)
+        second = take_backup(source, clock=lambda: frozen)
+    finally:
+        store.close()
+        metadata.close()
+    assert first != second
+    assert first.name == "20261130T005320.123Z" and second.name == first.name + "-2"
+    for done in (first, second):
+        assert (done / "manifest.json").is_file() and (done / "events.duckdb").is_file()
+    assert not list((tmp_path / "backups").glob("*.partial"))

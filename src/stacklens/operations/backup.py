@@ -11,6 +11,8 @@ A backup is a directory holding what a data directory holds, minus the spool:
   hub pseudonymizes the same user to the same id;
 - ``manifest.json``: when, by which version, and the row count.
 
+Backups land in ``<data dir>/backups/<UTC time to the millisecond>/``.
+
 The loader runs one cycle first, so everything acknowledged before the backup began is
 in it. A restore copies those files into an empty data directory; the hub started on it
 answers the same queries.
@@ -19,6 +21,7 @@ answers the same queries.
 from __future__ import annotations
 
 import shutil
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -63,12 +66,12 @@ class BackupSource(msgspec.Struct, frozen=True):
 def take_backup(source: BackupSource, *, clock: Callable[[], int] = time.time_ns) -> Path:
     """Write a backup under ``<data dir>/backups/<UTC time>/``; return its path."""
     created = clock()
-    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(created / 1e9))
-    dest = source.data_dir / "backups" / stamp
-    partial = dest.with_name(dest.name + ".partial")
-    if partial.exists():
-        shutil.rmtree(partial)
-    partial.mkdir(parents=True)
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(created // 10**9))
+    stamp += f".{created // 10**6 % 1000:03d}Z"
+    root = source.data_dir / "backups"
+    root.mkdir(parents=True, exist_ok=True)
+    # A directory of its own for each backup in progress, so two at once never collide.
+    partial = Path(tempfile.mkdtemp(prefix=f"{stamp}.", suffix=".partial", dir=root))
     source.flush()
     source.store.backup(partial / STORE_FILE)
     source.metadata.backup(partial / METADATA_FILE)
@@ -79,8 +82,14 @@ def take_backup(source: BackupSource, *, clock: Callable[[], int] = time.time_ns
     manifest = BackupManifest(created, __version__, source.store.count_events(), files)
     (partial / MANIFEST).write_bytes(msgspec.json.encode(manifest))
     # A backup directory without ".partial" is complete: the rename is the commit.
-    partial.rename(dest)
-    return dest
+    for attempt in range(1, 1000):
+        dest = root / (stamp if attempt == 1 else f"{stamp}-{attempt}")
+        try:
+            partial.rename(dest)
+        except OSError:  # taken by a backup finished in the same millisecond
+            continue
+        return dest
+    raise RuntimeError(f"no free backup name under {root}")
 
 
 def restore_backup(backup: Path, data_dir: Path) -> BackupManifest:
