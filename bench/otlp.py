@@ -5,6 +5,9 @@ A real hub (``stacklens serve``, fsync on) and a client in a separate process po
 with model, token, agent, tool and prompt attributes, as OpenLLMetry/OpenLIT send them)
 over concurrent connections. Prints acknowledged spans/s and ack latency.
 
+Before that, ``stages``: the same bodies through each stage in-process, on one core
+(protobuf decode into raw events, normalize, privacy, row encode), in µs per span.
+
 Run: ``.venv/bin/python bench/otlp.py [--seconds 15] [--concurrency 4] [--batch 512]``
 """
 
@@ -121,6 +124,38 @@ async def client(
     }
 
 
+def stages(batch: int, bodies: int = 20) -> dict[str, float]:
+    """Microseconds per span in each stage of the OTLP request path, in-process."""
+    import msgspec
+
+    from stacklens.ids import new_ulid
+    from stacklens.ingest.otlp.traces import decode_traces
+    from stacklens.privacy import Redactor
+    from stacklens.schema import normalize, to_row
+
+    rng = random.Random(3)
+    payloads = [make_body(rng, batch, tag) for tag in range(bodies)]
+    redactor = Redactor(b"bench-key")
+    encoder = msgspec.json.Encoder()
+    now = time.time_ns()
+    timings: dict[str, float] = {}
+    t = time.perf_counter()
+    decoded = [decode_traces(p, "application/x-protobuf").events for p in payloads]
+    timings["decode"] = time.perf_counter() - t
+    raw = [event for events in decoded for event in events]
+    t = time.perf_counter()
+    canonical = [normalize(e, default_stack="bench", now_ns=now, new_id=new_ulid) for e in raw]
+    timings["normalize"] = time.perf_counter() - t
+    t = time.perf_counter()
+    safe = [redactor.redact_event(e).event for e in canonical]
+    timings["privacy"] = time.perf_counter() - t
+    t = time.perf_counter()
+    for event in safe:
+        encoder.encode(to_row(event, now))
+    timings["row_encode"] = time.perf_counter() - t
+    return {name: round(seconds / len(raw) * 1e6, 2) for name, seconds in timings.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -142,6 +177,11 @@ def main() -> None:
         f"client-side encode of one {args.batch}-span body: "
         f"{(time.perf_counter() - t0) * 1000:.1f} ms"
     )
+    per_stage = stages(args.batch)
+    print("per-stage cost (µs/span, in-process, one core):")
+    for name, micros in per_stage.items():
+        print(f"  {name:<12} {micros:>8.2f}")
+    print(f"  request path total {sum(per_stage.values()):.2f} µs/span")
     with tempfile.TemporaryDirectory() as tmp:
         hub = HubProcess(Path(tmp) / "data").start()
         try:
