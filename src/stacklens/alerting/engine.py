@@ -58,13 +58,17 @@ def series_samples(
     now_ns: int = 0,
 ) -> dict[str, Sample]:
     """Query rows (dimensions..., value) → samples keyed by fingerprint, with the rule's
-    labels and annotations rendered. ``stack_up`` merges the probe results here."""
+    labels and annotations rendered. ``stack_up`` merges the probe results here; its rows
+    are ``(stack_name, age, regular heartbeat)``."""
     condition = rule.condition
     names = [dimension_label(d) for d in condition.by]
     if SIGNALS[condition.signal].post:
         timeout = parse_duration(str(condition.params.get("heartbeat_timeout", "5m")))
+        # A stack is judged when it has shown a regular heartbeat or has a health
+        # probe; any other stack (seen once, a finished session) is not "down".
         ages = {str(row[0]): float(row[1]) for row in rows if row[0] is not None}
-        stacks = set(ages) | set(probes or {})
+        regular = {str(row[0]) for row in rows if row[0] is not None and row[2]}
+        stacks = regular | set(probes or {})
         rows = []
         for stack in sorted(stacks):
             fresh = ages.get(stack, math.inf) * 1e9 <= timeout

@@ -13,6 +13,7 @@ from stacklens.alerting.statestore import AlertStateStore
 from stacklens.analytics.budgets import BudgetStore
 from stacklens.analytics.costs import COST_DIMENSIONS
 from stacklens.analytics.definitions import HEARTBEAT_WINDOW_S
+from stacklens.analytics.heartbeats import stack_health
 from stacklens.analytics.service import Analytics, budget_report, format_ns
 from stacklens.api.events import visible_stacks
 from stacklens.metadata.keys import Principal
@@ -45,12 +46,8 @@ def _analytics(hub: Hub) -> Analytics:
 
 
 def _stack_health(stack: dict[str, Any], now_ns: int) -> str:
-    last = stack.get("last_seen_ns")
-    if last is None:
-        return "unknown"
-    if now_ns - int(last) <= HEARTBEAT_WINDOW_S * 10**9:
-        return "up"
-    return "idle" if stack.get("active") else "down"
+    # One definition with the API's: only a stack with a regular heartbeat is "down".
+    return stack_health(stack, now_ns, up_window_s=HEARTBEAT_WINDOW_S)
 
 
 def overview_page(hub: Hub, principal: Principal, p: PageParams) -> dict[str, Any]:
