@@ -27,12 +27,12 @@ from stacklens.alerting.metrics import AlertMetrics
 from stacklens.alerting.notifier import Notifier
 from stacklens.alerting.notify_log import NotificationLog
 from stacklens.alerting.routing import is_inhibited
-from stacklens.alerting.rules import Rule, RuleGroup, RuleSet
+from stacklens.alerting.rules import Rule, RuleGroup, RuleSet, rule_unit
 from stacklens.alerting.signals import SIGNALS, build_query, compare, dimension_label
 from stacklens.alerting.silences import Silence, SilenceStore, silenced_by
 from stacklens.alerting.state import Alert, AlertState, Sample, Transition, fingerprint, step
 from stacklens.alerting.statestore import AlertStateStore
-from stacklens.alerting.templating import render_all
+from stacklens.alerting.templating import format_with_unit, render_all
 from stacklens.ids import Clock, system_clock_ns
 from stacklens.metadata.db import MetadataDB
 
@@ -84,7 +84,7 @@ def series_samples(
         labels.update(render_all(rule.label_templates, series, value))
         labels["alertname"] = rule.name
         annotations = render_all(rule.annotation_templates, labels, value)
-        samples[fingerprint(labels)] = Sample(labels, annotations, value)
+        samples[fingerprint(labels)] = Sample(labels, annotations, value, rule_unit(rule))
     return samples
 
 
@@ -266,6 +266,8 @@ class AlertEngine:
                     "labels": dict(alert.labels),
                     "annotations": dict(alert.annotations),
                     "value": alert.value,
+                    "unit": alert.unit,
+                    "value_text": format_with_unit(alert.value, alert.unit),
                     "active_at_ns": alert.active_at_ns,
                     "fired_at_ns": alert.fired_at_ns,
                     "silenced_by": silenced_by(alert.labels, silences, now),
@@ -275,6 +277,13 @@ class AlertEngine:
                 }
             )
         return out
+
+    def value_text(self, rule_key: str, value: float | None) -> str | None:
+        """``value`` with the unit of the rule ``rule_key`` (``None`` for no value)."""
+        if value is None:
+            return None
+        rule = next((r for r in self.rules.rules() if r.key == rule_key), None)
+        return format_with_unit(value, rule_unit(rule) if rule is not None else "")
 
     def next_wakeup_ns(self) -> int:
         candidates = [*self._next_eval.values()]

@@ -242,7 +242,13 @@ def alerts_page(hub: Hub, principal: Principal) -> dict[str, Any]:
                 active.append(item)
     states = engine.states if engine is not None else AlertStateStore(hub.metadata)
     history = [
-        {**row, "at": format_ns(row.pop("at_ns"))}
+        {
+            **row,
+            "at": format_ns(row.pop("at_ns")),
+            "value_text": engine.value_text(row["rule_key"], row.get("value"))
+            if engine is not None
+            else None,
+        }
         for row in states.history(limit=100)
         if _visible(principal, row["labels"])
     ]
