@@ -130,3 +130,34 @@ def test_irregular_or_bursty_heartbeats_are_not_judged(
     assert firing(engine) == set()
     assert set(health(store, clock).values()) == {"unknown"}
     engine.stop()
+
+
+def test_heartbeat_parameters_are_checked_with_their_name() -> None:
+    from stacklens.alerting.rules import parse_rules
+    from stacklens.alerting.yamlnodes import FileError
+
+    text = """\
+groups:
+  - name: g
+    rules:
+      - alert: A
+        signal: last_seen_age
+        params: {min_heartbeats: 1}
+        threshold: 1
+      - alert: B
+        signal: stack_up
+        by: [stack_name]
+        params: {max_interval: soon}
+        threshold: 0
+      - alert: C
+        signal: last_seen_age
+        params: {min_heartbeats: 3, min_interval: 2m, max_interval: 1m}
+        threshold: 1
+"""
+    with pytest.raises(FileError) as caught:
+        parse_rules(text)
+    messages = [p.message for p in caught.value.problems]
+    assert len(messages) == 3
+    assert "min_heartbeats must be at least 2" in messages[0]
+    assert "heartbeat parameters" in messages[1]
+    assert "min_interval" in messages[2]
