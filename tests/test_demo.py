@@ -70,8 +70,8 @@ def test_demo_leaves_no_health_alert_no_down_stack_and_recent_sessions(tmp_path:
                 return events if len(events) == 300 else None
 
             events = wait_until(all_loaded, timeout=15)
-            loaded_at = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())
-            time.sleep(1.1)  # the RFC 3339 text below compares to the second
+            # the next whole second: an evaluation stamped after it saw every event
+            loaded_at = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(time.time() + 1))
             wait_until(lambda: evaluated_after(client, loaded_at), timeout=15)
             active = client.get("/api/v1/alerts").json()["alerts"]
             assert [a for a in active if a["labels"]["alertname"] in HEALTH_ALERTS] == []
@@ -119,7 +119,7 @@ def test_demo_leaves_no_health_alert_no_down_stack_and_recent_sessions(tmp_path:
 def test_demo_live_keeps_sending_until_interrupted(tmp_path: Path) -> None:
     with HubProcess(tmp_path / "data", env=fast_rules(tmp_path)) as hub:
         process = subprocess.Popen(
-            demo(hub, "--events", "50", "--live", "--interval", "1.2"),
+            demo(hub, "--events", "50", "--live", "--interval", "1.5"),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
