@@ -2,6 +2,12 @@
 
 Used by ``stacklens demo`` (so a newcomer sees data at once), by the benchmarks and by
 tests. Pure: a seeded ``random.Random`` and a start time in, events out.
+
+``stacklens demo`` sends :func:`demo_events` — history whose newest sessions end a
+minute or two before now, so the fleet looks recently busy rather than stale — and
+with ``--live`` keeps a :class:`LiveFleet` trickle going: a steady heartbeat per stack
+and sessions playing out in real time. Only that heartbeat makes a demo stack one whose
+silence counts as "down" (:mod:`stacklens.analytics.heartbeats`).
 """
 
 from __future__ import annotations
@@ -10,7 +16,15 @@ import random
 from collections.abc import Iterator
 from typing import Any, Final
 
-__all__ = ["DEMO_STACKS", "MODELS", "session_events", "synthetic_events"]
+__all__ = [
+    "DEMO_SERVICE",
+    "DEMO_STACKS",
+    "MODELS",
+    "LiveFleet",
+    "demo_events",
+    "session_events",
+    "synthetic_events",
+]
 
 DEMO_STACKS: Final = ("john-dev", "acme-chat", "gateway-prod", "research-lab")
 #: (provider, model, mean response seconds)
@@ -21,6 +35,10 @@ MODELS: Final = (
     ("zhipu", "glm-4.7-free", 4.0),
     ("meta", "llama-3.3-8b", 1.2),
 )
+#: The service whose heartbeat a live demo stack sends.
+DEMO_SERVICE: Final = "opencode"
+#: Each stack's newest session ends between these many seconds before "now".
+_RECENT_END_S: Final = (5, 120)
 AGENTS: Final = ("sisyphus", "oracle", "librarian", "explore")
 TOOLS: Final = ("bash", "read", "edit", "write", "grep", "webfetch", "git")
 _SENTENCE: Final = (
@@ -46,7 +64,9 @@ def session_events(
     rng: random.Random, stack: str, start_ns: int, *, turns: int | None = None
 ) -> list[dict[str, Any]]:
     """One coding-agent session: start, user/assistant turns with LLM calls and tool
-    uses (some failing), heartbeats, occasional errors, end."""
+    uses (some failing), occasional errors, end. No heartbeats: a heartbeat is the
+    service's steady "I am alive" (:class:`LiveFleet` sends them), and per-turn pings
+    that stop with the session would read as a service going down."""
     session = f"sess_{rng.getrandbits(48):012x}"
     user = f"user{rng.randrange(1, 12)}@example.com"
     provider, model, mean_s = rng.choice(MODELS)
@@ -124,7 +144,6 @@ def session_events(
                 message="tool bash exited with status 1",
                 data={"error_code": "tool_failed"},
             )
-        add("heartbeat", service="opencode")
     add("session_end", data={"agent": agent})
     return events
 
@@ -148,3 +167,76 @@ def synthetic_events(
             produced += 1
             if produced >= count:
                 return
+
+
+def _shifted(events: list[dict[str, Any]], end_ns: int) -> list[dict[str, Any]]:
+    """The session moved in time so that its last event is at ``end_ns``."""
+    shift = end_ns - events[-1]["timestamp"]
+    for event in events:
+        event["timestamp"] += shift
+    return events
+
+
+def demo_events(
+    rng: random.Random,
+    now_ns: int,
+    count: int,
+    hours: float,
+    stacks: tuple[str, ...] = DEMO_STACKS,
+) -> list[dict[str, Any]]:
+    """``count`` events for ``stacklens demo``, oldest first: one short session per stack
+    that ended within the last two minutes, and whole sessions spread over the ``hours``
+    before them. Every session ends (only the oldest may lose its first events to make
+    the count exact)."""
+    closing: list[dict[str, Any]] = []
+    for stack in stacks:
+        session = session_events(rng, stack, 0, turns=rng.randrange(1, 3))
+        end = now_ns - rng.randrange(*_RECENT_END_S) * 10**9
+        closing.extend(_shifted(session, end))
+    first = min(e["timestamp"] for e in closing)
+    start = min(now_ns - int(hours * 3600e9), first - 1)
+    older: list[dict[str, Any]] = []
+    while len(older) + len(closing) < count:
+        session = session_events(rng, rng.choice(stacks), start + rng.randrange(first - start))
+        if session[-1]["timestamp"] >= first:
+            session = _shifted(session, first - rng.randrange(1, 600) * 10**9)
+        older.extend(session)
+    events = sorted(older + closing, key=lambda e: (e["timestamp"], e["event_id"]))
+    return events[len(events) - count :] if count < len(events) else events
+
+
+class LiveFleet:
+    """The trickle of ``stacklens demo --live``. Each :meth:`tick` (call it every few
+    seconds) gives every stack's service a heartbeat and releases the session events
+    that have come due; an idle stack starts a new session now and then."""
+
+    def __init__(
+        self,
+        rng: random.Random,
+        stacks: tuple[str, ...] = DEMO_STACKS,
+        *,
+        session_chance: float = 0.3,
+    ) -> None:
+        self._rng = rng
+        self._session_chance = session_chance
+        self._queued: dict[str, list[dict[str, Any]]] = {stack: [] for stack in stacks}
+
+    def tick(self, now_ns: int) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        for stack, queued in self._queued.items():
+            out.append(
+                {
+                    # time-based: a rerun with the same --seed is not deduplicated away
+                    "event_id": f"{stack}-heartbeat-{now_ns}",
+                    "timestamp": now_ns,
+                    "stack_name": stack,
+                    "event_type": "heartbeat",
+                    "service": DEMO_SERVICE,
+                }
+            )
+            if not queued and self._rng.random() < self._session_chance:
+                queued.extend(session_events(self._rng, stack, now_ns))
+            due = [e for e in queued if e["timestamp"] <= now_ns]
+            del queued[: len(due)]
+            out.extend(due)
+        return out

@@ -32,10 +32,15 @@ def firing(engine: AlertEngine) -> set[str]:
 def test_missing_heartbeat_fires_after_five_plus_five_minutes(
     store: DuckDBStore, metadata_db: MetadataDB, clock: ManualClock, tmp_path: Path
 ) -> None:
+    # Both had a regular heartbeat (every 30 s): only such stacks are judged.
     load(
         store,
         tmp_path,
-        [event(clock() - S, "heartbeat", "alpha"), event(clock() - S, "heartbeat", "beta")],
+        [
+            event(clock() - S - k * 30 * S, "heartbeat", s)
+            for s in ("alpha", "beta")
+            for k in range(4)
+        ],
     )
     engine = AlertEngine(
         stack_unhealthy(), QUIET, cursor=store.cursor, metadata=metadata_db, clock=clock

@@ -27,12 +27,12 @@ from stacklens.alerting.metrics import AlertMetrics
 from stacklens.alerting.notifier import Notifier
 from stacklens.alerting.notify_log import NotificationLog
 from stacklens.alerting.routing import is_inhibited
-from stacklens.alerting.rules import Rule, RuleGroup, RuleSet
+from stacklens.alerting.rules import Rule, RuleGroup, RuleSet, rule_unit
 from stacklens.alerting.signals import SIGNALS, build_query, compare, dimension_label
 from stacklens.alerting.silences import Silence, SilenceStore, silenced_by
 from stacklens.alerting.state import Alert, AlertState, Sample, Transition, fingerprint, step
 from stacklens.alerting.statestore import AlertStateStore
-from stacklens.alerting.templating import render_all
+from stacklens.alerting.templating import format_with_unit, render_all
 from stacklens.ids import Clock, system_clock_ns
 from stacklens.metadata.db import MetadataDB
 
@@ -58,13 +58,17 @@ def series_samples(
     now_ns: int = 0,
 ) -> dict[str, Sample]:
     """Query rows (dimensions..., value) → samples keyed by fingerprint, with the rule's
-    labels and annotations rendered. ``stack_up`` merges the probe results here."""
+    labels and annotations rendered. ``stack_up`` merges the probe results here; its rows
+    are ``(stack_name, age, regular heartbeat)``."""
     condition = rule.condition
     names = [dimension_label(d) for d in condition.by]
     if SIGNALS[condition.signal].post:
         timeout = parse_duration(str(condition.params.get("heartbeat_timeout", "5m")))
+        # A stack is judged when it has shown a regular heartbeat or has a health
+        # probe; any other stack (seen once, a finished session) is not "down".
         ages = {str(row[0]): float(row[1]) for row in rows if row[0] is not None}
-        stacks = set(ages) | set(probes or {})
+        regular = {str(row[0]) for row in rows if row[0] is not None and row[2]}
+        stacks = regular | set(probes or {})
         rows = []
         for stack in sorted(stacks):
             fresh = ages.get(stack, math.inf) * 1e9 <= timeout
@@ -80,7 +84,7 @@ def series_samples(
         labels.update(render_all(rule.label_templates, series, value))
         labels["alertname"] = rule.name
         annotations = render_all(rule.annotation_templates, labels, value)
-        samples[fingerprint(labels)] = Sample(labels, annotations, value)
+        samples[fingerprint(labels)] = Sample(labels, annotations, value, rule_unit(rule))
     return samples
 
 
@@ -262,6 +266,8 @@ class AlertEngine:
                     "labels": dict(alert.labels),
                     "annotations": dict(alert.annotations),
                     "value": alert.value,
+                    "unit": alert.unit,
+                    "value_text": format_with_unit(alert.value, alert.unit),
                     "active_at_ns": alert.active_at_ns,
                     "fired_at_ns": alert.fired_at_ns,
                     "silenced_by": silenced_by(alert.labels, silences, now),
@@ -271,6 +277,13 @@ class AlertEngine:
                 }
             )
         return out
+
+    def value_text(self, rule_key: str, value: float | None) -> str | None:
+        """``value`` with the unit of the rule ``rule_key`` (``None`` for no value)."""
+        if value is None:
+            return None
+        rule = next((r for r in self.rules.rules() if r.key == rule_key), None)
+        return format_with_unit(value, rule_unit(rule) if rule is not None else "")
 
     def next_wakeup_ns(self) -> int:
         candidates = [*self._next_eval.values()]

@@ -156,6 +156,8 @@ def promql(rule: Rule) -> str:
         )
         expr = f"histogram_quantile({format_value(float(c.params['quantile']))}, {buckets})"
     elif name == "last_seen_age":
+        if "min_heartbeats" in c.params:
+            raise NotExportable("the regular-heartbeat test has no /metrics series")
         labels, m = _labels_for(c, _BY_ALL), _matchers(c.where, _BY_ALL)
         expr = (
             f"time() - max {_by(labels)}({_sel('stacklens_stack_last_seen_timestamp_seconds', m)})"

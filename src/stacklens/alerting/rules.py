@@ -52,6 +52,7 @@ __all__ = [
     "load_rules",
     "merge_rule_sets",
     "parse_rules",
+    "rule_unit",
 ]
 
 LABEL_NAME: Final = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
@@ -294,6 +295,19 @@ def _rule(node: Located, group: str, out: _Collector) -> Rule | None:
         label_templates=_templates(labels, "labels", out),
         annotation_templates=_templates(annotations, "annotations", out),
     )
+
+
+def rule_unit(rule: Rule) -> str:
+    """The unit of a rule's value: its ``unit`` annotation, else the signal's
+    (``metric_value`` has none of its own: ``ratio`` with ``divide_by``, else none)."""
+    explicit = rule.annotations.get("unit")
+    if explicit is not None:
+        return explicit
+    condition = rule.condition
+    if condition.signal == "metric_value":
+        return "ratio" if condition.params.get("divide_by") else ""
+    signal = SIGNALS.get(condition.signal)
+    return signal.unit if signal is not None else ""
 
 
 def parse_rules(text: str, source: str = "") -> RuleSet:

@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from stacklens.alerting.durations import parse_duration
+from stacklens.analytics.heartbeats import DEFAULT_POLICY, HeartbeatPolicy, regular_heartbeats_sql
+from stacklens.store.dialect import DUCKDB, Params
 
 __all__ = [
     "COMPARISONS",
@@ -36,6 +38,7 @@ __all__ = [
     "build_query",
     "compare",
     "dimension_label",
+    "heartbeat_policy",
     "validate_condition",
 ]
 
@@ -83,6 +86,13 @@ _AGGREGATES: Final = {
     "sum": "sum(value)",
 }
 _LATENCY_TYPES: Final = ("llm_call", "tool_use", "http_request", "span")
+#: Parameters of the regular-heartbeat test (stacklens.analytics.heartbeats).
+_HEARTBEAT_PARAMS: Final[Mapping[str, tuple[bool, tuple[str, ...] | None]]] = {
+    "min_heartbeats": (False, None),
+    "min_interval": (False, None),
+    "max_interval": (False, None),
+    "jitter": (False, None),
+}
 
 
 class SignalError(ValueError):
@@ -151,13 +161,20 @@ SIGNALS: Final[Mapping[str, Signal]] = {
             "Quantile of duration_ms (as seconds).",
             params={"quantile": (True, None), "event_type": (False, _LATENCY_TYPES)},
         ),
-        _s("last_seen_age", "seconds", "Seconds since the newest event in the lookback window."),
+        _s(
+            "last_seen_age",
+            "seconds",
+            "Seconds since the newest event in the lookback window; with min_heartbeats, "
+            "only for series that have shown a regular heartbeat.",
+            params=_HEARTBEAT_PARAMS,
+        ),
         _s(
             "stack_up",
             "bool",
             "1 when the stack sent an event within heartbeat_timeout and its "
-            "health probe (if any) passes, else 0.",
-            params={"heartbeat_timeout": (False, None)},
+            "health probe (if any) passes, else 0; judged only for stacks with a "
+            "regular heartbeat or a registered health probe.",
+            params={"heartbeat_timeout": (False, None), **_HEARTBEAT_PARAMS},
             post=True,
         ),
         _s("cache_hit_ratio", "ratio", "tokens_cache_read / (tokens_in + tokens_cache_read)."),
@@ -229,6 +246,11 @@ def validate_condition(condition: Condition) -> None:
             parse_duration(str(condition.params["heartbeat_timeout"]))
         except ValueError as exc:
             raise SignalError(f"heartbeat_timeout: {exc}") from None
+    if any(name in condition.params for name in _HEARTBEAT_PARAMS):
+        try:
+            heartbeat_policy(condition)
+        except (TypeError, ValueError) as exc:
+            raise SignalError(f"heartbeat parameters: {exc}") from None
     if "budget_usd" in condition.params:
         budget = condition.params["budget_usd"]
         if not isinstance(budget, int | float) or budget <= 0:
@@ -250,6 +272,42 @@ def validate_condition(condition: Condition) -> None:
                 re.compile(str(item.value))
             except re.error as exc:
                 raise SignalError(f"bad regex for {item.dimension}: {exc}") from None
+
+
+def heartbeat_policy(condition: Condition) -> HeartbeatPolicy | None:
+    """The regular-heartbeat test a condition asks for: always for ``stack_up``, for
+    ``last_seen_age`` when it sets ``min_heartbeats``; ``None`` when not judged by it."""
+    params = condition.params
+    if condition.signal != "stack_up" and "min_heartbeats" not in params:
+        return None
+    count = params.get("min_heartbeats", DEFAULT_POLICY.min_heartbeats)
+    if isinstance(count, bool) or not isinstance(count, int):
+        raise ValueError("min_heartbeats must be a whole number")
+    jitter = params.get("jitter", DEFAULT_POLICY.jitter)
+    if isinstance(jitter, bool) or not isinstance(jitter, int | float):
+        raise ValueError("jitter must be a number")
+
+    def interval(name: str, default: int) -> int:
+        return parse_duration(str(params[name])) if name in params else default
+
+    return HeartbeatPolicy(
+        min_heartbeats=count,
+        min_interval_ns=interval("min_interval", DEFAULT_POLICY.min_interval_ns),
+        max_interval_ns=interval("max_interval", DEFAULT_POLICY.max_interval_ns),
+        jitter=float(jitter),
+    )
+
+
+def _heartbeat_join(
+    inner: str, dims: list[str], where: list[str], policy: HeartbeatPolicy, params: dict[str, Any]
+) -> tuple[str, str]:
+    """``(FROM clause, regular expression)``: the series of ``inner`` beside whether each
+    has shown a regular heartbeat (same window and filters)."""
+    p = Params(DUCKDB)
+    p.values = params  # one statement, one parameter set
+    beats = regular_heartbeats_sql(DUCKDB, p, dims, where, policy)
+    on = " AND ".join(f"e.d{i} IS NOT DISTINCT FROM h.d{i}" for i in range(len(dims))) or "true"
+    return f"({inner}) e LEFT JOIN ({beats}) h ON {on}", "coalesce(h.regular, false)"
 
 
 def _where_sql(condition: Condition, table: str, params: dict[str, Any]) -> list[str]:
@@ -358,6 +416,15 @@ def build_query(condition: Condition, now_ns: int) -> tuple[str, dict[str, Any]]
     select = ", ".join([*(f"{d} AS d{i}" for i, d in enumerate(dims)), f"{value} AS value"])
     group = f" GROUP BY {', '.join(str(i + 1) for i in range(len(dims)))}" if dims else ""
     inner = f"SELECT {select} FROM {signal.table} WHERE {' AND '.join(where)}{group}"
+    policy = heartbeat_policy(condition)
+    if policy is not None:
+        # Judge only series with a regular heartbeat: stack_up gets the flag as a third
+        # column (probes are merged in Python), last_seen_age drops the others.
+        source, regular = _heartbeat_join(inner, dims, where, policy, params)
+        columns = ", ".join(f"e.d{i}" for i in range(len(dims)))
+        if signal.post:
+            return f"SELECT {columns}, e.value, {regular} AS regular FROM {source}", params
+        inner = f"SELECT {columns + ', ' if columns else ''}e.value FROM {source} WHERE {regular}"
     if signal.post:
         return inner, params
     params["threshold"] = float(condition.threshold)

@@ -62,6 +62,8 @@ class Sample:
     labels: Mapping[str, str]
     annotations: Mapping[str, str]
     value: float
+    #: The value's unit (:func:`stacklens.alerting.rules.rule_unit`), for display.
+    unit: str = ""
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,8 @@ class Alert:
     last_true_ns: int
     fired_at_ns: int | None = None
     resolved_at_ns: int | None = None
+    #: Display only, not persisted: the next evaluation sets it again after a restart.
+    unit: str = ""
 
     @property
     def starts_at_ns(self) -> int:
@@ -128,6 +132,7 @@ def step(
                 active_at_ns=now_ns,
                 last_true_ns=now_ns,
                 fired_at_ns=now_ns if state is AlertState.FIRING else None,
+                unit=sample.unit,
             )
             transitions.append(_transition(alert, AlertState.INACTIVE, now_ns))
         else:
@@ -137,6 +142,7 @@ def step(
                 annotations=dict(sample.annotations),
                 value=sample.value,
                 last_true_ns=now_ns,
+                unit=sample.unit,
             )
             if prior.state is AlertState.PENDING and now_ns - prior.active_at_ns >= for_ns:
                 alert = replace(alert, state=AlertState.FIRING, fired_at_ns=now_ns)

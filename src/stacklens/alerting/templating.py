@@ -25,6 +25,7 @@ __all__ = [
     "TemplateError",
     "compile_template",
     "format_value",
+    "format_with_unit",
     "humanize",
     "render_all",
 ]
@@ -179,6 +180,28 @@ def humanize(number: float) -> str:
         prefix = candidate
         number *= 1000
     return _g4(number) + prefix
+
+
+def format_with_unit(number: float, unit: str) -> str:
+    """An alert value as a person reads it, from the rule's unit (see
+    :func:`stacklens.alerting.rules.rule_unit`): ``ratio`` → ``2.5%``, ``seconds`` →
+    ``350ms`` / ``4.2s`` / ``2m 5s``, ``USD`` → ``$12.35``, ``bool`` → ``up``/``down``,
+    ``%`` and ``°C`` glued on, any other unit after the number; none: the number."""
+    if math.isnan(number) or math.isinf(number):
+        return format_value(number)
+    if unit == "ratio":
+        return f"{_g4(number * 100)}%"
+    if unit == "seconds":
+        if abs(number) < 1:
+            return f"{_g4(number * 1000)}ms"
+        return f"{_g4(number)}s" if abs(number) < 60 else _humanize_duration(number)
+    if unit == "USD":
+        return f"-${-number:,.2f}" if number < 0 else f"${number:,.2f}"
+    if unit == "bool":
+        return "up" if number else "down"
+    if unit in ("%", "°C"):
+        return f"{_g4(number)}{unit}"
+    return f"{humanize(number)} {unit}" if unit else humanize(number)
 
 
 def _humanize_duration(number: float) -> str:

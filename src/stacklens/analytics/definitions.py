@@ -10,6 +10,8 @@ These are the product's documented meanings (README "Analytics definitions"):
   the client nor found in the price list); counted and listed, never priced at zero.
 - **active stack**: any event within the last 15 minutes (``window`` parameter).
 - **stack up**: any event (heartbeats included) within the heartbeat window, 5 min.
+- **stack down**: only a stack that has shown a regular heartbeat
+  (:mod:`stacklens.analytics.heartbeats`) and went silent; any other stack is unknown.
 - **active session**: a session without ``session_end`` whose last event is within
   the last 30 minutes.
 """

@@ -17,7 +17,9 @@ from stacklens.analytics.budgets import Budget, utilization
 from stacklens.analytics.definitions import (
     ACTIVE_SESSION_WINDOW_S,
     ACTIVE_STACK_WINDOW_S,
+    HEARTBEAT_WINDOW_S,
 )
+from stacklens.analytics.heartbeats import DEFAULT_POLICY, HEARTBEAT_LOOKBACK_S, stack_health
 from stacklens.analytics.queries import Filters, Query
 from stacklens.store.dialect import DUCKDB, Dialect
 
@@ -105,11 +107,20 @@ class Analytics:
         return {"errors": errors, "requests": requests, "error_rate": rate(errors, requests)}
 
     def active_stacks(self, stacks: tuple[str, ...] | None) -> list[dict[str, Any]]:
-        rows = self.rows(
-            usage.active_stacks(self.d, self.clock(), self.active_stack_window_s, stacks)
-        )
+        """Every known stack: last seen, active, and whether it has shown a regular
+        heartbeat (:mod:`stacklens.analytics.heartbeats`)."""
+        now = self.clock()
+        rows = self.rows(usage.active_stacks(self.d, now, self.active_stack_window_s, stacks))
+        regular = {
+            r["d0"]: bool(r["regular"])
+            for r in self.rows(
+                usage.stack_heartbeats(self.d, now, HEARTBEAT_LOOKBACK_S, stacks, DEFAULT_POLICY)
+            )
+        }
         for row in rows:
             _with_time(row, "last_seen_ns", "last_seen")
+            row["heartbeat_regular"] = regular.get(row["stack_name"], False)
+            row["health"] = stack_health(row, now, up_window_s=HEARTBEAT_WINDOW_S)
         return rows
 
     def tokens(self, f: Filters, by: str = "model") -> list[dict[str, Any]]:

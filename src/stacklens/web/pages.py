@@ -15,6 +15,7 @@ from stacklens.alerting.statestore import AlertStateStore
 from stacklens.analytics.budgets import BudgetStore
 from stacklens.analytics.costs import COST_DIMENSIONS
 from stacklens.analytics.definitions import HEARTBEAT_WINDOW_S
+from stacklens.analytics.heartbeats import stack_health
 from stacklens.analytics.queries import Filters
 from stacklens.analytics.service import Analytics, budget_report, format_ns
 from stacklens.api.events import visible_stacks
@@ -81,12 +82,8 @@ def _day_axis(f: Filters) -> charts.Window:
 
 
 def _stack_health(stack: dict[str, Any], now_ns: int) -> str:
-    last = stack.get("last_seen_ns")
-    if last is None:
-        return "unknown"
-    if now_ns - int(last) <= HEARTBEAT_WINDOW_S * 10**9:
-        return "up"
-    return "idle" if stack.get("active") else "down"
+    # One definition with the API's: only a stack with a regular heartbeat is "down".
+    return stack_health(stack, now_ns, up_window_s=HEARTBEAT_WINDOW_S)
 
 
 def overview_page(hub: Hub, principal: Principal, p: PageParams) -> dict[str, Any]:
@@ -385,7 +382,13 @@ def alerts_page(hub: Hub, principal: Principal) -> dict[str, Any]:
                 active.append(item)
     states = engine.states if engine is not None else AlertStateStore(hub.metadata)
     history = [
-        {**row, "at": format_ns(row.pop("at_ns"))}
+        {
+            **row,
+            "at": format_ns(row.pop("at_ns")),
+            "value_text": engine.value_text(row["rule_key"], row.get("value"))
+            if engine is not None
+            else None,
+        }
         for row in states.history(limit=100)
         if _visible(principal, row["labels"])
     ]

@@ -15,6 +15,7 @@ from stacklens.alerting.dispatch import Notification
 from stacklens.alerting.durations import rfc3339
 from stacklens.alerting.redaction import Secret, scrub
 from stacklens.alerting.state import Alert, AlertState
+from stacklens.alerting.templating import format_with_unit
 
 __all__ = [
     "ZERO_TIME",
@@ -105,6 +106,7 @@ def alert_lines(alert: Alert) -> list[str]:
     lines = [f"{'FIRING' if alert.state is AlertState.FIRING else 'RESOLVED'}: {summary}"]
     if alert.annotations.get("description"):
         lines.append(f"  {alert.annotations['description']}")
+    lines.append(f"  value: {format_with_unit(alert.value, alert.unit)}")
     lines.append("  labels: " + ", ".join(f"{k}={v}" for k, v in sorted(alert.labels.items())))
     return lines
 
