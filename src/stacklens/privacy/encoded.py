@@ -78,6 +78,16 @@ def _is_aws_secret(run: str) -> bool:
     )
 
 
+_AWS_IN_WORDS: Final = re.compile(r"(?<![A-Za-z0-9+/])[A-Za-z0-9+/]{40}(?![A-Za-z0-9+/=])")
+
+
+def _aws_piece(piece: str, found: list[str]) -> str:
+    if not _is_aws_secret(piece):
+        return piece
+    found.append(AWS_SECRET_RULE)
+    return f"[REDACTED:{AWS_SECRET_RULE}]"
+
+
 def _decoded_text(run: str) -> str | None:
     """The printable text a run encodes, or ``None`` (binary, or not an encoding).
 
@@ -116,6 +126,11 @@ def _runs(text: str, found: list[str], scrub: Scrub) -> str:
         if _is_aws_secret(run):
             found.append(AWS_SECRET_RULE)
             replacement = f"[REDACTED:{AWS_SECRET_RULE}]"
+        elif len(run) > 40 and ("_" in run or "-" in run) and _AWS_IN_WORDS.search(run):
+            # ``key_<secret>``: "_" and "-" are not in the AWS alphabet, so they bound one.
+            replacement = _AWS_IN_WORDS.sub(lambda m: _aws_piece(m.group(), found), run)
+            if replacement == run:
+                replacement = None
         else:
             decoded = _decoded_text(run)
             if decoded is not None:
@@ -165,6 +180,8 @@ def scrub_encoded(text: str, found: list[str], scrub: Scrub) -> str:
     if _RUN_CHARS.issuperset(result):
         # One run, as ids are: decided without a regex scan or a decode.
         body = result.rstrip("=")
-        if len(body) != 40 and not (_HEX_TEXT_HIGH.issuperset(body[::2]) or _B64_TEXT_FIRST.issuperset(body[::4])):
+        if (len(body) < 40 or (len(body) > 40 and "_" not in body and "-" not in body)) and not (
+            _HEX_TEXT_HIGH.issuperset(body[::2]) or _B64_TEXT_FIRST.issuperset(body[::4])
+        ):
             return result
     return _runs(result, found, scrub)
