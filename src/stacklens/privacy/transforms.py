@@ -25,6 +25,9 @@ _SAFE_NAME: Final = re.compile(r"[A-Za-z0-9_?][\w.+\-@]{0,63}")
 _RANDOM_NAME: Final = re.compile(
     r"(?=[^a-z]*[a-z])(?=[^A-Z]*[A-Z])(?=[^0-9]*[0-9])[A-Za-z0-9]{12,}|(?=.{8,})[\w.\-]*\+[\w.+\-]*[A-Za-z0-9]"
 )
+_RANDOM_WORD: Final = re.compile(
+    r"(?=[^a-z]*[a-z])(?=[^A-Z]*[A-Z])(?=[^0-9]*[0-9])(?=.{16,})[A-Za-z0-9+/]*[+][A-Za-z0-9+/]*=*"
+)
 #: Words that run the command after them; value: options that take an argument.
 _PREFIXES: Final[dict[str, frozenset[str]]] = {
     "sudo": frozenset({"-u", "-g", "-h", "-p", "-C", "-D", "-R", "-T", "-U", "-r", "-t"}),
@@ -171,6 +174,8 @@ def _command_word(words: list[str]) -> str | None:
         if _ASSIGNMENT.match(word):
             position += 1
             continue
+        if _RANDOM_WORD.fullmatch(word):
+            return "?"  # a base64 line (of a key) is no path to a program
         name = word.rsplit("/", 1)[-1].rsplit("\\", 1)[-1] or word
         if name in _KEYWORDS:
             position += 1
