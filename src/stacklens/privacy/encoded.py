@@ -44,7 +44,7 @@ _CONTROL_WS: Final = re.compile(r"[\n\r\t]")
 #: (Non-ASCII UTF-8 text in hex or base64 is not decoded: secrets are ASCII.)
 _HEX_TEXT_HIGH: Final = frozenset("0234567")
 _B64_TEXT_FIRST: Final = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdef")
-_RUN_CHARS: Final = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/_-=")
+_RUN_CHARS: Final = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/_-")
 _HEX: Final = frozenset("0123456789abcdefABCDEF")
 _B64_STD: Final = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
 #: Shannon entropy (bits per character) of 40 random base64 characters is about 4.9
@@ -177,9 +177,9 @@ def scrub_encoded(text: str, found: list[str], scrub: Scrub) -> str:
         result = _percent(result, found, scrub)
     if len(result) < _MIN_RUN:
         return result
-    if _RUN_CHARS.issuperset(result):
+    body = result.rstrip("=")
+    if _RUN_CHARS.issuperset(body):
         # One run, as ids are: decided without a regex scan or a decode.
-        body = result.rstrip("=")
         if (len(body) < 40 or (len(body) > 40 and "_" not in body and "-" not in body)) and not (
             _HEX_TEXT_HIGH.issuperset(body[::2]) or _B64_TEXT_FIRST.issuperset(body[::4])
         ):
