@@ -178,10 +178,14 @@ def scrub_encoded(text: str, found: list[str], scrub: Scrub) -> str:
     if len(result) < _MIN_RUN:
         return result
     body = result.rstrip("=")
-    if _RUN_CHARS.issuperset(body):
-        # One run, as ids are: decided without a regex scan or a decode.
-        if (len(body) < 40 or (len(body) > 40 and "_" not in body and "-" not in body)) and not (
-            _HEX_TEXT_HIGH.issuperset(body[::2]) or _B64_TEXT_FIRST.issuperset(body[::4])
-        ):
-            return result
+    # One run, as ids are: decided without a regex scan or a decode. (A run longer than
+    # 40 is searched for an AWS key only where "_" or "-" can bound one.)
+    one_run = _RUN_CHARS.issuperset(body)
+    no_aws = len(body) < 40 or (len(body) > 40 and "_" not in body and "-" not in body)
+    if (
+        one_run
+        and no_aws
+        and not (_HEX_TEXT_HIGH.issuperset(body[::2]) or _B64_TEXT_FIRST.issuperset(body[::4]))
+    ):
+        return result
     return _runs(result, found, scrub)
