@@ -11,6 +11,9 @@ from typing import Any
 import duckdb
 import pytest
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
+    ExportMetricsServiceRequest,
+)
 
 from stacklens.privacy import PrivacyPolicy, Redactor
 from stacklens.privacy.identity import is_user_key
@@ -48,6 +51,16 @@ def test_user_id_attribute_gets_the_native_pseudonym() -> None:
     assert event["attributes"] == {"user_id": native, "enduser.id": native}
     assert event["data"]["metadata"] == {"user_id": native, "run": 3}
     assert event["data"]["langfuse.user.id"] == redactor.pseudonymize_user("42")
+
+
+def test_metric_attributes_follow_the_stacks_policy() -> None:
+    redactor = Redactor(KEY, policies={"keep": PrivacyPolicy(pseudonymize_users=False)})
+    attributes = {"user.id": "alice", "route": "/chat"}
+    hidden, _ = redactor.redact_value(attributes, "attributes", stack="bot")
+    kept, _ = redactor.redact_value(attributes, "attributes", stack="keep")
+    assert hidden == {"user.id": redactor.pseudonymize_user("alice"), "route": "/chat"}
+    assert kept == attributes
+    assert redactor.redact_value(attributes)[0] == attributes  # no stack: secrets only
 
 
 def test_user_ids_kept_when_the_policy_says_so() -> None:
@@ -112,6 +125,20 @@ def _otlp_log(now: int) -> bytes:
     return request.SerializeToString()
 
 
+def _otlp_metric(now: int) -> bytes:
+    request = ExportMetricsServiceRequest()
+    resource_metrics = request.resource_metrics.add()
+    kv = resource_metrics.resource.attributes.add()
+    kv.key, kv.value.string_value = "stack.name", "ids"
+    metric = resource_metrics.scope_metrics.add().metrics.add()
+    metric.name = "requests"
+    point = metric.gauge.data_points.add()
+    point.time_unix_nano, point.as_double = now, 1.0
+    attribute = point.attributes.add()
+    attribute.key, attribute.value.string_value = "user.id", "carol"
+    return request.SerializeToString()
+
+
 def test_user_ids_and_emails_through_every_protocol(tmp_path: Path) -> None:
     now = time.time_ns()
     with in_process_hub(tmp_path / "data", loader_interval_s=3600) as (hub, client):
@@ -143,11 +170,19 @@ def test_user_ids_and_emails_through_every_protocol(tmp_path: Path) -> None:
             "attributes": {"langchain.metadata": json.dumps({"user_id": "carol"})},
         }
         assert client.post("/v1/events", json=[native]).status_code == 200
+        response = client.post(
+            "/v1/metrics",
+            content=_otlp_metric(now),
+            headers={"Content-Type": "application/x-protobuf"},
+        )
+        assert response.status_code == 200, response.text
         hub.loader.run_once()
+        hub.metrics_loader.run_once()
         pseudonym = hub.redactor.pseudonymize_user("carol")
     con = duckdb.connect(str(tmp_path / "data" / "events.duckdb"), read_only=True)
     rows = con.execute("SELECT * FROM events").fetchall()
-    text = "\n".join(str(row) for row in rows)
-    assert len(rows) == 3
+    points = con.execute("SELECT * FROM metric_points").fetchall()
+    text = "\n".join(str(row) for row in rows + points)
+    assert len(rows) == 3 and len(points) == 1
     assert "carol" not in text
-    assert text.count(pseudonym) >= 5
+    assert text.count(pseudonym) >= 6

@@ -182,10 +182,16 @@ class Redactor:
             pseudonym = self._pseudonyms[user_id] = "u_" + self.hash_text(user_id)[:16]
         return pseudonym
 
-    def redact_value(self, value: Any, path: str = "") -> tuple[Any, list[Finding]]:
-        """Scrub any JSON-ish value (key-name rules and value detectors); never raises."""
+    def redact_value(
+        self, value: Any, path: str = "", *, stack: str | None = None
+    ) -> tuple[Any, list[Finding]]:
+        """Scrub any JSON-ish value (key-name rules and value detectors); never raises.
+
+        With ``stack``, that stack's policy also applies to user ids and e-mails (metric
+        point attributes); without, only the secret rules do."""
         found: list[Finding] = []
-        result = self._walk(value, path, found, 0, None)
+        pol = None if stack is None else self.policy_for(stack)
+        result = self._walk(value, path, found, 0, pol)
         self._count(found)
         return result, found
 
