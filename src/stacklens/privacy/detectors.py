@@ -10,6 +10,10 @@ case-sensitive markers of fixed-format secrets; key-name words only when the tex
 reach the combined detector regex, a single alternation with one named group per rule;
 ``Match.lastgroup`` says which rule fired.
 
+Every string then passes :func:`.encoded.scrub_encoded` (decoded forms of secrets:
+base64, hex, URL-encoding; bare 40-character AWS secret keys), which has its own cheap
+gate (a ``%``, or a 16+ character run of base64/hex characters).
+
 URLs found in text are sanitized as they are met (see :func:`.transforms.sanitize_url`):
 no user info, no query values, no fragment.
 """
