@@ -1,6 +1,7 @@
-"""Secrets planted in everything the hub ingests, through every protocol, never reach
-disk: every byte of the data directory (spool, DuckDB file and WAL, metadata) is
-searched for each secret's raw, base64 and URL-encoded forms."""
+"""Secrets planted in everything the hub ingests, through every protocol, and in the
+free text the hub keeps (silences, stacks, key labels), never reach disk: every byte of
+the data directory (spool, DuckDB file and WAL, metadata.sqlite) is searched for each
+secret's raw, base64, hex and URL-encoded forms."""
 
 from __future__ import annotations
 
@@ -12,17 +13,29 @@ from urllib.parse import quote
 
 import duckdb
 import msgspec
+from click.testing import CliRunner
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
     ExportMetricsServiceRequest,
 )
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
+from stacklens.cli import main as cli
 from stacklens.testing import in_process_hub
 from stacklens.testing.secrets import (
+    ANTHROPIC,
+    ARGS_TOKEN,
+    BYTES_VALUE_KEY,
+    DB_PASSWORD,
+    DB_URL_PASSWORD,
+    GITHUB_PAT_CLASSIC,
+    HUB_KEY,
+    OPENAI_PROJECT,
+    QUERY_API_KEY,
     SECRETS,
     SHAPED_SECRETS,
     SHAPELESS_SECRETS,
+    TWILIO_KEY,
     encoded_forms,
     secret_events,
 )
@@ -69,6 +82,10 @@ def otlp_traces(now: int) -> bytes:
         )
         for key, value in contexts(secret):
             _kv(span.attributes, key, value)
+        if secret in SHAPED_SECRETS:  # bytesValue: as text, or inside binary
+            span.attributes.add(key="payload").value.bytes_value = secret.encode()
+            framed = b"\x00\x01" + secret.encode() + b"\xff"
+            span.attributes.add(key="frame").value.bytes_value = framed
         span.status.message = f"upstream said: password={secret}"
     return request.SerializeToString()
 
@@ -128,6 +145,35 @@ def loki_push(now: int) -> dict[str, Any]:
     }
 
 
+def write_metadata_free_text(client: Any, data_dir: Path) -> None:
+    """Secrets in every free-text field the hub keeps, through the routes that write
+    them: the silences API, and the CLI for stacks and keys."""
+    response = client.post(
+        "/api/v1/silences",
+        json={
+            "matchers": ['alertname="HighErrorRate"'],
+            "duration": "2h",
+            "createdBy": f"ops via {HUB_KEY}",
+            "comment": f"rotating {OPENAI_PROJECT}; old password={DB_PASSWORD}",
+        },
+    )
+    assert response.status_code == 201, response.text
+    runner = CliRunner()
+    for args in (
+        ["keys", "create", "--role", "read", "--label", f"ci {GITHUB_PAT_CLASSIC} {TWILIO_KEY}"],
+        ["keys", "create", "--role", "read", "--label", f"token={ARGS_TOKEN}"],
+        [
+            "stacks",
+            "create",
+            "planted-probe",
+            "--health-url",
+            f"https://probe:{DB_URL_PASSWORD}@stack.internal/health?token={QUERY_API_KEY}&v=1",
+        ],
+    ):
+        result = runner.invoke(cli, [args[0], args[1], "--data-dir", str(data_dir), *args[2:]])
+        assert result.exit_code == 0, result.output
+
+
 def find_leaks(blob: bytes) -> list[str]:
     return [
         secret[:12] + "…"
@@ -166,6 +212,10 @@ def test_no_planted_secret_reaches_disk_through_any_endpoint(tmp_path: Path) -> 
             == 204
         )
 
+        write_metadata_free_text(client, data_dir)
+        # A stack's description has no route yet: the registry the routes use.
+        hub.stacks.create("planted-described", description=f"support bot, key {ANTHROPIC}")
+
         spool_bytes = b"".join(
             p.read_bytes() for p in (data_dir / "spool").rglob("*") if p.is_file()
         )
@@ -193,3 +243,16 @@ def test_no_planted_secret_reaches_disk_through_any_endpoint(tmp_path: Path) -> 
     )
     assert find_leaks(text.encode()) == []
     assert "planted" in text  # the rows are there, with their secrets removed
+    assert BYTES_VALUE_KEY not in text
+    # metadata.sqlite, read back as rows (not only as bytes): the free text is there.
+    import sqlite3
+
+    with sqlite3.connect(data_dir / "metadata.sqlite") as meta:
+        rows = "\n".join(
+            str(row)
+            for table in ("alert_silences", "api_keys", "stacks")
+            for row in meta.execute(f"SELECT * FROM {table}").fetchall()
+        )
+    assert find_leaks(rows.encode()) == []
+    assert "rotating [REDACTED:openai]" in rows
+    assert "https://stack.internal/health?token=[REDACTED:token]&v=1" in rows

@@ -111,3 +111,32 @@ def test_sanitize_url_drops_secret_query_keys_and_scrubs_paths() -> None:
     assert "github" in found
     webhook = "https://hooks.slack.com/services/T00000000/B00000000/" + "X1" * 12
     assert "X1X1" not in sanitize_url(webhook, [])
+
+
+def test_base64_lines_of_a_key_are_not_command_names() -> None:
+    # Issue 11: an unquoted PEM key in a command made each base64 line a "command".
+    from stacklens.testing.secrets import COMMAND_PEM
+
+    body = "\n".join(COMMAND_PEM.splitlines()[1:-1])
+    names = command_names(f"echo {body}\nls -la").split()
+    assert names[0] == "echo" and names[-1] == "ls"
+    assert set(names[1:-1]) <= {"?", ";"} and "?" in names
+
+
+def test_plausible_executable_names_are_kept() -> None:
+    command = "g++ a.cc && python3.11 -m x && x86_64-linux-gnu-gcc-12 a && NetworkManager"
+    assert (
+        command_names(command) == "g++ && python3.11 && x86_64-linux-gnu-gcc-12 && NetworkManager"
+    )
+
+
+def test_engine_takes_command_names_from_the_scrubbed_command() -> None:
+    from stacklens.privacy import Redactor
+    from stacklens.testing.secrets import COMMAND_PEM
+
+    event = {"event_id": "e", "stack_name": "s", "event_type": "tool_use"}
+    data = {"tool": "Bash", "command": f"echo {COMMAND_PEM} > id.pem && chmod 600 id.pem"}
+    result = Redactor(b"k" * 32).redact_event({**event, "data": data})
+    # (the key's last newline ends the echo; the redirect and chmod follow)
+    assert result.event["data"]["command"] == "echo ; chmod"
+    assert ("private_key", "data.command") in [tuple(f) for f in result.findings]

@@ -21,6 +21,7 @@ from stacklens.alerting.tables import alert_silences
 from stacklens.ids import Clock, system_clock_ns
 from stacklens.metadata.db import MetadataDB
 from stacklens.metadata.tables import metadata
+from stacklens.privacy.freetext import scrub_free_text
 
 __all__ = ["Silence", "SilenceStore", "silenced_by"]
 
@@ -110,6 +111,8 @@ class SilenceStore:
             ends_at_ns = start + duration_ns
         if ends_at_ns <= start:
             raise ValueError("a silence must end after it starts")
+        # Free text on disk: secrets in it are replaced (issue 11).
+        created_by, comment = scrub_free_text(created_by), scrub_free_text(comment)
         silence = Silence(str(uuid.uuid4()), parsed, start, ends_at_ns, created_by, comment)
         with self._db.engine.begin() as con:
             con.execute(

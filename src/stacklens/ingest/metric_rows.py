@@ -60,7 +60,7 @@ def prepare_points(
                 f"metric {point.name!r} is for stack {stack!r}; this key is bound to {key_stack!r}"
             )
         attributes: Any = msgspec.json.decode(point.attributes) if point.attributes else {}
-        safe, _ = redactor.redact_value(attributes, "attributes")
+        safe, _ = redactor.redact_value(attributes, "attributes", stack=stack)
         row = MetricRow(
             point_id=_point_id(point, stack),
             ts=point.ts,

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from stacklens.ids import Clock, IdFactory, new_ulid, system_clock_ns
 from stacklens.metadata.db import MetadataDB
 from stacklens.metadata.tables import api_keys
+from stacklens.privacy.freetext import scrub_free_text
 from stacklens.schema import STACK_NAME_RE
 
 __all__ = ["KEY_PREFIX", "ApiKey", "KeyRing", "Principal", "Role", "hash_key"]
@@ -93,7 +94,7 @@ class KeyRing:
             prefix=key[:12],
             role=role,
             stack_name=stack,
-            label=label,
+            label=scrub_free_text(label),  # free text on disk: no secret in it
             created_ns=self._clock(),
         )
         with self._db.engine.begin() as con:

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from stacklens.ids import Clock, system_clock_ns
 from stacklens.metadata.db import MetadataDB
 from stacklens.metadata.tables import stacks
+from stacklens.privacy.freetext import scrub_free_text, scrub_health_url
 from stacklens.schema import STACK_NAME_RE
 
 __all__ = ["Stack", "StackExistsError", "StackRegistry"]
@@ -36,7 +37,10 @@ class StackRegistry:
     ) -> Stack:
         if not STACK_NAME_RE.fullmatch(name):
             raise ValueError("stack name must match [a-z0-9][a-z0-9_.-]{0,62}")
-        stack = Stack(name, self._clock(), description, health_url)
+        # Free text reaches disk too: secrets in it are replaced (issue 11).
+        stack = Stack(
+            name, self._clock(), scrub_free_text(description), scrub_health_url(health_url)
+        )
         with self._db.engine.begin() as con:
             if con.execute(sa.select(stacks.c.name).where(stacks.c.name == name)).first():
                 raise StackExistsError(f"stack {name!r} already exists")

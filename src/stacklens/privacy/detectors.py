@@ -10,6 +10,10 @@ case-sensitive markers of fixed-format secrets; key-name words only when the tex
 reach the combined detector regex, a single alternation with one named group per rule;
 ``Match.lastgroup`` says which rule fired.
 
+Every string then passes :func:`.encoded.scrub_encoded` (decoded forms of secrets:
+base64, hex, URL-encoding; bare 40-character AWS secret keys), which has its own cheap
+gate (a ``%``, or a 16+ character run of base64/hex characters).
+
 URLs found in text are sanitized as they are met (see :func:`.transforms.sanitize_url`):
 no user info, no query values, no fragment.
 """
@@ -22,6 +26,7 @@ import itertools
 import re
 from typing import Final
 
+from stacklens.privacy import encoded as _encoded
 from stacklens.privacy import urls as _urls
 from stacklens.privacy.keys import KEYWORDS, key_rule
 
@@ -92,6 +97,9 @@ _FIXED: Final[list[tuple[str, str]]] = [
     ),
     ("sendgrid", _B + r"SG\.[A-Za-z0-9_\-]{16,}\.[A-Za-z0-9_\-]{16,}"),
     ("npm", _B + r"npm_[A-Za-z0-9]{36}"),
+    # The hub's own API keys (``slk_`` + token_urlsafe) and Twilio API key SIDs.
+    ("stacklens_key", _B + r"slk_[A-Za-z0-9_\-]{20,}"),
+    ("twilio", _B + r"SK[0-9a-fA-F]{32}(?![A-Za-z0-9])"),
     ("bearer", _B + r"(?:[Bb]earer|BEARER)[ \t]+(?P<bearer__v>[A-Za-z0-9\-._~+/]{8,}=*)"),
     ("basic_auth", _B + r"(?:[Bb]asic|BASIC)[ \t]+(?P<basic_auth__v>[A-Za-z0-9+/]{6,}={0,2})"),
 ]
@@ -115,6 +123,7 @@ _PEM: Final = re.compile(
 VALUE_RULES: Final = (
     "private_key",
     *(rule for rule, _ in _FIXED),
+    _encoded.AWS_SECRET_RULE,
     "url_credentials",
     "env",
 )
@@ -166,6 +175,8 @@ _VALUE_MARKERS: Final = (
     "iscord",
     "SG.",
     "npm_",
+    "slk_",
+    "SK",
     "rer",
     "RER",
     "sic",
@@ -325,7 +336,15 @@ def scrub_text(text: str, found: Found) -> str:
     if _VALUE_TRIGGER.search(text) is None and not (
         ("=" in text or ":" in text) and _SEPARATED_TRIGGER.search(text.lower()) is not None
     ):
-        return text
+        result = _encoded.scrub_encoded(text, found, scrub_text)
+        return text if result == text else result
+    result = _shapes(text, found)
+    result = _encoded.scrub_encoded(result, found, scrub_text)
+    return text if result == text else result
+
+
+def _shapes(text: str, found: Found) -> str:
+    """The shape and context pass: fixed formats, ``name=value``, URLs, PEM blocks."""
     result = text
     if "-----BEGIN" in text and "PRIVATE KEY" in text:
         # Before the main pass: a PEM block spans lines and quotes the kv rule stops at.
@@ -341,7 +360,7 @@ def scrub_text(text: str, found: Found) -> str:
     if parts:
         parts.append(result[position:])
         result = "".join(parts)
-    return text if result == text else result
+    return result
 
 
 def _pem(found: Found) -> str:

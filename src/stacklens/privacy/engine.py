@@ -20,6 +20,7 @@ from typing import Any, Final
 import msgspec
 
 from stacklens.privacy.detectors import MARKER_RE, MIN_LENGTH, marker, scrub_text
+from stacklens.privacy.identity import is_user_key, replace_emails
 from stacklens.privacy.keys import KeyRule, key_rule
 from stacklens.privacy.policy import Finding, PrivacyPolicy, RedactionResult
 from stacklens.privacy.transforms import command_names, content_stats, file_path_pattern
@@ -93,6 +94,12 @@ _json_decoder = msgspec.json.Decoder()
 _CLEAN_KEYS: dict[str, KeyRule | None] = {}
 _CLEAN_KEYS_MAX: Final = 16384
 _UNKNOWN: Final[Any] = object()
+#: The cached "rule" of a user-id key (``user.id``, ``enduser.id``, ``userId``...): its
+#: value is pseudonymized like the native ``user_id`` when the policy says so.
+_USER_KEY: Final = KeyRule("user_id")
+#: The policy an event is redacted under; ``None`` (``redact_value``) applies only the
+#: secret rules, which need no policy.
+_Pol = PrivacyPolicy | None
 
 
 def _secret_value(value: Any, rule: KeyRule) -> bool:
@@ -175,10 +182,16 @@ class Redactor:
             pseudonym = self._pseudonyms[user_id] = "u_" + self.hash_text(user_id)[:16]
         return pseudonym
 
-    def redact_value(self, value: Any, path: str = "") -> tuple[Any, list[Finding]]:
-        """Scrub any JSON-ish value (key-name rules and value detectors); never raises."""
+    def redact_value(
+        self, value: Any, path: str = "", *, stack: str | None = None
+    ) -> tuple[Any, list[Finding]]:
+        """Scrub any JSON-ish value (key-name rules and value detectors); never raises.
+
+        With ``stack``, that stack's policy also applies to user ids and e-mails (metric
+        point attributes); without, only the secret rules do."""
         found: list[Finding] = []
-        result = self._walk(value, path, found, 0)
+        pol = None if stack is None else self.policy_for(stack)
+        result = self._walk(value, path, found, 0, pol)
         self._count(found)
         return result, found
 
@@ -191,9 +204,10 @@ class Redactor:
         found: list[Finding] = []
         out: dict[str, Any] = {}
         clean_text = _CLEAN_TEXT
+        pol = policy
         for key, value in event.items():
             if key not in _TOP_FIELDS and key != "data":
-                new_key, new_value = self._item(key, value, "", found, 0)
+                new_key, new_value = self._item(key, value, "", found, 0, pol)
                 out[new_key] = new_value
             elif type(value) is str:
                 if key == "user_id" and policy.pseudonymize_users:
@@ -201,15 +215,15 @@ class Redactor:
                 elif len(value) < MIN_LENGTH or value in clean_text:
                     out[key] = value
                 else:
-                    out[key] = self._text(value, key, found, 0)
+                    out[key] = self._text(value, key, found, 0, pol)
             elif type(value) is int:
                 out[key] = value
             elif key == "data" and (type(value) is dict or isinstance(value, Mapping)):
                 out[key] = self._data(value, policy, found)
             elif key == "attributes" and type(value) is dict:
-                out[key] = self._mapping(value, key, found, 1)
+                out[key] = self._mapping(value, key, found, 1, pol)
             else:
-                out[key] = self._walk(value, key, found, 0)
+                out[key] = self._walk(value, key, found, 0, pol)
         self._count(found)
         return RedactionResult(out, found)
 
@@ -220,19 +234,19 @@ class Redactor:
             for rule, count in Counter(f.rule for f in found).items():
                 self._on_redaction(rule, count)
 
-    def _walk(self, value: Any, path: str, found: list[Finding], depth: int) -> Any:
+    def _walk(self, value: Any, path: str, found: list[Finding], depth: int, pol: _Pol) -> Any:
         if isinstance(value, str):
-            return self._text(value, path, found, depth)
+            return self._text(value, path, found, depth, pol)
         if value is None or isinstance(value, bool | int | float):
             return value
         if depth >= MAX_DEPTH:
             found.append(Finding("depth", path))
             return marker("depth")
         if isinstance(value, Mapping):
-            return self._mapping(value, path, found, depth + 1)
+            return self._mapping(value, path, found, depth + 1, pol)
         if isinstance(value, list | tuple):
             return [
-                self._walk(item, f"{path}[{index}]", found, depth + 1)
+                self._walk(item, f"{path}[{index}]", found, depth + 1, pol)
                 for index, item in enumerate(value)
             ]
         # Anything else (bytes, datetimes, exceptions handed to a logger): its text.
@@ -243,10 +257,10 @@ class Redactor:
                 text = str(value)
             except Exception:  # a broken __str__ must not break redaction
                 return marker("unprintable")
-        return self._text(text, path, found, depth)
+        return self._text(text, path, found, depth, pol)
 
     def _mapping(
-        self, value: Mapping[Any, Any], path: str, found: list[Finding], depth: int
+        self, value: Mapping[Any, Any], path: str, found: list[Finding], depth: int, pol: _Pol
     ) -> dict[Any, Any]:
         # The hot loop of every event (attributes, data): the common cases (known key,
         # short or already-seen string, number) are inlined.
@@ -256,8 +270,10 @@ class Redactor:
         for key, item in value.items():
             rule = clean_keys.get(key, _UNKNOWN)
             if rule is _UNKNOWN:
-                new_key, new_item = self._item(key, item, path, found, depth)
+                new_key, new_item = self._item(key, item, path, found, depth, pol)
                 out[new_key] = new_item
+            elif rule is _USER_KEY:
+                out[key] = self._user(item, _join(path, key), found, depth, pol)
             elif rule is not None and _secret_value(item, rule):
                 found.append(Finding(rule.rule, _join(path, key)))
                 out[key] = marker(rule.rule)
@@ -265,19 +281,19 @@ class Redactor:
                 if len(item) < MIN_LENGTH or item in clean_text:
                     out[key] = item
                 else:
-                    out[key] = self._text(item, _join(path, key), found, depth)
+                    out[key] = self._text(item, _join(path, key), found, depth, pol)
             elif item is None or type(item) is int or type(item) is float or type(item) is bool:
                 out[key] = item
             else:
-                out[key] = self._walk(item, _join(path, key), found, depth)
+                out[key] = self._walk(item, _join(path, key), found, depth, pol)
         return out
 
     def _item(
-        self, key: Any, value: Any, path: str, found: list[Finding], depth: int
+        self, key: Any, value: Any, path: str, found: list[Finding], depth: int, pol: _Pol
     ) -> tuple[Any, Any]:
         """One entry of a mapping, in full: key scrubbed, key rule, value walked."""
         if not isinstance(key, str):
-            return key, self._walk(value, f"{path}[{key!r}]", found, depth)
+            return key, self._walk(value, f"{path}[{key!r}]", found, depth, pol)
         rule = _CLEAN_KEYS.get(key, _UNKNOWN)
         if rule is _UNKNOWN:
             rules: list[str] = []
@@ -285,21 +301,23 @@ class Redactor:
             if new_key is key:
                 if len(_CLEAN_KEYS) >= _CLEAN_KEYS_MAX:
                     _CLEAN_KEYS.clear()
-                rule = _CLEAN_KEYS[key] = key_rule(key)
+                rule = _CLEAN_KEYS[key] = _USER_KEY if is_user_key(key) else key_rule(key)
             else:
                 child = _join(path, new_key)
                 found.extend(Finding(rule, child) for rule in rules)
                 key = new_key
                 rule = key_rule(key)
         child = _join(path, key)
+        if rule is _USER_KEY:
+            return key, self._user(value, child, found, depth, pol)
         if isinstance(rule, KeyRule) and _secret_value(value, rule):
             found.append(Finding(rule.rule, child))
             return key, marker(rule.rule)
         if type(value) is str:
-            return key, self._text(value, child, found, depth)
-        return key, self._walk(value, child, found, depth)
+            return key, self._text(value, child, found, depth, pol)
+        return key, self._walk(value, child, found, depth, pol)
 
-    def _text(self, text: str, path: str, found: list[Finding], depth: int) -> str:
+    def _text(self, text: str, path: str, found: list[Finding], depth: int, pol: _Pol) -> str:
         length = len(text)
         if length < MIN_LENGTH or text in _CLEAN_TEXT:
             return text
@@ -310,7 +328,7 @@ class Redactor:
                 parsed = None
             if isinstance(parsed, dict | list):
                 mark = len(found)
-                walked = self._walk(parsed, path, found, depth)
+                walked = self._walk(parsed, path, found, depth, pol)
                 if walked == parsed:
                     return text
                 try:
@@ -319,13 +337,25 @@ class Redactor:
                     del found[mark:]  # fall back to scrubbing it as plain text
         rules: list[str] = []
         result = scrub_text(text, rules)
+        if pol is not None and "@" in result:
+            result = replace_emails(result, pol.email_mode, self.pseudonymize_user, rules)
         if rules:
             found.extend(Finding(rule, path) for rule in rules)
-        elif result is text and length <= _CLEAN_TEXT_LEN:
+        elif result is text and length <= _CLEAN_TEXT_LEN and "@" not in text:
+            # (Not text with an address: whether it stays depends on the policy.)
             if len(_CLEAN_TEXT) >= _CLEAN_TEXT_MAX:
                 _CLEAN_TEXT.clear()
             _CLEAN_TEXT[text] = None
         return result
+
+    def _user(self, value: Any, path: str, found: list[Finding], depth: int, pol: _Pol) -> Any:
+        """The value under a user-id key: a pseudonym, or walked like any value."""
+        if pol is not None and pol.pseudonymize_users:
+            if isinstance(value, str) and value:
+                return self.pseudonymize_user(value)
+            if type(value) is int:
+                return self.pseudonymize_user(str(value))
+        return self._walk(value, path, found, depth, pol)
 
     # -- the data object -------------------------------------------------------------
 
@@ -333,37 +363,43 @@ class Redactor:
         self, data: Mapping[str, Any], policy: PrivacyPolicy, found: list[Finding]
     ) -> dict[str, Any]:
         out: dict[str, Any] = {}
+        pol = policy
+        rules: list[str]
         for key, value in data.items():
             if key in _PLAIN_DATA_FIELDS:
                 if type(value) is str:
                     if len(value) < MIN_LENGTH or value in _CLEAN_TEXT:
                         out[key] = value
                     else:
-                        out[key] = self._text(value, f"data.{key}", found, 1)
+                        out[key] = self._text(value, f"data.{key}", found, 1, pol)
                 else:
-                    out[key] = self._walk(value, f"data.{key}", found, 1)
+                    out[key] = self._walk(value, f"data.{key}", found, 1, pol)
             elif key in ("content", "args"):
                 continue  # below, once the client's own counts are known
             elif key == "command" and isinstance(value, str):
-                self._findings_in(value, "data.command", found)
-                out[key] = command_names(value, [])
+                # Names are taken from the scrubbed command: a secret (a PEM block's
+                # base64 lines, a key) is never read as a command name.
+                rules = []
+                scrubbed = scrub_text(value, rules)
+                found.extend(Finding(rule, "data.command") for rule in rules)
+                out[key] = command_names(scrubbed, [])
             elif key == "file_path" and isinstance(value, str):
                 pattern = file_path_pattern(value)
                 if self._findings_in(value, "data.file_path", found):
                     pattern = scrub_text(pattern, [])
                 out[key] = pattern
             elif key in ("url", "path") and isinstance(value, str):
-                rules: list[str] = []
+                rules = []
                 out[key] = sanitize_url(value, rules)
                 found.extend(Finding(rule, f"data.{key}") for rule in rules)
             else:
-                new_key, new_value = self._item(key, value, "data", found, 1)
+                new_key, new_value = self._item(key, value, "data", found, 1, pol)
                 out[new_key] = new_value
         content = data.get("content")
         if content is not None:
             text = _text_of(content)
             if policy.content == "store":
-                out["content"] = self._walk(content, "data.content", found, 1)
+                out["content"] = self._walk(content, "data.content", found, 1, pol)
             elif policy.content == "hash":
                 out["content_hash"] = self.hash_text(text)
             length, words = content_stats(text)

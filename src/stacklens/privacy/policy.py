@@ -22,8 +22,18 @@ class PrivacyPolicy(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     #: length and word count; ``drop`` keeps length and word count; ``store`` keeps the
     #: text with secrets scrubbed.
     content: ContentMode = "hash"
-    #: ``user_id`` → ``u_`` + 16 hex of a keyed hash (stable per deployment key).
+    #: ``user_id`` → ``u_`` + 16 hex of a keyed hash (stable per deployment key), and so
+    #: every user-id key (``user.id``, ``enduser.id``, a ``user_id`` label or attribute).
     pseudonymize_users: bool = True
+    #: E-mail addresses in free text: ``pseudonymize`` (the user pseudonym of the
+    #: address), ``redact`` or ``keep``; unset follows ``pseudonymize_users``.
+    emails: Literal["pseudonymize", "redact", "keep"] | None = None
+
+    @property
+    def email_mode(self) -> Literal["pseudonymize", "redact", "keep"]:
+        if self.emails is not None:
+            return self.emails
+        return "pseudonymize" if self.pseudonymize_users else "keep"
 
     @classmethod
     def from_dict(cls, value: Mapping[str, Any]) -> PrivacyPolicy:

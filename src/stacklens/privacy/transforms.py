@@ -18,6 +18,16 @@ _OP_OUT: Final = {"&&": "&&", "||": "||", "|&": "|", ";;": ";", "|": "|", ";": "
 _ASSIGNMENT: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\[[^\]]*\])?\+?=")
 _REDIRECT: Final = re.compile(r"[0-9]*(?:&>>?|>>?&?|<<<|<<-?|<>|<&|>\|)")
 _SAFE_NAME: Final = re.compile(r"[A-Za-z0-9_?][\w.+\-@]{0,63}")
+#: Not a plausible executable name: 12+ characters of letters and digits with no word
+#: separator, mixing upper case, lower case and digits (a base64 line of a key pasted
+#: into a command, a token), or with a ``+`` (base64, never in a program's name but
+#: ``g++``/``c++`` style, which is short).
+_RANDOM_NAME: Final = re.compile(
+    r"(?=[^a-z]*[a-z])(?=[^A-Z]*[A-Z])(?=[^0-9]*[0-9])[A-Za-z0-9]{12,}|(?=.{8,})[\w.\-]*\+[\w.+\-]*[A-Za-z0-9]"
+)
+_RANDOM_WORD: Final = re.compile(
+    r"(?=[^a-z]*[a-z])(?=[^A-Z]*[A-Z])(?=[^0-9]*[0-9])(?=.{16,})[A-Za-z0-9+/]*[+][A-Za-z0-9+/]*=*"
+)
 #: Words that run the command after them; value: options that take an argument.
 _PREFIXES: Final[dict[str, frozenset[str]]] = {
     "sudo": frozenset({"-u", "-g", "-h", "-p", "-C", "-D", "-R", "-T", "-U", "-r", "-t"}),
@@ -164,6 +174,8 @@ def _command_word(words: list[str]) -> str | None:
         if _ASSIGNMENT.match(word):
             position += 1
             continue
+        if _RANDOM_WORD.fullmatch(word):
+            return "?"  # a base64 line (of a key) is no path to a program
         name = word.rsplit("/", 1)[-1].rsplit("\\", 1)[-1] or word
         if name in _KEYWORDS:
             position += 1
@@ -192,7 +204,11 @@ def _safe(name: str, found: list[str]) -> str:
 
     if name in ("[", "[["):
         return name
-    if scrub_text(name, found) is not name or not _SAFE_NAME.fullmatch(name):
+    if (
+        scrub_text(name, found) is not name
+        or not _SAFE_NAME.fullmatch(name)
+        or _RANDOM_NAME.fullmatch(name)
+    ):
         return "?"
     return name
 

@@ -143,6 +143,15 @@ ARGS_TOKEN: Final = _rand(_ALNUM, 30)
 NESTED_ENCODED_KEY: Final = "sk-proj-" + _rand(_B64URL, 64)
 PATH_TOKEN: Final = "hf_" + _rand(_ALNUM, 34)
 KEY_NAME_SECRET: Final = "sk-" + _rand(_ALNUM, 48)
+# Issue 11: forms that reached disk.
+HUB_KEY: Final = "slk_" + _rand(_B64URL, 43)
+TWILIO_KEY: Final = "SK" + _rand("0123456789abcdef", 32)
+AWS_SECRET_BARE: Final = _rand(_B64, 40)
+BASE64_ONLY_KEY: Final = "sk-ant-api03-" + _rand(_B64URL, 60) + "AA"  # planted as base64
+HEX_ONLY_KEY: Final = "gsk_" + _rand(_ALNUM, 52)  # planted as hex text
+BYTES_VALUE_KEY: Final = "sk-proj-" + _rand(_B64URL, 80)  # planted as OTLP bytesValue
+URL_ENCODED_PASSWORD: Final = _rand(_ALNUM, 22)  # planted as password%3D...
+COMMAND_PEM: Final = _pem("PRIVATE KEY", 300)  # unquoted in a Bash command
 
 #: Every planted secret (raw text), each present somewhere in :func:`secret_events`.
 SECRETS: Final[list[str]] = [
@@ -206,6 +215,14 @@ SECRETS: Final[list[str]] = [
     NESTED_ENCODED_KEY,
     PATH_TOKEN,
     KEY_NAME_SECRET,
+    HUB_KEY,
+    TWILIO_KEY,
+    AWS_SECRET_BARE,
+    BASE64_ONLY_KEY,
+    HEX_ONLY_KEY,
+    BYTES_VALUE_KEY,
+    URL_ENCODED_PASSWORD,
+    COMMAND_PEM,
 ]
 assert len(set(SECRETS)) == len(SECRETS), "duplicate planted secret"
 
@@ -250,6 +267,14 @@ SHAPED_SECRETS: Final[list[str]] = [
     NESTED_ENCODED_KEY,
     PATH_TOKEN,
     KEY_NAME_SECRET,
+    AWS_SECRET_KEY,
+    HUB_KEY,
+    TWILIO_KEY,
+    AWS_SECRET_BARE,
+    BASE64_ONLY_KEY,
+    HEX_ONLY_KEY,
+    BYTES_VALUE_KEY,
+    COMMAND_PEM,
 ]
 #: Random strings with no shape: found only through their context (a secret key name,
 #: ``Bearer``, URL user info, ``NAME=value``), which is how they appear in real data.
@@ -258,15 +283,20 @@ SHAPELESS_SECRETS: Final[list[str]] = [s for s in SECRETS if s not in SHAPED_SEC
 
 def encoded_forms(secret: str) -> list[bytes]:
     """The forms a leaked secret would take on disk or on the wire: raw UTF-8, base64
-    (standard and URL-safe), URL-encoded, and JSON-escaped (for multi-line PEM keys)."""
+    (standard and URL-safe), hex, URL-encoded, and JSON-escaped (for multi-line PEM
+    keys); and each line of a multi-line secret on its own (a PEM body line kept alone
+    is a leak)."""
     raw = secret.encode()
     forms = [
         raw,
         base64.b64encode(raw),
         base64.urlsafe_b64encode(raw),
+        raw.hex().encode(),
         urllib.parse.quote(secret, safe="").encode(),
         json.dumps(secret)[1:-1].encode(),
     ]
+    if "\n" in secret:
+        forms += [line.encode() for line in secret.splitlines() if len(line) >= 16]
     return list(dict.fromkeys(forms))
 
 
@@ -502,6 +532,27 @@ def secret_events() -> list[dict[str, Any]]:
             message=f"retrying with DB_PASSWORD={DB_PASSWORD}",
             attributes={"x.credentials": json.dumps({"password": DB_PASSWORD})},
         ),
+        _event(
+            26,
+            "log",
+            message=f"hub key {HUB_KEY} and twilio {TWILIO_KEY} and aws {AWS_SECRET_BARE}",
+            attributes={
+                "blob": base64.b64encode(f"Authorization: {BASE64_ONLY_KEY}".encode()).decode(),
+                "digest": HEX_ONLY_KEY.encode().hex(),
+                "raw_bytes": BYTES_VALUE_KEY,
+            },
+        ),
+        _event(
+            27,
+            "http_request",
+            message="POST /login body=user%3Dsvc%26password%3D" + URL_ENCODED_PASSWORD,
+            data={"method": "POST", "path": "/login", "status_code": 302},
+        ),
+        _event(
+            28,
+            "tool_use",
+            data={"tool": "Bash", "command": f"echo {COMMAND_PEM} > id.pem && chmod 600 id.pem"},
+        ),
     ]
 
 
@@ -590,6 +641,37 @@ INNOCUOUS: Final[list[str]] = [
     "k8s-pod-7d9f8b6c5-x2v4q",
     "TODO(alice): remove the legacy token bucket limiter",
     'Traceback (most recent call last):\n  File "app.py", line 3, in <module>',
+    # Look-alikes of the issue-11 detectors (bare 40-character keys, encoded forms):
+    # digests, ids and base64 that a naive entropy or decode rule would flag.
+    "da39a3ee5e6b4b0d3255bfef95601890afd80709",
+    "DA39A3EE5E6B4B0D3255BFEF95601890AFD80709",
+    "commit 9fceb02d0ae598e95dc970b74767f19372d61af8 (HEAD -> main)",
+    "0x3f1c2b9e7d4a4f6b9a2c8e5d1f0b7c3a00f067aa",
+    'ETag: "33a64df551425fcc55e4d42a148795d9f25f89d4"',
+    "5f4dcc3b5aa765d61d8327deb882cf99",
+    "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=",
+    "sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=",
+    "sha512-z4PhNX7vuL3xVChQ1m2AB9Yg5AULVxXcg/SpIdNs6c5H0NE8XYXysP+DGNKHfuwvY7kxvUdBeoGlODJ6+SfaPg==",
+    "2jmj7l5rSw0yVb/vlWAYkK/YBwk=",
+    "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAC"
+    "hwGA60e6kgAAAABJRU5ErkJggg==",
+    "AAAAB3NzaC1yc2EAAAADAQABAAABAQC7",
+    "00000000-0000-0000-0000-000000000000",
+    "6ba7b810-9dad-11d1-80b4-00c04fd430c8",
+    "traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+    "/api/v1/items/01HX5ZQK3J8V9W2N4R6T7Y8B0C/versions/3",
+    "ThisIsAnOrdinaryCamelCaseIdentifier2024x",
+    "AbstractSingletonProxyFactoryBean2Helper",
+    "srcComponentsHeaderNavigationBar2Version",
+    "src/components/Header/NavigationBar2.tsx",
+    "aGVsbG8gd29ybGQsIHRoaXMgaXMgYSBwbGFpbiBzZW50ZW5jZQ==",
+    "QWxhZGRpbjpvcGVuIHNlc2FtZQ==",
+    "search?q=hello%20world%21&lang=en",
+    "user%40example.com",
+    "SKU-12345-blue",
+    "SKIP_TESTS=1 make build",
+    "rule: SK + 32 hex is a Twilio key",
+    "git clone git@github.com:acme/app.git",
 ]
 
 #: Key names that contain secret-ish words but hold ordinary values.

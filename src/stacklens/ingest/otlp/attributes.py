@@ -7,6 +7,7 @@ single dict lookup on the key (see :mod:`.semconv`):
 * ``data.content`` (prompt/response text): the privacy engine hashes it there;
 * nowhere (indexed content leaves that are not text, message roles);
 * ``attributes``: flat, scalars or lists of scalars; a kvlist is flattened with dots,
+  bytes that carry text become that text (so the privacy engine scrubs it) and other
   bytes become hex, nested arrays inside arrays become JSON text.
 
 Resource attributes that are not mapped are kept with a ``resource.`` prefix so they
@@ -15,6 +16,7 @@ never collide with span attributes of the same name (``service.version`` is both
 
 from __future__ import annotations
 
+import re
 from typing import Any, Final, NamedTuple
 
 import msgspec
@@ -53,8 +55,25 @@ class ItemError(ValueError):
     """One span / log record / point cannot be mapped; the reason goes to the client."""
 
 
+#: A run of printable ASCII this long in a ``bytesValue`` may be a secret (a token sent
+#: as bytes): such bytes are stored as text, for the scrubber to see.
+_TEXT_RUN: Final = re.compile(rb"[\x20-\x7e]{8,}")
+
+
+def bytes_text(raw: bytes) -> str:
+    """``bytesValue`` as stored: its text if it holds any, else hex (``b"\\x01\\x02"`` →
+    ``"0102"``). Hex would hide a secret from the scrubber; non-text bytes become U+FFFD."""
+    if _TEXT_RUN.search(raw) is None:
+        return raw.hex()
+    text = raw.decode("utf-8", "replace")
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() or c in "\n\t" else "\ufffd" for c in text)
+
+
 def plain(value: Any) -> Any:
-    """An ``AnyValue`` as a Python value (bytes → hex, kvlist → dict, array → list)."""
+    """An ``AnyValue`` as a Python value (bytes → text or hex, kvlist → dict, array →
+    list)."""
     which = value.WhichOneof("value")
     if which is None:
         return None
@@ -63,7 +82,7 @@ def plain(value: Any) -> Any:
     if which == "array_value":
         return [plain(item) for item in value.array_value.values]
     if which == "bytes_value":
-        return value.bytes_value.hex()
+        return bytes_text(value.bytes_value)
     return getattr(value, which)
 
 
