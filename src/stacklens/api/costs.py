@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated, Any, Final, Literal
 
-from fastapi import APIRouter, Body, HTTPException, Path, Query, Request
+from fastapi import APIRouter, Body, Depends, HTTPException, Path, Query, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
@@ -20,7 +20,6 @@ from stacklens.analytics.export import (
 )
 from stacklens.analytics.service import budget_report
 from stacklens.api.analytics_params import (
-    Admin,
     Reader,
     Since,
     Stack,
@@ -32,8 +31,10 @@ from stacklens.api.analytics_params import (
     pricer_for,
     window_json,
 )
+from stacklens.api.authz import mutation
 from stacklens.api.events import visible_stacks
 from stacklens.api.timeparse import parse_time_param
+from stacklens.metadata.keys import Principal
 
 if TYPE_CHECKING:
     from stacklens.server import Hub
@@ -42,6 +43,10 @@ __all__ = ["router"]
 
 router = APIRouter(prefix="/api/v1", tags=["costs"])
 _PSEUDONYM_PREFIX: Final = "u_"
+#: Backfill reprices every stack's events: an admin key bound to a stack may not.
+PlatformAdmin = Annotated[Principal, Depends(mutation("global"))]
+#: A budget belongs to the stack in the path: a bound admin key sets its own only.
+StackAdmin = Annotated[Principal, Depends(mutation("stack", stack_param="stack"))]
 
 
 @router.get("/costs", summary="Cost by stack/model/provider/agent/user/day, with projections")
@@ -76,7 +81,7 @@ async def unpriced(
 @router.post("/costs/backfill", summary="Recompute stored costs since a time (admin)")
 async def cost_backfill(
     request: Request,
-    _: Admin,
+    _: PlatformAdmin,
     *,
     since: Annotated[str, Query(max_length=64, description="RFC 3339 / YYYY-MM-DD")],
 ) -> dict[str, Any]:
@@ -124,7 +129,7 @@ async def list_budgets(
 @router.put("/budgets/{stack}", summary="Set a stack's monthly budget (admin)")
 async def set_budget(
     request: Request,
-    _: Admin,
+    _: StackAdmin,
     *,
     stack: Annotated[str, Path(max_length=63)],
     body: Annotated[
@@ -153,7 +158,7 @@ async def set_budget(
 
 @router.delete("/budgets/{stack}", summary="Remove a stack's budget (admin)")
 async def delete_budget(
-    request: Request, _: Admin, *, stack: Annotated[str, Path(max_length=63)]
+    request: Request, _: StackAdmin, *, stack: Annotated[str, Path(max_length=63)]
 ) -> dict[str, Any]:
     if not await run_in_threadpool(budgets_for(request).delete, stack):
         raise HTTPException(404, "no budget for that stack")
