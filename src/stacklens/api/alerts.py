@@ -20,6 +20,7 @@ from stacklens.alerting.silences import SilenceStore
 from stacklens.alerting.statestore import AlertStateStore
 from stacklens.api.auth import require
 from stacklens.api.authz import group_in_stack, labels_visible, mutation
+from stacklens.api.timeparse import MAX_TIME_NS, bounded_timestamp
 from stacklens.metadata.keys import Principal
 
 if TYPE_CHECKING:
@@ -178,12 +179,20 @@ def _matchers(body: dict[str, Any]) -> list[Matcher]:
 
 
 def _time_ns(text: Any, what: str) -> int:
-    from stacklens.schema import parse_timestamp
+    return bounded_timestamp(text, name=what)
 
-    try:
-        return parse_timestamp(text)
-    except ValueError as exc:
-        raise ValueError(f"{what}: {exc}") from None
+
+_MAX_MATCHERS = 50
+_MAX_TEXT = {"comment": 2000, "createdBy": 200}
+
+
+def _bound_fields(body: dict[str, Any]) -> None:
+    """Every field of a silence is bounded; the error names the field."""
+    if len(body.get("matchers") or []) > _MAX_MATCHERS:
+        raise ValueError(f"matchers: at most {_MAX_MATCHERS}")
+    for field, limit in _MAX_TEXT.items():
+        if len(str(body.get(field) or "")) > limit:
+            raise ValueError(f"{field}: at most {limit} characters")
 
 
 @router.post("/silences", status_code=201)
@@ -196,11 +205,15 @@ async def create_silence(
     ``createdBy``, ``comment``); ``duration`` (e.g. ``2h``) may replace ``endsAt`` and a
     matcher may be a string like ``severity="critical"``."""
     store = _silences(request)
+    hub: Hub = request.app.state.hub
     try:
         matchers = _matchers(body)
         starts = _time_ns(body["startsAt"], "startsAt") if body.get("startsAt") else None
         ends = _time_ns(body["endsAt"], "endsAt") if body.get("endsAt") else None
         duration = parse_duration(str(body["duration"])) if body.get("duration") else None
+        if duration is not None and duration + (starts or hub.clock()) >= MAX_TIME_NS:
+            raise ValueError("duration: the silence would end after 2200-01-01")
+        _bound_fields(body)
         created = await run_in_threadpool(
             lambda: store.add(
                 matchers,
