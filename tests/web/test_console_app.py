@@ -307,3 +307,10 @@ def test_a_bound_admin_console_is_confined_to_its_stack(app_parts: Any) -> None:
         assert (
             client.post(path, data={"role": "read", "name": "x", "csrf": token}).status_code == 403
         )
+
+
+def test_console_billing_month_is_bounded(app_parts: Any) -> None:
+    _, client, _ = app_parts
+    sign_in(client)
+    response = client.get("/costs/export?month=9999-12")
+    assert response.status_code == 400 and "month" in response.text
