@@ -18,15 +18,41 @@ from stacklens.testing.dataset import events
 #: Ingest routes have their own, body-aware fuzzing (tests/ingest/test_fuzz.py).
 INGEST = {"/v1/events", "/ingest", "/v1/traces", "/v1/logs", "/v1/metrics", "/loki/api/v1/push"}
 
-text = st.text(max_size=30) | st.sampled_from(
-    ["", "0", "-1", "7d", "15m", "2026-01-10T12:00:00Z", "alpha", "x" * 300]
+#: Extremes the probe of issue 11 found 5xx with: far times, huge durations and numbers.
+extreme_text = st.sampled_from(
+    [
+        "9999999999d",
+        "99999999999h",
+        "9999999999w",
+        "101y",
+        "9999-12-31T00:00:00Z",
+        "9999-12-31",
+        "0001-01-01T00:00:00Z",
+        "9999-12",
+        "0000-01",
+        "99999999999999999999999",
+        "-99999999999999999999999",
+        "1e400",
+        str(2**63),
+        str(2**64),
+    ]
+) | st.integers(min_value=10**18, max_value=10**30).map(lambda n: f"{n}{'' if n % 3 else 'd'}")
+huge_ints = st.integers(min_value=2**62, max_value=10**30) | st.integers(
+    max_value=-(2**62), min_value=-(10**30)
+)
+text = (
+    st.text(max_size=30)
+    | st.sampled_from(["", "0", "-1", "7d", "15m", "2026-01-10T12:00:00Z", "alpha", "x" * 300])
+    | extreme_text
 )
 json_values = st.recursive(
     st.none()
     | st.booleans()
     | st.integers()
+    | huge_ints
     | st.floats(allow_nan=False, allow_infinity=False)
-    | st.text(max_size=20),
+    | st.text(max_size=20)
+    | extreme_text,
     lambda inner: (
         st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=10), inner, max_size=4)
     ),
@@ -77,3 +103,33 @@ def test_no_route_answers_5xx(app_client: Any, data: st.DataObject) -> None:
         kwargs["json"] = data.draw(json_values)
     response = app_client.request(method, concrete, **kwargs)
     assert response.status_code < 500, (method, concrete, params, response.text[:300])
+
+
+#: The fields of the state-changing bodies (budgets, silences), filled with extremes.
+body_fields = st.fixed_dictionaries(
+    {},
+    optional={
+        "monthly_usd": huge_ints | st.floats(allow_nan=False) | extreme_text,
+        "monthly_tokens": huge_ints | extreme_text,
+        "duration": extreme_text | text,
+        "startsAt": extreme_text | huge_ints,
+        "endsAt": extreme_text | huge_ints,
+        "matchers": st.lists(st.sampled_from(['a="b"', 'stack_name="alpha"']), max_size=3),
+        "comment": st.text(max_size=5),
+    },
+)
+
+
+@settings(
+    max_examples=120,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(data=st.data())
+def test_extreme_bodies_never_answer_5xx(app_client: Any, data: st.DataObject) -> None:
+    method, path = data.draw(
+        st.sampled_from([("PUT", "/api/v1/budgets/alpha"), ("POST", "/api/v1/silences")])
+    )
+    body = data.draw(body_fields)
+    response = app_client.request(method, path, json=body)
+    assert response.status_code < 500, (method, path, body, response.text[:300])

@@ -280,3 +280,37 @@ def test_span_tree_nests_spans_and_logs() -> None:
     rows = [(r.event["event_id"], r.depth) for r in span_tree(events)]
     assert rows[:4] == [("root", 0), ("child", 1), ("log", 2), ("orphan", 0)]
     assert {name for name, _ in rows} == {e["event_id"] for e in events}
+
+
+def test_a_bound_admin_console_is_confined_to_its_stack(app_parts: Any) -> None:
+    hub, client, _ = app_parts
+    from stacklens.alerting.silences import SilenceStore
+
+    store = SilenceStore(hub.metadata, clock=hub.clock)
+    bravo = store.add(['stack_name="bravo"'], duration_ns=3600 * 10**9, comment="bravo-note")
+    _, key = hub.keyring.create("admin", stack="acme")
+    sign_in(client, key)
+    page = client.get("/alerts")
+    assert page.status_code == 200 and "bravo-note" not in page.text
+    token = csrf_of(page.text)
+    refused = client.post(
+        "/alerts/silences", data={"matchers": 'stack_name="bravo"', "csrf": token}
+    )
+    assert refused.status_code == 403
+    expire = client.post(f"/alerts/silences/{bravo.id}/expire", data={"csrf": token})
+    assert expire.status_code == 404 and bravo.id in {s.id for s in store.active()}
+    made = client.post("/alerts/silences", data={"matchers": 'alertname=~".+"', "csrf": token})
+    assert made.status_code == 303
+    [mine] = store.list(stack="acme")
+    assert ("stack_name", "=", "acme") in [(m.name, m.op, m.value) for m in mine.matchers]
+    for path in ("/admin/keys", "/admin/stacks"):
+        assert (
+            client.post(path, data={"role": "read", "name": "x", "csrf": token}).status_code == 403
+        )
+
+
+def test_console_billing_month_is_bounded(app_parts: Any) -> None:
+    _, client, _ = app_parts
+    sign_in(client)
+    response = client.get("/costs/export?month=9999-12")
+    assert response.status_code == 400 and "month" in response.text

@@ -10,7 +10,7 @@ import datetime as dt
 import re
 from typing import Final
 
-__all__ = ["NS_PER_S", "format_duration", "parse_duration", "rfc3339"]
+__all__ = ["MAX_DURATION_NS", "NS_PER_S", "format_duration", "parse_duration", "rfc3339"]
 
 NS_PER_S: Final = 1_000_000_000
 _UNITS_NS: Final = {
@@ -22,6 +22,9 @@ _UNITS_NS: Final = {
     "s": NS_PER_S,
     "ms": 1_000_000,
 }
+#: 100 years: every duration (rule windows, silences, "since 7d") is bounded, so a
+#: time computed from one stays inside the 64-bit nanosecond range of the stores.
+MAX_DURATION_NS: Final = 100 * _UNITS_NS["y"]
 _ORDER: Final = ("y", "w", "d", "h", "m", "s", "ms")
 _PART = re.compile(r"(\d+)(ms|y|w|d|h|m|s)")
 _WHOLE = re.compile(r"(?:\d+(?:ms|y|w|d|h|m|s))+")
@@ -29,7 +32,7 @@ _WHOLE = re.compile(r"(?:\d+(?:ms|y|w|d|h|m|s))+")
 
 def parse_duration(text: str) -> int:
     """``"1h30m"`` → nanoseconds. Units must appear largest first, once each
-    (Prometheus' rule); ``"0"`` and ``"0s"`` mean zero."""
+    (Prometheus' rule); ``"0"`` and ``"0s"`` mean zero; at most 100 years."""
     text = text.strip()
     if text == "0":
         return 0
@@ -42,7 +45,11 @@ def parse_duration(text: str) -> int:
         if index <= last:
             raise ValueError(f"not a duration: {text!r} (units largest first, each once)")
         last = index
+        if len(amount) > 20:
+            raise ValueError(f"duration {text[:40]!r} is longer than 100y")
         total += int(amount) * _UNITS_NS[unit]
+    if total > MAX_DURATION_NS:
+        raise ValueError(f"duration {text[:40]!r} is longer than 100y")
     return total
 
 

@@ -23,7 +23,10 @@ from stacklens.metadata.db import MetadataDB
 from stacklens.metadata.tables import metadata
 from stacklens.privacy.freetext import scrub_free_text
 
-__all__ = ["Silence", "SilenceStore", "silenced_by"]
+__all__ = ["STACK_LABEL", "Silence", "SilenceStore", "confine_to_stack", "silenced_by"]
+
+#: The label that says which tenant an alert belongs to.
+STACK_LABEL = "stack_name"
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,11 @@ class Silence:
 
     def matches(self, labels: Mapping[str, str]) -> bool:
         return all(m.matches(labels) for m in self.matchers)
+
+    def confined_to(self, stack: str | None) -> bool:
+        """Whether the silence belongs to ``stack`` (``None``: every silence does): it
+        carries the ``stack_name="<stack>"`` equality matcher a bound key's silences get."""
+        return stack is None or Matcher(STACK_LABEL, "=", stack) in self.matchers
 
     def to_json(self, now_ns: int) -> dict[str, object]:
         """The shape of Alertmanager's ``GettableSilence``."""
@@ -72,6 +80,23 @@ def silenced_by(labels: Mapping[str, str], silences: Sequence[Silence], now_ns: 
     return [s.id for s in silences if s.active(now_ns) and s.matches(labels)]
 
 
+def confine_to_stack(matchers: Sequence[Matcher], stack: str | None) -> tuple[Matcher, ...]:
+    """A stack's silence matchers, with ``stack_name="<stack>"`` enforced (added when
+    absent). Any other matcher on ``stack_name`` (``!=``, a regex, another stack) could
+    reach another tenant's alerts, so it is refused (``PermissionError``)."""
+    found = tuple(matchers)
+    if stack is None:
+        return found
+    own = Matcher(STACK_LABEL, "=", stack)
+    for m in found:
+        if m.name == STACK_LABEL and m != own:
+            raise PermissionError(
+                f"this key is bound to stack {stack!r}: a {STACK_LABEL} matcher must be "
+                f"{own} (not {m})"
+            )
+    return found if own in found else (own, *found)
+
+
 def _encode(matchers: Sequence[Matcher]) -> str:
     return json.dumps([[m.name, m.op, m.value] for m in matchers])
 
@@ -95,8 +120,12 @@ class SilenceStore:
         starts_at_ns: int | None = None,
         created_by: str = "",
         comment: str = "",
+        stack: str | None = None,
     ) -> Silence:
+        """``stack`` confines the silence to one stack (:func:`confine_to_stack`;
+        ``PermissionError`` for a matcher naming another)."""
         parsed = tuple(m if isinstance(m, Matcher) else parse_matcher(m) for m in matchers)
+        parsed = confine_to_stack(parsed, stack)
         if not parsed:
             raise ValueError("a silence needs at least one matcher")
         if all(m.matches({}) for m in parsed):
@@ -128,21 +157,28 @@ class SilenceStore:
             )
         return silence
 
-    def expire(self, silence_id: str) -> bool:
-        """End a silence now; ``False`` when no unexpired silence has that id (or prefix)."""
+    def expire(self, silence_id: str, *, stack: str | None = None) -> bool:
+        """End a silence now; ``False`` when no unexpired silence (of ``stack``, when
+        given) has that id (or prefix)."""
         now = self._clock()
         with self._db.engine.begin() as con:
-            rows = list(
-                con.execute(
-                    sa.select(alert_silences.c.id, alert_silences.c.starts_at_ns).where(
+            rows = [
+                row
+                for row in con.execute(
+                    sa.select(
+                        alert_silences.c.id,
+                        alert_silences.c.starts_at_ns,
+                        alert_silences.c.matchers,
+                    ).where(
                         alert_silences.c.id.startswith(silence_id, autoescape=True),
                         alert_silences.c.ends_at_ns > now,
                     )
                 )
-            )
+                if stack is None or Matcher(STACK_LABEL, "=", stack) in _decode(row.matchers)
+            ]
             if len(rows) != 1:
                 return False
-            found, starts_at = rows[0]
+            found, starts_at, _ = rows[0]
             con.execute(
                 alert_silences.update()
                 .where(alert_silences.c.id == found)
@@ -154,7 +190,8 @@ class SilenceStore:
             )
         return True
 
-    def list(self, *, include_expired: bool = True) -> list[Silence]:
+    def list(self, *, include_expired: bool = True, stack: str | None = None) -> list[Silence]:
+        """Every silence, or (``stack``) those confined to one stack."""
         query = sa.select(alert_silences).order_by(alert_silences.c.starts_at_ns)
         if not include_expired:
             query = query.where(alert_silences.c.ends_at_ns > self._clock())
@@ -170,6 +207,7 @@ class SilenceStore:
                 r["comment"],
             )
             for r in rows
+            if stack is None or Matcher(STACK_LABEL, "=", stack) in _decode(r["matchers"])
         ]
 
     def active(self) -> builtins.list[Silence]:

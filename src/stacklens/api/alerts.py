@@ -2,15 +2,16 @@
 
 The engine is ``app.state.alert_engine`` (or ``hub.alerts``); silences and history
 also work without a running engine, straight from the metadata database. A key bound
-to a stack sees only alerts whose ``stack_name`` is that stack. Creating and expiring
-silences needs an admin key.
+to a stack sees only alerts whose ``stack_name`` is that stack, the silences confined to
+it and the notifications of groups split by it. Creating and expiring silences needs an
+admin key; a bound admin key's silences are confined to its stack.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Body, Depends, HTTPException, Path, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from stacklens.alerting.durations import format_duration, parse_duration, rfc3339
@@ -18,6 +19,8 @@ from stacklens.alerting.routing import Matcher, parse_matcher
 from stacklens.alerting.silences import SilenceStore
 from stacklens.alerting.statestore import AlertStateStore
 from stacklens.api.auth import require
+from stacklens.api.authz import group_in_stack, labels_visible, mutation
+from stacklens.api.timeparse import MAX_TIME_NS, bounded_timestamp
 from stacklens.metadata.keys import Principal
 
 if TYPE_CHECKING:
@@ -43,10 +46,6 @@ def _require_engine(request: Request) -> AlertEngine:
     return engine
 
 
-def _visible(principal: Principal, labels: dict[str, str]) -> bool:
-    return principal.stack is None or labels.get("stack_name") == principal.stack
-
-
 @router.get("/alerts")
 async def list_alerts(
     request: Request,
@@ -57,7 +56,7 @@ async def list_alerts(
     alerts = await run_in_threadpool(engine.active_alerts)
     out = []
     for alert in alerts:
-        if not _visible(principal, alert["labels"]) or (state and alert["state"] != state):
+        if not labels_visible(principal, alert["labels"]) or (state and alert["state"] != state):
             continue
         item = dict(alert)
         item["activeAt"] = rfc3339(item.pop("active_at_ns"))
@@ -81,19 +80,19 @@ async def alert_history(
     history = [
         {**row, "at": rfc3339(row.pop("at_ns"))}
         for row in rows
-        if _visible(principal, row["labels"])
+        if labels_visible(principal, row["labels"])
     ]
     return {"history": history}
 
 
 @router.get("/rules")
 async def list_rules(
-    request: Request, _: Annotated[Principal, Depends(require("read"))]
+    request: Request, principal: Annotated[Principal, Depends(require("read"))]
 ) -> dict[str, Any]:
     from stacklens.alerting.export import NotExportable, promql
 
     engine = _require_engine(request)
-    active = engine.all_alerts()
+    active = [a for a in engine.all_alerts() if labels_visible(principal, a.labels)]
     groups = []
     for group in engine.rules.groups:
         items = []
@@ -151,12 +150,14 @@ def _silences(request: Request) -> SilenceStore:
 @router.get("/silences")
 async def list_silences(
     request: Request,
-    _: Annotated[Principal, Depends(require("read"))],
+    principal: Annotated[Principal, Depends(require("read"))],
     include_expired: bool = False,
 ) -> dict[str, Any]:
     hub: Hub = request.app.state.hub
     store = _silences(request)
-    found = await run_in_threadpool(store.list, include_expired=include_expired)
+    found = await run_in_threadpool(
+        lambda: store.list(include_expired=include_expired, stack=principal.stack)
+    )
     now = hub.clock()
     return {"silences": [s.to_json(now) for s in found]}
 
@@ -178,29 +179,41 @@ def _matchers(body: dict[str, Any]) -> list[Matcher]:
 
 
 def _time_ns(text: Any, what: str) -> int:
-    from stacklens.schema import parse_timestamp
+    return bounded_timestamp(text, name=what)
 
-    try:
-        return parse_timestamp(text)
-    except ValueError as exc:
-        raise ValueError(f"{what}: {exc}") from None
+
+_MAX_MATCHERS = 50
+_MAX_TEXT = {"comment": 2000, "createdBy": 200}
+
+
+def _bound_fields(body: dict[str, Any]) -> None:
+    """Every field of a silence is bounded; the error names the field."""
+    if len(body.get("matchers") or []) > _MAX_MATCHERS:
+        raise ValueError(f"matchers: at most {_MAX_MATCHERS}")
+    for field, limit in _MAX_TEXT.items():
+        if len(str(body.get(field) or "")) > limit:
+            raise ValueError(f"{field}: at most {limit} characters")
 
 
 @router.post("/silences", status_code=201)
 async def create_silence(
     request: Request,
-    principal: Annotated[Principal, Depends(require("admin"))],
+    principal: Annotated[Principal, Depends(mutation("confined"))],
     body: Annotated[dict[str, Any], Body()],
 ) -> dict[str, Any]:
     """Alertmanager's PostableSilence (``matchers``, ``startsAt``, ``endsAt``,
     ``createdBy``, ``comment``); ``duration`` (e.g. ``2h``) may replace ``endsAt`` and a
     matcher may be a string like ``severity="critical"``."""
     store = _silences(request)
+    hub: Hub = request.app.state.hub
     try:
         matchers = _matchers(body)
         starts = _time_ns(body["startsAt"], "startsAt") if body.get("startsAt") else None
         ends = _time_ns(body["endsAt"], "endsAt") if body.get("endsAt") else None
         duration = parse_duration(str(body["duration"])) if body.get("duration") else None
+        if duration is not None and duration + (starts or hub.clock()) >= MAX_TIME_NS:
+            raise ValueError("duration: the silence would end after 2200-01-01")
+        _bound_fields(body)
         created = await run_in_threadpool(
             lambda: store.add(
                 matchers,
@@ -209,8 +222,11 @@ async def create_silence(
                 starts_at_ns=starts,
                 created_by=str(body.get("createdBy") or principal.key_id),
                 comment=str(body.get("comment") or ""),
+                stack=principal.stack,
             )
         )
+    except PermissionError as exc:
+        raise HTTPException(403, str(exc)) from None
     except (ValueError, TypeError) as exc:
         raise HTTPException(400, str(exc)) from None
     return {"silenceID": created.id}
@@ -218,10 +234,12 @@ async def create_silence(
 
 @router.delete("/silences/{silence_id}")
 async def expire_silence(
-    request: Request, silence_id: str, _: Annotated[Principal, Depends(require("admin"))]
+    request: Request,
+    silence_id: Annotated[str, Path(max_length=64)],
+    principal: Annotated[Principal, Depends(mutation("confined"))],
 ) -> dict[str, Any]:
     store = _silences(request)
-    if not await run_in_threadpool(store.expire, silence_id):
+    if not await run_in_threadpool(lambda: store.expire(silence_id, stack=principal.stack)):
         raise HTTPException(404, f"no unexpired silence {silence_id!r}")
     return {"expired": silence_id}
 
@@ -229,7 +247,7 @@ async def expire_silence(
 @router.get("/notifications")
 async def list_notifications(
     request: Request,
-    _: Annotated[Principal, Depends(require("read"))],
+    principal: Annotated[Principal, Depends(require("read"))],
     receiver: Annotated[str | None, Query(max_length=200)] = None,
     outcome: Annotated[str | None, Query(pattern="^(success|retry|failure)$")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
@@ -238,4 +256,10 @@ async def list_notifications(
     rows = await run_in_threadpool(
         engine.notify_log.list, limit=limit, receiver=receiver, outcome=outcome
     )
-    return {"notifications": [{**row, "at": rfc3339(row["at_ns"])} for row in rows]}
+    return {
+        "notifications": [
+            {**row, "at": rfc3339(row["at_ns"])}
+            for row in rows
+            if group_in_stack(principal, row["group_key"])
+        ]
+    }

@@ -104,8 +104,14 @@ def make_filters(
 ) -> Filters:
     now = analytics.clock()
     try:
-        until_ns = now - now % HOUR_NS + HOUR_NS if until is None else parse_time_param(until, now)
-        since_ns = until_ns - 24 * HOUR_NS if since is None else parse_time_param(since, now)
+        until_ns = (
+            now - now % HOUR_NS + HOUR_NS
+            if until is None
+            else parse_time_param(until, now, name="until")
+        )
+        since_ns = (
+            until_ns - 24 * HOUR_NS if since is None else parse_time_param(since, now, name="since")
+        )
         if since is not None and _RELATIVE.fullmatch(since.strip()):
             # "7d" means the last 7 days in whole steps (whole hours for hourly steps),
             # so dashboards read the rollups; exact times are answered exactly.

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated, Any, Final, Literal
 
-from fastapi import APIRouter, Body, HTTPException, Path, Query, Request
+from fastapi import APIRouter, Body, Depends, HTTPException, Path, Query, Request
 from fastapi.responses import Response
+from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from stacklens.analytics.backfill import backfill
@@ -15,12 +16,10 @@ from stacklens.analytics.export import (
     billing_csv,
     billing_parquet,
     billing_records,
-    parse_month,
     user_export,
 )
 from stacklens.analytics.service import budget_report
 from stacklens.api.analytics_params import (
-    Admin,
     Reader,
     Since,
     Stack,
@@ -32,8 +31,10 @@ from stacklens.api.analytics_params import (
     pricer_for,
     window_json,
 )
+from stacklens.api.authz import mutation
 from stacklens.api.events import visible_stacks
-from stacklens.api.timeparse import parse_time_param
+from stacklens.api.timeparse import parse_month_param, parse_time_param
+from stacklens.metadata.keys import Principal
 
 if TYPE_CHECKING:
     from stacklens.server import Hub
@@ -42,6 +43,19 @@ __all__ = ["router"]
 
 router = APIRouter(prefix="/api/v1", tags=["costs"])
 _PSEUDONYM_PREFIX: Final = "u_"
+
+
+class BudgetBody(BaseModel):
+    """A monthly budget; bounded so a 23-digit number is a 400, not a database overflow."""
+
+    monthly_usd: Annotated[float | None, Field(strict=True, ge=0, le=1e12)] = None
+    monthly_tokens: Annotated[int | None, Field(strict=True, ge=0, le=10**15)] = None
+
+
+#: Backfill reprices every stack's events: an admin key bound to a stack may not.
+PlatformAdmin = Annotated[Principal, Depends(mutation("global"))]
+#: A budget belongs to the stack in the path: a bound admin key sets its own only.
+StackAdmin = Annotated[Principal, Depends(mutation("stack", stack_param="stack"))]
 
 
 @router.get("/costs", summary="Cost by stack/model/provider/agent/user/day, with projections")
@@ -76,7 +90,7 @@ async def unpriced(
 @router.post("/costs/backfill", summary="Recompute stored costs since a time (admin)")
 async def cost_backfill(
     request: Request,
-    _: Admin,
+    _: PlatformAdmin,
     *,
     since: Annotated[str, Query(max_length=64, description="RFC 3339 / YYYY-MM-DD")],
 ) -> dict[str, Any]:
@@ -84,7 +98,7 @@ async def cost_backfill(
     is_date = len(since) == 10 and since[:4].isdigit() and "T" not in since
     text = since + "T00:00:00Z" if is_date else since
     try:
-        since_ns = parse_time_param(text, a.clock())
+        since_ns = parse_time_param(text, a.clock(), name="since")
     except ValueError as exc:
         raise HTTPException(400, str(exc)) from None
     hub: Hub = request.app.state.hub
@@ -124,20 +138,12 @@ async def list_budgets(
 @router.put("/budgets/{stack}", summary="Set a stack's monthly budget (admin)")
 async def set_budget(
     request: Request,
-    _: Admin,
+    _: StackAdmin,
     *,
     stack: Annotated[str, Path(max_length=63)],
-    body: Annotated[
-        dict[str, Any], Body(examples=[{"monthly_usd": 100.0, "monthly_tokens": None}])
-    ],
+    body: Annotated[BudgetBody, Body(examples=[{"monthly_usd": 100.0, "monthly_tokens": None}])],
 ) -> dict[str, Any]:
-    usd, tokens_limit = body.get("monthly_usd"), body.get("monthly_tokens")
-    bad_usd = usd is not None and (isinstance(usd, bool) or not isinstance(usd, int | float))
-    bad_tokens = tokens_limit is not None and (
-        isinstance(tokens_limit, bool) or not isinstance(tokens_limit, int)
-    )
-    if bad_usd or bad_tokens:
-        raise HTTPException(400, "monthly_usd must be a number and monthly_tokens an integer")
+    usd, tokens_limit = body.monthly_usd, body.monthly_tokens
     store = budgets_for(request)
     try:
         budget = await run_in_threadpool(
@@ -153,7 +159,7 @@ async def set_budget(
 
 @router.delete("/budgets/{stack}", summary="Remove a stack's budget (admin)")
 async def delete_budget(
-    request: Request, _: Admin, *, stack: Annotated[str, Path(max_length=63)]
+    request: Request, _: StackAdmin, *, stack: Annotated[str, Path(max_length=63)]
 ) -> dict[str, Any]:
     if not await run_in_threadpool(budgets_for(request).delete, stack):
         raise HTTPException(404, "no budget for that stack")
@@ -170,7 +176,7 @@ async def billing_export(
     stack: Stack = None,
 ) -> Response:
     try:
-        parse_month(month)
+        parse_month_param(month)
     except ValueError as exc:
         raise HTTPException(400, str(exc)) from None
     a = analytics_for(request)

@@ -35,8 +35,8 @@ def time_window(since: str | None, until: str | None, now_ns: int) -> tuple[int 
     one cannot be read."""
     try:
         return (
-            None if since is None else parse_time_param(since, now_ns),
-            None if until is None else parse_time_param(until, now_ns),
+            None if since is None else parse_time_param(since, now_ns, name="since"),
+            None if until is None else parse_time_param(until, now_ns, name="until"),
         )
     except ValueError as exc:
         raise HTTPException(400, str(exc)) from None

@@ -1,5 +1,7 @@
-"""The console's state-changing forms (CSRF-checked, admin only): silences, API keys,
-stacks; and ``plotly.min.js`` served from the installed ``plotly`` package."""
+"""The console's state-changing forms (CSRF-checked, admin only, authorized by
+:func:`stacklens.api.authz.authorize` like the API): silences (confined to a bound
+key's stack), API keys and stacks (unbound keys only); and ``plotly.min.js`` served from
+the installed ``plotly`` package."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 
 from stacklens.alerting.durations import parse_duration
 from stacklens.alerting.routing import parse_matcher
-from stacklens.metadata.keys import Role
+from stacklens.api.authz import Forbidden, Scope, authorize
 from stacklens.metadata.stacks import StackExistsError
 from stacklens.web import pages
 from stacklens.web.csrf import FIELD, CsrfError
@@ -22,7 +24,6 @@ from stacklens.web.routes import (
     _context,
     _error,
     _form,
-    _is_platform_admin,
 )
 from stacklens.web.session import ConsoleSession
 from stacklens.web.templating import render
@@ -36,9 +37,10 @@ _PLOTLY_CACHE: Final = "public, max-age=31536000, immutable"
 
 # -- admin forms ---------------------------------------------------------------------------
 async def _checked_post(
-    request: Request, *, platform_admin: bool
+    request: Request, *, scope: Scope
 ) -> tuple[Console, ConsoleSession, dict[str, str]] | Response:
-    """The form of a signed-in admin with a valid CSRF token, or the error page."""
+    """The form of a signed-in admin allowed ``scope``, with a valid CSRF token, or the
+    error page."""
     console = _console(request)
     form = await _form(request)
     session = await run_in_threadpool(console.sessions.from_request, request)
@@ -48,16 +50,16 @@ async def _checked_post(
         console.csrf.check_session(request, session.session_id, form.get(FIELD))
     except CsrfError as exc:
         return _error(console, session, 403, exc)
-    principal = session.principal
-    allowed = _is_platform_admin(principal) if platform_admin else principal.role == Role.ADMIN
-    if not allowed:
-        return _error(console, session, 403, "This needs an admin key.")
+    try:
+        authorize(session.principal, scope)
+    except Forbidden as exc:
+        return _error(console, session, 403, exc)
     return console, session, form
 
 
 @router.post("/alerts/silences")
 async def create_silence(request: Request) -> Response:
-    checked = await _checked_post(request, platform_admin=False)
+    checked = await _checked_post(request, scope="confined")
     if isinstance(checked, Response):
         return checked
     console, session, form = checked
@@ -77,8 +79,11 @@ async def create_silence(request: Request) -> Response:
                 duration_ns=duration,
                 created_by=f"console:{session.principal.key_id}",
                 comment=form.get("comment", "")[:2000],
+                stack=session.principal.stack,
             )
         )
+    except PermissionError as exc:
+        return _error(console, session, 403, exc)
     except (ValueError, TypeError) as exc:
         return _error(console, session, 400, exc)
     return RedirectResponse("/alerts", status_code=303)
@@ -86,11 +91,12 @@ async def create_silence(request: Request) -> Response:
 
 @router.post("/alerts/silences/{silence_id}/expire")
 async def expire_silence(request: Request, silence_id: str) -> Response:
-    checked = await _checked_post(request, platform_admin=False)
+    checked = await _checked_post(request, scope="confined")
     if isinstance(checked, Response):
         return checked
     console, session, _ = checked
-    if not await run_in_threadpool(console.silences().expire, silence_id):
+    stack = session.principal.stack
+    if not await run_in_threadpool(lambda: console.silences().expire(silence_id, stack=stack)):
         return _error(console, session, 404, "No unexpired silence with that id.")
     return RedirectResponse("/alerts", status_code=303)
 
@@ -104,7 +110,7 @@ def _admin_result(console: Console, session: ConsoleSession, **extra: Any) -> Re
 
 @router.post("/admin/keys")
 async def create_key(request: Request) -> Response:
-    checked = await _checked_post(request, platform_admin=True)
+    checked = await _checked_post(request, scope="global")
     if isinstance(checked, Response):
         return checked
     console, session, form = checked
@@ -127,7 +133,7 @@ async def create_key(request: Request) -> Response:
 
 @router.post("/admin/keys/{key_id}/revoke")
 async def revoke_key(request: Request, key_id: str) -> Response:
-    checked = await _checked_post(request, platform_admin=True)
+    checked = await _checked_post(request, scope="global")
     if isinstance(checked, Response):
         return checked
     console, session, _ = checked
@@ -145,7 +151,7 @@ async def revoke_key(request: Request, key_id: str) -> Response:
 
 @router.post("/admin/stacks")
 async def create_stack(request: Request) -> Response:
-    checked = await _checked_post(request, platform_admin=True)
+    checked = await _checked_post(request, scope="global")
     if isinstance(checked, Response):
         return checked
     console, session, form = checked

@@ -400,7 +400,9 @@ def alerts_page(hub: Hub, principal: Principal) -> dict[str, Any]:
         "firing": [a for a in active if a["state"] == "firing"],
         "pending": [a for a in active if a["state"] == "pending"],
         "history": history,
-        "silences": [s.to_json(now) for s in silences.list(include_expired=False)],
+        "silences": [
+            s.to_json(now) for s in silences.list(include_expired=False, stack=principal.stack)
+        ],
     }
 
 

@@ -22,8 +22,9 @@ from starlette.concurrency import run_in_threadpool
 
 from stacklens.alerting.silences import SilenceStore
 from stacklens.analytics.budgets import BudgetStore
-from stacklens.analytics.export import billing_csv, billing_records, parse_month
+from stacklens.analytics.export import billing_csv, billing_records
 from stacklens.api.events import visible_stacks
+from stacklens.api.timeparse import parse_month_param
 from stacklens.metadata.keys import Principal, Role
 from stacklens.web import pages
 from stacklens.web.csrf import FIELD, LOGIN_COOKIE, CsrfError, CsrfGuard, set_login_cookie
@@ -311,7 +312,7 @@ def costs_export(request: Request, month: str, stack: str | None = None) -> Resp
     if session is None:
         return _to_login(request)
     try:
-        parse_month(month)
+        parse_month_param(month)  # bounded: 9999-12 would overflow the query
         stacks = visible_stacks(session.principal, stack or None)
     except ValueError as exc:
         return _error(console, session, 400, exc)
