@@ -262,6 +262,12 @@ def probe_console_create_stack(w: World, who: str) -> None:
     assert "charlie" not in {s.name for s in w.hub.stacks.list()}
 
 
+def probe_backup(w: World, who: str) -> None:
+    # A backup holds every stack's data: a key bound to alpha may not take one.
+    assert w.client(who).post("/api/v1/backup").status_code == 403
+    assert not (w.hub.config.data_dir / "backups").exists()
+
+
 def _ingest_probe(path: str, header: str, content_type: str, body: bytes) -> Callable[..., None]:
     def probe(w: World, who: str) -> None:
         client = w.client(who)
@@ -276,6 +282,7 @@ PROBES: dict[tuple[str, str], Callable[[World, str], None]] = {
     ("PUT", "/api/v1/budgets/{stack}"): probe_put_budget,
     ("DELETE", "/api/v1/budgets/{stack}"): probe_delete_budget,
     ("POST", "/api/v1/costs/backfill"): probe_backfill,
+    ("POST", "/api/v1/backup"): probe_backup,
     ("POST", "/api/v1/silences"): probe_api_create_silence,
     ("DELETE", "/api/v1/silences/{silence_id}"): probe_api_expire_silence,
     ("POST", "/alerts/silences"): probe_console_create_silence,
