@@ -45,6 +45,10 @@ text = (
     | st.sampled_from(["", "0", "-1", "7d", "15m", "2026-01-10T12:00:00Z", "alpha", "x" * 300])
     | extreme_text
 )
+def _containers(inner: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    return st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=10), inner, max_size=4)
+
+
 json_values = st.recursive(
     st.none()
     | st.booleans()
@@ -53,9 +57,7 @@ json_values = st.recursive(
     | st.floats(allow_nan=False, allow_infinity=False)
     | st.text(max_size=20)
     | extreme_text,
-    lambda inner: (
-        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=10), inner, max_size=4)
-    ),
+    _containers,
     max_leaves=10,
 )
 
