@@ -51,8 +51,19 @@ BILLING_COLUMNS: Final = (
 DAY_NS: Final = 86_400 * 10**9
 
 
+#: Cost of rows of which every call is unpriced is NULL, never $0: unpriced is not free
+#: (the rollup's merge turns a NULL cost into 0, so the unpriced count decides).
+_PRICED_COST: Final = (
+    "CASE WHEN coalesce(sum(calls), 0) > coalesce(sum(unpriced), 0) "
+    "THEN coalesce(sum(cost_usd), 0) END"
+)
+
+
 def _sums() -> str:
-    return ", ".join(f"coalesce(sum({m}), 0) AS {m}" for m in _MEASURES)
+    return ", ".join(
+        f"{_PRICED_COST} AS {m}" if m == "cost_usd" else f"coalesce(sum({m}), 0) AS {m}"
+        for m in _MEASURES
+    )
 
 
 def _where(d: Dialect, p: Params, f: Filters) -> str:
@@ -131,7 +142,12 @@ def billing_rows(
     f = Filters(since_ns=since_ns, until_ns=until_ns, stacks=stacks, user=user)
     p = Params(d)
     cols = ", ".join(
-        f"{d.date_to_text('day')} AS day" if c == "day" else c for c in BILLING_COLUMNS
+        f"{d.date_to_text('day')} AS day"
+        if c == "day"
+        else "CASE WHEN calls > unpriced THEN cost_usd END AS cost_usd"
+        if c == "cost_usd"
+        else c
+        for c in BILLING_COLUMNS
     )
     sql = (
         f"SELECT {cols} FROM billing_daily WHERE {_where(d, p, f)} "
