@@ -81,3 +81,12 @@ def test_console_shows_unpriced_not_zero_dollars(loaded: tuple[Any, Any]) -> Non
         row = re.search(rf'data-(?:key|model)="{re.escape(LLAMA)}".*?</tr>', html, re.S)
         assert row, html[:400]
         assert "unpriced" in row.group(0) and "$0.00" not in row.group(0)
+
+
+def test_every_demo_model_has_a_price() -> None:
+    from stacklens.analytics.pricing import Pricer
+    from stacklens.demo import MODELS
+
+    pricer = Pricer()
+    unpriced = [m for p, m, _ in MODELS if pricer.price(p, m, tokens_in=1000) is None]
+    assert unpriced == []
