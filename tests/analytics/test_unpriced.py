@@ -47,10 +47,20 @@ def test_cost_api_reports_null_cost_and_counts_unpriced_apart(loaded: tuple[Any,
     llama = next(r for r in body["rows"] if r["model"] == LLAMA)
     assert (llama["cost_usd"], llama["unpriced"], llama["calls"]) == (None, 2, 2)
     assert body["total"]["unpriced"] == 2
+    # the dataset's llama call 300 in / 100 out, this one 50 in / 5 out
+    assert (llama["unpriced_tokens_in"], llama["unpriced_tokens_out"]) == (350, 105)
+    assert (body["total"]["unpriced_tokens_in"], body["total"]["unpriced_tokens_out"]) == (350, 105)
+    mini = next(r for r in body["rows"] if r["model"] == "gpt-4o-mini")
+    assert mini["unpriced_tokens_in"] == 0
     assert body["total"]["cost_usd"] > 0  # priced calls keep their figure
     tokens = {r["model"]: r for r in get(client, "/api/v1/overview")["tokens_by_model"]}
     assert tokens[LLAMA]["cost_usd"] is None and tokens[LLAMA]["unpriced"] == 2
     assert tokens["gpt-4o-mini"]["cost_usd"] > 0
+    # a window without any call costs $0, it is not "unpriced"
+    empty = client.get(
+        "/api/v1/costs", params={"since": "2025-06-01T00:00:00Z", "until": "2025-06-02T00:00:00Z"}
+    ).json()
+    assert (empty["total"]["cost_usd"], empty["total"]["unpriced"]) == (0, 0)
 
 
 def test_billing_export_leaves_unpriced_cost_empty(loaded: tuple[Any, Any]) -> None:
