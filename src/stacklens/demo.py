@@ -27,13 +27,14 @@ __all__ = [
 ]
 
 DEMO_STACKS: Final = ("john-dev", "acme-chat", "gateway-prod", "research-lab")
-#: (provider, model, mean response seconds)
+#: (provider, model, mean response seconds); every one has a genai-prices price, so the
+#: demo's costs are real figures (an unpriced model would show as "unpriced").
 MODELS: Final = (
     ("anthropic", "claude-sonnet-4-20250514", 6.0),
     ("openai", "gpt-4o-mini", 2.5),
     ("openai", "gpt-4.1", 5.0),
-    ("zhipu", "glm-4.7-free", 4.0),
-    ("meta", "llama-3.3-8b", 1.2),
+    ("google", "gemini-2.5-flash", 4.0),
+    ("groq", "llama-3.3-70b-versatile", 1.2),
 )
 #: The service whose heartbeat a live demo stack sends.
 DEMO_SERVICE: Final = "opencode"

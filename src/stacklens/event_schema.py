@@ -6,7 +6,7 @@ Documentation of the contract in :mod:`stacklens.schema`; ingest itself is more 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 import msgspec
 
@@ -19,7 +19,22 @@ from stacklens.schema import (
     STR_DATA_FIELDS,
 )
 
-__all__ = ["Event", "json_schema"]
+__all__ = ["TOKEN_DOCS", "Event", "json_schema"]
+
+#: The token fields' meaning (one definition; converters for providers' raw usage in
+#: :mod:`stacklens.analytics.usage_semantics`).
+TOKEN_DOCS: Final = {
+    "tokens_in": "All input tokens of the call: uncached, cache reads and cache writes "
+    "together (OpenAI prompt_tokens / OTel gen_ai.usage.input_tokens). Anthropic's "
+    "input_tokens excludes the cache: send input + cache_read + cache_creation, or the "
+    "raw usage object as data.usage.",
+    "tokens_cache_read": "The part of tokens_in read from the prompt cache.",
+    "tokens_cache_write": "The part of tokens_in written to the prompt cache.",
+    "tokens_out": "All output tokens, reasoning tokens included.",
+    "tokens_reasoning": "The part of tokens_out spent reasoning (priced as output).",
+    "usage": "Optional raw provider usage (Anthropic Messages, OpenAI Chat Completions "
+    "or Responses shape), converted to the tokens_* fields when they are absent.",
+}
 
 
 #: ``data`` of the native event, for the JSON Schema: built from the typed field lists
@@ -32,6 +47,7 @@ _ContractData = msgspec.defstruct(
         *((name, str | None, None) for name in STR_DATA_FIELDS),
         *((name, bool | None, None) for name in BOOL_DATA_FIELDS),
         ("args", Any, None),
+        ("usage", dict[str, Any] | None, None),
     ],
     omit_defaults=True,
     module=__name__,
@@ -72,4 +88,8 @@ def json_schema() -> dict[str, Any]:
         props["event_type"] = {"enum": sorted(EVENT_TYPES)}
     if "stack_name" in props:
         props["stack_name"] = {"type": "string", "pattern": f"^{STACK_NAME_RE.pattern}$"}
+    data = definitions.get("Data", {}).get("properties", {})
+    for name, text in TOKEN_DOCS.items():
+        if name in data:
+            data[name]["description"] = text
     return schema

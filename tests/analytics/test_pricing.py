@@ -29,9 +29,11 @@ def test_known_models_priced_by_hand_computed_rates() -> None:
     ) == pytest.approx(9960e-6)
 
 
-def test_anthropic_style_uncached_input_is_added() -> None:
+def test_cache_counts_are_parts_of_tokens_in_never_added() -> None:
+    # Issue 12 item 3: the hub no longer guesses "Anthropic style" from cache > tokens_in
+    # (provider raw usage is converted by its shape: test_usage_semantics). Counts that
+    # break the contract price the uncached part as zero, never negative.
     pricer = Pricer()
-    # cache_read 5000 > tokens_in 100: tokens_in is the uncached part
     cost = pricer.price(
         "anthropic",
         "claude-sonnet-4-20250514",
@@ -40,7 +42,7 @@ def test_anthropic_style_uncached_input_is_added() -> None:
         cache_read=5000,
         at_ns=JAN,
     )
-    assert cost == pytest.approx((100 * 3 + 5000 * 0.3) / 1e6)
+    assert cost == pytest.approx(5000 * 0.3 / 1e6)
 
 
 def test_unknown_provider_falls_back_to_model_and_unknown_model_is_none() -> None:

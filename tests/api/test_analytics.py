@@ -177,7 +177,7 @@ def test_users_and_costs_with_projections(loaded: tuple[Any, Any]) -> None:
         COST_MINI_1 + COST_CLIENT + COST_MINI_BETA
     )
     assert by_model["claude-sonnet-4-20250514"]["cost_usd"] == pytest.approx(COST_CLAUDE)
-    assert (by_model["llama-3.3-8b"]["cost_usd"], by_model["llama-3.3-8b"]["unpriced"]) == (0, 1)
+    assert (by_model["llama-3.3-8b"]["cost_usd"], by_model["llama-3.3-8b"]["unpriced"]) == (None, 1)
     assert body["total"]["cost_usd"] == pytest.approx(TOTAL_COST)
     # clock 2026-01-10T11:45Z: 11.75/24 of the day, 9 + 11.75/24 days of a 31-day month.
     projection = body["projection"]

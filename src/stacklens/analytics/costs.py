@@ -51,8 +51,30 @@ BILLING_COLUMNS: Final = (
 DAY_NS: Final = 86_400 * 10**9
 
 
+#: Cost of rows of which every call is unpriced is NULL, never $0: unpriced is not free
+#: (the rollup's merge turns a NULL cost into 0, so the unpriced count decides).
+_PRICED_COST: Final = (
+    "CASE WHEN coalesce(sum(calls), 0) > 0 AND coalesce(sum(unpriced), 0) >= sum(calls) "
+    "THEN NULL ELSE coalesce(sum(cost_usd), 0) END"
+)
+
+
+#: Tokens of billing records whose every call is unpriced, reported apart from the
+#: priced ones (a record mixing client-costed and unpriced calls counts as priced).
+_UNPRICED_TOKENS: Final = tuple(
+    f"coalesce(sum(CASE WHEN unpriced >= calls THEN {c} ELSE 0 END), 0) AS unpriced_{c}"
+    for c in ("tokens_in", "tokens_out")
+)
+
+
 def _sums() -> str:
-    return ", ".join(f"coalesce(sum({m}), 0) AS {m}" for m in _MEASURES)
+    return ", ".join(
+        [
+            f"{_PRICED_COST} AS {m}" if m == "cost_usd" else f"coalesce(sum({m}), 0) AS {m}"
+            for m in _MEASURES
+        ]
+        + list(_UNPRICED_TOKENS)
+    )
 
 
 def _where(d: Dialect, p: Params, f: Filters) -> str:
@@ -131,7 +153,12 @@ def billing_rows(
     f = Filters(since_ns=since_ns, until_ns=until_ns, stacks=stacks, user=user)
     p = Params(d)
     cols = ", ".join(
-        f"{d.date_to_text('day')} AS day" if c == "day" else c for c in BILLING_COLUMNS
+        f"{d.date_to_text('day')} AS day"
+        if c == "day"
+        else "CASE WHEN calls > unpriced THEN cost_usd END AS cost_usd"
+        if c == "cost_usd"
+        else c
+        for c in BILLING_COLUMNS
     )
     sql = (
         f"SELECT {cols} FROM billing_daily WHERE {_where(d, p, f)} "

@@ -8,9 +8,12 @@ Rules (README "Costs"):
   ``override`` or ``genai-prices``) so ``stacklens prices backfill`` can recompute it.
 - Overrides (``prices:`` in the prices file) take precedence over the library; keys are
   ``provider/model`` or just ``model``; values are USD per million tokens.
-- ``tokens_in`` is the whole prompt, cached tokens included (OpenAI and OpenTelemetry
-  GenAI convention); when cache reads+writes exceed it, the client used the Anthropic
-  convention (uncached input only) and the three are added.
+- ``tokens_in`` is the whole prompt, cache reads and writes included, and
+  ``tokens_reasoning`` is part of ``tokens_out`` (the contract:
+  :mod:`stacklens.analytics.usage_semantics`). A provider's raw usage (``data.usage``)
+  is converted to it first, by its shape; the counts are never reinterpreted from
+  their sizes. Cache counts larger than ``tokens_in`` break the contract; the uncached
+  part is then taken as zero rather than negative.
 - An unknown model is never priced at zero: the event keeps no cost, is counted here
   and in the rollups, and is listed by ``GET /api/v1/costs/unpriced``.
 
@@ -29,6 +32,8 @@ from typing import Any, Final, NamedTuple
 
 import msgspec
 import yaml
+
+from stacklens.analytics.usage_semantics import apply_raw_usage
 
 __all__ = ["COST_SOURCE_KEY", "PriceOverride", "Pricer", "load_price_overrides"]
 
@@ -86,10 +91,10 @@ def _calc(prices: Any, total_in: int, out: int, cache_read: int, cache_write: in
 
 
 def _split_input(tokens_in: int, cache_read: int, cache_write: int) -> tuple[int, int]:
-    """(total input incl. cache, uncached input)."""
-    if cache_read + cache_write > tokens_in:  # Anthropic style: tokens_in is uncached only
-        return tokens_in + cache_read + cache_write, tokens_in
-    return tokens_in, tokens_in - cache_read - cache_write
+    """(total input incl. cache, uncached input) under the contract: the cache counts
+    are parts of ``tokens_in``."""
+    total = max(tokens_in, cache_read + cache_write)
+    return total, total - cache_read - cache_write
 
 
 class Pricer:
@@ -219,7 +224,10 @@ class Pricer:
         """Set ``data.cost_usd`` on a canonical event that has a model and tokens and no
         cost; count it as unpriced when the model is unknown. A client cost wins."""
         data = event.get("data")
-        if not isinstance(data, dict) or data.get("cost_usd") is not None:
+        if not isinstance(data, dict):
+            return
+        apply_raw_usage(data)  # the provider's own usage → the contract's fields
+        if data.get("cost_usd") is not None:
             return
         model = data.get("model")
         counts = [

@@ -132,6 +132,8 @@ class Analytics:
         out = []
         for row in rows:
             row["tokens_total"] = int(row["tokens_in"]) + int(row["tokens_out"])
+            if row["llm_calls"] and int(row["unpriced"] or 0) >= int(row["llm_calls"]):
+                row["cost_usd"] = None  # every call unpriced: no cost, not $0 (issue 12)
             if row["tokens_total"] or row["llm_calls"]:
                 out.append(row)
         out.sort(key=lambda r: (-r["tokens_total"], str(r[by])))

@@ -81,6 +81,12 @@ def _usd(value: Any) -> str:
     return f"${number:,.4f}" if 0 < abs(number) < 1 else f"${number:,.2f}"
 
 
+def _cost(value: Any) -> str:
+    """A cost cell: ``None`` (no call of the row has a known price) reads "unpriced",
+    never $0.00 — unpriced is not free."""
+    return "unpriced" if value is None else _usd(value)
+
+
 def _pct(value: Any) -> str:
     return "—" if value is None else f"{float(value) * 100:.2f} %"
 
@@ -120,6 +126,7 @@ def make_environment() -> jinja2.Environment:
         when_ns=_when_ns,
         int_fmt=_int,
         usd=_usd,
+        cost=_cost,
         pct=_pct,
         ms=_ms,
         seconds=_seconds,

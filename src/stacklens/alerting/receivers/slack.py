@@ -8,6 +8,7 @@ Settings: ``api_url`` (secret), ``channel``, ``username`` (default ``stacklens``
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 from stacklens.alerting.config import IntegrationConfig, Secret
 from stacklens.alerting.dispatch import Notification
@@ -33,13 +34,20 @@ def _color(notification: Notification) -> str:
     return "danger" if "critical" in severities else "warning"
 
 
+def escape(text: str) -> str:
+    """Slack's mrkdwn control characters (api.slack.com "Escaping text"). Alert text
+    comes from the data (labels, templated annotations): unescaped, a ``<!channel>`` or
+    ``<https://evil|link>`` in it would ping or mislead a whole channel."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def slack_payload(
     notification: Notification, external_url: str, settings: dict[str, Any]
 ) -> dict[str, Any]:
     lines: list[str] = []
     for alert in notification.alerts:
-        lines.extend(alert_lines(alert))
-    heading = title(notification)
+        lines.extend(escape(line) for line in alert_lines(alert))
+    heading = escape(title(notification))
     alertname = common([a.labels for a in notification.alerts]).get("alertname", "")
     payload: dict[str, Any] = {
         "username": settings.get("username", "stacklens"),
@@ -48,7 +56,7 @@ def slack_payload(
             {
                 "color": _color(notification),
                 "title": heading,
-                "title_link": f"{external_url}/api/v1/alerts?alertname={alertname}",
+                "title_link": f"{external_url}/api/v1/alerts?alertname={quote(alertname)}",
                 "text": "\n".join(lines),
                 "fallback": heading,
                 "mrkdwn_in": ["text"],

@@ -103,7 +103,10 @@ ATTRIBUTE_RULES: Final[dict[str, Rule]] = {
     "llm.model_name": Rule("model", 3, to_str),
     "llm.request.model_name": Rule("model", 2, to_str),
     "embedding.model_name": Rule("model", 1, to_str),
-    # tokens
+    # tokens: the GenAI semconv's input_tokens (and OpenInference's prompt count) already
+    # include cached tokens and output_tokens include reasoning tokens, which is the
+    # contract's meaning of tokens_in / tokens_out (analytics.usage_semantics): mapped
+    # as they are, the cache and reasoning counts as their parts.
     "gen_ai.usage.input_tokens": Rule("tokens_in", 3, to_int),
     "gen_ai.usage.prompt_tokens": Rule("tokens_in", 2, to_int),
     "llm.token_count.prompt": Rule("tokens_in", 1, to_int),
