@@ -12,7 +12,7 @@ import msgspec
 from stacklens.ingest.otlp import MetricPoint
 from stacklens.ingest.pipeline import ForbiddenStackError
 from stacklens.privacy import Redactor
-from stacklens.schema import MetricRow
+from stacklens.schema import TS_MAX_NS, TS_MIN_NS, MetricRow
 
 __all__ = ["PreparedPoints", "prepare_points"]
 
@@ -38,6 +38,24 @@ def _point_id(point: MetricPoint, stack: str) -> str:
     return hashlib.blake2b(_encoder.encode(identity), digest_size=16).hexdigest()
 
 
+_INT64_MAX = 2**63 - 1
+
+
+def point_problem(point: MetricPoint) -> str | None:
+    """Why the store could not hold this point (every column is int64 / finite), or
+    None. Checked at the door, so an acknowledged point always loads."""
+    for name, ts in (("timeUnixNano", point.ts), ("startTimeUnixNano", point.start_ts)):
+        if ts is not None and ts != 0 and not TS_MIN_NS <= ts <= TS_MAX_NS:
+            return f"{name}: out of range (1970-01-01..2262-04-11)"
+    if point.count is not None and not 0 <= point.count <= _INT64_MAX:
+        return f"count: out of range (0..{_INT64_MAX})"
+    if point.bucket_counts is not None and any(
+        not 0 <= c <= _INT64_MAX for c in point.bucket_counts
+    ):
+        return f"bucketCounts: out of range (0..{_INT64_MAX})"
+    return None
+
+
 def prepare_points(
     points: Iterable[MetricPoint],
     *,
@@ -54,6 +72,10 @@ def prepare_points(
             rejected.append(
                 (index, "no stack: set resource attribute stack.name or use a stack-bound key")
             )
+            continue
+        problem = point_problem(point)
+        if problem is not None:
+            rejected.append((index, problem))
             continue
         if key_stack is not None and stack != key_stack:
             raise ForbiddenStackError(
