@@ -328,11 +328,13 @@ def demo(url: str, key: str, events: int, hours: float, seed: int | None) -> Non
 def _register_plugins() -> None:
     from stacklens.alerting.cli import rules, silence
     from stacklens.analytics.cli import billing, prices
+    from stacklens.ingest.quarantine_cli import quarantine
 
     main.add_command(prices)
     main.add_command(billing)
     main.add_command(rules)
     main.add_command(silence)
+    main.add_command(quarantine)
 
 
 _register_plugins()

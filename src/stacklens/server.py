@@ -35,6 +35,7 @@ from stacklens.api import costs as costs_api
 from stacklens.api import events as events_api
 from stacklens.api import health as health_api
 from stacklens.api import metric_points as metric_points_api
+from stacklens.api import quarantine as quarantine_api
 from stacklens.api.auth import authenticate
 from stacklens.config import HubConfig
 from stacklens.event_schema import json_schema
@@ -274,6 +275,7 @@ def create_app(hub: Hub) -> FastAPI:
     app.include_router(costs_api.router)
     app.include_router(alerts_api.router)
     app.include_router(health_api.router)
+    app.include_router(quarantine_api.router)
 
     @app.get("/metrics", tags=["metrics"])
     async def metrics(request: Request) -> Response:

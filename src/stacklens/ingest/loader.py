@@ -30,7 +30,7 @@ from stacklens.ingest.quarantine import Quarantine
 from stacklens.ingest.spool import Spool
 from stacklens.store.base import LoadResult, RejectedDataError, Store
 
-__all__ = ["Loader", "RetryOutcome", "segment_rows"]
+__all__ = ["Loader", "RetryOutcome", "retry_entry", "segment_rows"]
 
 log = structlog.get_logger(__name__)
 
@@ -51,6 +51,21 @@ class RetryOutcome(NamedTuple):
     #: Rows inserted (0 when they were already stored, or when the retry failed).
     inserted: int
     error: str | None
+
+
+def retry_entry(store: Store, quarantine: Quarantine, entry_id: str) -> RetryOutcome:
+    """Load a quarantined entry's rows again; the entry leaves the quarantine once they
+    are stored (a row already stored is deduplicated, never doubled). A refusal is
+    recorded on the entry; any other failure propagates. KeyError: no such entry."""
+    if quarantine.get(entry_id) is None:
+        raise KeyError(entry_id)
+    try:
+        result = store.load_files(quarantine.stream, [quarantine.rows_path(entry_id)])
+    except RejectedDataError as exc:
+        quarantine.note_failure(entry_id, str(exc))
+        return RetryOutcome(False, 0, str(exc))
+    quarantine.remove(entry_id)
+    return RetryOutcome(True, result.inserted, None)
 
 
 class Loader:
@@ -162,21 +177,13 @@ class Loader:
         return LoadResult(read=read, inserted=inserted)
 
     def retry_quarantined(self, entry_id: str) -> RetryOutcome:
-        """Load one quarantined entry again; it leaves the quarantine once stored.
-        A refusal is recorded on the entry; any other failure propagates."""
-        if self.quarantine is None or self.quarantine.get(entry_id) is None:
+        """Load one quarantined entry again (serialised with the load cycles)."""
+        if self.quarantine is None:
             raise KeyError(entry_id)
         with self._cycle_lock:
-            try:
-                result = self.store.load_files(
-                    self.stream, [self.quarantine.rows_path(entry_id)]
-                )
-            except RejectedDataError as exc:
-                self.quarantine.note_failure(entry_id, str(exc))
-                return RetryOutcome(False, 0, str(exc))
-            self.quarantine.remove(entry_id)
-            self.rows_loaded += result.inserted
-            return RetryOutcome(True, result.inserted, None)
+            outcome = retry_entry(self.store, self.quarantine, entry_id)
+        self.rows_loaded += outcome.inserted
+        return outcome
 
     def lag_s(self) -> float:
         """Age of the oldest acknowledged row not yet queryable (0 when caught up)."""
