@@ -3,12 +3,13 @@ that the loader isolates what the store refuses instead of stalling on it."""
 
 from __future__ import annotations
 
+import zlib
 from pathlib import Path
 from typing import Any
 
 import msgspec
 
-from stacklens.ingest.spool import Spool
+from stacklens.ingest.spool import recover_segment
 
 __all__ = ["ordinary_rows", "poison_rows", "write_to_spool"]
 
@@ -63,12 +64,18 @@ def poison_rows(stack: str = "poison", ts_ns: int = _NOW_NS) -> dict[str, list[b
     }
 
 
-def write_to_spool(directory: Path, lines: list[bytes]) -> None:
-    """Append ``lines`` as one acknowledged batch to the spool in ``directory`` (no hub
-    may hold it meanwhile)."""
-    spool = Spool(directory)
-    spool.open()
-    try:
-        spool.append_blocking(b"".join(line + b"\n" for line in lines), len(lines))
-    finally:
-        spool.close()
+def write_to_spool(directory: Path, lines: list[bytes], *, after_segment: int = 0) -> Path:
+    """``lines`` as one acknowledged batch (rows plus the spool's commit marker) in a
+    new segment numbered past ``after_segment`` (the store's checkpoint: a hub discards
+    segments at or below it as loaded). No hub may hold the spool meanwhile. The spool
+    itself checks the batch when it opens (``recover_segment``)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    existing = [int(p.name.removesuffix(".ndjson")) for p in directory.glob("*.ndjson")]
+    number = max([after_segment, *existing]) + 1
+    payload = b"".join(line + b"\n" for line in lines)
+    marker = b'{"_commit":1,"n":%d,"crc":%d}\n' % (len(lines), zlib.crc32(payload))
+    path = directory / f"{number:016d}.ndjson"
+    path.write_bytes(payload + marker)
+    if recover_segment(path) != len(lines):
+        raise AssertionError("the spool would not keep this batch")
+    return path
