@@ -258,5 +258,5 @@ def test_deep_nesting_is_refused_not_a_recursion_error() -> None:
     args: object = [1]
     for _ in range(500):
         args = [args]
-    with pytest.raises(EventError, match="data.args is nested deeper"):
+    with pytest.raises(EventError, match=r"data\.args is nested deeper"):
         norm({**base, "data": {"args": args}})
