@@ -73,14 +73,14 @@ def prepare_points(
                 (index, "no stack: set resource attribute stack.name or use a stack-bound key")
             )
             continue
-        problem = point_problem(point)
-        if problem is not None:
-            rejected.append((index, problem))
-            continue
         if key_stack is not None and stack != key_stack:
             raise ForbiddenStackError(
                 f"metric {point.name!r} is for stack {stack!r}; this key is bound to {key_stack!r}"
             )
+        problem = point_problem(point)
+        if problem is not None:
+            rejected.append((index, problem))
+            continue
         attributes: Any = msgspec.json.decode(point.attributes) if point.attributes else {}
         safe, _ = redactor.redact_value(attributes, "attributes")
         row = MetricRow(
