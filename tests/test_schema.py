@@ -162,3 +162,101 @@ def test_json_schema_lists_event_types_and_stack_pattern() -> None:
     assert "llm_call" in event["properties"]["event_type"]["enum"]
     assert event["properties"]["stack_name"]["pattern"].startswith("^[a-z0-9]")
     assert set(event["required"]) == {"timestamp", "event_type"}
+
+
+# -- bounds: every value that reaches the store fits its column and the rollup sums --
+
+_TS = "2026-01-01T00:00:00Z"
+
+
+@pytest.mark.parametrize(
+    "timestamp",
+    ["0001-01-01T00:00:00Z", "1677-09-21T00:12:43Z", "1969-12-31T23:59:59Z", 2**63, 2**64],
+)
+def test_timestamps_out_of_range_are_refused_naming_the_field(timestamp: object) -> None:
+    with pytest.raises(EventError, match=r"timestamp"):
+        norm({"event_type": "log", "timestamp": timestamp})
+
+
+def test_text_timestamps_at_the_range_edges() -> None:
+    assert parse_timestamp("1970-01-01T00:00:00Z") == 0
+    with pytest.raises(EventError, match=r"timestamp: out of range \(1970-01-01\.\.2262-04-11\)"):
+        parse_timestamp("0001-01-01T00:00:00Z")
+    with pytest.raises(EventError, match="out of range"):
+        parse_timestamp("2262-04-12T00:00:00Z")
+
+
+@pytest.mark.parametrize(
+    ("data", "field"),
+    [
+        ({"tokens_in": 2**63 - 1}, "data.tokens_in"),
+        ({"tokens_out": 10**9 + 1}, "data.tokens_out"),
+        ({"tokens_cache_read": "9223372036854775807"}, "data.tokens_cache_read"),
+        ({"cost_usd": 1e308}, "data.cost_usd"),
+        ({"cost_usd": -1e308}, "data.cost_usd"),
+        ({"cost_usd": -0.01}, "data.cost_usd"),
+        ({"duration_ms": -1}, "data.duration_ms"),
+        ({"duration_ms": 1e300}, "data.duration_ms"),
+        ({"score": 1e300}, "data.score"),
+        ({"status_code": 10**6}, "data.status_code"),
+        ({"content_length": 2**60}, "data.content_length"),
+    ],
+)
+def test_numbers_out_of_range_are_refused_naming_the_field(
+    data: dict[str, object], field: str
+) -> None:
+    with pytest.raises(EventError, match=f"{field}.*(out of range|negative)"):
+        norm({"event_type": "llm_call", "timestamp": _TS, "data": data})
+
+
+def test_ordinary_numbers_still_pass() -> None:
+    event = norm(
+        {
+            "event_type": "llm_call",
+            "timestamp": _TS,
+            "data": {"tokens_in": 10**9, "cost_usd": 12.5, "duration_ms": 0, "score": -1},
+        }
+    )
+    assert event["data"] == {
+        "tokens_in": 10**9,
+        "cost_usd": 12.5,
+        "duration_ms": 0.0,
+        "score": -1.0,
+    }
+
+
+def test_unknown_data_keys_have_the_limits_of_attributes() -> None:
+    base = {"event_type": "log", "timestamp": _TS}
+    for where in ("data", "attributes"):
+        with pytest.raises(EventError, match="longer than"):
+            norm({**base, where: {"blob": "x" * 100_000}})
+        with pytest.raises(EventError, match="more than 256 attributes"):
+            norm({**base, where: {f"k{i}": i for i in range(1000)}})
+        with pytest.raises(EventError, match="scalar"):
+            norm({**base, where: {"rows": [{"a": 1}]}})
+    # The attribute count is shared wherever a value ends up.
+    with pytest.raises(EventError, match="more than 256 attributes"):
+        norm(
+            {
+                **base,
+                "attributes": {f"a{i}": i for i in range(200)},
+                "data": {f"d{i}": i for i in range(100)},
+            }
+        )
+    kept = norm({**base, "data": {"note": "short", "nested": {"a": 1}}})
+    assert kept["data"] == {"note": "short", "nested": {"a": 1}}
+
+
+def test_deep_nesting_is_refused_not_a_recursion_error() -> None:
+    deep: object = 1
+    for _ in range(500):
+        deep = {"a": deep}
+    base = {"event_type": "log", "timestamp": _TS}
+    for raw in ({**base, "attributes": deep}, {**base, "data": {"x": deep}}):
+        with pytest.raises(EventError, match="nested deeper"):
+            norm(raw)
+    args: object = [1]
+    for _ in range(500):
+        args = [args]
+    with pytest.raises(EventError, match=r"data\.args is nested deeper"):
+        norm({**base, "data": {"args": args}})

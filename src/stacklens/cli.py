@@ -374,6 +374,7 @@ def _demo_live(client: Any, url: str, key: str, rng: random.Random, interval: fl
 def _register_plugins() -> None:
     from stacklens.alerting.cli import rules, silence
     from stacklens.analytics.cli import billing, prices
+    from stacklens.ingest.quarantine_cli import quarantine
     from stacklens.operations.commands import backup, restore
 
     main.add_command(prices)
@@ -382,6 +383,7 @@ def _register_plugins() -> None:
     main.add_command(silence)
     main.add_command(backup)
     main.add_command(restore)
+    main.add_command(quarantine)
 
 
 _register_plugins()

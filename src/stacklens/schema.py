@@ -217,6 +217,22 @@ class MetricRow(msgspec.Struct, omit_defaults=True):
 
 
 _EPOCH_NS_MIN: Final = 10**15  # anything smaller is seconds or milliseconds, not ns
+#: Every stored timestamp fits DuckDB's BIGINT nanoseconds (int64): 1970-01-01 up to
+#: 2262-04-11 (2**63 - 1 ns). Text before 1677 would overflow the loader's cast and
+#: stall every load behind it.
+TS_MIN_NS: Final = 0
+TS_MAX_NS: Final = 2**63 - 1
+_TS_RANGE: Final = "out of range (1970-01-01..2262-04-11)"
+#: Upper bounds of numeric ``data`` fields. Token counts are summed per hour, day and
+#: session in BIGINT rollups: at 10**9 a call, 9 billion calls land in one bucket before
+#: a sum could overflow. Costs and durations are summed as DOUBLE (no overflow, but a
+#: 1e308 cost would turn every total into infinity).
+MAX_TOKENS: Final = 10**9
+MAX_INT: Final = 2**53  # content_length, word_count: exact in every JSON reader
+MAX_STATUS_CODE: Final = 999
+MAX_COST_USD: Final = 10.0**6
+MAX_DURATION_MS: Final = 10.0**11  # about three years
+MAX_SCORE: Final = 10.0**9
 _attributes_encoder = msgspec.json.Encoder(order="sorted")
 
 
@@ -227,6 +243,8 @@ def parse_timestamp(value: object) -> int:
     if isinstance(value, int):
         if value < _EPOCH_NS_MIN:
             raise EventError("integer timestamps must be epoch nanoseconds")
+        if value > TS_MAX_NS:
+            raise EventError(f"timestamp: {_TS_RANGE}")
         return value
     if isinstance(value, str):
         text = value.strip()
@@ -239,32 +257,74 @@ def parse_timestamp(value: object) -> int:
         if parsed.tzinfo is None:
             raise EventError("timestamp needs a UTC offset (for example 'Z')")
         delta = parsed - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-        return (delta.days * 86_400 + delta.seconds) * 10**9 + delta.microseconds * 1000
+        ns = (delta.days * 86_400 + delta.seconds) * 10**9 + delta.microseconds * 1000
+        if not TS_MIN_NS <= ns <= TS_MAX_NS:
+            raise EventError(f"timestamp: {_TS_RANGE}")
+        return ns
     if value is None:
         raise EventError("timestamp is required")
     raise EventError("timestamp must be an RFC 3339 string or epoch nanoseconds")
 
 
+#: Deepest object nesting kept (a deeper value is refused, never a RecursionError).
+MAX_DEPTH: Final = 32
+
+
+def _check_leaf(name: str, item: object, limits: Limits) -> None:
+    if isinstance(item, str) and len(item) > limits.max_string_bytes:
+        raise EventError(f"attribute {name!r} is longer than {limits.max_string_bytes} bytes")
+    if isinstance(item, list):
+        for v in item:
+            if not (v is None or isinstance(v, str | int | float | bool)):
+                raise EventError(f"attribute {name!r} must be a scalar or a list of scalars")
+            if isinstance(v, str) and len(v) > limits.max_string_bytes:
+                raise EventError(
+                    f"attribute {name!r} holds a string longer than {limits.max_string_bytes} bytes"
+                )
+
+
 def _flatten_attributes(
-    value: Mapping[str, Any], out: dict[str, Any], prefix: str, limits: Limits
+    value: Mapping[str, Any], out: dict[str, Any], prefix: str, limits: Limits, depth: int = 0
 ) -> None:
+    if depth >= MAX_DEPTH:
+        raise EventError(f"attribute {prefix[:80]!r} is nested deeper than {MAX_DEPTH} levels")
     for key, item in value.items():
         name = f"{prefix}{key}"
         if isinstance(item, Mapping):
-            _flatten_attributes(item, out, f"{name}.", limits)
+            _flatten_attributes(item, out, f"{name}.", limits, depth + 1)
             continue
-        if isinstance(item, str) and len(item) > limits.max_string_bytes:
-            raise EventError(f"attribute {name!r} is longer than {limits.max_string_bytes} bytes")
-        if isinstance(item, list) and not all(
-            v is None or isinstance(v, str | int | float | bool) for v in item
-        ):
-            raise EventError(f"attribute {name!r} must be a scalar or a list of scalars")
+        _check_leaf(name, item, limits)
         out[name] = item
         if len(out) > limits.max_attributes:
             raise EventError(f"more than {limits.max_attributes} attributes")
 
 
-def _as_int(name: str, value: object) -> int:
+def _count_leaves(name: str, value: object, limits: Limits, depth: int = 0) -> int:
+    """Check an unknown ``data`` value (stored as it is, inside attributes) against the
+    limits an attribute has: string size, scalar lists, depth. Returns its leaf count."""
+    if depth >= MAX_DEPTH:
+        raise EventError(f"attribute {name[:80]!r} is nested deeper than {MAX_DEPTH} levels")
+    if isinstance(value, Mapping):
+        return sum(
+            _count_leaves(f"{name}.{key}", item, limits, depth + 1) for key, item in value.items()
+        )
+    _check_leaf(name, value, limits)
+    return 1
+
+
+def _check_depth(name: str, value: object) -> None:
+    """Refuse values nested deeper than MAX_DEPTH (iteratively: no recursion limit)."""
+    stack: list[tuple[object, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, Mapping | list):
+            if depth >= MAX_DEPTH:
+                raise EventError(f"{name} is nested deeper than {MAX_DEPTH} levels")
+            children = item.values() if isinstance(item, Mapping) else item
+            stack.extend((child, depth + 1) for child in children)
+
+
+def _as_int(name: str, value: object, maximum: int = 2**63 - 1) -> int:
     if isinstance(value, bool):
         raise EventError(f"data.{name} must be an integer")
     if isinstance(value, int):
@@ -277,12 +337,12 @@ def _as_int(name: str, value: object) -> int:
         raise EventError(f"data.{name} must be an integer")
     if result < 0:
         raise EventError(f"data.{name} must not be negative")
-    if result >= 2**63:
-        raise EventError(f"data.{name} is too large")
+    if result > maximum:
+        raise EventError(f"data.{name}: out of range (0..{maximum})")
     return result
 
 
-def _as_float(name: str, value: object) -> float:
+def _as_float(name: str, value: object, low: float, high: float) -> float:
     if isinstance(value, bool):
         raise EventError(f"data.{name} must be a number")
     if isinstance(value, int | float):
@@ -296,6 +356,8 @@ def _as_float(name: str, value: object) -> float:
         raise EventError(f"data.{name} must be a number")
     if not math.isfinite(result):
         raise EventError(f"data.{name} must be a finite number")
+    if not low <= result <= high:
+        raise EventError(f"data.{name}: out of range ({low:g}..{high:g})")
     return result
 
 
@@ -325,15 +387,32 @@ def _boolean(name: str, value: object, limits: Limits) -> bool:
     return value
 
 
+#: Field → inclusive maximum (every integer field is non-negative).
+_INT_MAX: Final[dict[str, int]] = {
+    **{name: MAX_TOKENS for name in INT_DATA_FIELDS if name.startswith("tokens_")},
+    "content_length": MAX_INT,
+    "word_count": MAX_INT,
+    "status_code": MAX_STATUS_CODE,
+}
+#: Field → inclusive (minimum, maximum). A feedback score may be negative (thumbs down).
+_FLOAT_RANGE: Final[dict[str, tuple[float, float]]] = {
+    "cost_usd": (0.0, MAX_COST_USD),
+    "duration_ms": (0.0, MAX_DURATION_MS),
+    "score": (-MAX_SCORE, MAX_SCORE),
+}
+
+
 def _integer(name: str, value: object, limits: Limits) -> int:
-    return _as_int(name, value)
+    return _as_int(name, value, _INT_MAX[name])
 
 
 def _number(name: str, value: object, limits: Limits) -> float:
-    return _as_float(name, value)
+    low, high = _FLOAT_RANGE[name]
+    return _as_float(name, value, low, high)
 
 
 def _any(name: str, value: object, limits: Limits) -> object:
+    _check_depth(f"data.{name}", value)
     return value  # raw args: hashed by the privacy engine, any JSON shape
 
 
@@ -448,7 +527,15 @@ def normalize(
         _flatten_attributes(raw_attributes, attributes, "", limits)
     if extra:
         _flatten_attributes(extra, attributes, "", limits)
-    canonical["data"] = _check_data(data, limits) if data else {}
+    checked = _check_data(data, limits) if data else {}
+    # Unknown data keys end up in attributes (to_row): the same limits apply to them.
+    stored = len(attributes)
+    for key, value in checked.items():
+        if key not in DATA_FIELDS and key != "args":
+            stored += _count_leaves(f"data.{key}", value, limits)
+            if stored > limits.max_attributes:
+                raise EventError(f"more than {limits.max_attributes} attributes")
+    canonical["data"] = checked
     canonical["attributes"] = attributes
     return canonical
 

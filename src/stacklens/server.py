@@ -37,6 +37,7 @@ from stacklens.api import costs as costs_api
 from stacklens.api import events as events_api
 from stacklens.api import health as health_api
 from stacklens.api import metric_points as metric_points_api
+from stacklens.api import quarantine as quarantine_api
 from stacklens.api.auth import authenticate
 from stacklens.config import HubConfig
 from stacklens.event_schema import json_schema
@@ -46,6 +47,7 @@ from stacklens.ingest import routes as ingest_routes
 from stacklens.ingest.loader import Loader
 from stacklens.ingest.metrics import HubMetrics
 from stacklens.ingest.pipeline import IngestPipeline
+from stacklens.ingest.quarantine import Quarantine, quarantine_counter
 from stacklens.ingest.spool import Spool
 from stacklens.ingest.workers import PipelinePool, PipelineSpec
 from stacklens.metadata import KeyRing, MetadataDB, StackRegistry
@@ -122,8 +124,19 @@ class Hub:
             fsync=config.fsync,
             clock=clock,
         )
+        self.registry = registry if registry is not None else CollectorRegistry()
+        quarantined = quarantine_counter(self.registry)
+        self.quarantines = {
+            stream: Quarantine(data_dir / "quarantine", stream, clock=clock)
+            for stream in ("events", "metrics")
+        }
         self.loader = Loader(
-            self.spool, self.store, interval_s=config.loader_interval_s, clock=clock
+            self.spool,
+            self.store,
+            interval_s=config.loader_interval_s,
+            clock=clock,
+            quarantine=self.quarantines["events"],
+            on_quarantine=quarantined.labels(stream="events").inc,
         )
         # OTel metric points: their own stream and table, the same durability.
         self.metrics_spool = Spool(
@@ -138,8 +151,9 @@ class Hub:
             stream="metrics",
             interval_s=config.loader_interval_s,
             clock=clock,
+            quarantine=self.quarantines["metrics"],
+            on_quarantine=quarantined.labels(stream="metrics").inc,
         )
-        self.registry = registry if registry is not None else CollectorRegistry()
         self.metrics = HubMetrics(self.registry)
         self.alerts = (
             create_alert_engine(
@@ -266,6 +280,7 @@ def create_app(hub: Hub) -> FastAPI:
     app.include_router(alerts_api.router)
     app.include_router(health_api.router)
     app.include_router(backup_api.router)
+    app.include_router(quarantine_api.router)
 
     @app.get("/metrics", tags=["metrics"])
     async def metrics(request: Request) -> Response:

@@ -45,6 +45,8 @@ text = (
     | st.sampled_from(["", "0", "-1", "7d", "15m", "2026-01-10T12:00:00Z", "alpha", "x" * 300])
     | extreme_text
 )
+
+
 def _containers(inner: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
     return st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=10), inner, max_size=4)
 
@@ -135,3 +137,34 @@ def test_extreme_bodies_never_answer_5xx(app_client: Any, data: st.DataObject) -
     body = data.draw(body_fields)
     response = app_client.request(method, path, json=body)
     assert response.status_code < 500, (method, path, body, response.text[:300])
+
+
+extreme_bodies = st.sampled_from(
+    [2**63, -(2**63) - 1, 2**64, 10**400, 1e308, -1e308, "0001-01-01T00:00:00Z"]
+) | st.integers(min_value=1, max_value=1500).map(lambda depth: "[" * depth + "]" * depth)
+
+
+@settings(
+    max_examples=80,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(data=st.data(), body=extreme_bodies)
+def test_extreme_bodies_and_parameters_never_5xx(
+    app_client: Any, data: st.DataObject, body: Any
+) -> None:
+    """Deep nesting, numbers past int64 and double, timestamps before 1677, in bodies
+    and in every query parameter."""
+    method, path, names = data.draw(st.sampled_from(operations(app_client)))
+    concrete = re.sub(r"\{[^}]+\}", "0000000000000001-000001", path)
+    text_value = body if isinstance(body, str) else str(body)
+    params = dict.fromkeys(names, text_value)
+    content = text_value.encode()
+    response = app_client.request(
+        method,
+        concrete,
+        params=params,
+        content=content if method in ("POST", "PUT", "PATCH") else None,
+        headers={"Content-Type": "application/json"},
+    )
+    assert response.status_code < 500, (method, concrete, response.text[:300])

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import gzip
+import math
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -168,3 +171,175 @@ def test_otlp_and_loki_endpoints_never_5xx(
     body = gzip.compress(raw) if compress else raw
     response = fuzz_client.post(path, content=body, headers=headers)
     assert response.status_code < 500, response.text
+
+
+# -- extremes on every protocol: no 5xx, and nothing acknowledged the loader cannot load --
+
+extreme_ints = st.sampled_from(
+    [0, 1, -1, 2**31, 2**53 + 1, 2**63 - 1, 2**63, -(2**63), 2**64 - 1, 2**64, 10**30]
+) | st.integers(min_value=-(2**70), max_value=2**70)
+extreme_floats = st.sampled_from([1e308, -1e308, 5e-324, -0.0, 1e19]) | st.floats()
+extreme_numbers = extreme_ints | extreme_floats
+extreme_ts_text = st.datetimes(
+    min_value=dt.datetime(1, 1, 1), max_value=dt.datetime(9999, 12, 31), timezones=st.just(dt.UTC)
+).map(lambda d: d.isoformat().replace("+00:00", "Z")) | st.sampled_from(
+    ["0001-01-01T00:00:00Z", "1677-09-21T00:12:43.145224Z", "2262-04-11T23:47:16.854775Z"]
+)
+NOW_NS = time.time_ns()
+extreme_ts = extreme_ts_text | extreme_ints | st.just(NOW_NS)
+
+
+def _nested(depth: int, leaf: Any) -> Any:
+    value = leaf
+    for _ in range(depth):
+        value = {"n": value}
+    return value
+
+
+@pytest.fixture(scope="module")
+def extreme_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, Any]]:
+    with in_process_hub(tmp_path_factory.mktemp("extreme") / "data", max_body_bytes=256 * 1024) as (
+        hub,
+        client,
+    ):
+        client.headers["X-Stack-Name"] = "fuzz"
+        yield hub, client
+
+
+def _assert_loadable(hub: Any, response: Any) -> None:
+    """No 5xx; and whatever was acknowledged loads: the store refused nothing."""
+    assert response.status_code < 500, response.text
+    hub.flush()  # a transient store failure would raise here
+    assert hub.loader.last_error is None and hub.metrics_loader.last_error is None
+    assert hub.loader.rows_quarantined == 0 and hub.metrics_loader.rows_quarantined == 0, [
+        e.error for q in hub.quarantines.values() for e in q.entries()
+    ]
+    assert hub.spool.backlog_bytes() == 0 and hub.metrics_spool.backlog_bytes() == 0
+
+
+EXTREME = settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+_DATA_KEYS = ["tokens_in", "tokens_out", "cost_usd", "duration_ms", "score", "status_code", "x"]
+
+
+@EXTREME
+@given(
+    timestamp=extreme_ts,
+    data=st.dictionaries(st.sampled_from(_DATA_KEYS), extreme_numbers, max_size=4),
+    depth=st.integers(min_value=0, max_value=1200),
+    copies=st.integers(min_value=1, max_value=3),
+)
+def test_native_extremes(
+    extreme_hub: tuple[Any, Any], timestamp: Any, data: dict[str, Any], depth: int, copies: int
+) -> None:
+    hub, client = extreme_hub
+    event = {"event_type": "llm_call", "timestamp": timestamp, "data": data}
+    if depth:
+        event["attributes"] = _nested(depth, 1)
+    # Copies share a rollup bucket: each value must fit, and so must their sum.
+    body = msgspec.json.encode([dict(event, data=dict(data, model="m")) for _ in range(copies)])
+    _assert_loadable(hub, client.post("/v1/events", content=body))
+
+
+def _any_value(depth: int, leaf: Any) -> Any:
+    value = leaf
+    for _ in range(depth):
+        value = {"kvlistValue": {"values": [{"key": "k", "value": value}]}}
+    return value
+
+
+@EXTREME
+@given(
+    start=extreme_ints,
+    end=extreme_ints,
+    tokens=extreme_numbers,
+    depth=st.integers(min_value=0, max_value=300),
+    protobuf=st.booleans(),
+)
+def test_otlp_trace_extremes(
+    extreme_hub: tuple[Any, Any], start: int, end: int, tokens: Any, depth: int, protobuf: bool
+) -> None:
+    hub, client = extreme_hub
+    number = {"intValue": str(tokens)} if isinstance(tokens, int) else {"doubleValue": tokens}
+    span = {
+        "traceId": "0af7651916cd43dd8448eb211c80319c",
+        "spanId": "b7ad6b7169203331",
+        "name": "chat",
+        "startTimeUnixNano": str(start % 2**64),
+        "endTimeUnixNano": str(end % 2**64),
+        "attributes": [
+            {"key": "gen_ai.usage.input_tokens", "value": number},
+            {"key": "gen_ai.usage.cost", "value": number},
+            {"key": "deep", "value": _any_value(depth, {"intValue": "1"})},
+        ],
+    }
+    document = {"resourceSpans": [{"scopeSpans": [{"spans": [span]}]}]}
+    if isinstance(tokens, float) and not math.isfinite(tokens):
+        number.clear()
+        number["doubleValue"] = str(tokens).replace("inf", "Infinity").replace("nan", "NaN")
+    content = msgspec.json.encode(document)
+    content_type = "application/json"
+    if protobuf:
+        from google.protobuf import json_format
+        from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+            ExportTraceServiceRequest,
+        )
+
+        try:
+            message = json_format.Parse(content, ExportTraceServiceRequest())
+        except (json_format.ParseError, RecursionError):
+            return  # not representable as protobuf: the JSON case covers it
+        content, content_type = message.SerializeToString(), "application/x-protobuf"
+    response = client.post("/v1/traces", content=content, headers={"Content-Type": content_type})
+    _assert_loadable(hub, response)
+
+
+@EXTREME
+@given(
+    ts=extreme_ints,
+    start=extreme_ints,
+    count=extreme_ints,
+    value=extreme_floats,
+    protobuf=st.booleans(),
+)
+def test_otlp_metric_extremes(
+    extreme_hub: tuple[Any, Any], ts: int, start: int, count: int, value: float, protobuf: bool
+) -> None:
+    from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
+        ExportMetricsServiceRequest,
+    )
+
+    hub, client = extreme_hub
+    request = ExportMetricsServiceRequest()
+    metric = request.resource_metrics.add().scope_metrics.add().metrics.add()
+    metric.name = "extreme"
+    point = metric.histogram.data_points.add()
+    point.time_unix_nano = ts % 2**64
+    point.start_time_unix_nano = start % 2**64
+    point.count = count % 2**64
+    point.sum = value
+    point.explicit_bounds.extend([value])
+    point.bucket_counts.extend([count % 2**64, 0])
+    gauge = request.resource_metrics[0].scope_metrics[0].metrics.add()
+    gauge.name = "extreme_gauge"
+    gauge.gauge.data_points.add(time_unix_nano=ts % 2**64, as_double=value)
+    if protobuf:
+        content, content_type = request.SerializeToString(), "application/x-protobuf"
+    else:
+        from google.protobuf import json_format
+
+        content, content_type = json_format.MessageToJson(request).encode(), "application/json"
+    response = client.post("/v1/metrics", content=content, headers={"Content-Type": content_type})
+    _assert_loadable(hub, response)
+
+
+@EXTREME
+@given(ts=extreme_ints.map(str) | st.text(max_size=25), line=st.text(max_size=40))
+def test_loki_extremes(extreme_hub: tuple[Any, Any], ts: str, line: str) -> None:
+    hub, client = extreme_hub
+    body = {"streams": [{"stream": {"job": "fuzz"}, "values": [[ts, line]]}]}
+    response = client.post("/loki/api/v1/push", json=body, headers={"X-Scope-OrgID": "fuzz"})
+    _assert_loadable(hub, response)

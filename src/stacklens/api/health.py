@@ -43,6 +43,14 @@ def check_health(hub: Hub) -> dict[str, dict[str, Any]]:
         "running": {name: loader.is_running for name, loader in loaders.items()},
         "last_error": {name: loader.last_error for name, loader in loaders.items()},
     }
+    # Quarantined rows do not make the loader unhealthy: loading goes on around them,
+    # and any ingest key could otherwise turn /health red by sending one.
+    checks["loader"]["quarantine"] = {
+        "rows": {name: q.count_rows() for name, q in hub.quarantines.items()},
+        "quarantined_since_start": {
+            name: loader.rows_quarantined for name, loader in loaders.items()
+        },
+    }
     for name, ping in (("store", hub.store.ping), ("metadata", hub.metadata.ping)):
         try:
             ping()

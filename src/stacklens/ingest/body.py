@@ -63,16 +63,22 @@ def decode_content_encoding(body: bytes, encoding: str | None, limit: int) -> by
         return body
     if name in ("gzip", "x-gzip", "deflate"):
         wbits = 16 + zlib.MAX_WBITS if name != "deflate" else zlib.MAX_WBITS
-        inflater = zlib.decompressobj(wbits)
-        try:
-            out = inflater.decompress(body, limit + 1)
-        except zlib.error:
-            raise BodyError(f"body is not valid {name}") from None
-        if len(out) > limit or inflater.unconsumed_tail:
-            raise BodyError(f"decompressed body is larger than {limit} bytes", 413)
-        if not inflater.eof:
-            raise BodyError(f"body is truncated {name}")
-        return out
+        out = bytearray()
+        data = body
+        while True:
+            inflater = zlib.decompressobj(wbits)
+            try:
+                out += inflater.decompress(data, limit - len(out) + 1)
+            except zlib.error:
+                raise BodyError(f"body is not valid {name}") from None
+            if len(out) > limit or inflater.unconsumed_tail:
+                raise BodyError(f"decompressed body is larger than {limit} bytes", 413)
+            if not inflater.eof:
+                raise BodyError(f"body is truncated {name}")
+            # gzip allows several members back to back (RFC 1952 §2.2): read them all.
+            data = inflater.unused_data
+            if name == "deflate" or not data:
+                return bytes(out)
     raise UnsupportedMediaError(f"Content-Encoding {name!r} is not supported (gzip, deflate)")
 
 
@@ -84,6 +90,8 @@ def parse_native(body: bytes) -> ParsedBody:
     if stripped[:1] in (b"{", b"["):
         try:
             value = _decoder.decode(stripped)
+        except RecursionError:
+            raise BodyError("body is nested too deeply") from None
         except msgspec.DecodeError as exc:
             if b"\n" not in stripped or stripped[:1] == b"[":
                 raise BodyError(f"body is not valid JSON: {exc}") from None
@@ -98,6 +106,9 @@ def parse_native(body: bytes) -> ParsedBody:
         index = len(events)
         try:
             events.append(_decoder.decode(line))
+        except RecursionError:
+            events.append(None)
+            rejected.append((index, "line is nested too deeply"))
         except msgspec.DecodeError as exc:
             events.append(None)
             rejected.append((index, f"line is not valid JSON: {exc}"))

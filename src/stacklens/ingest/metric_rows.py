@@ -12,7 +12,7 @@ import msgspec
 from stacklens.ingest.otlp import MetricPoint
 from stacklens.ingest.pipeline import ForbiddenStackError
 from stacklens.privacy import Redactor
-from stacklens.schema import MetricRow
+from stacklens.schema import TS_MAX_NS, TS_MIN_NS, MetricRow
 
 __all__ = ["PreparedPoints", "prepare_points"]
 
@@ -38,6 +38,24 @@ def _point_id(point: MetricPoint, stack: str) -> str:
     return hashlib.blake2b(_encoder.encode(identity), digest_size=16).hexdigest()
 
 
+_INT64_MAX = 2**63 - 1
+
+
+def point_problem(point: MetricPoint) -> str | None:
+    """Why the store could not hold this point (every column is int64 / finite), or
+    None. Checked at the door, so an acknowledged point always loads."""
+    for name, ts in (("timeUnixNano", point.ts), ("startTimeUnixNano", point.start_ts)):
+        if ts is not None and ts != 0 and not TS_MIN_NS <= ts <= TS_MAX_NS:
+            return f"{name}: out of range (1970-01-01..2262-04-11)"
+    if point.count is not None and not 0 <= point.count <= _INT64_MAX:
+        return f"count: out of range (0..{_INT64_MAX})"
+    if point.bucket_counts is not None and any(
+        not 0 <= c <= _INT64_MAX for c in point.bucket_counts
+    ):
+        return f"bucketCounts: out of range (0..{_INT64_MAX})"
+    return None
+
+
 def prepare_points(
     points: Iterable[MetricPoint],
     *,
@@ -59,6 +77,10 @@ def prepare_points(
             raise ForbiddenStackError(
                 f"metric {point.name!r} is for stack {stack!r}; this key is bound to {key_stack!r}"
             )
+        problem = point_problem(point)
+        if problem is not None:
+            rejected.append((index, problem))
+            continue
         attributes: Any = msgspec.json.decode(point.attributes) if point.attributes else {}
         safe, _ = redactor.redact_value(attributes, "attributes", stack=stack)
         row = MetricRow(

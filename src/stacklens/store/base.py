@@ -8,7 +8,7 @@ from typing import Any, Protocol
 
 import msgspec
 
-__all__ = ["EventQuery", "LoadResult", "Store"]
+__all__ = ["EventQuery", "LoadResult", "RejectedDataError", "Store"]
 
 
 class EventQuery(msgspec.Struct, frozen=True):
@@ -30,12 +30,27 @@ class LoadResult(msgspec.Struct, frozen=True):
     inserted: int
 
 
+class RejectedDataError(ValueError):
+    """The store refused the rows themselves (a value that does not fit a column or a
+    rollup sum, a line that is not JSON): retrying the same rows cannot succeed, so the
+    loader isolates and quarantines them. Any other exception from a load is taken as
+    the store's or the disk's fault and retried."""
+
+
 class Store(Protocol):
     """An event store. One writer (the loader) appends; many readers query."""
 
     def load_segments(self, stream: str, segments: Sequence[tuple[int, Path]]) -> LoadResult:
         """Insert every row of these sealed spool segments and advance the stream's
         checkpoint to the last segment number, atomically (all or nothing)."""
+        ...
+
+    def load_files(
+        self, stream: str, files: Sequence[Path], *, checkpoint: int | None = None
+    ) -> LoadResult:
+        """Insert every row of these NDJSON files (deduplicated by key); when
+        ``checkpoint`` is given, advance the stream's checkpoint to it in the same
+        transaction. Raises :class:`RejectedDataError` when the rows are at fault."""
         ...
 
     def checkpoint(self, stream: str) -> int:

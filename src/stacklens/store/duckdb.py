@@ -17,10 +17,20 @@ import duckdb
 import msgspec
 
 from stacklens.store import sql
-from stacklens.store.base import EventQuery, LoadResult
+from stacklens.store.base import EventQuery, LoadResult, RejectedDataError
 from stacklens.store.columns import TABLES
 
-__all__ = ["DuckDBStore", "format_ns"]
+__all__ = ["DuckDBStore", "format_ns", "is_data_error"]
+
+
+def is_data_error(exc: BaseException) -> bool:
+    """Whether DuckDB refused the rows themselves (retrying them cannot help): a value
+    that does not convert or fit (``DataError``: overflow, out of range), a broken
+    constraint, or a spool line ``read_ndjson`` cannot parse. I/O, memory, a closed or
+    invalidated database are not the data's fault."""
+    if isinstance(exc, duckdb.DataError | duckdb.ConstraintException):
+        return True
+    return isinstance(exc, duckdb.InvalidInputException) and "JSON" in str(exc)
 
 
 def format_ns(ns: int) -> str:
@@ -71,28 +81,42 @@ class DuckDBStore:
     def load_segments(self, stream: str, segments: Sequence[tuple[int, Path]]) -> LoadResult:
         if not segments:
             return LoadResult(read=0, inserted=0)
-        table = TABLES[stream]
-        files = [str(path) for _, path in segments]
         last = max(number for number, _ in segments)
+        return self.load_files(stream, [path for _, path in segments], checkpoint=last)
+
+    def load_files(
+        self, stream: str, files: Sequence[Path], *, checkpoint: int | None = None
+    ) -> LoadResult:
+        table = TABLES[stream]
+        staged = inserted = 0
         with self._write_lock:
             con = self._con
             con.execute("BEGIN TRANSACTION")
             try:
-                con.execute(sql.stage_segments_sql(table), {"files": files})
-                staged = _scalar(con, "SELECT count(*) FROM staging")
-                since = _scalar(con, "SELECT min(received_ns) FROM staging") - self.dedup_window_ns
-                con.execute(sql.dedup_staged_sql(table), {"since": since})
-                for statement in self._load_hooks.get(stream, ()):
-                    con.execute(statement)
-                # DuckDB answers an INSERT with the number of rows it inserted.
-                inserted = _scalar(con, sql.insert_staged_sql(table))
-                con.execute(
-                    "INSERT OR REPLACE INTO spool_checkpoints VALUES ($stream, $segment)",
-                    {"stream": stream, "segment": last},
-                )
+                if files:
+                    con.execute(sql.stage_segments_sql(table), {"files": [str(f) for f in files]})
+                    staged = _scalar(con, "SELECT count(*) FROM staging")
+                    since = (
+                        _scalar(con, "SELECT min(received_ns) FROM staging") - self.dedup_window_ns
+                    )
+                    con.execute(sql.dedup_staged_sql(table), {"since": since})
+                    for statement in self._load_hooks.get(stream, ()):
+                        con.execute(statement)
+                    # DuckDB answers an INSERT with the number of rows it inserted.
+                    inserted = _scalar(con, sql.insert_staged_sql(table))
+                if checkpoint is not None:
+                    con.execute(
+                        "INSERT OR REPLACE INTO spool_checkpoints VALUES ($stream, $segment)",
+                        {"stream": stream, "segment": checkpoint},
+                    )
                 con.execute("COMMIT")
-            except BaseException:
-                con.execute("ROLLBACK")
+            except BaseException as exc:
+                # A failed COMMIT (disk full) may leave no transaction to roll back: the
+                # ROLLBACK error must not replace the real one.
+                with contextlib.suppress(duckdb.Error):
+                    con.execute("ROLLBACK")
+                if is_data_error(exc):
+                    raise RejectedDataError(f"{type(exc).__name__}: {exc}") from exc
                 raise
         return LoadResult(read=staged, inserted=inserted)
 

@@ -40,11 +40,13 @@ def to_int(value: Any) -> int | None:
     """Token counts arrive as int, double or digit string depending on the SDK."""
     if isinstance(value, bool):
         return None
+    # Numbers out of range are passed on, not dropped: normalize owns the bounds and
+    # refuses the event with a reason, as it does for native events.
     if isinstance(value, int):
-        return value if 0 <= value < 2**63 else None
+        return value
     if isinstance(value, float):
-        return int(value) if value.is_integer() and 0 <= value < 2**63 else None
-    if isinstance(value, str) and value.isdigit() and len(value) < 19:
+        return int(value) if value.is_integer() else None
+    if isinstance(value, str) and value.lstrip("-").isdigit() and len(value) < 40:
         return int(value)
     return None
 
