@@ -148,24 +148,23 @@ def keys_create(data_dir: Path | None, role: str, stack: str | None, label: str 
 @keys.command("list")
 @_DATA_DIR
 def keys_list(data_dir: Path | None) -> None:
-    """List keys (ids and prefixes, never the keys)."""
+    """List keys: id, role, stack, status and label (never the keys)."""
     from stacklens.metadata import KeyRing
 
     db, _ = _metadata(data_dir)
-    click.echo(f"{'KEY ID':<26}  {'PREFIX':<12}  {'ROLE':<6}  {'STACK':<20}  STATUS")
+    click.echo(f"{'KEY ID':<26}  {'ROLE':<6}  {'STACK':<20}  {'STATUS':<7}  LABEL")
     for record in KeyRing(db).list():
         status = "revoked" if record.revoked_ns else "active"
         stack = record.stack_name or "*"
-        click.echo(
-            f"{record.key_id:<26}  {record.prefix:<12}  {record.role:<6}  {stack:<20}  {status}"
-        )
+        label = record.label or ""
+        click.echo(f"{record.key_id:<26}  {record.role:<6}  {stack:<20}  {status:<7}  {label}")
 
 
 @keys.command("revoke")
 @_DATA_DIR
 @click.argument("key_id")
 def keys_revoke(data_dir: Path | None, key_id: str) -> None:
-    """Revoke a key by id (or its prefix). Takes effect on the next request."""
+    """Revoke the key KEY_ID (from `keys list`). Takes effect on the next request."""
     from stacklens.metadata import KeyRing
 
     db, _ = _metadata(data_dir)

@@ -52,3 +52,43 @@ def test_stacks_register_once(tmp_path: Path) -> None:
     assert [s.name for s in registry.list()] == ["a", "b", "c"]
     with pytest.raises(ValueError, match="must match"):
         registry.create("Not Valid")
+
+
+def test_no_part_of_a_key_is_stored_and_ids_are_not_derived_from_keys(
+    ring: KeyRing, tmp_path: Path
+) -> None:
+    record, key = ring.create("ingest", label="ci")
+    # Not even the key's first characters (once stored in clear as its "prefix").
+    raw = (tmp_path / "metadata.sqlite").read_bytes()
+    for wal in tmp_path.glob("metadata.sqlite-*"):
+        raw += wal.read_bytes()
+    assert key[:12].encode() not in raw
+    assert key[4:12] not in record.key_id
+    assert not hasattr(record, "prefix")
+
+
+def test_revoke_by_id_revokes_that_key_only(ring: KeyRing) -> None:
+    # Two bootstrap-style keys chosen with the same first 12 characters.
+    first, key1 = ring.create("admin", secret="slk_shared__" + "a" * 30)
+    _, key2 = ring.create("admin", secret="slk_shared__" + "b" * 30)
+    assert not ring.revoke("slk_shared__")  # a shared prefix names no key
+    assert ring.authenticate(key1) is not None and ring.authenticate(key2) is not None
+    assert ring.revoke(first.key_id)
+    assert ring.authenticate(key1) is None
+    assert ring.authenticate(key2) is not None
+
+
+def test_prefixes_written_by_an_older_version_are_blanked_at_open(tmp_path: Path) -> None:
+    import sqlalchemy as sa
+
+    from stacklens.metadata.tables import api_keys
+
+    db = MetadataDB.in_data_dir(tmp_path)
+    _, key = KeyRing(db).create("read")
+    with db.engine.begin() as con:  # as the old version wrote it
+        con.execute(api_keys.update().values(prefix=key[:12]))
+    db.close()
+    reopened = MetadataDB.in_data_dir(tmp_path)
+    with reopened.engine.connect() as con:
+        assert con.execute(sa.select(api_keys.c.prefix)).scalars().all() == [""]
+    assert KeyRing(reopened).authenticate(key) is not None

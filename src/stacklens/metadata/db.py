@@ -28,6 +28,16 @@ class MetadataDB:
         if self.engine.dialect.name == "sqlite":
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
         metadata.create_all(self.engine)
+        self.forget_key_prefixes()
+
+    def forget_key_prefixes(self) -> None:
+        """Earlier versions stored each key's first 12 characters in clear; blank them
+        (idempotent, at every open: a database written by an old version is cleaned
+        the first time a new one opens it)."""
+        from stacklens.metadata.tables import api_keys
+
+        with self.engine.begin() as con:
+            con.execute(api_keys.update().where(api_keys.c.prefix != "").values(prefix=""))
 
     @classmethod
     def in_data_dir(cls, data_dir: Path) -> MetadataDB:

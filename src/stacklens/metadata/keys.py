@@ -49,8 +49,8 @@ class Principal(msgspec.Struct, frozen=True):
 
 
 class ApiKey(msgspec.Struct, frozen=True):
+    #: A random id, not derived from the key: what lists show and revokes name.
     key_id: str
-    prefix: str
     role: Role
     stack_name: str | None
     label: str | None
@@ -91,7 +91,6 @@ class KeyRing:
         key = secret or KEY_PREFIX + secrets.token_urlsafe(32)
         record = ApiKey(
             key_id=self._new_id(),
-            prefix=key[:12],
             role=role,
             stack_name=stack,
             label=scrub_free_text(label),  # free text on disk: no secret in it
@@ -99,7 +98,11 @@ class KeyRing:
         )
         with self._db.engine.begin() as con:
             con.execute(
-                api_keys.insert().values(key_hash=hash_key(key), **msgspec.structs.asdict(record))
+                # ``prefix`` is kept empty: the key's first characters are part of the
+                # secret (and a user-chosen bootstrap key may share them with another).
+                api_keys.insert().values(
+                    key_hash=hash_key(key), prefix="", **msgspec.structs.asdict(record)
+                )
             )
         return record, key
 
@@ -122,14 +125,11 @@ class KeyRing:
             return [ApiKey(**row) for row in rows]
 
     def revoke(self, key_id: str) -> bool:
-        """Revoke by id (or by the key's displayed prefix); ``False`` when none matched."""
+        """Revoke the one key with this id; ``False`` when no live key has it."""
         with self._db.engine.begin() as con:
             result = con.execute(
                 api_keys.update()
-                .where(
-                    sa.or_(api_keys.c.key_id == key_id, api_keys.c.prefix == key_id),
-                    api_keys.c.revoked_ns.is_(None),
-                )
+                .where(api_keys.c.key_id == key_id, api_keys.c.revoked_ns.is_(None))
                 .values(revoked_ns=self._clock())
             )
             return bool(result.rowcount)

@@ -24,7 +24,9 @@ api_keys = sa.Table(
     # SHA-256 of the key: keys are 32 random bytes, so a fast hash is enough and a
     # stolen metadata file yields nothing usable.
     sa.Column("key_hash", sa.String(64), nullable=False, unique=True),
-    sa.Column("prefix", sa.String(16), nullable=False),
+    # Once the key's first 12 characters, in clear; now always empty (see
+    # ``MetadataDB.forget_key_prefixes``). Kept so existing files need no table rebuild.
+    sa.Column("prefix", sa.String(16), nullable=False, default=""),
     sa.Column("role", sa.String(16), nullable=False),
     sa.Column("stack_name", sa.String(63), nullable=True),
     sa.Column("label", sa.String(200), nullable=True),
