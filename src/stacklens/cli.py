@@ -256,8 +256,27 @@ def privacy_check(file: Path, privacy_file: Path | None) -> None:
 @click.option("--follow", is_flag=True, help="Keep tailing the file (like tail -F).")
 @click.option("--positions", type=click.Path(path_type=Path), default=None, help="Positions file.")
 @click.option("--batch", type=int, default=1000, show_default=True, help="Lines per request.")
-def send(file: Path, url: str, key: str, follow: bool, positions: Path | None, batch: int) -> None:
-    """Ship a JSONL event file to the hub (resumes where it stopped)."""
+@click.option(
+    "--attempts",
+    type=click.IntRange(min=1),
+    default=8,
+    show_default=True,
+    help="Without --follow: posts of one batch before giving up (exit 1). --follow retries "
+    "for ever.",
+)
+def send(
+    file: Path,
+    url: str,
+    key: str,
+    follow: bool,
+    positions: Path | None,
+    batch: int,
+    attempts: int,
+) -> None:
+    """Ship a JSONL event file to the hub (resumes where it stopped).
+
+    Refused lines are reported by their line number in FILE; an unfinished last line is
+    held back until it ends with a newline."""
     from stacklens.shipper import FileShipper, ShipError
 
     last = [0.0]
@@ -269,7 +288,13 @@ def send(file: Path, url: str, key: str, follow: bool, positions: Path | None, b
             _err(message)
 
     shipper = FileShipper(
-        file, url=url, api_key=key, positions_path=positions, batch_lines=batch, progress=progress
+        file,
+        url=url,
+        api_key=key,
+        positions_path=positions,
+        batch_lines=batch,
+        progress=progress,
+        max_attempts=None if follow else attempts,
     )
     try:
         if follow:

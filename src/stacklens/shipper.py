@@ -1,4 +1,4 @@
-"""Ship a JSONL event file to the hub (seed 000 §3.2.2 Option B), optionally tailing it.
+"""Ship a JSONL event file to the hub (write locally, ship later), optionally tailing it.
 
 A positions file records, per file identity (device + inode), the byte offset up to
 which lines are acknowledged; it is written only after the hub answered 200, so a
@@ -32,6 +32,8 @@ class Positions(msgspec.Struct):
     device: int = 0
     inode: int = 0
     offset: int = 0
+    #: Lines consumed before ``offset``, so refusals name the file's line numbers.
+    line: int = 0
 
 
 _decoder = msgspec.json.Decoder()
@@ -51,9 +53,13 @@ class FileShipper:
         client: httpx.Client | None = None,
         progress: Callable[[str], None] | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        max_attempts: int | None = None,
     ) -> None:
         self.path = path
         self.url = url.rstrip("/") + "/v1/events"
+        #: Posts of one batch before giving up (``None``: retry for ever, as ``--follow``).
+        self.max_attempts = max_attempts
+        self._held_back_at: int | None = None
         self.positions_path = positions_path or path.with_name(path.name + ".positions")
         self.batch_lines = batch_lines
         self.batch_bytes = batch_bytes
@@ -97,16 +103,27 @@ class FileShipper:
         with self.path.open("rb") as handle:
             handle.seek(positions.offset)
             while True:
-                batch, consumed = self._read_batch(handle, positions)
+                batch, line_numbers, consumed, lines_read = self._read_batch(handle, positions)
                 if consumed == 0:
                     break
                 if batch:
-                    self._post(batch)
+                    self._post(batch, line_numbers)
                     shipped += len(batch)
                 positions.offset += consumed
+                positions.line += lines_read
                 self._save_positions(positions)
                 self._progress(f"sent {self.sent} events ({self.rejected} rejected)")
+            self._note_partial_line(handle, positions)
         return shipped
+
+    def _note_partial_line(self, handle: object, positions: Positions) -> None:
+        """Say (once per place) that an unfinished last line is held back."""
+        rest = handle.read(1)  # type: ignore[attr-defined]
+        if rest and self._held_back_at != positions.offset:
+            self._held_back_at = positions.offset
+            self._progress(
+                f"line {positions.line + 1} has no newline yet: held back until it is complete"
+            )
 
     def follow(self, *, poll_s: float = 0.5, stop: Callable[[], bool] = lambda: False) -> None:
         """Tail the file until ``stop()`` says so, surviving rotation and truncation."""
@@ -115,9 +132,15 @@ class FileShipper:
                 self.ship_available()
             self._sleep(poll_s)
 
-    def _read_batch(self, handle: object, positions: Positions) -> tuple[list[bytes], int]:
+    def _read_batch(
+        self, handle: object, positions: Positions
+    ) -> tuple[list[bytes], list[int], int, int]:
+        """Up to a batch of complete lines: (lines, their 1-based line numbers in the
+        file, bytes consumed, lines consumed including blank ones)."""
         lines: list[bytes] = []
+        numbers: list[int] = []
         consumed = 0
+        read = 0
         size = 0
         offset = positions.offset
         read_line = handle.readline  # type: ignore[attr-defined]
@@ -129,10 +152,12 @@ class FileShipper:
                 break
             line_offset = offset + consumed
             consumed += len(line)
+            read += 1
             if line.strip():
                 lines.append(self._with_id(line.strip(), positions, line_offset))
+                numbers.append(positions.line + read)
                 size += len(line)
-        return lines, consumed
+        return lines, numbers, consumed, read
 
     @staticmethod
     def _with_id(line: bytes, positions: Positions, offset: int) -> bytes:
@@ -148,33 +173,56 @@ class FileShipper:
             return _encoder.encode(value)
         return line
 
-    def _post(self, batch: list[bytes]) -> None:
+    def _post(self, batch: list[bytes], line_numbers: list[int]) -> None:
         body = gzip.compress(b"\n".join(batch) + b"\n", compresslevel=5)
         delay = 0.5
+        attempts = 0
         while True:
+            attempts += 1
             try:
                 response = self._client.post(self.url, content=body, headers=self._headers)
             except httpx.TransportError as exc:
-                self._progress(f"hub unreachable ({type(exc).__name__}); retrying in {delay:.1f}s")
+                problem = f"the hub at {self.url} is unreachable ({type(exc).__name__}: {exc})"
             else:
                 if response.status_code == 200:
                     answer = response.json()
                     self.sent += int(answer.get("accepted", 0))
                     self.rejected += len(answer.get("rejected", []))
                     for item in answer.get("rejected", [])[:5]:
-                        self._progress(f"rejected event {item['index']}: {item['error']}")
+                        self._progress(f"{self._where(item, line_numbers)}: {item['error']}")
                     return
                 if response.status_code == 400:
                     # Nothing in the batch is valid: report it and move on (resending
                     # the same lines would never succeed).
                     self.rejected += len(batch)
-                    self._progress(f"batch rejected: {response.text[:300]}")
+                    self._report_refused(response, line_numbers)
                     return
                 if response.status_code in (401, 403, 413, 415):
                     raise ShipError(f"hub answered {response.status_code}: {response.text[:300]}")
                 retry_after = response.headers.get("retry-after", "")
                 if retry_after.isdigit():
                     delay = max(delay, float(retry_after))
-                self._progress(f"hub answered {response.status_code}; retrying in {delay:.1f}s")
+                problem = f"the hub at {self.url} answered {response.status_code}"
+            if self.max_attempts is not None and attempts >= self.max_attempts:
+                raise ShipError(f"gave up after {attempts} attempts: {problem}")
+            self._progress(f"{problem}; retrying in {delay:.1f}s")
             self._sleep(delay * (0.5 + random.random()))
             delay = min(delay * 2, 30.0)
+
+    def _report_refused(self, response: httpx.Response, line_numbers: list[int]) -> None:
+        try:
+            items = response.json().get("rejected") or []
+        except ValueError:
+            items = []
+        if not items:
+            first, last = line_numbers[0], line_numbers[-1]
+            self._progress(f"lines {first}-{last} refused: {response.text[:300]}")
+        for item in items[:5]:
+            self._progress(f"{self._where(item, line_numbers)}: {item.get('error')}")
+
+    @staticmethod
+    def _where(item: dict[str, object], line_numbers: list[int]) -> str:
+        index = item.get("index")
+        if isinstance(index, int) and 0 <= index < len(line_numbers):
+            return f"line {line_numbers[index]}"
+        return f"event {index}"
