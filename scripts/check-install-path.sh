@@ -43,6 +43,20 @@ key=$(grep -A1 "First admin key" "$work/serve.log" | tail -n1 | tr -d ' ')
 echo "install path: fresh venv with the base package only (the SDK), sending to that hub"
 "$PYTHON" -m venv "$work/base-venv"
 "$work/base-venv/bin/pip" install --quiet --disable-pip-version-check .
+# The command line on the base install: `send` works, a hub command says which extra.
+"$work/base-venv/bin/stacklens" send --help >/dev/null
+"$work/base-venv/bin/stacklens" --help >/dev/null
+set +e
+needs=$("$work/base-venv/bin/stacklens" serve 2>&1)
+status=$?
+set -e
+if [ "$status" -ne 2 ] || [ "$(printf '%s\n' "$needs" | wc -l)" -ne 1 ] \
+   || ! printf '%s' "$needs" | grep -q "pip install 'stacklens\[server\]'"; then
+  echo "install path: FAILED, 'stacklens serve' on the base install said (exit $status):" >&2
+  printf '%s\n' "$needs" >&2
+  exit 1
+fi
+echo "install path: base install: send --help works; serve says: $needs"
 "$work/base-venv/bin/python" - "$port" "$key" <<'PY'
 import json, sys, time, urllib.request
 import stacklens.sdk as sdk

@@ -58,7 +58,70 @@ def _err(message: str) -> None:
     click.echo(message, err=True)
 
 
-@click.group()
+#: Commands in modules of their own, imported only when used: the base install (the SDK,
+#: and ``send``) has no server dependencies, and these modules import them.
+_LAZY_COMMANDS: dict[str, tuple[str, str]] = {
+    "prices": ("stacklens.analytics.cli", "prices"),
+    "billing": ("stacklens.analytics.cli", "billing"),
+    "budgets": ("stacklens.analytics.cli", "budgets"),
+    "rules": ("stacklens.alerting.cli", "rules"),
+    "silence": ("stacklens.alerting.cli", "silence"),
+    "backup": ("stacklens.operations.commands", "backup"),
+    "restore": ("stacklens.operations.commands", "restore"),
+    "quarantine": ("stacklens.ingest.quarantine_cli", "quarantine"),
+}
+NEEDS_SERVER = "this command needs the server extra: pip install 'stacklens[server]'"
+
+
+class _Commands(click.Group):
+    """The top-level group: lazy commands, and one line instead of a traceback when a
+    command needs the server extra on an install without it."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *_LAZY_COMMANDS])
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in _LAZY_COMMANDS:
+            return super().get_command(ctx, cmd_name)
+        import importlib
+
+        module, name = _LAZY_COMMANDS[cmd_name]
+        try:
+            command = getattr(importlib.import_module(module), name)
+        except ModuleNotFoundError as exc:
+            return _needs_server(cmd_name, exc)
+        assert isinstance(command, click.Command)
+        return command
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ModuleNotFoundError as exc:
+            if (exc.name or "").split(".")[0] == "stacklens":
+                raise
+            _err(f"stacklens: {NEEDS_SERVER} (missing {exc.name})")
+            ctx.exit(2)
+
+
+def _needs_server(name: str, exc: ModuleNotFoundError) -> click.Command:
+    def explain() -> None:
+        _err(f"stacklens {name}: {NEEDS_SERVER} (missing {exc.name})")
+        sys.exit(2)
+
+    return click.Command(name, callback=explain, help=f"(needs the server extra) {NEEDS_SERVER}")
+
+
+@click.group(
+    cls=_Commands,
+    epilog="""\b
+Getting started:
+  stacklens serve                          # the hub on 127.0.0.1:4320; prints a first admin key
+  export STACKLENS_API_KEY=slk_...         # that key
+  stacklens demo --live                    # realistic traffic from four synthetic stacks
+  stacklens stacks create john-dev --print-env   # the env lines for a real stack
+  stacklens send events.jsonl --follow     # ship a JSONL event file (works on the base install)
+""",
+)
 @click.version_option(package_name="stacklens")
 def main() -> None:
     """stacklens: the observability hub for fleets of AI stacks."""
@@ -128,7 +191,12 @@ def keys() -> None:
 
 @keys.command("create")
 @_DATA_DIR
-@click.option("--role", type=click.Choice(["ingest", "read", "admin"]), required=True)
+@click.option(
+    "--role",
+    type=click.Choice(["ingest", "read", "admin"]),
+    required=True,
+    help="ingest writes, read queries, admin does both and manages.",
+)
 @click.option("--stack", default=None, help="Bind the key to one stack.")
 @click.option("--label", default=None, help="A note to recognise the key by.")
 def keys_create(data_dir: Path | None, role: str, stack: str | None, label: str | None) -> None:
@@ -186,7 +254,7 @@ def stacks() -> None:
 def stacks_create(
     data_dir: Path | None, name: str, health_url: str | None, print_env: bool
 ) -> None:
-    """Register a stack and create its ingest key (bound to it)."""
+    """Register the stack NAME and create its ingest key (bound to it)."""
     from stacklens.metadata import KeyRing, StackRegistry
     from stacklens.metadata.stacks import StackExistsError
 
@@ -232,7 +300,8 @@ def privacy() -> None:
     help="Per-stack policies (env STACKLENS_PRIVACY_FILE).",
 )
 def privacy_check(file: Path, privacy_file: Path | None) -> None:
-    """Show what would be redacted in a JSONL event file: rule and path, never the value."""
+    """Show what would be redacted in FILE, a JSONL event file: rule and path, never the
+    value."""
     import secrets as random_secrets
 
     from stacklens.privacy import Redactor, check_lines, format_report
@@ -394,23 +463,6 @@ def _demo_live(client: Any, url: str, key: str, rng: random.Random, interval: fl
         stop.wait(due - time.monotonic())
     click.echo(f"demo: live stopped after {sent} more events")
 
-
-def _register_plugins() -> None:
-    from stacklens.alerting.cli import rules, silence
-    from stacklens.analytics.cli import billing, prices
-    from stacklens.ingest.quarantine_cli import quarantine
-    from stacklens.operations.commands import backup, restore
-
-    main.add_command(prices)
-    main.add_command(billing)
-    main.add_command(rules)
-    main.add_command(silence)
-    main.add_command(backup)
-    main.add_command(restore)
-    main.add_command(quarantine)
-
-
-_register_plugins()
 
 if __name__ == "__main__":  # pragma: no cover
     main()

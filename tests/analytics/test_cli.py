@@ -63,3 +63,34 @@ def test_billing_export_and_backfill_commands(hub_url: str, tmp_path: Path) -> N
         billing, ["export", "--url", hub_url, "--key", ADMIN_KEY, "--month", "2026-1"]
     )
     assert bad.exit_code != 0 and "400" in bad.output
+
+
+def test_budgets_commands_set_list_and_delete_through_the_hub(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from stacklens.testing import HubProcess
+
+    with HubProcess(tmp_path / "data") as hub:
+        env = {**os.environ, "STACKLENS_URL": hub.url, "STACKLENS_API_KEY": hub.admin_key}
+
+        def run(*args: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run(
+                [sys.executable, "-m", "stacklens.cli", "budgets", *args],
+                capture_output=True, text=True, env=env, timeout=60, check=False,
+            )  # fmt: skip
+
+        assert run("set", "john-dev", "--usd", "200").returncode == 0
+        assert run("set", "jane-dev", "--tokens", "5000000").returncode == 0
+        listed = run("list")
+        assert listed.returncode == 0, listed.stderr
+        rows = {line.split()[0]: line for line in listed.stdout.splitlines()[1:]}
+        assert "$200.00" in rows["john-dev"] and "5,000,000 tok" in rows["jane-dev"]
+        with hub.client() as client:
+            stored = {b["stack_name"]: b for b in client.get("/api/v1/budgets").json()["budgets"]}
+        assert stored["john-dev"]["monthly_usd"] == 200
+        assert run("delete", "john-dev").returncode == 0
+        assert "john-dev" not in run("list").stdout
+        refused = run("set", "john-dev")
+        assert refused.returncode == 2 and "--usd" in refused.stderr

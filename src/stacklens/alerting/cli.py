@@ -54,7 +54,7 @@ def rules() -> None:
     help="The files are alerting configs (routes, receivers).",
 )
 def rules_check(files: tuple[Path, ...], is_config: bool) -> None:
-    """Validate rule files (or alerting configs); problems are printed as FILE:LINE: message."""
+    """Validate rule FILES (or alerting configs); problems are printed as FILE:LINE: message."""
     from stacklens.alerting.config import parse_alerting_config
     from stacklens.alerting.rules import load_rules
 
@@ -81,6 +81,7 @@ def rules_check(files: tuple[Path, ...], is_config: bool) -> None:
     type=click.Choice(["prometheus", "alertmanager"]),
     default="prometheus",
     show_default=True,
+    help="A Prometheus rule file, or an Alertmanager config from the routing tree.",
 )
 @click.option(
     "--rules-file",
@@ -155,7 +156,8 @@ def silence() -> None:
 def silence_add(
     data_dir: Path | None, matchers: tuple[str, ...], duration: str, comment: str, author: str
 ) -> None:
-    """Silence alerts matching every MATCHER (alertname=HighErrorRate stack_name=~"dev-.*").
+    """Silence alerts matching all MATCHERS, each a MATCHER like alertname=HighErrorRate
+    or stack_name=~"dev-.*".
     Prints the silence id."""
     from stacklens.alerting.durations import parse_duration
     from stacklens.alerting.silences import SilenceStore
@@ -197,7 +199,7 @@ def silence_list(data_dir: Path | None, show_all: bool, as_json: bool) -> None:
 @_DATA_DIR
 @click.argument("silence_id")
 def silence_expire(data_dir: Path | None, silence_id: str) -> None:
-    """Expire a silence now (by id or a unique prefix of it)."""
+    """Expire the silence SILENCE_ID now (its id or a unique prefix of it)."""
     from stacklens.alerting.silences import SilenceStore
 
     if not SilenceStore(_metadata(data_dir)).expire(silence_id):

@@ -2,6 +2,7 @@
 
     stacklens prices backfill --since 2026-01-01          (admin key)
     stacklens billing export --month 2026-01 --format csv -o jan.csv
+    stacklens budgets set john-dev --usd 200                (admin key)
 
 Both go through the running hub's HTTP API: DuckDB locks its file to one process.
 """
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import click
 
-__all__ = ["billing", "prices"]
+__all__ = ["billing", "budgets", "prices"]
 
 _URL = click.option(
     "--url",
@@ -48,7 +49,9 @@ def prices() -> None:
 @_URL
 @_KEY
 @click.option("--since", required=True, help="YYYY-MM-DD or RFC 3339: reprice events from then.")
-@click.option("--timeout", type=float, default=600.0, show_default=True)
+@click.option(
+    "--timeout", type=float, default=600.0, show_default=True, help="Seconds to wait for the hub."
+)
 def prices_backfill(url: str, key: str, since: str, timeout: float) -> None:
     """Recompute hub-computed (and missing) costs since DATE with the current prices and
     overrides; client-sent costs are kept. Needs an admin key."""
@@ -76,9 +79,14 @@ def billing() -> None:
 @billing.command("export")
 @_URL
 @_KEY
-@click.option("--month", required=True, help="YYYY-MM")
+@click.option("--month", required=True, help="The month to export, YYYY-MM.")
 @click.option(
-    "--format", "fmt", type=click.Choice(["csv", "parquet"]), default="csv", show_default=True
+    "--format",
+    "fmt",
+    type=click.Choice(["csv", "parquet"]),
+    default="csv",
+    show_default=True,
+    help="File format.",
 )
 @click.option("--stack", default=None, help="Only this stack.")
 @click.option(
@@ -110,3 +118,69 @@ def billing_export(
     target = output or Path(f"stacklens-billing-{month}.{fmt}")
     target.write_bytes(response.content)
     click.echo(f"wrote {target} ({len(response.content)} bytes)", err=True)
+
+
+@click.group()
+def budgets() -> None:
+    """Monthly budgets per stack (USD or tokens), through the hub's API."""
+
+
+def _budgets_url(url: str, stack: str | None = None) -> str:
+    base = f"{url.rstrip('/')}/api/v1/budgets"
+    return base if stack is None else f"{base}/{stack}"
+
+
+@budgets.command("list")
+@_URL
+@_KEY
+def budgets_list(url: str, key: str) -> None:
+    """Budgets with month-to-date use (a read key; a bound key sees its stack)."""
+    import httpx
+
+    response = httpx.get(_budgets_url(url), headers={"X-API-Key": key}, timeout=30.0)
+    _fail(response)
+    click.echo(f"{'STACK':<24}  {'BUDGET':>14}  {'USED':>14}  STATUS")
+    for b in response.json()["budgets"]:
+        if b.get("monthly_usd") is not None:
+            limit, used = f"${b['monthly_usd']:,.2f}", f"${b.get('used_usd') or 0:,.2f}"
+        else:
+            limit = f"{b['monthly_tokens']:,} tok"
+            used = f"{b.get('used_tokens') or 0:,} tok"
+        click.echo(f"{b['stack_name']:<24}  {limit:>14}  {used:>14}  {b.get('status', '')}")
+
+
+@budgets.command("set")
+@_URL
+@_KEY
+@click.argument("stack")
+@click.option("--usd", type=float, default=None, help="Monthly budget in US dollars.")
+@click.option("--tokens", type=int, default=None, help="Monthly budget in tokens.")
+def budgets_set(url: str, key: str, stack: str, usd: float | None, tokens: int | None) -> None:
+    """Set STACK's monthly budget (an admin key for it)."""
+    import httpx
+
+    if usd is None and tokens is None:
+        raise click.UsageError("give --usd, --tokens or both")
+    body: dict[str, float | int] = {}
+    if usd is not None:
+        body["monthly_usd"] = usd
+    if tokens is not None:
+        body["monthly_tokens"] = tokens
+    response = httpx.put(
+        _budgets_url(url, stack), json=body, headers={"X-API-Key": key}, timeout=30.0
+    )
+    _fail(response)
+    click.echo(f"budget of {stack} set")
+
+
+@budgets.command("delete")
+@_URL
+@_KEY
+@click.argument("stack")
+def budgets_delete(url: str, key: str, stack: str) -> None:
+    """Remove STACK's budget (an admin key for it)."""
+    import httpx
+
+    response = httpx.delete(_budgets_url(url, stack), headers={"X-API-Key": key}, timeout=30.0)
+    _fail(response)
+    click.echo(f"budget of {stack} removed")
