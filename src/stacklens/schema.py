@@ -308,6 +308,14 @@ def _count_leaves(name: str, value: object, limits: Limits, depth: int = 0) -> i
         return sum(
             _count_leaves(f"{name}.{key}", item, limits, depth + 1) for key, item in value.items()
         )
+    if isinstance(value, list) and not all(
+        v is None or isinstance(v, str | int | float | bool) for v in value
+    ):
+        # A list of objects (tool call lists, LangChain messages): an unknown data key is
+        # never a reason to refuse an event, so it is kept whole, bounded as one string.
+        if len(msgspec.json.encode(value)) > limits.max_string_bytes:
+            raise EventError(f"attribute {name!r} is longer than {limits.max_string_bytes} bytes")
+        return 1
     _check_leaf(name, value, limits)
     return 1
 

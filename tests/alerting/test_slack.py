@@ -129,6 +129,7 @@ def test_firing_payload_shape_and_severity_colours(
     assert attachment["mrkdwn_in"] == ["text"]
     assert attachment["text"].splitlines() == [
         "FIRING: 5 errors on alpha",
+        "  value: 5",  # the alert's value with its unit (this rule's has none)
         "  labels: alertname=HighErrorRate, severity=warning, stack_name=alpha",
     ]
     assert critical["attachments"][0]["color"] == "danger"

@@ -140,6 +140,13 @@ def exposed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, set[str]]:
         response = client.post("/v1/events", json=console_seed_events(time.time_ns(), count=800))
         assert response.status_code == 200
         client.post("/v1/events", json=[{"event_type": "nope"}])  # a rejection
+        unpriced = {  # every demo model has a price: one call to a model that has none
+            "timestamp": time.time_ns(),
+            "stack_name": "acme-chat",
+            "event_type": "llm_call",
+            "data": {"model": "in-house-model-7b", "provider": "acme", "tokens_in": 10},
+        }
+        assert client.post("/v1/events", json=[unpriced]).json()["accepted"] == 1
         hub.flush()
         text = client.get("/metrics").text
     found: dict[str, set[str]] = {}
