@@ -57,3 +57,10 @@ def test_loki_and_native_item_bounds(client: Any) -> None:
     event = {"timestamp": "2026-01-10T12:00:00Z", "event_type": "log", "stack_name": "limits"}
     response = client.post("/v1/events", json=[event] * 6)
     assert response.status_code == 413 and "STACKLENS_MAX_ITEMS_PER_REQUEST" in response.text
+
+
+def test_native_event_posted_to_otlp_traces_points_at_v1_events(client: Any) -> None:
+    event = {"timestamp": "2026-01-10T12:00:00Z", "event_type": "log", "stack_name": "limits"}
+    response = client.post("/v1/traces", json=event)
+    assert response.status_code == 400
+    assert "/v1/events" in response.json()["message"]

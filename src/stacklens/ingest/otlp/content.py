@@ -111,6 +111,11 @@ def parse_chunks(
         document = msgspec.json.decode(body)
     except (msgspec.DecodeError, ValueError, RecursionError) as err:
         raise OtlpDecodeError(f"invalid JSON: {err}"[:300]) from None
+    if isinstance(document, list) or (isinstance(document, dict) and "event_type" in document):
+        # A native event at an OTLP path was answered 200 {} and dropped: say where it goes.
+        raise OtlpDecodeError(
+            "this looks like native stacklens events, not OTLP JSON: post them to /v1/events"
+        )
     if not isinstance(document, dict):
         raise OtlpDecodeError("an OTLP JSON body must be an object")
     yield None
