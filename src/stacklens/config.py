@@ -24,6 +24,13 @@ class HubConfig(msgspec.Struct, frozen=True, kw_only=True):
     public_url: str | None = None
     #: Largest request body accepted (also the largest after decompression).
     max_body_bytes: int = 10 * 1024 * 1024
+    #: Most spans / log records / metric points / Loki entries / native events in one
+    #: request (413 past it): bounds the CPU one request costs, not just its bytes.
+    max_items_per_request: int = 20_000
+    #: Most attributes on one item (Loki: labels + structured metadata); 400 past it.
+    max_attributes_per_item: int = 1_024
+    #: Deepest nesting of one OTLP attribute value or log body (kvlist/array); 400 past it.
+    max_attribute_depth: int = 16
     #: Past this many bytes acknowledged but not loaded, ingest answers 503.
     max_backlog_bytes: int = 512 * 1024 * 1024
     #: How often the loader moves the spool into the store.

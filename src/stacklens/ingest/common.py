@@ -9,7 +9,9 @@ from typing import TYPE_CHECKING, NamedTuple
 from fastapi import Request
 
 from stacklens.api.auth import AuthError, authenticate
+from stacklens.config import HubConfig
 from stacklens.ingest.body import BodyError, decode_content_encoding
+from stacklens.ingest.limits import RequestLimits
 from stacklens.ingest.spool import SpoolFullError
 from stacklens.metadata.keys import Principal
 from stacklens.schema import STACK_NAME_RE
@@ -17,7 +19,7 @@ from stacklens.schema import STACK_NAME_RE
 if TYPE_CHECKING:
     from stacklens.server import Hub
 
-__all__ = ["AcceptedRequest", "IngestError", "accept_request", "read_body"]
+__all__ = ["AcceptedRequest", "IngestError", "accept_request", "read_body", "request_limits"]
 
 
 class IngestError(Exception):
@@ -32,6 +34,15 @@ class AcceptedRequest(NamedTuple):
     #: The stack named by the request (``X-Stack-Name`` or Loki's ``X-Scope-OrgID``).
     header_stack: str | None
     body: bytes
+
+
+def request_limits(config: HubConfig) -> RequestLimits:
+    """The per-request cost bounds the configuration sets."""
+    return RequestLimits(
+        max_items=config.max_items_per_request,
+        max_attributes=config.max_attributes_per_item,
+        max_depth=config.max_attribute_depth,
+    )
 
 
 async def read_body(request: Request, limit: int) -> bytes:

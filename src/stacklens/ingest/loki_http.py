@@ -15,10 +15,13 @@ from typing import TYPE_CHECKING, Any
 from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse, Response
 
-from stacklens.ingest.common import IngestError, accept_request
-from stacklens.ingest.loki import LokiDecodeError, decode_push
+from stacklens.ingest.common import IngestError, accept_request, request_limits
+from stacklens.ingest.limits import RequestLimitError
+from stacklens.ingest.loki import LokiDecodeError
+from stacklens.ingest.loki.push import push_steps
 from stacklens.ingest.pipeline import ForbiddenStackError, with_placeholders
 from stacklens.ingest.spool import SpoolClosedError, SpoolFullError
+from stacklens.ingest.steps import drive
 
 if TYPE_CHECKING:
     from stacklens.server import Hub
@@ -76,24 +79,31 @@ async def _push(hub: Hub, request: Request) -> Response:
         accepted = await accept_request(
             hub, request, stack_header="x-scope-orgid", undo_encoding=False
         )
-        decoded = decode_push(
-            accepted.body,
-            request.headers.get("content-type"),
-            request.headers.get("content-encoding"),
-            max_bytes=hub.config.max_body_bytes,
+        decoded = await drive(
+            push_steps(
+                accepted.body,
+                request.headers.get("content-type"),
+                request.headers.get("content-encoding"),
+                hub.config.max_body_bytes,
+                request_limits(hub.config),
+            )
         )
     except IngestError as exc:
         return _text(exc.status, exc.message)
+    except RequestLimitError as exc:
+        return _text(exc.status, str(exc))
     except LokiDecodeError as exc:
         return _text(400, f"cannot decode Loki push: {exc}")
     events = with_placeholders(decoded.events, decoded.rejected)
     too_old_or_new = check_entry_times(events, hub.clock())
     try:
-        prepared = hub.pipeline.prepare(
-            events,
-            key_stack=accepted.principal.stack,
-            default_stack=accepted.header_stack,
-            rejected=decoded.rejected + too_old_or_new,
+        prepared = await drive(
+            hub.pipeline.prepare_steps(
+                events,
+                key_stack=accepted.principal.stack,
+                default_stack=accepted.header_stack,
+                rejected=decoded.rejected + too_old_or_new,
+            )
         )
     except ForbiddenStackError as exc:
         return _text(403, str(exc))

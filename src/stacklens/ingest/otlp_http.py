@@ -16,10 +16,12 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from stacklens.ingest import otlp
-from stacklens.ingest.common import IngestError, accept_request
+from stacklens.ingest.common import IngestError, accept_request, request_limits
+from stacklens.ingest.limits import RequestLimitError
 from stacklens.ingest.metric_rows import prepare_points
 from stacklens.ingest.pipeline import ForbiddenStackError, with_placeholders
 from stacklens.ingest.spool import Spool, SpoolClosedError, SpoolFullError
+from stacklens.ingest.steps import drive
 
 if TYPE_CHECKING:
     from stacklens.server import Hub
@@ -61,10 +63,11 @@ async def _export(hub: Hub, request: Request, kind: Kind) -> Response:
         return _status(exc.status, exc.message, content_type)
     key_stack = accepted.principal.stack
     namespace_as_stack = key_stack is None
+    limits = request_limits(hub.config)
     try:
         if kind == "metrics":
-            decoded_points = otlp.decode_metrics(
-                accepted.body, media, namespace_as_stack=namespace_as_stack
+            decoded_points = await drive(
+                otlp.metric_steps(accepted.body, media, namespace_as_stack, limits)
             )
             prepared = prepare_points(
                 decoded_points.points,
@@ -78,13 +81,15 @@ async def _export(hub: Hub, request: Request, kind: Kind) -> Response:
             stacks: frozenset[str] = frozenset()
             spool: Spool = hub.metrics_spool
         else:
-            decode = otlp.decode_traces if kind == "traces" else otlp.decode_logs
-            decoded = decode(accepted.body, media, namespace_as_stack=namespace_as_stack)
-            prepared_events = hub.pipeline.prepare(
-                with_placeholders(decoded.events, decoded.rejected),
-                key_stack=key_stack,
-                default_stack=accepted.header_stack,
-                rejected=decoded.rejected,
+            steps = otlp.trace_steps if kind == "traces" else otlp.log_steps
+            decoded = await drive(steps(accepted.body, media, namespace_as_stack, limits))
+            prepared_events = await drive(
+                hub.pipeline.prepare_steps(
+                    with_placeholders(decoded.events, decoded.rejected),
+                    key_stack=key_stack,
+                    default_stack=accepted.header_stack,
+                    rejected=decoded.rejected,
+                )
             )
             payload, rows = prepared_events.payload, prepared_events.rows
             rejected = prepared_events.rejected
@@ -94,6 +99,8 @@ async def _export(hub: Hub, request: Request, kind: Kind) -> Response:
         return _status(415, str(exc), content_type)
     except otlp.OtlpDecodeError as exc:
         return _status(400, f"cannot decode OTLP {kind}: {exc}", content_type)
+    except RequestLimitError as exc:
+        return _status(exc.status, str(exc), content_type)
     except ForbiddenStackError as exc:
         return _status(403, str(exc), content_type)
     hub.metrics.events_rejected.labels(protocol=f"otlp_{kind}").inc(len(rejected))

@@ -14,6 +14,7 @@ import msgspec
 
 from stacklens.analytics.pricing import Pricer
 from stacklens.ids import Clock, IdFactory, new_ulid, system_clock_ns
+from stacklens.ingest.steps import CHUNK, Steps, run_steps
 from stacklens.privacy import Redactor
 from stacklens.schema import DEFAULT_LIMITS, EventError, Limits, normalize, to_row
 
@@ -69,6 +70,21 @@ class IngestPipeline:
         """Check, redact and encode events; ``rejected`` carries refusals made earlier
         (by a decoder) so one list reports them all. ``None`` entries are placeholders
         for items a decoder already refused."""
+        return run_steps(
+            self.prepare_steps(
+                raw_events, key_stack=key_stack, default_stack=default_stack, rejected=rejected
+            )
+        )
+
+    def prepare_steps(
+        self,
+        raw_events: Iterable[Any],
+        *,
+        key_stack: str | None,
+        default_stack: str | None = None,
+        rejected: Iterable[tuple[int, str]] = (),
+    ) -> Steps[Prepared]:
+        """:meth:`prepare`, pausing (``yield``) between chunks of events."""
         if key_stack is not None and default_stack not in (None, key_stack):
             raise ForbiddenStackError(
                 f"this key is bound to stack {key_stack!r}, not {default_stack!r}"
@@ -80,6 +96,8 @@ class IngestPipeline:
         stacks: set[str] = set()
         encode = self._encoder.encode
         for index, raw in enumerate(raw_events):
+            if index % CHUNK == CHUNK - 1:
+                yield
             if raw is None:
                 continue
             try:

@@ -9,9 +9,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from stacklens.ingest.body import NATIVE_TYPES, media_type
-from stacklens.ingest.common import IngestError, accept_request
+from stacklens.ingest.common import IngestError, accept_request, request_limits
 from stacklens.ingest.spool import SpoolClosedError, SpoolFullError
-from stacklens.ingest.workers import prepare_native
+from stacklens.ingest.steps import drive
+from stacklens.ingest.workers import native_steps
 
 if TYPE_CHECKING:
     from stacklens.server import Hub
@@ -71,12 +72,15 @@ async def _ingest(hub: Hub, request: Request) -> Response:
     except IngestError as exc:
         return error_response(exc.status, exc.message)
     key_stack, header_stack = accepted.principal.stack, accepted.header_stack
+    limits = request_limits(hub.config)
     if hub.pipeline_pool is not None:
         result = await hub.pipeline_pool.prepare_native(
-            accepted.body, key_stack=key_stack, default_stack=header_stack
+            accepted.body, key_stack=key_stack, default_stack=header_stack, limits=limits
         )
     else:
-        result = prepare_native(hub.pipeline, accepted.body, key_stack, header_stack)
+        result = await drive(
+            native_steps(hub.pipeline, accepted.body, key_stack, header_stack, limits)
+        )
     if result.error is not None:
         return error_response(result.error[2], result.error[1])
     for rule, count in result.redactions.items():

@@ -20,10 +20,24 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from stacklens.ingest.body import BodyError, parse_native
+from stacklens.ingest.limits import (
+    DEFAULT_REQUEST_LIMITS,
+    RequestLimitError,
+    RequestLimits,
+    check_items,
+)
 from stacklens.ingest.pipeline import ForbiddenStackError, IngestPipeline, Prepared
+from stacklens.ingest.steps import Steps, run_steps
 from stacklens.privacy import PrivacyPolicy, Redactor
 
-__all__ = ["PipelinePool", "PipelineSpec", "WorkerResult", "build_pipeline", "prepare_native"]
+__all__ = [
+    "PipelinePool",
+    "PipelineSpec",
+    "WorkerResult",
+    "build_pipeline",
+    "native_steps",
+    "prepare_native",
+]
 
 
 class PipelineSpec(NamedTuple):
@@ -64,28 +78,46 @@ def _initialize(spec: PipelineSpec) -> None:
 
 
 def prepare_native(
-    pipeline: IngestPipeline, body: bytes, key_stack: str | None, default_stack: str | None
+    pipeline: IngestPipeline,
+    body: bytes,
+    key_stack: str | None,
+    default_stack: str | None,
+    limits: RequestLimits = DEFAULT_REQUEST_LIMITS,
 ) -> WorkerResult:
     """A native body through ``pipeline``: the same work in the hub or in a worker."""
+    return run_steps(native_steps(pipeline, body, key_stack, default_stack, limits))
+
+
+def native_steps(
+    pipeline: IngestPipeline,
+    body: bytes,
+    key_stack: str | None,
+    default_stack: str | None,
+    limits: RequestLimits,
+) -> Steps[WorkerResult]:
+    """:func:`prepare_native`, pausing (``yield``) between chunks of events."""
     try:
         parsed = parse_native(body)
-        prepared = pipeline.prepare(
+        check_items(len(parsed.events), limits, "events")
+        prepared = yield from pipeline.prepare_steps(
             parsed.events,
             key_stack=key_stack,
             default_stack=default_stack,
             rejected=parsed.rejected,
         )
-    except BodyError as exc:
+    except (BodyError, RequestLimitError) as exc:
         return WorkerResult(None, ("body", str(exc), exc.status), {})
     except ForbiddenStackError as exc:
         return WorkerResult(None, ("forbidden", str(exc), 403), {})
     return WorkerResult(prepared, None, {})
 
 
-def _prepare_native(body: bytes, key_stack: str | None, default_stack: str | None) -> WorkerResult:
+def _prepare_native(
+    body: bytes, key_stack: str | None, default_stack: str | None, limits: RequestLimits
+) -> WorkerResult:
     assert _pipeline is not None, "worker not initialized"
     _redactions.clear()
-    result = prepare_native(_pipeline, body, key_stack, default_stack)
+    result = prepare_native(_pipeline, body, key_stack, default_stack, limits)
     # A worker's counts cannot reach the hub's registry: they travel with the result.
     return result._replace(redactions=dict(_redactions))
 
@@ -113,11 +145,16 @@ class PipelinePool:
             future.result(timeout=120)
 
     async def prepare_native(
-        self, body: bytes, *, key_stack: str | None, default_stack: str | None
+        self,
+        body: bytes,
+        *,
+        key_stack: str | None,
+        default_stack: str | None,
+        limits: RequestLimits = DEFAULT_REQUEST_LIMITS,
     ) -> WorkerResult:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(
-            self._executor, _prepare_native, body, key_stack, default_stack
+            self._executor, _prepare_native, body, key_stack, default_stack, limits
         )
 
     def close(self) -> None:

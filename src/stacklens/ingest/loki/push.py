@@ -29,13 +29,20 @@ from typing import Any, Final, NamedTuple
 import msgspec
 from google.protobuf.message import DecodeError
 
+from stacklens.ingest.limits import (
+    DEFAULT_REQUEST_LIMITS,
+    RequestLimits,
+    check_attributes,
+    check_items,
+)
+from stacklens.ingest.steps import CHUNK, Steps, run_steps
 from stacklens.schema import STACK_NAME_RE, EventError, parse_timestamp
 
 from .body import DEFAULT_MAX_BYTES, LokiDecodeError, decode_content, unsnappy
 from .labels import LabelError, format_labels, parse_labels
 from .proto import PushRequest
 
-__all__ = ["DecodeResult", "LokiDecodeError", "decode_push", "entry_event"]
+__all__ = ["DecodeResult", "LokiDecodeError", "decode_push", "entry_event", "push_steps"]
 
 
 class DecodeResult(NamedTuple):
@@ -159,13 +166,26 @@ def decode_push(
     content_encoding: str | None,
     *,
     max_bytes: int = DEFAULT_MAX_BYTES,
+    limits: RequestLimits = DEFAULT_REQUEST_LIMITS,
 ) -> DecodeResult:
-    """A Loki push body → raw events; raises :class:`LokiDecodeError` if unparsable."""
+    """A Loki push body → raw events; raises :class:`LokiDecodeError` if unparsable,
+    ``RequestLimitError`` past a per-request bound."""
+    return run_steps(push_steps(body, content_type, content_encoding, max_bytes, limits))
+
+
+def push_steps(
+    body: bytes,
+    content_type: str | None,
+    content_encoding: str | None,
+    max_bytes: int,
+    limits: RequestLimits,
+) -> Steps[DecodeResult]:
+    """:func:`decode_push`, pausing (``yield``) between chunks of entries."""
     raw = decode_content(body, content_encoding, max_bytes)
     media = (content_type or "").split(";", 1)[0].strip().lower()
     if media == "application/json":
-        return _decode_json(raw)
-    return _decode_protobuf(unsnappy(raw, max_bytes))
+        return (yield from _decode_json(raw, limits))
+    return (yield from _decode_protobuf(unsnappy(raw, max_bytes), limits))
 
 
 # ------------------------------------------------------------------------ protobuf
@@ -176,12 +196,13 @@ def _text(raw: bytes) -> str:
     return raw.decode("utf-8", "replace")
 
 
-def _decode_protobuf(raw: bytes) -> DecodeResult:
+def _decode_protobuf(raw: bytes, limits: RequestLimits) -> Steps[DecodeResult]:
     request = PushRequest()
     try:
         request.ParseFromString(raw)
     except (DecodeError, ValueError, RecursionError) as err:
         raise LokiDecodeError(f"invalid Loki protobuf body: {err}"[:300]) from None
+    check_items(sum(len(stream.entries) for stream in request.streams), limits, "entries")
     events: list[dict[str, Any]] = []
     rejected: list[tuple[int, str]] = []
     index = 0
@@ -195,6 +216,9 @@ def _decode_protobuf(raw: bytes) -> DecodeResult:
                 index += 1
             continue
         for entry in stream.entries:
+            check_attributes(len(labels) + len(entry.structuredMetadata), limits, index, "entry")
+            if index % CHUNK == CHUNK - 1:
+                yield
             stamp = entry.timestamp
             ts = stamp.seconds * 1_000_000_000 + stamp.nanos
             if ts <= 0:
@@ -267,7 +291,7 @@ def _json_entry(item: Any, legacy: bool) -> tuple[int, str, dict[str, str]]:
     return ts, line, _json_metadata(metadata)
 
 
-def _decode_json(raw: bytes) -> DecodeResult:
+def _decode_json(raw: bytes, limits: RequestLimits) -> Steps[DecodeResult]:
     try:
         document = msgspec.json.decode(raw)
     except (msgspec.DecodeError, ValueError, RecursionError) as err:
@@ -275,6 +299,7 @@ def _decode_json(raw: bytes) -> DecodeResult:
     streams = document.get("streams") if isinstance(document, dict) else None
     if not isinstance(streams, list):
         raise LokiDecodeError('a Loki JSON push body is {"streams": [...]}')
+    check_items(sum(_entry_count(stream) for stream in streams), limits, "entries")
     events: list[dict[str, Any]] = []
     rejected: list[tuple[int, str]] = []
     index = 0
@@ -294,6 +319,8 @@ def _decode_json(raw: bytes) -> DecodeResult:
         else:
             labels_key = format_labels(labels).encode("utf-8", "surrogatepass")
         for item in items:
+            if index % CHUNK == CHUNK - 1:
+                yield
             try:
                 if labels is None:
                     raise _EntryError(stream_error)
@@ -301,6 +328,14 @@ def _decode_json(raw: bytes) -> DecodeResult:
             except _EntryError as err:
                 rejected.append((index, str(err)))
             else:
+                check_attributes(len(labels) + len(metadata), limits, index, "entry")
                 events.append(entry_event(labels, labels_key, ts, line, metadata))
             index += 1
     return DecodeResult(events, rejected)
+
+
+def _entry_count(stream: Any) -> int:
+    if not isinstance(stream, dict):
+        return 0
+    items = stream.get("values", stream.get("entries"))
+    return len(items) if isinstance(items, list) else 0

@@ -8,11 +8,11 @@ and answer with ``export_response`` / ``status_body``.
 from __future__ import annotations
 
 from .content import OtlpDecodeError, UnsupportedMediaType, media_type
-from .logs import decode_logs, severity_level
-from .metrics import MetricPoint, MetricsDecodeResult, decode_metrics
+from .logs import decode_logs, log_steps, severity_level
+from .metrics import MetricPoint, MetricsDecodeResult, decode_metrics, metric_steps
 from .result import DecodeResult
 from .status import export_response, response_media_type, status_body
-from .traces import decode_traces
+from .traces import decode_traces, trace_steps
 
 __all__ = [
     "DecodeResult",
@@ -24,8 +24,11 @@ __all__ = [
     "decode_metrics",
     "decode_traces",
     "export_response",
+    "log_steps",
     "media_type",
+    "metric_steps",
     "response_media_type",
     "severity_level",
     "status_body",
+    "trace_steps",
 ]

@@ -27,6 +27,11 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
 )
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
+from stacklens.ingest.limits import DEFAULT_REQUEST_LIMITS, RequestLimits, check_items
+from stacklens.ingest.steps import CHUNK
+
+from .cost import NOUNS, check_json_items, count_items
+
 __all__ = [
     "JSON",
     "PROTOBUF",
@@ -34,6 +39,7 @@ __all__ = [
     "OtlpDecodeError",
     "UnsupportedMediaType",
     "media_type",
+    "parse_chunks",
     "parse_request",
 ]
 
@@ -70,26 +76,136 @@ def media_type(content_type: str | None) -> str:
 
 
 def parse_request(kind: Kind, body: bytes, content_type: str | None) -> Any:
-    """Parse an Export*ServiceRequest of ``kind`` from ``body``."""
+    """Parse an Export*ServiceRequest of ``kind`` from ``body`` (one message)."""
     message = _REQUESTS[kind]()
+    for chunk in parse_chunks(kind, body, content_type):
+        if chunk is not None:
+            message.MergeFrom(chunk)
+    return message
+
+
+def parse_chunks(
+    kind: Kind,
+    body: bytes,
+    content_type: str | None,
+    limits: RequestLimits = DEFAULT_REQUEST_LIMITS,
+) -> Iterator[Any]:
+    """Export*ServiceRequest messages that together hold ``body``'s items, in order,
+    with ``None`` between them where the caller may pause.
+
+    Protobuf is one message (upb parses 10 MB in milliseconds). JSON is split into
+    messages of at most ``CHUNK`` items each, because ``ParseDict`` is pure Python and
+    costs ~80 µs a span: a caller can give the event loop back between chunks. The
+    per-request bounds are checked before any of that Python work.
+    """
     if media_type(content_type) == PROTOBUF:
+        message = _REQUESTS[kind]()
         try:
             message.ParseFromString(body)
         except (DecodeError, ValueError, RecursionError) as err:
             raise OtlpDecodeError(f"invalid OTLP protobuf body: {err}"[:300]) from None
-        return message
+        check_items(count_items(kind, message), limits, NOUNS[kind])
+        yield message
+        return
     try:
         document = msgspec.json.decode(body)
     except (msgspec.DecodeError, ValueError, RecursionError) as err:
         raise OtlpDecodeError(f"invalid JSON: {err}"[:300]) from None
+    if isinstance(document, list) or (isinstance(document, dict) and "event_type" in document):
+        # A native event at an OTLP path was answered 200 {} and dropped: say where it goes.
+        raise OtlpDecodeError(
+            "this looks like native stacklens events, not OTLP JSON: post them to /v1/events"
+        )
     if not isinstance(document, dict):
         raise OtlpDecodeError("an OTLP JSON body must be an object")
-    _rewrite_ids(kind, document)
-    try:
-        json_format.ParseDict(document, message, ignore_unknown_fields=True)
-    except (json_format.ParseError, ValueError, TypeError, RecursionError) as err:
-        raise OtlpDecodeError(f"invalid OTLP JSON: {err}"[:300]) from None
-    return message
+    yield None
+    check_json_items(kind, _json_items(kind, document), limits)
+    yield None
+    for piece in _split(kind, document):
+        _rewrite_ids(kind, piece)
+        message = _REQUESTS[kind]()
+        try:
+            json_format.ParseDict(piece, message, ignore_unknown_fields=True)
+        except (json_format.ParseError, ValueError, TypeError, RecursionError) as err:
+            raise OtlpDecodeError(f"invalid OTLP JSON: {err}"[:300]) from None
+        yield message
+
+
+# ---------------------------------------------------------------- cost and chunks
+
+#: (resource list, scope list, item list) names, camelCase then snake_case.
+_PATHS: Final = {
+    "traces": (("resourceSpans", "resource_spans"), ("scopeSpans", "scope_spans"), ("spans",)),
+    "logs": (
+        ("resourceLogs", "resource_logs"),
+        ("scopeLogs", "scope_logs"),
+        ("logRecords", "log_records"),
+    ),
+    "metrics": (
+        ("resourceMetrics", "resource_metrics"),
+        ("scopeMetrics", "scope_metrics"),
+        ("metrics",),
+    ),
+}
+
+
+def _json_items(kind: Kind, document: dict[str, Any]) -> list[Any]:
+    tops, scopes, leaves = _PATHS[kind]
+    items = [
+        item
+        for resource in _children(document, *tops)
+        for scope in _children(resource, *scopes)
+        for item in _children(scope, *leaves)
+    ]
+    if kind != "metrics":
+        return items
+    return [
+        point
+        for metric in items
+        if isinstance(metric, dict)
+        for name in _METRIC_DATA
+        for point in _children(metric.get(name), "dataPoints", "data_points")
+    ]
+
+
+def _split(kind: Kind, document: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """``document`` as documents of at most ``CHUNK`` items each, in item order.
+
+    A shape that is not lists of objects is passed through whole: ParseDict reports it.
+    """
+    tops, scopes, leaves = _PATHS[kind]
+    top, resources = _keyed_list(document, tops)
+    if resources is None or not all(isinstance(r, dict) for r in resources):
+        yield document
+        return
+    rest = _without(document, tops)
+    for resource in resources:
+        scope_key, scope_list = _keyed_list(resource, scopes)
+        if scope_list is None or not all(isinstance(s, dict) for s in scope_list):
+            yield {**rest, top: [resource]}
+            continue
+        resource_rest = _without(resource, scopes)
+        for scope in scope_list:
+            leaf_key, leaf_list = _keyed_list(scope, leaves)
+            if leaf_list is None or len(leaf_list) <= CHUNK:
+                yield {**rest, top: [{**resource_rest, scope_key: [scope]}]}
+                continue
+            scope_rest = _without(scope, leaves)
+            for start in range(0, len(leaf_list), CHUNK):
+                piece = {**scope_rest, leaf_key: leaf_list[start : start + CHUNK]}
+                yield {**rest, top: [{**resource_rest, scope_key: [piece]}]}
+
+
+def _without(parent: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
+    return {k: v for k, v in parent.items() if k not in names}
+
+
+def _keyed_list(parent: dict[str, Any], names: tuple[str, ...]) -> tuple[str, list[Any] | None]:
+    for name in names:
+        items = parent.get(name)
+        if isinstance(items, list):
+            return name, items
+    return names[0], None
 
 
 # ---------------------------------------------------------------- hex ids in JSON

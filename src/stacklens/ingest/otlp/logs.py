@@ -18,6 +18,9 @@ from __future__ import annotations
 import hashlib
 from typing import Any, Final
 
+from stacklens.ingest.limits import DEFAULT_REQUEST_LIMITS, RequestLimits
+from stacklens.ingest.steps import CHUNK, Steps, run_steps
+
 from .attributes import (
     ItemError,
     Mapped,
@@ -28,11 +31,12 @@ from .attributes import (
     resource_context,
     scope_attributes,
 )
-from .content import parse_request
+from .content import PROTOBUF, media_type, parse_chunks
+from .cost import check_message_item
 from .result import DecodeResult
 from .semconv import to_str
 
-__all__ = ["decode_logs", "log_event", "severity_level"]
+__all__ = ["decode_logs", "log_event", "log_steps", "severity_level"]
 
 #: OTel log data model: SeverityNumber 1-4 TRACE, 5-8 DEBUG, ... 21-24 FATAL.
 _RANGES: Final = ("trace", "debug", "info", "warn", "error", "fatal")
@@ -47,25 +51,49 @@ def severity_level(number: int, text: str) -> str | None:
     return None
 
 
-def decode_logs(body: bytes, content_type: str, *, namespace_as_stack: bool = True) -> DecodeResult:
-    """An OTLP/HTTP logs body → raw events; raises OtlpDecodeError if unparsable."""
-    request = parse_request("logs", body, content_type)
+def decode_logs(
+    body: bytes,
+    content_type: str,
+    *,
+    namespace_as_stack: bool = True,
+    limits: RequestLimits = DEFAULT_REQUEST_LIMITS,
+) -> DecodeResult:
+    """An OTLP/HTTP logs body → raw events; raises OtlpDecodeError if unparsable,
+    RequestLimitError past a per-request bound."""
+    return run_steps(log_steps(body, content_type, namespace_as_stack, limits))
+
+
+def log_steps(
+    body: bytes, content_type: str, namespace_as_stack: bool, limits: RequestLimits
+) -> Steps[DecodeResult]:
+    """:func:`decode_logs`, pausing (``yield``) between chunks of records."""
+    check_each = media_type(content_type) == PROTOBUF  # JSON was checked before parsing
     events: list[dict[str, Any]] = []
     rejected: list[tuple[int, str]] = []
     index = 0
-    for resource_logs in request.resource_logs:
-        context = resource_context(resource_logs.resource, namespace_as_stack=namespace_as_stack)
-        resource_key = resource_logs.resource.SerializeToString(deterministic=True)
-        for scope_logs in resource_logs.scope_logs:
-            base = scope_attributes(context.attributes, scope_logs.scope)
-            for record in scope_logs.log_records:
-                try:
-                    event = log_event(record, base, resource_key)
-                except ItemError as err:
-                    rejected.append((index, str(err)))
-                else:
-                    events.append(attach_resource(event, context))
-                index += 1
+    for request in parse_chunks("logs", body, content_type, limits):
+        yield
+        if request is None:
+            continue
+        for resource_logs in request.resource_logs:
+            context = resource_context(
+                resource_logs.resource, namespace_as_stack=namespace_as_stack
+            )
+            resource_key = resource_logs.resource.SerializeToString(deterministic=True)
+            for scope_logs in resource_logs.scope_logs:
+                base = scope_attributes(context.attributes, scope_logs.scope)
+                for record in scope_logs.log_records:
+                    if check_each:
+                        check_message_item("logs", record, index, limits, has_body=True)
+                    try:
+                        event = log_event(record, base, resource_key)
+                    except ItemError as err:
+                        rejected.append((index, str(err)))
+                    else:
+                        events.append(attach_resource(event, context))
+                    index += 1
+                    if index % CHUNK == 0:
+                        yield
     return DecodeResult(events, rejected)
 
 

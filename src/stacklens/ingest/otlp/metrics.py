@@ -23,10 +23,14 @@ from typing import Any, Final, NamedTuple
 
 import msgspec
 
-from .attributes import flatten_into, plain, resource_context
-from .content import parse_request
+from stacklens.ingest.limits import DEFAULT_REQUEST_LIMITS, RequestLimits
+from stacklens.ingest.steps import CHUNK, Steps, run_steps
 
-__all__ = ["MetricPoint", "MetricsDecodeResult", "decode_metrics"]
+from .attributes import flatten_into, plain, resource_context
+from .content import PROTOBUF, media_type, parse_chunks
+from .cost import check_message_item
+
+__all__ = ["MetricPoint", "MetricsDecodeResult", "decode_metrics", "metric_steps"]
 
 _FLAG_NO_RECORDED_VALUE: Final = 1
 _TEMPORALITY: Final = {1: "delta", 2: "cumulative"}
@@ -63,29 +67,51 @@ class _PointError(ValueError):
 
 
 def decode_metrics(
-    body: bytes, content_type: str, *, namespace_as_stack: bool = True
+    body: bytes,
+    content_type: str,
+    *,
+    namespace_as_stack: bool = True,
+    limits: RequestLimits = DEFAULT_REQUEST_LIMITS,
 ) -> MetricsDecodeResult:
-    """An OTLP/HTTP metrics body → points; raises OtlpDecodeError if unparsable."""
-    request = parse_request("metrics", body, content_type)
+    """An OTLP/HTTP metrics body → points; raises OtlpDecodeError if unparsable,
+    RequestLimitError past a per-request bound."""
+    return run_steps(metric_steps(body, content_type, namespace_as_stack, limits))
+
+
+def metric_steps(
+    body: bytes, content_type: str, namespace_as_stack: bool, limits: RequestLimits
+) -> Steps[MetricsDecodeResult]:
+    """:func:`decode_metrics`, pausing (``yield``) between chunks of points."""
+    check_each = media_type(content_type) == PROTOBUF  # JSON was checked before parsing
     points: list[MetricPoint] = []
     rejected: list[tuple[int, str]] = []
     index = 0
-    for resource_metrics in request.resource_metrics:
-        context = resource_context(resource_metrics.resource, namespace_as_stack=namespace_as_stack)
-        series = (context.stack_name, context.service)
-        for scope_metrics in resource_metrics.scope_metrics:
-            for metric in scope_metrics.metrics:
-                which = metric.WhichOneof("data")
-                if which is None:
-                    continue
-                data = getattr(metric, which)
-                for point in data.data_points:
-                    try:
-                        if not point.flags & _FLAG_NO_RECORDED_VALUE:
-                            points.extend(_points(series, metric, which, data, point))
-                    except _PointError as err:
-                        rejected.append((index, str(err)))
-                    index += 1
+    for request in parse_chunks("metrics", body, content_type, limits):
+        yield
+        if request is None:
+            continue
+        for resource_metrics in request.resource_metrics:
+            context = resource_context(
+                resource_metrics.resource, namespace_as_stack=namespace_as_stack
+            )
+            series = (context.stack_name, context.service)
+            for scope_metrics in resource_metrics.scope_metrics:
+                for metric in scope_metrics.metrics:
+                    which = metric.WhichOneof("data")
+                    if which is None:
+                        continue
+                    data = getattr(metric, which)
+                    for point in data.data_points:
+                        if check_each:
+                            check_message_item("metrics", point, index, limits)
+                        try:
+                            if not point.flags & _FLAG_NO_RECORDED_VALUE:
+                                points.extend(_points(series, metric, which, data, point))
+                        except _PointError as err:
+                            rejected.append((index, str(err)))
+                        index += 1
+                        if index % CHUNK == 0:
+                            yield
     return MetricsDecodeResult(points, rejected)
 
 

@@ -12,6 +12,9 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+from stacklens.ingest.limits import DEFAULT_REQUEST_LIMITS, RequestLimits
+from stacklens.ingest.steps import CHUNK, Steps, run_steps
+
 from .attributes import (
     ItemError,
     Mapped,
@@ -21,11 +24,12 @@ from .attributes import (
     resource_context,
     scope_attributes,
 )
-from .content import parse_request
+from .content import PROTOBUF, media_type, parse_chunks
+from .cost import check_message_item
 from .result import DecodeResult
 from .semconv import AGENT_OPERATIONS, LLM_HINT_FIELDS, LLM_OPERATIONS, TOOL_OPERATIONS
 
-__all__ = ["decode_traces", "span_event"]
+__all__ = ["decode_traces", "span_event", "trace_steps"]
 
 _STATUS_ERROR: Final = 2  # Status.StatusCode.STATUS_CODE_ERROR
 _KIND_SERVER: Final = 2  # Span.SpanKind.SPAN_KIND_SERVER
@@ -35,25 +39,47 @@ _TRACELOOP_AGENT: Final = frozenset({"agent", "workflow"})
 
 
 def decode_traces(
-    body: bytes, content_type: str, *, namespace_as_stack: bool = True
+    body: bytes,
+    content_type: str,
+    *,
+    namespace_as_stack: bool = True,
+    limits: RequestLimits = DEFAULT_REQUEST_LIMITS,
 ) -> DecodeResult:
-    """An OTLP/HTTP traces body → raw events; raises OtlpDecodeError if unparsable."""
-    request = parse_request("traces", body, content_type)
+    """An OTLP/HTTP traces body → raw events; raises OtlpDecodeError if unparsable,
+    RequestLimitError past a per-request bound."""
+    return run_steps(trace_steps(body, content_type, namespace_as_stack, limits))
+
+
+def trace_steps(
+    body: bytes, content_type: str, namespace_as_stack: bool, limits: RequestLimits
+) -> Steps[DecodeResult]:
+    """:func:`decode_traces`, pausing (``yield``) between chunks of spans."""
+    check_each = media_type(content_type) == PROTOBUF  # JSON was checked before parsing
     events: list[dict[str, Any]] = []
     rejected: list[tuple[int, str]] = []
     index = 0
-    for resource_spans in request.resource_spans:
-        context = resource_context(resource_spans.resource, namespace_as_stack=namespace_as_stack)
-        for scope_spans in resource_spans.scope_spans:
-            base = scope_attributes(context.attributes, scope_spans.scope)
-            for span in scope_spans.spans:
-                try:
-                    event = span_event(span, base)
-                except ItemError as err:
-                    rejected.append((index, str(err)))
-                else:
-                    events.append(attach_resource(event, context))
-                index += 1
+    for request in parse_chunks("traces", body, content_type, limits):
+        yield
+        if request is None:
+            continue
+        for resource_spans in request.resource_spans:
+            context = resource_context(
+                resource_spans.resource, namespace_as_stack=namespace_as_stack
+            )
+            for scope_spans in resource_spans.scope_spans:
+                base = scope_attributes(context.attributes, scope_spans.scope)
+                for span in scope_spans.spans:
+                    if check_each:
+                        check_message_item("traces", span, index, limits)
+                    try:
+                        event = span_event(span, base)
+                    except ItemError as err:
+                        rejected.append((index, str(err)))
+                    else:
+                        events.append(attach_resource(event, context))
+                    index += 1
+                    if index % CHUNK == 0:
+                        yield
     return DecodeResult(events, rejected)
 
 
