@@ -266,6 +266,18 @@ def parse_timestamp(value: object) -> int:
     raise EventError("timestamp must be an RFC 3339 string or epoch nanoseconds")
 
 
+#: A native body that is in fact an OTLP/JSON export: say where it belongs (its first
+#: key names it), rather than "event_type is required".
+_OTLP_HINTS: Final = {
+    key: f"this is an OTLP/JSON export ({key}), not a native event: post it to {path}"
+    for keys, path in (
+        (("resourceSpans", "resource_spans"), "/v1/traces"),
+        (("resourceLogs", "resource_logs"), "/v1/logs"),
+        (("resourceMetrics", "resource_metrics"), "/v1/metrics"),
+    )
+    for key in keys
+}
+
 #: Deepest object nesting kept (a deeper value is refused, never a RecursionError).
 MAX_DEPTH: Final = 32
 
@@ -496,7 +508,8 @@ def normalize(
     event_type = top.get("event_type")
     if not isinstance(event_type, str) or event_type not in EVENT_TYPES:
         if event_type is None:
-            raise EventError("event_type is required")
+            otlp = next((_OTLP_HINTS[k] for k in extra if k in _OTLP_HINTS), None)
+            raise EventError(otlp or "event_type is required")
         raise EventError(f"event_type {str(event_type)[:40]!r} is not one of {sorted(EVENT_TYPES)}")
 
     stack = top.get("stack_name") or default_stack

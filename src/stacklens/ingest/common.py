@@ -91,3 +91,15 @@ async def accept_request(
     except BodyError as exc:
         raise IngestError(exc.status, str(exc)) from None
     return AcceptedRequest(principal, header_stack, body)
+
+
+def json_sent_as_protobuf(body: bytes, content_type: str | None) -> str | None:
+    """A hint when a body declared protobuf is in fact JSON (a common client mistake),
+    or ``None``. Only called once decoding has already failed."""
+    declared = (content_type or "").split(";")[0].strip().lower()
+    if "protobuf" in declared and body.lstrip()[:1] in (b"{", b"["):
+        return (
+            f"the body is JSON but Content-Type says {declared}: "
+            "send it with Content-Type: application/json"
+        )
+    return None

@@ -15,7 +15,12 @@ from typing import TYPE_CHECKING, Any
 from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse, Response
 
-from stacklens.ingest.common import IngestError, accept_request, request_limits
+from stacklens.ingest.common import (
+    IngestError,
+    accept_request,
+    json_sent_as_protobuf,
+    request_limits,
+)
 from stacklens.ingest.limits import RequestLimitError
 from stacklens.ingest.loki import LokiDecodeError
 from stacklens.ingest.loki.push import push_steps
@@ -52,7 +57,8 @@ def check_entry_times(events: list[Any], now_ns: int) -> list[tuple[int, str]]:
                 (
                     index,
                     f"entry has timestamp too old: {ts}, "
-                    f"oldest acceptable timestamp is: {now_ns - MAX_AGE_NS}",
+                    f"oldest acceptable timestamp is: {now_ns - MAX_AGE_NS}"
+                    + _unit_hint(ts, now_ns),
                 )
             )
             events[index] = None
@@ -60,6 +66,25 @@ def check_entry_times(events: list[Any], now_ns: int) -> list[tuple[int, str]]:
             rejected.append((index, f"entry has timestamp too new: {ts}"))
             events[index] = None
     return rejected
+
+
+def _unit_hint(ts: int, now_ns: int) -> str:
+    """Loki timestamps are nanoseconds; a current time in a coarser unit is a common slip."""
+    for unit, scale in (("seconds", 10**9), ("milliseconds", 10**6), ("microseconds", 10**3)):
+        if abs(ts * scale - now_ns) <= MAX_AGE_NS:
+            return f" (it looks like {unit}: Loki timestamps are nanoseconds since the epoch)"
+    return ""
+
+
+#: Loki clients have no X-Stack-Name: say how a Loki push names its stack.
+_NO_STACK = (
+    "no stack for this entry: send X-Scope-OrgID (Loki's tenant header) or a stack_name "
+    "label, or push with a key bound to a stack"
+)
+
+
+def _loki_reason(reason: str) -> str:
+    return _NO_STACK if reason.startswith("stack_name is required") else reason
 
 
 @router.post("/loki/api/v1/push")
@@ -93,7 +118,8 @@ async def _push(hub: Hub, request: Request) -> Response:
     except RequestLimitError as exc:
         return _text(exc.status, str(exc))
     except LokiDecodeError as exc:
-        return _text(400, f"cannot decode Loki push: {exc}")
+        hint = json_sent_as_protobuf(accepted.body, request.headers.get("content-type"))
+        return _text(400, f"cannot decode Loki push: {hint or exc}")
     events = with_placeholders(decoded.events, decoded.rejected)
     too_old_or_new = check_entry_times(events, hub.clock())
     try:
@@ -116,7 +142,7 @@ async def _push(hub: Hub, request: Request) -> Response:
         hub.metrics.events_accepted.labels(protocol="loki").inc(prepared.rows)
         await hub.note_stacks(prepared.stacks)
     if prepared.rejected:
-        lines = [f"entry {i}: {reason}" for i, reason in prepared.rejected[:20]]
+        lines = [f"entry {i}: {_loki_reason(reason)}" for i, reason in prepared.rejected[:20]]
         stored = f"{prepared.rows} entries stored; " if prepared.rows else ""
         return _text(400, stored + f"{len(prepared.rejected)} refused:\n" + "\n".join(lines))
     return Response(status_code=204)

@@ -16,7 +16,12 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from stacklens.ingest import otlp
-from stacklens.ingest.common import IngestError, accept_request, request_limits
+from stacklens.ingest.common import (
+    IngestError,
+    accept_request,
+    json_sent_as_protobuf,
+    request_limits,
+)
 from stacklens.ingest.limits import RequestLimitError
 from stacklens.ingest.metric_rows import prepare_points
 from stacklens.ingest.pipeline import ForbiddenStackError, with_placeholders
@@ -98,6 +103,9 @@ async def _export(hub: Hub, request: Request, kind: Kind) -> Response:
     except otlp.UnsupportedMediaType as exc:
         return _status(415, str(exc), content_type)
     except otlp.OtlpDecodeError as exc:
+        hint = json_sent_as_protobuf(accepted.body, content_type)
+        if hint is not None:  # answered as JSON: a protobuf error body would be unreadable
+            return _status(400, f"cannot decode OTLP {kind}: {hint}", "application/json")
         return _status(400, f"cannot decode OTLP {kind}: {exc}", content_type)
     except RequestLimitError as exc:
         return _status(exc.status, str(exc), content_type)
