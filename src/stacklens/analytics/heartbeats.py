@@ -77,16 +77,30 @@ def regular_heartbeats_sql(
     lo = p("hb_min_interval_ns", policy.min_interval_ns, "int")
     hi = p("hb_max_interval_ns", policy.max_interval_ns, "int")
     jitter = p("hb_jitter", float(policy.jitter), "float")
+    # A regular series' newest N heartbeats lie within (N-1) x max_interval of its last
+    # one; a series with fewer there is not regular anyway. So the window functions (the
+    # expensive part: a sort) run only over that tail of each series, never over a week
+    # of heartbeats.
+    tail = p("hb_tail_ns", (policy.min_heartbeats - 1) * policy.max_interval_ns, "int")
     names = [f"d{i}" for i in range(len(dims))]
     select = "".join(f"{dim} AS {name}, " for dim, name in zip(dims, names, strict=True))
     partition = f"PARTITION BY {', '.join(names)} " if names else ""
+    keys = ", ".join(names)
     ts_ns = d.ts_to_ns("ts")
-    inner = (
-        f"SELECT {', '.join(names) + ', ' if names else ''}ts, "
-        f"{ts_ns} - {d.ts_to_ns(f'lag(ts) OVER ({partition}ORDER BY ts)')} AS gap_ns, "
-        f"row_number() OVER ({partition}ORDER BY ts DESC) AS newest "
-        f"FROM (SELECT {select}ts FROM events "
-        f"WHERE {' AND '.join(['event_type = ' + p('hb_type', 'heartbeat'), *where])})"
+    beats = (
+        f"SELECT {select}{ts_ns} AS ts_ns FROM events "
+        f"WHERE {' AND '.join(['event_type = ' + p('hb_type', 'heartbeat'), *where])}"
+    )
+    last = (
+        f"SELECT {keys + ', ' if names else ''}count(*) AS heartbeats, max(ts_ns) AS last_ns "
+        f"FROM beats{' GROUP BY ' + keys if names else ''}"
+    )
+    join = f"JOIN last USING ({keys})" if names else "CROSS JOIN last"
+    recent_rows = (
+        f"SELECT {', '.join(f'beats.{n}' for n in names) + ', ' if names else ''}beats.ts_ns, "
+        f"beats.ts_ns - lag(beats.ts_ns) OVER ({partition}ORDER BY beats.ts_ns) AS gap_ns, "
+        f"row_number() OVER ({partition}ORDER BY beats.ts_ns DESC) AS newest "
+        f"FROM beats {join} WHERE beats.ts_ns >= last.last_ns - {tail}"
     )
     # The newest N heartbeats have N-1 gaps: those of rows ranked 1..N-1.
     recent = f"newest < {n}"
@@ -96,11 +110,16 @@ def regular_heartbeats_sql(
         f"(count(*) >= {n} AND {min_gap} >= {lo} AND {max_gap} <= {hi} "
         f"AND {max_gap} <= {jitter} * {min_gap})"
     )
-    group = f" GROUP BY {', '.join(names)}" if names else ""
+    judged = (
+        f"SELECT {keys + ', ' if names else ''}{regular} AS regular FROM ({recent_rows}) AS tail"
+        f"{' GROUP BY ' + keys if names else ''}"
+    )
+    judged_join = f"LEFT JOIN judged USING ({keys})" if names else "CROSS JOIN judged"
     return (
-        f"SELECT {', '.join(names) + ', ' if names else ''}count(*) AS heartbeats, "
-        f"max({ts_ns}) AS last_heartbeat_ns, coalesce({regular}, false) AS regular "
-        f"FROM ({inner}){group}"
+        f"WITH beats AS ({beats}), last AS ({last}), judged AS ({judged}) "
+        f"SELECT {', '.join(f'last.{n}' for n in names) + ', ' if names else ''}"
+        f"last.heartbeats, last.last_ns AS last_heartbeat_ns, "
+        f"coalesce(judged.regular, false) AS regular FROM last {judged_join}"
     )
 
 
