@@ -111,7 +111,9 @@ async def _push(hub: Hub, request: Request) -> Response:
                 request.headers.get("content-encoding"),
                 hub.config.max_body_bytes,
                 request_limits(hub.config),
-            )
+            ),
+            # snappy-compressed protobuf decodes to several times its size
+            size_bytes=4 * len(accepted.body),
         )
     except IngestError as exc:
         return _text(exc.status, exc.message)
@@ -129,7 +131,8 @@ async def _push(hub: Hub, request: Request) -> Response:
                 key_stack=accepted.principal.stack,
                 default_stack=accepted.header_stack,
                 rejected=decoded.rejected + too_old_or_new,
-            )
+            ),
+            items=len(events),
         )
     except ForbiddenStackError as exc:
         return _text(403, str(exc))

@@ -72,7 +72,8 @@ async def _export(hub: Hub, request: Request, kind: Kind) -> Response:
     try:
         if kind == "metrics":
             decoded_points = await drive(
-                otlp.metric_steps(accepted.body, media, namespace_as_stack, limits)
+                otlp.metric_steps(accepted.body, media, namespace_as_stack, limits),
+                size_bytes=len(accepted.body),
             )
             prepared = prepare_points(
                 decoded_points.points,
@@ -87,14 +88,18 @@ async def _export(hub: Hub, request: Request, kind: Kind) -> Response:
             spool: Spool = hub.metrics_spool
         else:
             steps = otlp.trace_steps if kind == "traces" else otlp.log_steps
-            decoded = await drive(steps(accepted.body, media, namespace_as_stack, limits))
+            decoded = await drive(
+                steps(accepted.body, media, namespace_as_stack, limits),
+                size_bytes=len(accepted.body),
+            )
             prepared_events = await drive(
                 hub.pipeline.prepare_steps(
                     with_placeholders(decoded.events, decoded.rejected),
                     key_stack=key_stack,
                     default_stack=accepted.header_stack,
                     rejected=decoded.rejected,
-                )
+                ),
+                items=len(decoded.events),
             )
             payload, rows = prepared_events.payload, prepared_events.rows
             rejected = prepared_events.rejected

@@ -79,7 +79,8 @@ async def _ingest(hub: Hub, request: Request) -> Response:
         )
     else:
         result = await drive(
-            native_steps(hub.pipeline, accepted.body, key_stack, header_stack, limits)
+            native_steps(hub.pipeline, accepted.body, key_stack, header_stack, limits),
+            size_bytes=len(accepted.body),
         )
     if result.error is not None:
         return error_response(result.error[2], result.error[1])
