@@ -21,10 +21,9 @@ interval to 1 ms while one is in flight (``sys.setswitchinterval`` is per proces
 request up to :data:`INLINE_MAX_BYTES` / :data:`INLINE_MAX_ITEMS` runs inline on the
 loop, as before: it holds the loop for tens of milliseconds at most, and keeping the
 1 ms interval and a thread hand-off off the common path costs nothing (native
-throughput at saturation measured the same either way, within this machine's noise). What stays on the GIL in
-one piece is C work that scales with the body (msgspec reads 10 MB of JSON in ~70 ms),
-which the body-size limit
-bounds.
+throughput at saturation measured the same either way, within this machine's noise).
+What stays on the GIL in one piece is C work that scales with the body (msgspec reads
+10 MB of JSON in ~70 ms), which the body-size limit bounds.
 """
 
 from __future__ import annotations
