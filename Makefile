@@ -40,8 +40,10 @@ $(WINSTON)/node_modules/.installed: $(WINSTON)/package.json $(WINSTON)/package-l
 	touch $@
 $(PLUGIN)/dist/index.js: $(PLUGIN)/package.json $(PLUGIN)/package-lock.json $(PLUGIN)/tsconfig.json $(wildcard $(PLUGIN)/src/*.ts)
 	cd $(PLUGIN) && npm ci --no-audit --no-fund --loglevel=error && npm run --silent build
+# npm install, not npm ci: oh-my-opencode's per-platform optional packages are left out of
+# the lock file by npm, and npm ci then refuses the lock as out of sync.
 $(OPENCODE)/node_modules/.installed: $(OPENCODE)/package.json $(OPENCODE)/package-lock.json
-	cd $(OPENCODE) && npm ci --no-audit --no-fund --loglevel=error
+	cd $(OPENCODE) && npm install --no-audit --no-fund --loglevel=error
 	touch $@
 
 lint: $(VENV)/.dev
