@@ -228,9 +228,9 @@ def scrub_fixed(text: str, found: list[str], marker: Callable[[str], str]) -> st
 
 
 def _is_token(text: str, start: int, end: int) -> bool:
-    return not (start > 0 and text[start - 1].isalnum()) and not (
-        end < len(text) and text[end].isalnum()
-    )
+    # Telegram's API puts the token straight after "bot" (api.telegram.org/bot<token>/).
+    starts = start == 0 or not text[start - 1].isalnum() or text.endswith("/bot", 0, start)
+    return starts and not (end < len(text) and text[end].isalnum())
 
 
 def scrub_loose(text: str, found: list[str], marker: Callable[[str], str]) -> str:
