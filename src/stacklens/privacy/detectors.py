@@ -352,12 +352,13 @@ def scrub_text(text: str, found: Found) -> str:
         ("=" in text or ":" in text) and _SEPARATED_TRIGGER.search(text.lower()) is not None
     ):
         result = text
-        if len(text) >= _LOOSE_MIN:  # inline: a call per string costs more than the scan
+        # Inline: a Python call per string would cost more than the C-level search.
+        if len(text) >= _LOOSE_MIN and ("." in text or ":" in text):
             result = _maintained.scrub_loose(text, found, marker)
         result = _encoded.scrub_encoded(result, found, scrub_text)
         return text if result == text else result
     result = _shapes(text, found)
-    if len(result) >= _LOOSE_MIN:
+    if len(result) >= _LOOSE_MIN and ("." in result or ":" in result):
         result = _maintained.scrub_loose(result, found, marker)
     result = _encoded.scrub_encoded(result, found, scrub_text)
     return text if result == text else result
