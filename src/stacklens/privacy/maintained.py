@@ -127,7 +127,7 @@ ADOPTED: Final[dict[tuple[str, int], Adopted]] = {
 #: (lower case for Twilio's ``AC``; a token start and a hex digit for Artifactory's
 #: ``AP``). Each starts with a literal, which keeps the pre-filter a C-level scan.
 _MARKER_PATTERNS: Final[dict[tuple[str, int], str]] = {
-    ("ArtifactoryDetector", 1): r'A(?<![^\s=:"]A)P[0-9A-F]',
+    ("ArtifactoryDetector", 1): r"A(?<![A-Za-z0-9]A)P[0-9A-F]",
     ("TwilioKeyDetector", 0): r"AC[a-z0-9]{4}",
 }
 #: Rules without any literal, with the character a string must contain to hold one.
@@ -137,11 +137,14 @@ _LOOSE_GATE: Final[dict[tuple[str, int], str]] = {
 }
 
 
-#: Artifactory's patterns consume the separator around a token; as look-arounds they
-#: mean the same but leave the separator to the ``name=value`` rule that may precede.
+#: Artifactory's patterns consume a separator on each side of the token (a space, quote,
+#: ``=`` or ``:``). As look-arounds they leave the separator to the ``name=value`` rule
+#: that may precede; widened to "not a letter or digit" they also find the token before
+#: a comma or colon and inside brackets, as free text has it (every match of the
+#: original is still a match).
 _CONSUMED: Final = (
-    ('(?:\\s|=|:|"|^)', '(?<![^\\s=:"])'),
-    ('(?:\\s|"|$)', '(?=[\\s"]|\\Z)'),
+    ('(?:\\s|=|:|"|^)', _B),
+    ('(?:\\s|"|$)', _E),
 )
 
 

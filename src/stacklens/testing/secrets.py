@@ -302,9 +302,7 @@ SHAPED_SECRETS: Final[list[str]] = [
     HEX_ONLY_KEY,
     BYTES_VALUE_KEY,
     COMMAND_PEM,
-    # Artifactory's pattern wants a separator (space, quote, ``=``, ``:``) before the
-    # token, so it is found in values and text but not glued into a key name.
-    *(s for s in ADOPTED_FORMAT_SECRETS if s is not ARTIFACTORY),
+    *ADOPTED_FORMAT_SECRETS,
 ]
 #: Random strings with no shape: found only through their context (a secret key name,
 #: ``Bearer``, URL user info, ``NAME=value``), which is how they appear in real data.
