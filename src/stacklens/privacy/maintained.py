@@ -186,7 +186,8 @@ for _n, (_key, _how) in enumerate(ADOPTED.items()):
 #: The shortest loose match (a Discord bot token: 24 + 1 + 6 + 1 + 27 characters;
 #: a Telegram one is 8 + 1 + 35).
 LOOSE_MIN_LENGTH: Final = 44
-#: Characters that separate the parts of the separated trigger-less formats.
+#: Whitespace and quotes a match may carry at its ends (a PuTTY key's trailing newline);
+#: they stay outside the marker.
 _BOUNDARY_CHARS: Final = " \t\r\n=:\"'"
 
 
@@ -194,9 +195,8 @@ def replace(match: re.Match[str], group: str, marker: str) -> str:
     """The text of ``match`` with its secret part replaced by ``marker``.
 
     The secret part is the capture group :attr:`Adopted.secret_group` names when there
-    is one (SoftLayer's URL keeps its path prefix), else the whole match less the
-    separators some detect-secrets patterns consume at their ends
-    (``(?:\\s|=|:|"|^)AKC...``).
+    is one (SoftLayer's URL keeps its path prefix), else the whole match less any
+    whitespace, quote, ``=`` or ``:`` at its ends.
     """
     whole = match.group(group)
     base = match.start(group)
