@@ -6,7 +6,9 @@ The set mixes what a fleet of AI stacks sends: chat messages (content hashed), L
 calls with GenAI attributes, tool uses (bash commands, file paths, URLs, args), logs
 with ``key=value`` context, errors with tracebacks, HTTP requests and heartbeats. Ids
 are unique per event (as in production, so no cache hides the scan of an id), and about
-1 event in 50 carries a planted secret.
+1 event in 50 carries a planted secret. It also prints the false-positive rate over the
+innocuous corpus (``stacklens.testing.secrets.false_positives``, the measure its test
+asserts).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import uuid
 from typing import Any
 
 from stacklens.privacy import PrivacyPolicy, Redactor
-from stacklens.testing.secrets import SECRETS
+from stacklens.testing.secrets import SECRETS, false_positives
 
 MODELS = ["claude-3-5-sonnet-20241022", "gpt-4o-mini", "gpt-4o", "llama-3.1-70b-versatile"]
 STACKS = ["support-bot", "code-agent", "rag-search", "voice-assistant"]
@@ -187,6 +189,11 @@ def main() -> None:
         f"mean {mean_us:.2f} us (best of {args.rounds} rounds)"
     )
     print(f"throughput: {len(events) / best:,.0f} events/s on one core")
+    changed, total = false_positives(redactor.redact_value)
+    print(
+        f"false positives on the innocuous corpus: {len(changed)}/{total} "
+        f"= {len(changed) / total:.2%}"
+    )
     print(
         "p50 per event type: "
         + ", ".join(

@@ -10,6 +10,11 @@ case-sensitive markers of fixed-format secrets; key-name words only when the tex
 reach the combined detector regex, a single alternation with one named group per rule;
 ``Match.lastgroup`` says which rule fired.
 
+The rules adopted from detect-secrets (:mod:`.maintained`) add their literals to the
+pre-filter and run as their own combined regex on the strings that reach the detector
+(keeping the main regex, which every candidate string pays, as it was); the two without
+a literal (Discord and Telegram bot tokens) run only on long strings with a ``.``/``:``.
+
 Every string then passes :func:`.encoded.scrub_encoded` (decoded forms of secrets:
 base64, hex, URL-encoding; bare 40-character AWS secret keys), which has its own cheap
 gate (a ``%``, or a 16+ character run of base64/hex characters).
@@ -27,6 +32,7 @@ import re
 from typing import Final
 
 from stacklens.privacy import encoded as _encoded
+from stacklens.privacy import maintained as _maintained
 from stacklens.privacy import urls as _urls
 from stacklens.privacy.keys import KEYWORDS, key_rule
 
@@ -120,12 +126,17 @@ _PEM: Final = re.compile(
 )
 
 #: Every rule a value detector can report (key-name rules come from :mod:`.keys`).
-VALUE_RULES: Final = (
-    "private_key",
-    *(rule for rule, _ in _FIXED),
-    _encoded.AWS_SECRET_RULE,
-    "url_credentials",
-    "env",
+VALUE_RULES: Final = tuple(
+    dict.fromkeys(
+        (
+            "private_key",
+            *(rule for rule, _ in _FIXED),
+            *_maintained.GROUP_RULE.values(),
+            _encoded.AWS_SECRET_RULE,
+            "url_credentials",
+            "env",
+        )
+    )
 )
 
 _DETECTOR: Final = re.compile(
@@ -182,6 +193,7 @@ _VALUE_MARKERS: Final = (
     "sic",
     "SIC",
     "PRIVATE KEY",
+    *_maintained.MARKERS,
 )
 
 
@@ -206,10 +218,13 @@ def _literal_trie(words: list[str]) -> str:
     return "|".join(branches)
 
 
-_VALUE_TRIGGER: Final = re.compile(_literal_trie(list(_VALUE_MARKERS)))
+_VALUE_TRIGGER: Final = re.compile(
+    "|".join([_literal_trie(list(_VALUE_MARKERS)), *_maintained.MARKER_PATTERNS])
+)
 #: Key names (``password=``, ``"token": ``) and URLs need a separator; the lowercased
 #: text is searched for these only when it has one.
 _SEPARATED_TRIGGER: Final = re.compile(_literal_trie([*KEYWORDS, "://"]))
+_LOOSE_MIN: Final = _maintained.LOOSE_MIN_LENGTH
 _ENV_NAME: Final = re.compile(r"[A-Z_][A-Z0-9_]*")
 _NESTED_URL: Final = re.compile(r"(?<![A-Za-z0-9+.\-])[A-Za-z][A-Za-z0-9+.\-]{0,15}://")
 _AUTH_SCHEMES: Final = frozenset({"bearer", "basic", "token", "digest", "bot"})
@@ -336,9 +351,15 @@ def scrub_text(text: str, found: Found) -> str:
     if _VALUE_TRIGGER.search(text) is None and not (
         ("=" in text or ":" in text) and _SEPARATED_TRIGGER.search(text.lower()) is not None
     ):
-        result = _encoded.scrub_encoded(text, found, scrub_text)
+        result = text
+        # Inline: a Python call per string would cost more than the C-level search.
+        if len(text) >= _LOOSE_MIN and ("." in text or ":" in text):
+            result = _maintained.scrub_loose(text, found, marker)
+        result = _encoded.scrub_encoded(result, found, scrub_text)
         return text if result == text else result
     result = _shapes(text, found)
+    if len(result) >= _LOOSE_MIN and ("." in result or ":" in result):
+        result = _maintained.scrub_loose(result, found, marker)
     result = _encoded.scrub_encoded(result, found, scrub_text)
     return text if result == text else result
 
@@ -349,6 +370,9 @@ def _shapes(text: str, found: Found) -> str:
     if "-----BEGIN" in text and "PRIVATE KEY" in text:
         # Before the main pass: a PEM block spans lines and quotes the kv rule stops at.
         result = _PEM.sub(lambda _m: _pem(found), result)
+    # The adopted rules first: where one overlaps a hand-grown rule (GitHub tokens with
+    # an underscore) the longer, maintained match wins; the rule names agree.
+    result = _maintained.scrub_fixed(result, found, marker)
     parts: list[str] = []
     position = 0
     search = _DETECTOR.search

@@ -17,9 +17,11 @@ import json
 import random
 import string
 import urllib.parse
+from collections.abc import Callable
 from typing import Any, Final
 
 __all__ = [
+    "ADOPTED_FORMAT_SECRETS",
     "INNOCUOUS",
     "INNOCUOUS_KEYS",
     "SECRETS",
@@ -27,6 +29,7 @@ __all__ = [
     "SHAPELESS_SECRETS",
     "STACK",
     "encoded_forms",
+    "false_positives",
     "innocuous_events",
     "secret_events",
 ]
@@ -152,6 +155,29 @@ HEX_ONLY_KEY: Final = "gsk_" + _rand(_ALNUM, 52)  # planted as hex text
 BYTES_VALUE_KEY: Final = "sk-proj-" + _rand(_B64URL, 80)  # planted as OTLP bytesValue
 URL_ENCODED_PASSWORD: Final = _rand(_ALNUM, 22)  # planted as password%3D...
 COMMAND_PEM: Final = _pem("PRIVATE KEY", 300)  # unquoted in a Bash command
+# Formats the hand-grown rules missed, caught by the rules adopted from detect-secrets.
+_LOWER_NUM: Final = string.ascii_lowercase + string.digits
+PYPI_TOKEN: Final = "pypi-AgEIcHlwaS5vcmc" + _rand(_B64URL, 80)
+SQUARE_OAUTH: Final = "sq0csp-" + _rand(_B64URL, 43)
+MAILCHIMP_KEY: Final = _rand(_LOWER_NUM, 32) + "-us14"
+TELEGRAM_BOT: Final = f"{_rng.randint(10**8, 10**9 - 1)}:AA" + _rand(_B64URL, 33)
+DISCORD_BOT: Final = "M" + _rand(_ALNUM, 23) + "." + _rand(_ALNUM, 6) + "." + _rand(_ALNUM, 27)
+GITLAB_FEED: Final = "glft-" + _rand(_ALNUM, 20)
+GITLAB_RUNNER: Final = "GR1348941" + _rand(_ALNUM, 20)
+TWILIO_SID: Final = "AC" + _rand("0123456789abcdef", 32)
+ARTIFACTORY: Final = "AKC" + _rand(_ALNUM, 70)
+#: The planted detect-secrets formats (see :mod:`stacklens.privacy.maintained`).
+ADOPTED_FORMAT_SECRETS: Final[list[str]] = [
+    PYPI_TOKEN,
+    SQUARE_OAUTH,
+    MAILCHIMP_KEY,
+    TELEGRAM_BOT,
+    DISCORD_BOT,
+    GITLAB_FEED,
+    GITLAB_RUNNER,
+    TWILIO_SID,
+    ARTIFACTORY,
+]
 
 #: Every planted secret (raw text), each present somewhere in :func:`secret_events`.
 SECRETS: Final[list[str]] = [
@@ -223,6 +249,7 @@ SECRETS: Final[list[str]] = [
     BYTES_VALUE_KEY,
     URL_ENCODED_PASSWORD,
     COMMAND_PEM,
+    *ADOPTED_FORMAT_SECRETS,
 ]
 assert len(set(SECRETS)) == len(SECRETS), "duplicate planted secret"
 
@@ -275,6 +302,7 @@ SHAPED_SECRETS: Final[list[str]] = [
     HEX_ONLY_KEY,
     BYTES_VALUE_KEY,
     COMMAND_PEM,
+    *ADOPTED_FORMAT_SECRETS,
 ]
 #: Random strings with no shape: found only through their context (a secret key name,
 #: ``Bearer``, URL user info, ``NAME=value``), which is how they appear in real data.
@@ -553,6 +581,18 @@ def secret_events() -> list[dict[str, Any]]:
             "tool_use",
             data={"tool": "Bash", "command": f"echo {COMMAND_PEM} > id.pem && chmod 600 id.pem"},
         ),
+        _event(
+            29,
+            "log",
+            message=f"publishing with {PYPI_TOKEN}, square {SQUARE_OAUTH}",
+            data={
+                "mailchimp": MAILCHIMP_KEY,
+                "notify": f"https://api.telegram.org/bot{TELEGRAM_BOT}/sendMessage",
+                "discord": {"bot": DISCORD_BOT},
+                "ci": [f"feed {GITLAB_FEED}", f"runner={GITLAB_RUNNER}"],
+            },
+            attributes={"twilio.account": TWILIO_SID, "artifactory": f'"{ARTIFACTORY}"'},
+        ),
     ]
 
 
@@ -739,3 +779,20 @@ def innocuous_events() -> list[dict[str, Any]]:
         )
     )
     return events
+
+
+def false_positives(redact_value: Callable[..., tuple[Any, list[Any]]]) -> tuple[list[str], int]:
+    """The :data:`INNOCUOUS` strings and :data:`INNOCUOUS_KEYS` names that
+    ``redact_value`` (a :meth:`Redactor.redact_value`) changes or reports a finding for,
+    and how many items were tried: the innocuous corpus's false-positive measure, shared
+    by its test and ``bench/redaction.py``."""
+    changed: list[str] = []
+    for text in INNOCUOUS:
+        value, findings = redact_value(text, "x")
+        if value != text or findings:
+            changed.append(text)
+    for key, value in INNOCUOUS_KEYS.items():
+        result, findings = redact_value({key: value})
+        if result != {key: value} or findings:
+            changed.append(key)
+    return changed, len(INNOCUOUS) + len(INNOCUOUS_KEYS)
