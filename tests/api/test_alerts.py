@@ -9,33 +9,17 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from stacklens.alerting.config import parse_alerting_config
-from stacklens.alerting.defaults import default_rules
 from stacklens.alerting.engine import AlertEngine
-from stacklens.server import Hub, create_app
-from stacklens.testing import ADMIN_KEY, ManualClock, hub_config
+from stacklens.testing import ManualClock
+from stacklens.testing.alerting import hub_with_engine
 
 S = 10**9
 
 
 @pytest.fixture
 def setup(tmp_path: Path) -> Iterator[tuple[Any, TestClient, AlertEngine, ManualClock]]:
-    clock = ManualClock()
-    hub = Hub(hub_config(tmp_path / "data", alerting_enabled=False), clock=clock)
-    hub.bootstrap_admin()
-    app = create_app(hub)
-    engine = AlertEngine(
-        default_rules(),
-        parse_alerting_config("route: {receiver: none}\nreceivers: [{name: none}]\n"),
-        cursor=hub.store.cursor,
-        metadata=hub.metadata,
-        clock=clock,
-    )
-    app.state.alert_engine = engine
-    with TestClient(app) as client:
-        client.headers["X-API-Key"] = ADMIN_KEY
-        yield hub, client, engine, clock
-        engine.stop()
+    with hub_with_engine(tmp_path / "data") as parts:
+        yield parts
 
 
 def ingest_errors(hub: Any, client: TestClient, clock: ManualClock, stack: str) -> None:

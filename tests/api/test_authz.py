@@ -16,14 +16,12 @@ import pytest
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
-from stacklens.alerting.config import parse_alerting_config
-from stacklens.alerting.defaults import default_rules
 from stacklens.alerting.engine import AlertEngine
 from stacklens.alerting.notify_log import Attempt
 from stacklens.api.authz import MARK, group_in_stack
 from stacklens.metadata.keys import Principal, Role
-from stacklens.server import Hub, create_app
-from stacklens.testing import ADMIN_KEY, ManualClock, hub_config
+from stacklens.testing import ADMIN_KEY, ManualClock
+from stacklens.testing.alerting import hub_with_engine
 
 S = 10**9
 MUTATING = {"POST", "PUT", "DELETE", "PATCH"}
@@ -67,21 +65,8 @@ def _csrf(html: str) -> str:
 
 @pytest.fixture
 def world(tmp_path: Path) -> Iterator[World]:
-    clock = ManualClock()
-    hub = Hub(hub_config(tmp_path / "data", alerting_enabled=False), clock=clock)
-    hub.bootstrap_admin()
-    app = create_app(hub)
-    engine = AlertEngine(
-        default_rules(),
-        parse_alerting_config("route: {receiver: none}\nreceivers: [{name: none}]\n"),
-        cursor=hub.store.cursor,
-        metadata=hub.metadata,
-        clock=clock,
-    )
-    app.state.alert_engine = engine
-    with TestClient(app) as root:
-        hub.alerts = engine  # the console reads the engine from the hub
-        root.headers["X-API-Key"] = ADMIN_KEY
+    with hub_with_engine(tmp_path / "data") as (hub, root, engine, clock):
+        app = root.app
         body = [
             {"timestamp": clock() - i * S, "stack_name": "bravo", "event_type": "error"}
             for i in range(60)
@@ -109,7 +94,6 @@ def world(tmp_path: Path) -> Iterator[World]:
         for role in ("admin", "read"):
             keys[role] = hub.keyring.create(role, stack="alpha")[1]
         yield World(hub, app, engine, clock, keys, bravo, every)
-        engine.stop()
 
 
 def all_routes(routes: Any) -> Iterator[Any]:

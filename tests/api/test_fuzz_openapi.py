@@ -158,7 +158,10 @@ def test_extreme_bodies_and_parameters_never_5xx(
     method, path, names = data.draw(st.sampled_from(operations(app_client)))
     concrete = re.sub(r"\{[^}]+\}", "0000000000000001-000001", path)
     text_value = body if isinstance(body, str) else str(body)
-    params = dict.fromkeys(names, text_value)
+    # In the query string a value is cut to 1 KiB: every parameter at once with the
+    # deepest nesting would pass the HTTP client's own URL limit (a client-side error,
+    # not the hub's answer). The body carries the value whole.
+    params = dict.fromkeys(names, text_value[:1024])
     content = text_value.encode()
     response = app_client.request(
         method,

@@ -26,6 +26,7 @@ import msgspec
 from prometheus_client import CollectorRegistry, Counter
 
 from stacklens.ids import Clock, system_clock_ns
+from stacklens.ingest.spool import fsync_dir
 
 __all__ = ["ENTRY_ID_RE", "Quarantine", "QuarantineEntry", "quarantine_counter"]
 
@@ -72,14 +73,6 @@ def _write_durably(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 class Quarantine:
     """One stream's quarantine directory. Thread-safe."""
 
@@ -111,7 +104,7 @@ class Quarantine:
             self.directory.mkdir(parents=True, exist_ok=True)
             _write_durably(self.rows_path(entry.id), b"".join(r + b"\n" for r in rows))
             _write_durably(self._record_path(entry.id), _encoder.encode(entry))
-            _fsync_dir(self.directory)
+            fsync_dir(self.directory)
         return entry
 
     def rows_path(self, entry_id: str) -> Path:
@@ -163,4 +156,4 @@ class Quarantine:
         with self._lock:
             self._record_path(entry_id).unlink(missing_ok=True)
             self.rows_path(entry_id).unlink(missing_ok=True)
-            _fsync_dir(self.directory)
+            fsync_dir(self.directory)

@@ -27,7 +27,7 @@ import msgspec
 
 from stacklens.ids import Clock, system_clock_ns
 
-__all__ = ["Spool", "SpoolClosedError", "SpoolFullError", "recover_segment"]
+__all__ = ["Spool", "SpoolClosedError", "SpoolFullError", "fsync_dir", "recover_segment"]
 
 _SUFFIX: Final = ".ndjson"
 _MARKER_PREFIX: Final = b'{"_commit"'
@@ -94,7 +94,8 @@ def recover_segment(path: Path) -> int:
     return rows_kept
 
 
-def _fsync_dir(directory: Path) -> None:
+def fsync_dir(directory: Path) -> None:
+    """fsync a directory, so a file created or renamed in it survives a crash."""
     fd = os.open(directory, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -247,7 +248,7 @@ class Spool:
                 path = _segment_path(self.directory, self._current)
                 self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
                 if self._fsync:
-                    _fsync_dir(self.directory)  # the new file's name must survive a crash
+                    fsync_dir(self.directory)  # the new file's name must survive a crash
             try:
                 view = memoryview(blob)
                 while view:

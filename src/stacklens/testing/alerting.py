@@ -1,11 +1,14 @@
-"""Test helpers for alerting: rows loaded as the loader loads them, and a loopback
-HTTP receiver that records every notification posted to it."""
+"""Test helpers for alerting: rows loaded as the loader loads them, a loopback HTTP
+receiver that records every notification posted to it, and an in-process hub whose alert
+engine the test ticks by hand."""
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import threading
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -15,7 +18,7 @@ import msgspec
 from stacklens.schema import EventRow, MetricRow
 from stacklens.store.duckdb import DuckDBStore
 
-__all__ = ["Recorder", "add_points", "event", "load", "point"]
+__all__ = ["Recorder", "add_points", "event", "hub_with_engine", "load", "point"]
 
 
 _segment = itertools.count(1)
@@ -103,3 +106,37 @@ class Recorder:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+@contextlib.contextmanager
+def hub_with_engine(data_dir: Path) -> Iterator[tuple[Any, Any, Any, Any]]:
+    """``(hub, client, engine, clock)``: an in-process hub (``TestClient`` with the test
+    admin key) on a manual clock, with the default rules in an engine that delivers
+    nothing and runs only when the test calls ``engine.tick()``."""
+    from fastapi.testclient import TestClient
+
+    from stacklens.alerting.config import parse_alerting_config
+    from stacklens.alerting.defaults import default_rules
+    from stacklens.alerting.engine import AlertEngine
+    from stacklens.server import Hub, create_app
+    from stacklens.testing import ADMIN_KEY, ManualClock, hub_config
+
+    clock = ManualClock()
+    hub = Hub(hub_config(data_dir, alerting_enabled=False), clock=clock)
+    hub.bootstrap_admin()
+    app = create_app(hub)
+    engine = AlertEngine(
+        default_rules(),
+        parse_alerting_config("route: {receiver: none}\nreceivers: [{name: none}]\n"),
+        cursor=hub.store.cursor,
+        metadata=hub.metadata,
+        clock=clock,
+    )
+    app.state.alert_engine = engine
+    try:
+        with TestClient(app) as client:
+            hub.alerts = engine  # the console reads the engine from the hub
+            client.headers["X-API-Key"] = ADMIN_KEY
+            yield hub, client, engine, clock
+    finally:
+        engine.stop()
