@@ -44,17 +44,20 @@ def test_small_requests_keep_their_latency_beside_a_maximal_one(tmp_path: Path) 
             )
             answer["status"] = response.status_code
 
-        sender = threading.Thread(target=send_big)
-        sender.start()
         latencies: list[float] = []
-        while sender.is_alive():
-            started = time.perf_counter()
-            assert client.post("/v1/events", json=small_event).status_code == 200
-            latencies.append(time.perf_counter() - started)
-            time.sleep(0.02)  # bounded load: about 40 small requests a second
-        sender.join()
-        assert answer["status"] == 200
+        # Three maximal requests, one after the other (one in flight at a time), so the
+        # p99 rests on ~250 samples rather than on the single slowest of ~80.
+        for _ in range(3):
+            sender = threading.Thread(target=send_big)
+            sender.start()
+            while sender.is_alive():
+                started = time.perf_counter()
+                assert client.post("/v1/events", json=small_event).status_code == 200
+                latencies.append(time.perf_counter() - started)
+                time.sleep(0.02)  # bounded load: about 40 small requests a second
+            sender.join()
+            assert answer["status"] == 200
         latencies.sort()
         p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
-        assert len(latencies) >= 10, latencies  # the big request really was in flight
+        assert len(latencies) >= 30, latencies  # the big requests really were in flight
         assert p99 < 0.100, f"small-request p99 {p99 * 1000:.0f} ms over {len(latencies)} requests"
