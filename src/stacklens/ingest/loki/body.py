@@ -6,10 +6,11 @@ Every step is bounded by ``max_bytes`` so a small body cannot expand into gigaby
 
 from __future__ import annotations
 
-import zlib
 from typing import Final
 
 import cramjam
+
+from stacklens.ingest.body import BodyError, decode_content_encoding
 
 __all__ = ["DEFAULT_MAX_BYTES", "LokiDecodeError", "decode_content", "unsnappy"]
 
@@ -20,35 +21,16 @@ class LokiDecodeError(ValueError):
     """The push body cannot be parsed at all (HTTP 400); ``str(err)`` is the reason."""
 
 
-def _inflate(body: bytes, wbits: int, max_bytes: int) -> bytes:
-    out = bytearray()
-    data = body
-    while data:
-        decompressor = zlib.decompressobj(wbits)
-        try:
-            out += decompressor.decompress(data, max_bytes - len(out) + 1)
-        except zlib.error as err:
-            raise LokiDecodeError(f"invalid compressed body: {err}") from None
-        if len(out) > max_bytes or decompressor.unconsumed_tail:
-            raise LokiDecodeError(f"decompressed body is larger than {max_bytes} bytes")
-        if not decompressor.eof:
-            raise LokiDecodeError("truncated compressed body")
-        data = decompressor.unused_data  # gzip allows several members back to back
-        if wbits != 31:
-            break
-    return bytes(out)
-
-
 def decode_content(body: bytes, content_encoding: str | None, max_bytes: int) -> bytes:
-    """Undo the HTTP Content-Encoding (identity, gzip or deflate)."""
+    """Undo the HTTP Content-Encoding (identity, gzip or deflate): the native route's
+    decoder (every gzip member read, bounded inflation), its errors as Loki's."""
     encoding = (content_encoding or "").strip().lower()
-    if encoding in ("", "identity"):
-        return body
-    if encoding in ("gzip", "x-gzip"):
-        return _inflate(body, 31, max_bytes)
-    if encoding == "deflate":
-        return _inflate(body, 15, max_bytes)
-    raise LokiDecodeError(f"unsupported Content-Encoding {encoding[:40]!r}")
+    if encoding not in ("", "identity", "gzip", "x-gzip", "deflate"):
+        raise LokiDecodeError(f"unsupported Content-Encoding {encoding[:40]!r}")
+    try:
+        return decode_content_encoding(body, encoding, max_bytes)
+    except BodyError as err:
+        raise LokiDecodeError(str(err)) from None
 
 
 def _snappy_length(body: bytes) -> int:
