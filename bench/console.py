@@ -58,12 +58,10 @@ def main() -> None:
     hub = Hub(hub_config(data_dir), clock=clock)
     hub.bootstrap_admin()
     app = create_app(hub)
-    cur = hub.store.cursor()
-    session = cur.execute(
+    session = hub.store.fetch(
         "SELECT session_id, stack_name FROM session_summaries ORDER BY last_ts DESC "
         "LIMIT 1 OFFSET 500"
-    ).fetchone()
-    assert session is not None
+    ).rows[0]
     session_id, session_stack = session
     admin = Principal(key_id="bench", role=Role.ADMIN)
     p24 = parse_params({})

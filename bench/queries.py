@@ -93,7 +93,11 @@ FROM typed
 
 
 def generate(store: DuckDBStore, count: int, days: int) -> None:
-    con = store.cursor()
+    with store.writer() as con:
+        _generate(con, count, days)
+
+
+def _generate(con: Any, count: int, days: int) -> None:
     for statement in ddl_statements():
         con.execute(statement)
     table = TABLES["events"]
@@ -176,14 +180,10 @@ def main() -> None:
     hub.bootstrap_admin()
     app = create_app(hub)
     hub.stack_metrics.cache_s = 0.0  # time every scrape, not a cached one
-    session = (
-        hub.store.cursor()
-        .execute(
-            "SELECT session_id FROM session_summaries ORDER BY last_ts DESC LIMIT 1 OFFSET 500"
-        )
-        .fetchone()
-    )
-    user = hub.store.cursor().execute("SELECT user_id FROM events LIMIT 1").fetchone()
+    session = hub.store.fetch(
+        "SELECT session_id FROM session_summaries ORDER BY last_ts DESC LIMIT 1 OFFSET 500"
+    ).rows[0]
+    user = hub.store.fetch("SELECT user_id FROM events LIMIT 1").rows[0]
     assert session is not None
     assert user is not None
     day7 = {"since": "7d"}

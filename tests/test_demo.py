@@ -99,7 +99,7 @@ def test_demo_leaves_no_health_alert_no_down_stack_and_recent_sessions(tmp_path:
         engine = AlertEngine(
             health,
             parse_alerting_config("route: {receiver: none}\nreceivers: [{name: none}]\n"),
-            cursor=store.cursor,
+            reader=store,
             metadata=db,
             clock=clock,
         )
@@ -107,7 +107,7 @@ def test_demo_leaves_no_health_alert_no_down_stack_and_recent_sessions(tmp_path:
             engine.tick()
             clock.advance(30)
         assert [a.labels for a in engine.all_alerts() if a.state is AlertState.FIRING] == []
-        marks = {r["health"] for r in Analytics(store.cursor, clock=clock).active_stacks(None)}
+        marks = {r["health"] for r in Analytics(store, clock=clock).active_stacks(None)}
         assert "down" not in marks
         engine.stop()
     finally:

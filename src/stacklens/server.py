@@ -189,8 +189,8 @@ class Hub:
             if config.ingest_workers > 0
             else None
         )
-        self.analytics = Analytics(self.store.cursor, clock=clock)
-        self.stack_metrics = StackMetricsCollector(self.store.cursor, clock)
+        self.analytics = Analytics(self.store, clock=clock)
+        self.stack_metrics = StackMetricsCollector(self.store, clock)
         self.registry.register(self.stack_metrics)
         self._known_stacks: set[str] = set()
         self.started = False

@@ -104,7 +104,7 @@ receivers: [{{name: none}}]
 alertmanagers: [{{url: '{alertmanager}', resend_delay: 1s}}]
 global: {{external_url: 'http://hub.example:4320'}}
 """)
-    engine = AlertEngine(parse_rules(RULES), config, cursor=store.cursor, metadata=metadata_db)
+    engine = AlertEngine(parse_rules(RULES), config, reader=store, metadata=metadata_db)
     engine.start(poll_s=0.2)
     try:
         wait_until(lambda: recorder.bodies, timeout=20)
@@ -128,7 +128,8 @@ global: {{external_url: 'http://hub.example:4320'}}
         first = ends_at()
         wait_until(lambda: ends_at() > first, timeout=10)  # re-sent before endsAt, extending it
 
-        store.cursor().execute("DELETE FROM events")  # the data recovers
+        with store.writer() as con:  # the data recovers
+            con.execute("DELETE FROM events")
         wait_until(lambda: any(b["status"] == "resolved" for b in recorder.bodies), timeout=20)
         attempts = engine.notify_log.list(receiver="alertmanager", limit=1000)
         assert attempts and {a["outcome"] for a in attempts} == {"success"}

@@ -123,7 +123,7 @@ def test_fire_notify_resolve_silence(
     engine = AlertEngine(
         parse_rules(RULES),
         config,
-        cursor=hub.store.cursor,
+        reader=hub.store,
         metadata=hub.metadata,
         clock=hub.clock,
         metrics=AlertMetrics(hub.registry),

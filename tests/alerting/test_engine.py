@@ -11,6 +11,8 @@ from stacklens.alerting.engine import AlertEngine
 from stacklens.alerting.rules import parse_rules
 from stacklens.alerting.state import AlertState
 from stacklens.metadata.db import MetadataDB
+from stacklens.store.base import QueryResult
+from stacklens.store.dialect import DUCKDB
 from stacklens.store.duckdb import DuckDBStore
 from stacklens.testing import ManualClock
 from stacklens.testing.alerting import Recorder, event, load
@@ -51,17 +53,32 @@ notify: {{max_attempts: 2, backoff_initial: 1s}}
 """)
 
 
-class CountingCursor:
+class CountingReader:
+    """The store's reads, each statement recorded."""
+
     def __init__(self, store: DuckDBStore, calls: list[str]) -> None:
-        self._cursor = store.cursor()
+        self._store = store
         self._calls = calls
+        self.dialect = store.dialect
 
-    def execute(self, sql: str, params: Any) -> Any:
+    def fetch(self, sql: str, params: Any = None) -> QueryResult:
         self._calls.append(sql)
-        return self._cursor.execute(sql, params)
+        return self._store.fetch(sql, params)
 
-    def close(self) -> None:
-        self._cursor.close()
+
+class BareReader:
+    """Reads from a DuckDB database with none of the hub's tables."""
+
+    dialect = DUCKDB
+
+    def __init__(self) -> None:
+        import duckdb
+
+        self._con = duckdb.connect()
+
+    def fetch(self, sql: str, params: Any = None) -> QueryResult:
+        result = self._con.cursor().execute(sql, params or {})
+        return QueryResult(tuple(d[0] for d in result.description), result.fetchall())
 
 
 def make_engine(
@@ -71,7 +88,7 @@ def make_engine(
     return AlertEngine(
         parse_rules(RULES),
         config(url),
-        cursor=lambda: CountingCursor(store, calls),
+        reader=CountingReader(store, calls),
         metadata=db,
         clock=clock,
         sleep=lambda _: None,
@@ -244,23 +261,21 @@ def test_failed_delivery_is_retried_and_logged(
 def test_missing_metric_table_is_no_data_and_bad_rules_report_errors(
     metadata_db: MetadataDB, clock: ManualClock, recorder: Recorder
 ) -> None:
-    import duckdb
-
-    con = duckdb.connect()  # no events table, no metric_points table
+    bare = BareReader()  # no events table, no metric_points table
     rules = parse_rules(
         RULES.replace("signal: cost", "signal: metric_value\n        params: {metric: x}").replace(
             "by: [stack_name, user_id]", "by: [stack_name]"
         )
     )
     engine = AlertEngine(
-        rules, config(recorder.url), cursor=con.cursor, metadata=metadata_db, clock=clock
+        rules, config(recorder.url), reader=bare, metadata=metadata_db, clock=clock
     )
     engine.tick()
     assert engine.status["spend/UserSpendHigh"].health == "ok"
     broken = AlertEngine(
         parse_rules(RULES),
         config(recorder.url),
-        cursor=con.cursor,
+        reader=bare,
         metadata=metadata_db,
         clock=clock,
     )

@@ -157,7 +157,7 @@ def hub_fires(rule: Rule, data: Data, tmp_path: Path) -> list[dict[str, str]]:
         engine = AlertEngine(
             rules,
             parse_alerting_config(QUIET_CONFIG),
-            cursor=store.cursor,
+            reader=store,
             metadata=db,
             clock=clock,
         )

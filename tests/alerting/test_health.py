@@ -42,9 +42,7 @@ def test_missing_heartbeat_fires_after_five_plus_five_minutes(
             for k in range(4)
         ],
     )
-    engine = AlertEngine(
-        stack_unhealthy(), QUIET, cursor=store.cursor, metadata=metadata_db, clock=clock
-    )
+    engine = AlertEngine(stack_unhealthy(), QUIET, reader=store, metadata=metadata_db, clock=clock)
     for _ in range(40):  # 20 minutes; beta keeps sending heartbeats, alpha went silent
         engine.tick()
         clock.advance(30)
@@ -79,7 +77,7 @@ def test_failing_health_probe_marks_a_live_stack_down(
         engine = AlertEngine(
             stack_unhealthy(),
             QUIET,
-            cursor=store.cursor,
+            reader=store,
             metadata=metadata_db,
             clock=clock,
             prober=prober,

@@ -47,7 +47,7 @@ def firing(engine: AlertEngine) -> set[tuple[str, str, str]]:
 
 
 def health(store: DuckDBStore, clock: ManualClock) -> dict[str, str]:
-    rows = Analytics(store.cursor, clock=clock).active_stacks(None)
+    rows = Analytics(store, clock=clock).active_stacks(None)
     return {r["stack_name"]: r["health"] for r in rows}
 
 
@@ -69,9 +69,7 @@ def test_a_service_seen_once_never_fires_and_is_not_down(
             event(clock() - 10 * S, "log", "loki-stack", service="chat", message="hello"),
         ],
     )
-    engine = AlertEngine(
-        health_rules(), QUIET, cursor=store.cursor, metadata=metadata_db, clock=clock
-    )
+    engine = AlertEngine(health_rules(), QUIET, reader=store, metadata=metadata_db, clock=clock)
     run_minutes(engine, clock, 30)
     assert firing(engine) == set()
     assert {a.state for a in engine.all_alerts()} <= {AlertState.INACTIVE}
@@ -91,9 +89,7 @@ def test_b_regular_heartbeats_that_stop_fire_and_show_down(
             for k in range(1, 21)
         ],
     )
-    engine = AlertEngine(
-        health_rules(), QUIET, cursor=store.cursor, metadata=metadata_db, clock=clock
-    )
+    engine = AlertEngine(health_rules(), QUIET, reader=store, metadata=metadata_db, clock=clock)
     assert health(store, clock) == {"alpha": "up"}
     run_minutes(engine, clock, 4)  # > 2 min silent, then `for: 1m`
     assert firing(engine) == {("ServiceDown", "alpha", "opencode")}
@@ -123,9 +119,7 @@ def test_irregular_or_bursty_heartbeats_are_not_judged(
             *(event(now - k * 300 * S, "heartbeat", "slow", service="s") for k in range(4)),
         ],
     )
-    engine = AlertEngine(
-        health_rules(), QUIET, cursor=store.cursor, metadata=metadata_db, clock=clock
-    )
+    engine = AlertEngine(health_rules(), QUIET, reader=store, metadata=metadata_db, clock=clock)
     run_minutes(engine, clock, 20)
     assert firing(engine) == set()
     assert set(health(store, clock).values()) == {"unknown"}

@@ -17,7 +17,7 @@ NOW = 1_767_225_600 * S
 
 def run(store: DuckDBStore, condition: Condition) -> dict[tuple[Any, ...], float]:
     sql, params = build_query(condition, NOW)
-    rows = store.cursor().execute(sql, params).fetchall()
+    rows = store.fetch(sql, params).rows
     return {tuple(r[:-1]): round(float(r[-1]), 6) for r in rows}
 
 

@@ -142,7 +142,7 @@ def row(n: int, stack: str, model: str, **fields: Any) -> EventRow:
 def test_label_values_are_capped_per_stack_and_counters_never_decrease(tmp_path: Path) -> None:
     store = install_rollups(tmp_path / "e.duckdb", label_cap=2)
     registry = CollectorRegistry()
-    registry.register(StackMetricsCollector(store.cursor, lambda: T0, cache_s=0))
+    registry.register(StackMetricsCollector(store, lambda: T0, cache_s=0))
     load_rows(
         store,
         tmp_path,
@@ -163,7 +163,8 @@ def test_label_values_are_capped_per_stack_and_counters_never_decrease(tmp_path:
         if key[0].endswith(("_total", "_bucket", "_count", "_sum")):
             assert second[key] >= before, key
     # retention pruning raw events does not touch the counters
-    store.cursor().execute("DELETE FROM events")
+    with store.writer() as con:
+        con.execute("DELETE FROM events")
     assert samples(registry) == second
     store.close()
 
@@ -207,13 +208,9 @@ def test_session_summary_accumulates_across_batches(tmp_path: Path) -> None:
         ],
         2,
     )
-    got = (
-        store.cursor()
-        .execute(
-            "SELECT user_id, epoch_ns(start_ts), epoch_ns(end_ts), events, llm_calls, tokens_in, "
-            "cost_usd, errors, models FROM session_summaries"
-        )
-        .fetchall()
-    )
+    got = store.fetch(
+        "SELECT user_id, epoch_ns(start_ts), epoch_ns(end_ts), events, llm_calls, tokens_in, "
+        "cost_usd, errors, models FROM session_summaries"
+    ).rows
     assert got == [("u_1", T0, T0 + 9 * 10**9, 4, 2, 12, 0.75, 1, ["x", "y"])]
     store.close()

@@ -345,14 +345,10 @@ def test_openapi_lists_the_analytics_routes(loaded: tuple[Any, Any]) -> None:
 
 def test_pricer_used_by_pipeline_marks_source(loaded: tuple[Any, Any]) -> None:
     hub, _ = loaded
-    [row] = (
-        hub.store.cursor()
-        .execute(
-            "SELECT cost_usd, json_extract_string(attributes, '$.cost_source') FROM events "
-            "WHERE event_id = 'ev03'"
-        )
-        .fetchall()
-    )
+    [row] = hub.store.fetch(
+        "SELECT cost_usd, json_extract_string(attributes, '$.cost_source') FROM events "
+        "WHERE event_id = 'ev03'"
+    ).rows
     assert row == (pytest.approx(COST_MINI_1), "genai-prices")
     assert hub.pricer.unpriced == {("meta", "llama-3.3-8b"): 1}
     assert isinstance(hub.pricer, Pricer)

@@ -39,7 +39,7 @@ def parts(tmp_path: Path) -> tuple[Spool, DuckDBStore, Quarantine, Loader]:
 
 
 def _ids(store: DuckDBStore) -> set[str]:
-    return {r[0] for r in store.cursor().execute("SELECT event_id FROM events").fetchall()}
+    return {r[0] for r in store.fetch("SELECT event_id FROM events").rows}
 
 
 @pytest.mark.parametrize("name", sorted(poison_rows()))
@@ -78,11 +78,7 @@ def test_rollups_count_each_ordinary_event_once_around_poison(
     spool, store, _, loader = parts
     _append(spool, ordinary_rows("alpha", 30, prefix="a") + poison_rows()["tokens_sum"])
     loader.run_once()
-    events = (
-        store.cursor()
-        .execute("SELECT sum(events) FROM usage_hourly WHERE stack_name = 'alpha'")
-        .fetchone()
-    )
+    events = store.fetch("SELECT sum(events) FROM usage_hourly WHERE stack_name = 'alpha'").rows[0]
     assert events == (30,)
 
 
@@ -129,10 +125,10 @@ def test_replaying_a_segment_after_a_crash_mid_bisect_stores_nothing_twice(
         loader.run_once()
     assert store.checkpoint("events") < segments[-1][0]
     loader.run_once()
-    counts = store.cursor().execute("SELECT count(*), count(DISTINCT event_id) FROM events")
-    assert counts.fetchone() == (20, 20)
+    counts = store.fetch("SELECT count(*), count(DISTINCT event_id) FROM events")
+    assert counts.rows[0] == (20, 20)
     assert len(quarantine.entries()) == 1  # the same entry, not a second copy
-    assert store.cursor().execute("SELECT sum(events) FROM usage_hourly").fetchone() == (20,)
+    assert store.fetch("SELECT sum(events) FROM usage_hourly").rows[0] == (20,)
 
 
 class _FailingStore:

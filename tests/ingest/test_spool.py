@@ -26,7 +26,7 @@ def payload(ids: list[str]) -> bytes:
 
 
 def stored_ids(store: DuckDBStore) -> list[str]:
-    return sorted(r[0] for r in store.cursor().execute("SELECT event_id FROM events").fetchall())
+    return sorted(r[0] for r in store.fetch("SELECT event_id FROM events").rows)
 
 
 def test_concurrent_appends_share_fsyncs(tmp_path: Path) -> None:

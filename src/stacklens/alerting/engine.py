@@ -35,6 +35,7 @@ from stacklens.alerting.statestore import AlertStateStore
 from stacklens.alerting.templating import format_with_unit, render_all
 from stacklens.ids import Clock, system_clock_ns
 from stacklens.metadata.db import MetadataDB
+from stacklens.store.base import Reader
 
 __all__ = ["AlertEngine", "RuleStatus", "series_samples"]
 
@@ -94,7 +95,7 @@ class AlertEngine:
         rules: RuleSet,
         config: AlertingConfig,
         *,
-        cursor: Callable[[], Any],
+        reader: Reader,
         metadata: MetadataDB,
         clock: Clock = system_clock_ns,
         metrics: AlertMetrics | None = None,
@@ -103,7 +104,7 @@ class AlertEngine:
     ) -> None:
         self.rules = rules
         self.config = config
-        self._cursor = cursor
+        self._reader = reader
         self._clock = clock
         self.metrics = metrics if metrics is not None else AlertMetrics()
         self.prober = prober
@@ -137,11 +138,7 @@ class AlertEngine:
         started = time.monotonic()
         statement, params = build_query(rule.condition, now_ns)
         try:
-            cursor = self._cursor()
-            try:
-                rows = cursor.execute(statement, params).fetchall()
-            finally:
-                cursor.close()
+            rows = self._reader.fetch(statement, params).rows
         except Exception as exc:  # a missing table or a busy store: report, keep state
             if "metric_points" in str(exc) and "does not exist" in str(exc):
                 rows = []  # no OTel metric point stored yet: no data, not an error

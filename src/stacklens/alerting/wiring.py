@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from prometheus_client import CollectorRegistry
 
@@ -15,13 +14,14 @@ from stacklens.alerting.metrics import AlertMetrics
 from stacklens.ids import Clock
 from stacklens.metadata.db import MetadataDB
 from stacklens.metadata.stacks import StackRegistry
+from stacklens.store.base import Reader
 
 __all__ = ["create_alert_engine"]
 
 
 def create_alert_engine(
     *,
-    store: Any,
+    store: Reader,
     metadata: MetadataDB,
     registry: CollectorRegistry,
     clock: Clock,
@@ -40,7 +40,7 @@ def create_alert_engine(
     return AlertEngine(
         effective_rules(rules_file, defaults=default_rules),
         load_alerting_config(config_file),
-        cursor=store.cursor,
+        reader=store,
         metadata=metadata,
         clock=clock,
         metrics=AlertMetrics(registry),

@@ -46,7 +46,7 @@ from stacklens.analytics.definitions import (
     HEARTBEAT_WINDOW_S,
 )
 from stacklens.analytics.sessions import active_sessions
-from stacklens.store.dialect import DUCKDB, Dialect
+from stacklens.store.base import Reader
 
 __all__ = ["StackMetricsCollector"]
 
@@ -54,7 +54,7 @@ _BOUNDS = [*(f"{b:g}" for b in DURATION_BUCKETS), "+Inf"]
 
 
 class StackMetricsCollector(Collector):
-    """Register with ``registry.register(StackMetricsCollector(store.cursor, clock))``.
+    """Register with ``registry.register(StackMetricsCollector(store, clock))``.
 
     ``cache_s`` reuses one read for scrapes closer together than that (several
     Prometheus servers scraping one hub).
@@ -62,17 +62,16 @@ class StackMetricsCollector(Collector):
 
     def __init__(
         self,
-        cursor: Callable[[], Any],
+        reader: Reader,
         clock: Callable[[], int],
         *,
-        dialect: Dialect = DUCKDB,
         heartbeat_window_s: int = HEARTBEAT_WINDOW_S,
         active_session_window_s: int = ACTIVE_SESSION_WINDOW_S,
         cache_s: float = 1.0,
     ) -> None:
-        self._cursor = cursor
+        self._reader = reader
         self._clock = clock
-        self._d = dialect
+        self._d = reader.dialect
         self.heartbeat_window_s = heartbeat_window_s
         self.active_session_window_s = active_session_window_s
         self.cache_s = cache_s
@@ -90,7 +89,7 @@ class StackMetricsCollector(Collector):
             yield from self._cached[1]
 
     def _rows(self, sql: str, params: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
-        return list(self._cursor().execute(sql, params or {}).fetchall())
+        return self._reader.fetch(sql, params).rows
 
     def _read(self) -> list[Metric]:
         counters = self._rows(

@@ -21,7 +21,7 @@ from stacklens.analytics.definitions import (
 )
 from stacklens.analytics.heartbeats import DEFAULT_POLICY, HEARTBEAT_LOOKBACK_S, stack_health
 from stacklens.analytics.queries import Filters, Query
-from stacklens.store.dialect import DUCKDB, Dialect
+from stacklens.store.base import Reader
 
 __all__ = ["Analytics", "budget_report", "format_ns", "rate"]
 
@@ -47,25 +47,22 @@ def _with_time(row: dict[str, Any], key: str = "bucket_ns", out: str = "time") -
 class Analytics:
     def __init__(
         self,
-        cursor: Callable[[], Any],
+        reader: Reader,
         *,
         clock: Callable[[], int],
-        dialect: Dialect = DUCKDB,
         active_stack_window_s: int = ACTIVE_STACK_WINDOW_S,
         active_session_window_s: int = ACTIVE_SESSION_WINDOW_S,
     ) -> None:
-        self._cursor = cursor
+        self._reader = reader
         self.clock = clock
-        self.d = dialect
+        self.d = reader.dialect
         self.active_stack_window_s = active_stack_window_s
         self.active_session_window_s = active_session_window_s
 
     # -- execution ---------------------------------------------------------------
     def rows(self, query: Query) -> list[dict[str, Any]]:
         sql, params = query
-        result = self._cursor().execute(sql, params)
-        names = [col[0] for col in result.description]
-        return [dict(zip(names, row, strict=True)) for row in result.fetchall()]
+        return self._reader.fetch(sql, params).dicts()
 
     def one(self, query: Query) -> dict[str, Any]:
         rows = self.rows(query)

@@ -63,7 +63,7 @@ def analytics_for(request: Request) -> Analytics:
     found = getattr(state.hub, "analytics", None) or getattr(state, "analytics", None)
     if found is None:
         hub: Hub = state.hub
-        found = Analytics(hub.store.cursor, clock=hub.clock)
+        found = Analytics(hub.store, clock=hub.clock)
         state.analytics = found
     assert isinstance(found, Analytics)
     return found

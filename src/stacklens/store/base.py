@@ -2,13 +2,45 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import msgspec
 
-__all__ = ["EventQuery", "LoadResult", "RejectedDataError", "Store"]
+from stacklens.store.dialect import Dialect
+
+__all__ = ["EventQuery", "LoadResult", "QueryResult", "Reader", "RejectedDataError", "Store"]
+
+#: Query parameters by name (every builder in the package emits named parameters).
+Params = Mapping[str, Any]
+
+
+class QueryResult(NamedTuple):
+    """What one read returns: the column names and every row, already fetched (the
+    cursor that produced them is closed)."""
+
+    columns: tuple[str, ...]
+    rows: list[tuple[Any, ...]]
+
+    def dicts(self) -> list[dict[str, Any]]:
+        return [dict(zip(self.columns, row, strict=True)) for row in self.rows]
+
+    def scalar(self) -> Any:
+        """The first column of the first row (``None`` when there is no row)."""
+        return self.rows[0][0] if self.rows else None
+
+
+class Reader(Protocol):
+    """Read access to a store: one call, one cursor, closed before it returns
+    (callers never hold a connection). ``dialect`` is how SQL for it is spelled."""
+
+    @property
+    def dialect(self) -> Dialect: ...
+
+    def fetch(self, statement: str, params: Params | None = None) -> QueryResult:
+        """Run one read statement built by a builder over :attr:`dialect`."""
+        ...
 
 
 class EventQuery(msgspec.Struct, frozen=True):
@@ -37,7 +69,7 @@ class RejectedDataError(ValueError):
     the store's or the disk's fault and retried."""
 
 
-class Store(Protocol):
+class Store(Reader, Protocol):
     """An event store. One writer (the loader) appends; many readers query."""
 
     def load_segments(self, stream: str, segments: Sequence[tuple[int, Path]]) -> LoadResult:

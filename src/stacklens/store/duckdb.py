@@ -17,8 +17,9 @@ import duckdb
 import msgspec
 
 from stacklens.store import sql
-from stacklens.store.base import EventQuery, LoadResult, RejectedDataError
+from stacklens.store.base import EventQuery, LoadResult, Params, QueryResult, RejectedDataError
 from stacklens.store.columns import TABLES
+from stacklens.store.dialect import DUCKDB, Dialect
 
 __all__ = ["DuckDBStore", "format_ns", "is_data_error"]
 
@@ -74,9 +75,20 @@ class DuckDBStore:
         # Statements run over ``staging`` inside each load's transaction (rollups).
         self._load_hooks = {stream: tuple(v) for stream, v in (load_hooks or {}).items()}
 
-    def cursor(self) -> duckdb.DuckDBPyConnection:
-        """A cursor for one reader thread."""
-        return self._con.cursor()
+    @property
+    def dialect(self) -> Dialect:
+        return DUCKDB
+
+    def fetch(self, statement: str, params: Params | None = None) -> QueryResult:
+        """One read on its own cursor, closed before returning: a DuckDB connection
+        refuses a second concurrent call, and a cursor left open pins memory."""
+        cursor = self._con.cursor()
+        try:
+            result = cursor.execute(statement, dict(params) if params else {})
+            columns = tuple(d[0] for d in result.description or ())
+            return QueryResult(columns, result.fetchall())
+        finally:
+            cursor.close()
 
     def load_segments(self, stream: str, segments: Sequence[tuple[int, Path]]) -> LoadResult:
         if not segments:
@@ -127,18 +139,14 @@ class DuckDBStore:
             yield self._con
 
     def checkpoint(self, stream: str) -> int:
-        cur = self.cursor()
-        row = cur.execute(
+        found = self.fetch(
             "SELECT segment FROM spool_checkpoints WHERE stream = $stream", {"stream": stream}
-        ).fetchone()
-        return int(row[0]) if row else 0
+        ).scalar()
+        return int(found) if found is not None else 0
 
     def query_events(self, query: EventQuery) -> list[dict[str, Any]]:
         statement, params = sql.select_events_sql(query)
-        cur = self.cursor()
-        result = cur.execute(statement, params)
-        names = [d[0] for d in result.description]
-        return [_event_out(dict(zip(names, row, strict=True))) for row in result.fetchall()]
+        return [_event_out(row) for row in self.fetch(statement, params).dicts()]
 
     def query_metric_points(
         self,
@@ -152,9 +160,7 @@ class DuckDBStore:
         statement, params = sql.select_metric_points_sql(
             name=name, stacks=stacks, since_ns=since_ns, until_ns=until_ns, limit=limit
         )
-        result = self.cursor().execute(statement, params)
-        names = [d[0] for d in result.description]
-        return [_event_out(dict(zip(names, row, strict=True))) for row in result.fetchall()]
+        return [_event_out(row) for row in self.fetch(statement, params).dicts()]
 
     def metric_names(self, stacks: tuple[str, ...] | None) -> list[dict[str, Any]]:
         statement = (
@@ -164,10 +170,9 @@ class DuckDBStore:
             + " GROUP BY name, kind ORDER BY name"
         )
         params = {"stacks": list(stacks)} if stacks is not None else {}
-        result = self.cursor().execute(statement, params)
         return [
             {"name": n, "kind": k, "unit": u, "points": c, "last_seen": format_ns(last)}
-            for n, k, u, c, last in result.fetchall()
+            for n, k, u, c, last in self.fetch(statement, params).rows
         ]
 
     def backup(self, dest: Path) -> None:
@@ -184,10 +189,10 @@ class DuckDBStore:
                 con.execute("DETACH stacklens_backup")
 
     def count_events(self) -> int:
-        return _scalar(self.cursor(), "SELECT count(*) FROM events")
+        return int(self.fetch("SELECT count(*) FROM events").scalar() or 0)
 
     def ping(self) -> None:
-        self.cursor().execute("SELECT 1").fetchone()
+        self.fetch("SELECT 1")
 
     def close(self) -> None:
         with self._write_lock:

@@ -128,7 +128,7 @@ def hub_with_engine(data_dir: Path) -> Iterator[tuple[Any, Any, Any, Any]]:
     engine = AlertEngine(
         default_rules(),
         parse_alerting_config("route: {receiver: none}\nreceivers: [{name: none}]\n"),
-        cursor=hub.store.cursor,
+        reader=hub.store,
         metadata=hub.metadata,
         clock=clock,
     )
