@@ -19,8 +19,8 @@ Every string then passes :func:`.encoded.scrub_encoded` (decoded forms of secret
 base64, hex, URL-encoding; bare 40-character AWS secret keys), which has its own cheap
 gate (a ``%``, or a 16+ character run of base64/hex characters).
 
-URLs found in text are sanitized as they are met (see :func:`.transforms.sanitize_url`):
-no user info, no query values, no fragment.
+URLs found in text are sanitized as they are met (:func:`sanitize_url`, the URL shape
+from :mod:`.urls` with these detectors): no user info, no query values, no fragment.
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ __all__ = [
     "MIN_LENGTH",
     "VALUE_RULES",
     "marker",
+    "sanitize_url",
     "scrub_text",
 ]
 
@@ -313,7 +314,17 @@ def _url_text(text: str, found: Found) -> str:
             break
         trailing = last + trailing
         text = text[:-1]
-    return _urls.sanitize_url(text, found) + trailing
+    return sanitize_url(text, found) + trailing
+
+
+def _scrub_part(text: str, found: Found) -> str:
+    return scrub_text(text, found) if len(text) >= MIN_LENGTH else text
+
+
+def sanitize_url(url: str, found: Found) -> str:
+    """``url`` without user info, query values or fragment, its host and path scrubbed
+    by the value detectors; fired rules go to ``found``."""
+    return _urls.sanitize_url(url, found, _scrub_part)
 
 
 def _replace(match: re.Match[str], found: Found) -> tuple[str, int]:

@@ -19,12 +19,11 @@ from typing import Any, Final
 
 import msgspec
 
-from stacklens.privacy.detectors import MARKER_RE, MIN_LENGTH, marker, scrub_text
+from stacklens.privacy.detectors import MARKER_RE, MIN_LENGTH, marker, sanitize_url, scrub_text
 from stacklens.privacy.identity import is_user_key, replace_emails
 from stacklens.privacy.keys import KeyRule, key_rule
 from stacklens.privacy.policy import Finding, PrivacyPolicy, RedactionResult
 from stacklens.privacy.transforms import command_names, content_stats, file_path_pattern
-from stacklens.privacy.urls import sanitize_url
 
 __all__ = ["MAX_DEPTH", "Redactor"]
 

@@ -7,25 +7,27 @@ personal data travel. A key that is not a plain identifier, or that itself looks
 secret, is dropped whole. User info (``user:pass@``) and fragments are always removed;
 host and path are kept but run through the value detectors (a Slack webhook path is a
 secret). Sanitizing is idempotent.
+
+This module knows the shape of a URL, not what a secret looks like: the value detectors
+are passed in as ``scrub`` (:func:`stacklens.privacy.detectors.sanitize_url` binds
+them), since they in turn sanitize every URL they meet in free text.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Final
 
-from stacklens.privacy import detectors
-
-__all__ = ["sanitize_url"]
+__all__ = ["Scrub", "sanitize_url"]
 
 _QUERY_KEY: Final = re.compile(r"[A-Za-z0-9_.\-\[\]]{1,64}")
 
+#: Replaces the secrets in a piece of text, appending the rules that fired to ``found``.
+Scrub = Callable[[str, list[str]], str]
 
-def _scrub(text: str, found: list[str]) -> str:
-    return detectors.scrub_text(text, found) if len(text) >= detectors.MIN_LENGTH else text
 
-
-def _query(query: str, found: list[str]) -> str:
+def _query(query: str, found: list[str], _scrub: Scrub) -> str:
     kept: list[str] = []
     for part in query.split("&"):
         key, eq, value = part.partition("=")
@@ -41,7 +43,7 @@ def _query(query: str, found: list[str]) -> str:
     return "&".join(kept)
 
 
-def sanitize_url(url: str, found: list[str]) -> str:
+def sanitize_url(url: str, found: list[str], scrub: Scrub) -> str:
     """``url`` without user info, query values or fragment; fired rules go to ``found``.
 
     Also accepts a bare path with a query (``/v1/items?token=...``).
@@ -64,7 +66,7 @@ def sanitize_url(url: str, found: list[str]) -> str:
         authority, tail, prefix = "", url, ""
     tail = tail.partition("#")[0]
     path, question, query = tail.partition("?")
-    location = _scrub(authority + path, found)
+    location = scrub(authority + path, found)
     if question:
-        query = _query(query, found)
+        query = _query(query, found, scrub)
     return prefix + location + ("?" + query if query else "")
