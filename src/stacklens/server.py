@@ -1,6 +1,9 @@
-"""The app factory: wires config, metadata, spool, loader, store, privacy and routes.
+"""The composition root: every part of a hub is built here, once, and handed to the
+routes through their :class:`~stacklens.api.parts.Part` slots.
 
-``Hub`` owns the parts and their life cycle; ``create_app`` puts HTTP in front of it.
+``Hub`` builds the parts and owns their life cycle; ``create_app`` puts HTTP in front
+of it. Nothing else in the package imports this module (the CLI's ``serve`` does, lazily),
+so no import cycle can run through it.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 import stacklens.alerting.tables  # noqa: F401  (alert tables exist before create_all)
 from stacklens import __version__
 from stacklens.alerting.wiring import create_alert_engine
+from stacklens.analytics.budgets import BudgetStore
 from stacklens.analytics.collector import StackMetricsCollector
 from stacklens.analytics.pricing import Pricer, load_price_overrides
 from stacklens.analytics.rollups import ddl_statements, load_statements
@@ -38,7 +42,12 @@ from stacklens.api import events as events_api
 from stacklens.api import health as health_api
 from stacklens.api import metric_points as metric_points_api
 from stacklens.api import quarantine as quarantine_api
-from stacklens.api.auth import authenticate
+from stacklens.api.analytics_params import ANALYTICS, BUDGETS, PRICER
+from stacklens.api.auth import KEYS, authenticate
+from stacklens.api.backup import BACKUP
+from stacklens.api.health import HEALTH
+from stacklens.api.parts import CLOCK, STORE
+from stacklens.api.quarantine import QUARANTINES, QuarantineDesk
 from stacklens.config import HubConfig
 from stacklens.event_schema import json_schema
 from stacklens.ids import Clock, IdFactory, new_ulid, system_clock_ns
@@ -51,6 +60,7 @@ from stacklens.ingest.quarantine import Quarantine, quarantine_counter
 from stacklens.ingest.spool import Spool
 from stacklens.ingest.workers import PipelinePool, PipelineSpec
 from stacklens.metadata import KeyRing, MetadataDB, StackRegistry
+from stacklens.operations.backup import BackupSource
 from stacklens.privacy import PrivacyPolicy, Redactor
 from stacklens.store.duckdb import DuckDBStore
 from stacklens.web import install_console
@@ -170,7 +180,7 @@ class Hub:
             else None
         )
         default_policy, policies = load_privacy_policies(config.privacy_file)
-        secret_key = load_secret_key(data_dir, config.secret_key)
+        self.secret_key = secret_key = load_secret_key(data_dir, config.secret_key)
         self.redactor = Redactor(
             secret_key,
             default_policy=default_policy,
@@ -190,6 +200,7 @@ class Hub:
             else None
         )
         self.analytics = Analytics(self.store, clock=clock)
+        self.budgets = BudgetStore(self.metadata.engine, clock=clock)
         self.stack_metrics = StackMetricsCollector(self.store, clock)
         self.registry.register(self.stack_metrics)
         self._known_stacks: set[str] = set()
@@ -269,7 +280,8 @@ def create_app(hub: Hub) -> FastAPI:
         summary="The observability hub for fleets of AI stacks.",
         lifespan=lifespan,
     )
-    app.state.hub = hub
+    app.state.hub = hub  # for tests and the CLI; routes get their parts from slots
+    _provide_parts(app, hub)
     app.include_router(ingest_routes.router)
     app.include_router(otlp_http.router)
     app.include_router(loki_http.router)
@@ -323,8 +335,24 @@ def create_app(hub: Hub) -> FastAPI:
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
-    install_console(app, hub)
+    install_console(app, hub, secret_key=hub.secret_key)
     return app
+
+
+def _provide_parts(app: FastAPI, hub: Hub) -> None:
+    """Fill every route's slots with the hub's parts."""
+    CLOCK.provide(app, hub.clock)
+    STORE.provide(app, hub.store)
+    KEYS.provide(app, hub.keyring)
+    HEALTH.provide(app, hub)
+    ANALYTICS.provide(app, hub.analytics)
+    PRICER.provide(app, hub.pricer)
+    BUDGETS.provide(app, hub.budgets)
+    BACKUP.provide(app, BackupSource(hub.config.data_dir, hub.store, hub.metadata, hub.flush))
+    QUARANTINES.provide(
+        app,
+        QuarantineDesk(hub.quarantines, {"events": hub.loader, "metrics": hub.metrics_loader}),
+    )
 
 
 def _rewrite_refs(node: Any) -> Any:

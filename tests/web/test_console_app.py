@@ -13,11 +13,12 @@ import pytest
 from fastapi.testclient import TestClient
 from starlette.requests import Request
 
+from stacklens.api.auth import SESSIONS
 from stacklens.testing import ADMIN_KEY, ManualClock, hub_config
 from stacklens.web.filters import parse_params
 from stacklens.web.logs import span_tree
 from stacklens.web.routes import _safe_next
-from stacklens.web.session import COOKIE_NAME, session_principal
+from stacklens.web.session import COOKIE_NAME
 
 NOW = 1_768_046_400 * 10**9  # 2026-01-10T12:00Z
 
@@ -215,6 +216,7 @@ def test_session_principal_reads_only(app_parts: Any) -> None:
     session = client.cookies[COOKIE_NAME]
     cookie = {"cookie": f"{COOKIE_NAME}={session}"}
     app = client.app
+    session_principal = SESSIONS.get(app)  # what the console gave the API
     assert session_principal(_request("GET", "/api/v1/overview", cookie, app)) is not None
     assert session_principal(_request("HEAD", "/api/v1/tools", cookie, app)) is not None
     assert session_principal(_request("POST", "/api/v1/silences", cookie, app)) is None

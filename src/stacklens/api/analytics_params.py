@@ -11,7 +11,7 @@ that stack only (403 for another).
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Annotated, Any, Final
+from typing import Annotated, Any, Final
 
 from fastapi import Depends, HTTPException, Path, Query, Request
 
@@ -21,13 +21,14 @@ from stacklens.analytics.queries import HOUR_NS, Filters
 from stacklens.analytics.service import Analytics
 from stacklens.api.auth import require
 from stacklens.api.events import visible_stacks
+from stacklens.api.parts import Part
 from stacklens.api.timeparse import parse_time_param
 from stacklens.metadata.keys import Principal
 
-if TYPE_CHECKING:
-    from stacklens.server import Hub
-
 __all__ = [
+    "ANALYTICS",
+    "BUDGETS",
+    "PRICER",
     "Admin",
     "Reader",
     "SeriesWindow",
@@ -57,37 +58,22 @@ Reader = Annotated[Principal, Depends(require("read"))]
 Admin = Annotated[Principal, Depends(require("admin"))]
 
 
+#: The hub's analytics, its pricer and its budget store, provided by the composition root.
+ANALYTICS = Part[Analytics]("analytics")
+PRICER = Part[Pricer]("pricer")
+BUDGETS = Part[BudgetStore]("budgets")
+
+
 def analytics_for(request: Request) -> Analytics:
-    """The hub's :class:`Analytics` (``hub.analytics`` once wired; else made here)."""
-    state = request.app.state
-    found = getattr(state.hub, "analytics", None) or getattr(state, "analytics", None)
-    if found is None:
-        hub: Hub = state.hub
-        found = Analytics(hub.store, clock=hub.clock)
-        state.analytics = found
-    assert isinstance(found, Analytics)
-    return found
+    return ANALYTICS.get(request.app)
 
 
 def pricer_for(request: Request) -> Pricer:
-    state = request.app.state
-    found = getattr(state.hub, "pricer", None) or getattr(state, "pricer", None)
-    if found is None:
-        found = Pricer()
-        state.pricer = found
-    assert isinstance(found, Pricer)
-    return found
+    return PRICER.get(request.app)
 
 
 def budgets_for(request: Request) -> BudgetStore:
-    state = request.app.state
-    found = getattr(state, "budgets", None)
-    if found is None:
-        hub: Hub = state.hub
-        found = BudgetStore(hub.metadata.engine, clock=hub.clock)
-        state.budgets = found
-    assert isinstance(found, BudgetStore)
-    return found
+    return BUDGETS.get(request.app)
 
 
 def make_filters(

@@ -6,13 +6,42 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Callable, Mapping
+from typing import Protocol
 
 from fastapi import HTTPException, Request
+from starlette.requests import HTTPConnection
 
-from stacklens.metadata.keys import KeyRing, Principal
-from stacklens.web.session import session_principal
+from stacklens.api.parts import Part
+from stacklens.metadata.keys import Principal
 
-__all__ = ["AuthError", "authenticate", "extract_key", "require"]
+__all__ = [
+    "KEYS",
+    "SESSIONS",
+    "AuthError",
+    "KeyAuthenticator",
+    "SessionLookup",
+    "authenticate",
+    "extract_key",
+    "require",
+]
+
+
+class KeyAuthenticator(Protocol):
+    """Who holds this API key (``None``: unknown or revoked)."""
+
+    def authenticate(self, key: str) -> Principal | None: ...
+
+
+class SessionLookup(Protocol):
+    """A signed-in console session's principal for this request, or ``None``."""
+
+    def __call__(self, conn: HTTPConnection) -> Principal | None: ...
+
+
+#: The key ring every route authenticates against.
+KEYS = Part[KeyAuthenticator]("keys")
+#: Console sessions, when the console is installed (it provides this slot).
+SESSIONS = Part[SessionLookup]("sessions")
 
 
 class AuthError(HTTPException):
@@ -38,7 +67,7 @@ def extract_key(headers: Mapping[str, str]) -> str | None:
     return None
 
 
-def authenticate(keyring: KeyRing, headers: Mapping[str, str]) -> Principal:
+def authenticate(keyring: KeyAuthenticator, headers: Mapping[str, str]) -> Principal:
     key = extract_key(headers)
     if key is None:
         raise AuthError(401, "missing API key (X-API-Key or Authorization: Bearer)")
@@ -53,9 +82,10 @@ def require(action: str) -> Callable[[Request], Principal]:
 
     def dependency(request: Request) -> Principal:
         # A console session reads (GET/HEAD, no key header) as its key.
-        principal = session_principal(request)
+        sessions = SESSIONS.find(request.app)
+        principal = sessions(request) if sessions is not None else None
         if principal is None:
-            principal = authenticate(request.app.state.hub.keyring, request.headers)
+            principal = authenticate(KEYS.get(request.app), request.headers)
         allowed = {
             "read": principal.can_read(),
             "write": principal.can_write(),

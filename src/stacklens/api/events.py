@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query
 from starlette.concurrency import run_in_threadpool
 
 from stacklens.api.auth import require
+from stacklens.api.parts import CLOCK, STORE
 from stacklens.api.timeparse import parse_time_param
+from stacklens.ids import Clock
 from stacklens.metadata.keys import Principal
 from stacklens.schema import EVENT_TYPES
-from stacklens.store.base import EventQuery
-
-if TYPE_CHECKING:
-    from stacklens.server import Hub
+from stacklens.store.base import EventQuery, Store
 
 __all__ = ["router", "time_window", "visible_stacks"]
 
@@ -44,8 +43,9 @@ def time_window(since: str | None, until: str | None, now_ns: int) -> tuple[int 
 
 @router.get("/events")
 async def list_events(
-    request: Request,
     principal: Annotated[Principal, Depends(require("read"))],
+    store: Annotated[Store, Depends(STORE)],
+    clock: Annotated[Clock, Depends(CLOCK)],
     stack: Annotated[str | None, Query(max_length=63)] = None,
     event_type: Annotated[str | None, Query(max_length=32)] = None,
     session_id: Annotated[str | None, Query(max_length=16384)] = None,
@@ -56,10 +56,9 @@ async def list_events(
     until: Annotated[str | None, Query(max_length=64)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> dict[str, Any]:
-    hub: Hub = request.app.state.hub
     if event_type is not None and event_type not in EVENT_TYPES:
         raise HTTPException(400, f"event_type must be one of {sorted(EVENT_TYPES)}")
-    since_ns, until_ns = time_window(since, until, hub.clock())
+    since_ns, until_ns = time_window(since, until, clock())
     query = EventQuery(
         stacks=visible_stacks(principal, stack),
         event_type=event_type,
@@ -69,5 +68,5 @@ async def list_events(
         until_ns=until_ns,
         limit=limit,
     )
-    events = await run_in_threadpool(hub.store.query_events, query)
+    events = await run_in_threadpool(store.query_events, query)
     return {"events": events}

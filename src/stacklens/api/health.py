@@ -2,21 +2,78 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import Annotated, Any, Protocol
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-if TYPE_CHECKING:
-    from stacklens.server import Hub
+from stacklens.api.parts import Part
 
-__all__ = ["check_health", "router"]
+__all__ = ["HEALTH", "HealthSources", "check_health", "router"]
 
 router = APIRouter(tags=["health"])
 
 
-def check_health(hub: Hub) -> dict[str, dict[str, Any]]:
+class _Spool(Protocol):
+    @property
+    def is_running(self) -> bool: ...
+    @property
+    def max_backlog_bytes(self) -> int: ...
+    def backlog_bytes(self) -> int: ...
+
+
+class _Loader(Protocol):
+    @property
+    def is_running(self) -> bool: ...
+    @property
+    def last_error(self) -> str | None: ...
+    @property
+    def rows_quarantined(self) -> int: ...
+    def lag_s(self) -> float: ...
+
+
+class _Quarantine(Protocol):
+    def count_rows(self) -> int: ...
+
+
+class _Pingable(Protocol):
+    def ping(self) -> None: ...
+
+
+class _LagBound(Protocol):
+    @property
+    def max_loader_lag_s(self) -> float: ...
+
+
+class HealthSources(Protocol):
+    """What ``/health`` and ``/ready`` look at (the hub's parts, read only)."""
+
+    @property
+    def started(self) -> bool: ...
+    @property
+    def spool(self) -> _Spool: ...
+    @property
+    def metrics_spool(self) -> _Spool: ...
+    @property
+    def loader(self) -> _Loader: ...
+    @property
+    def metrics_loader(self) -> _Loader: ...
+    @property
+    def quarantines(self) -> Mapping[str, _Quarantine]: ...
+    @property
+    def store(self) -> _Pingable: ...
+    @property
+    def metadata(self) -> _Pingable: ...
+    @property
+    def config(self) -> _LagBound: ...
+
+
+HEALTH = Part[HealthSources]("health")
+
+
+def check_health(hub: HealthSources) -> dict[str, dict[str, Any]]:
     """One entry per part: ``{"ok": bool, ...details}``. Pure reads, no side effects."""
     checks: dict[str, dict[str, Any]] = {}
     spools = {"events": hub.spool, "metrics": hub.metrics_spool}
@@ -61,16 +118,15 @@ def check_health(hub: Hub) -> dict[str, dict[str, Any]]:
 
 
 @router.get("/health")
-async def health(request: Request) -> JSONResponse:
-    checks = await run_in_threadpool(check_health, request.app.state.hub)
+async def health(hub: Annotated[HealthSources, Depends(HEALTH)]) -> JSONResponse:
+    checks = await run_in_threadpool(check_health, hub)
     failing = sorted(name for name, check in checks.items() if not check["ok"])
     body = {"status": "unhealthy" if failing else "ok", "failing": failing, "checks": checks}
     return JSONResponse(body, status_code=503 if failing else 200)
 
 
 @router.get("/ready")
-async def ready(request: Request) -> JSONResponse:
-    hub: Hub = request.app.state.hub
+async def ready(hub: Annotated[HealthSources, Depends(HEALTH)]) -> JSONResponse:
     if hub.started and hub.spool.is_running and hub.loader.is_running:
         return JSONResponse({"status": "ready"})
     return JSONResponse({"status": "starting"}, status_code=503)

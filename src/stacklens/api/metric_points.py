@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query
 from starlette.concurrency import run_in_threadpool
 
 from stacklens.api.auth import require
 from stacklens.api.events import time_window, visible_stacks
+from stacklens.api.parts import CLOCK, STORE
+from stacklens.ids import Clock
 from stacklens.metadata.keys import Principal
-
-if TYPE_CHECKING:
-    from stacklens.server import Hub
+from stacklens.store.base import Store
 
 __all__ = ["router"]
 
@@ -21,20 +21,20 @@ router = APIRouter(prefix="/api/v1", tags=["query"])
 
 @router.get("/metrics")
 async def metric_names(
-    request: Request,
     principal: Annotated[Principal, Depends(require("read"))],
+    store: Annotated[Store, Depends(STORE)],
     stack: Annotated[str | None, Query(max_length=63)] = None,
 ) -> dict[str, Any]:
     """Names of the OTel metrics received, with kind, unit, point count, last seen."""
-    hub: Hub = request.app.state.hub
-    names = await run_in_threadpool(hub.store.metric_names, visible_stacks(principal, stack))
+    names = await run_in_threadpool(store.metric_names, visible_stacks(principal, stack))
     return {"metrics": names}
 
 
 @router.get("/metrics/{name}")
 async def metric_points(
-    request: Request,
     principal: Annotated[Principal, Depends(require("read"))],
+    store: Annotated[Store, Depends(STORE)],
+    clock: Annotated[Clock, Depends(CLOCK)],
     name: Annotated[str, Path(max_length=255)],
     stack: Annotated[str | None, Query(max_length=63)] = None,
     since: Annotated[str | None, Query(max_length=64)] = None,
@@ -42,10 +42,9 @@ async def metric_points(
     limit: Annotated[int, Query(ge=1, le=10000)] = 1000,
 ) -> dict[str, Any]:
     """Points of one metric, newest first."""
-    hub: Hub = request.app.state.hub
-    since_ns, until_ns = time_window(since, until, hub.clock())
+    since_ns, until_ns = time_window(since, until, clock())
     points = await run_in_threadpool(
-        lambda: hub.store.query_metric_points(
+        lambda: store.query_metric_points(
             name=name,
             stacks=visible_stacks(principal, stack),
             since_ns=since_ns,

@@ -20,7 +20,10 @@ from typing import Generic, TypeVar, cast
 
 from fastapi import FastAPI, Request
 
-__all__ = ["NotProvidedError", "Part"]
+from stacklens.ids import Clock
+from stacklens.store.base import Store
+
+__all__ = ["CLOCK", "STORE", "NotProvidedError", "Part"]
 
 T = TypeVar("T")
 
@@ -50,6 +53,10 @@ class Part(Generic[T]):
         except KeyError:
             raise NotProvidedError(f"no part {self.name!r} was provided to this app") from None
 
+    def find(self, app: FastAPI) -> T | None:
+        """The part bound to this slot, or ``None`` (an optional part)."""
+        return cast("T | None", _provided(app).get(self.name))
+
     def __call__(self, request: Request) -> T:
         return self.get(request.app)
 
@@ -60,3 +67,9 @@ def _provided(app: FastAPI) -> dict[str, object]:
         state.parts = {}
     parts: dict[str, object] = state.parts
     return parts
+
+
+#: The hub's clock (epoch ns): "now" for relative time windows.
+CLOCK = Part[Clock]("clock")
+#: The event store, for reads (writes go through the loader).
+STORE = Part[Store]("store")

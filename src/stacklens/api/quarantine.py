@@ -3,28 +3,42 @@ bound to a stack only: an entry holds events of any stack)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any
+from collections.abc import Mapping
+from typing import Annotated, Any, NamedTuple, Protocol
 
 import msgspec
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException
 from starlette.concurrency import run_in_threadpool
 
 from stacklens.api.auth import require
 from stacklens.api.authz import mutation
+from stacklens.api.parts import Part
+from stacklens.ingest.loader import RetryOutcome
 from stacklens.ingest.quarantine import ENTRY_ID_RE, Quarantine
 from stacklens.metadata.keys import Principal
 
-if TYPE_CHECKING:
-    from stacklens.server import Hub
+__all__ = ["QUARANTINES", "QuarantineDesk", "describe", "router"]
 
-__all__ = ["describe", "router"]
+
+class _Retrier(Protocol):
+    def retry_quarantined(self, entry_id: str) -> RetryOutcome: ...
+
+
+class QuarantineDesk(NamedTuple):
+    """Per stream: its quarantine, and the loader that retries an entry."""
+
+    quarantines: Mapping[str, Quarantine]
+    loaders: Mapping[str, _Retrier]
+
+
+QUARANTINES = Part[QuarantineDesk]("quarantines")
 
 router = APIRouter(prefix="/api/v1/quarantine", tags=["quarantine"])
 
 _PREVIEW = 4096
 
 
-def describe(quarantines: dict[str, Quarantine]) -> dict[str, Any]:
+def describe(quarantines: Mapping[str, Quarantine]) -> dict[str, Any]:
     """Every entry with its rows (each cut at 4 KB), per stream."""
     entries: list[dict[str, Any]] = []
     for quarantine in quarantines.values():
@@ -43,25 +57,23 @@ def describe(quarantines: dict[str, Quarantine]) -> dict[str, Any]:
 
 @router.get("")
 async def list_quarantine(
-    request: Request, principal: Annotated[Principal, Depends(require("admin"))]
+    principal: Annotated[Principal, Depends(require("admin"))],
+    desk: Annotated[QuarantineDesk, Depends(QUARANTINES)],
 ) -> dict[str, Any]:
     if principal.stack is not None:
         raise HTTPException(403, "the quarantine holds every stack's rows: it needs an unbound key")
-    hub: Hub = request.app.state.hub
-    return await run_in_threadpool(describe, hub.quarantines)
+    return await run_in_threadpool(describe, desk.quarantines)
 
 
 @router.post("/{stream}/{entry_id}/retry")
 async def retry_quarantined(
-    request: Request,
     stream: str,
     entry_id: str,
     _: Annotated[Principal, Depends(mutation("global"))],
+    desk: Annotated[QuarantineDesk, Depends(QUARANTINES)],
 ) -> dict[str, Any]:
     """Load the entry again; it leaves the quarantine once stored."""
-    hub: Hub = request.app.state.hub
-    loaders = {"events": hub.loader, "metrics": hub.metrics_loader}
-    loader = loaders.get(stream)
+    loader = desk.loaders.get(stream)
     if loader is None or not ENTRY_ID_RE.fullmatch(entry_id):
         raise HTTPException(404, f"no quarantine entry {stream}/{entry_id[:40]}")
     try:

@@ -93,6 +93,22 @@ class Store(Reader, Protocol):
         """Events matching ``query``, newest first."""
         ...
 
+    def query_metric_points(
+        self,
+        *,
+        name: str | None,
+        stacks: tuple[str, ...] | None,
+        since_ns: int | None,
+        until_ns: int | None,
+        limit: int,
+    ) -> list[dict[str, Any]]:
+        """Points of the OTel metric ``name``, newest first."""
+        ...
+
+    def metric_names(self, stacks: tuple[str, ...] | None) -> list[dict[str, Any]]:
+        """Every OTel metric stored: name, kind, unit, point count, last seen."""
+        ...
+
     def count_events(self) -> int: ...
 
     def backup(self, dest: Path) -> None:

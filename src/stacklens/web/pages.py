@@ -6,7 +6,7 @@ figures the API returns for the same filters. Blocking: run them in a thread.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 from fastapi import HTTPException
 
@@ -24,9 +24,7 @@ from stacklens.store.base import EventQuery
 from stacklens.web import charts
 from stacklens.web.filters import PageParams, analytics_filters, window_ns
 from stacklens.web.logs import LOG_TYPES, LogSearch, search_logs, span_tree
-
-if TYPE_CHECKING:
-    from stacklens.server import Hub
+from stacklens.web.parts import ConsoleHub
 
 __all__ = [
     "admin_page",
@@ -46,7 +44,7 @@ COST_VIEWS = ("model", "agent", "user_id", "day", "stack_name", "provider")
 SESSIONS_PER_PAGE = 50
 
 
-def _analytics(hub: Hub) -> Analytics:
+def _analytics(hub: ConsoleHub) -> Analytics:
     return hub.analytics
 
 
@@ -86,7 +84,7 @@ def _stack_health(stack: dict[str, Any], now_ns: int) -> str:
     return stack_health(stack, now_ns, up_window_s=HEARTBEAT_WINDOW_S)
 
 
-def overview_page(hub: Hub, principal: Principal, p: PageParams) -> dict[str, Any]:
+def overview_page(hub: ConsoleHub, principal: Principal, p: PageParams) -> dict[str, Any]:
     """Seed 000 §6.1 and the cost summary: same as ``/api/v1/overview`` plus the
     projection of ``/api/v1/costs``."""
     a = _analytics(hub)
@@ -166,7 +164,9 @@ def sort_stacks(rows: list[dict[str, Any]], key: str, descending: bool) -> list[
     return sorted(present, key=value, reverse=descending) + missing
 
 
-def stacks_page(hub: Hub, principal: Principal, p: PageParams, sort: str | None) -> dict[str, Any]:
+def stacks_page(
+    hub: ConsoleHub, principal: Principal, p: PageParams, sort: str | None
+) -> dict[str, Any]:
     """Every visible stack (registered or reporting): health, last seen, and the
     window's volume, errors and cost (the ``stack_name`` breakdown of the API)."""
     a = _analytics(hub)
@@ -209,7 +209,7 @@ def stacks_page(hub: Hub, principal: Principal, p: PageParams, sort: str | None)
     }
 
 
-def stack_exists(hub: Hub, name: str) -> bool:
+def stack_exists(hub: ConsoleHub, name: str) -> bool:
     """Registered, has reported (registration of a new stack may lag its events), or
     named by an API key (issued for it, not reporting yet)."""
     if hub.stacks.get(name) is not None or _analytics(hub).active_stacks((name,)):
@@ -217,7 +217,7 @@ def stack_exists(hub: Hub, name: str) -> bool:
     return any(k.stack_name == name and k.revoked_ns is None for k in hub.keyring.list())
 
 
-def stack_page(hub: Hub, principal: Principal, p: PageParams) -> dict[str, Any]:
+def stack_page(hub: ConsoleHub, principal: Principal, p: PageParams) -> dict[str, Any]:
     """Seed 000 §6.2: the data of ``/api/v1/stacks/{stack}/dashboard``; 404 for a
     stack that is neither registered nor has reported (after the access check, so a
     stack-bound key learns nothing about other names)."""
@@ -271,7 +271,7 @@ def stack_page(hub: Hub, principal: Principal, p: PageParams) -> dict[str, Any]:
     }
 
 
-def sessions_page(hub: Hub, principal: Principal, p: PageParams) -> dict[str, Any]:
+def sessions_page(hub: ConsoleHub, principal: Principal, p: PageParams) -> dict[str, Any]:
     a = _analytics(hub)
     f = analytics_filters(a, principal, p)
     rows = a.sessions(f, SESSIONS_PER_PAGE + 1, p.offset)
@@ -284,7 +284,7 @@ def sessions_page(hub: Hub, principal: Principal, p: PageParams) -> dict[str, An
 
 
 def session_page(
-    hub: Hub, principal: Principal, session_id: str, stack: str | None
+    hub: ConsoleHub, principal: Principal, session_id: str, stack: str | None
 ) -> dict[str, Any]:
     """One session's summary and timeline per stack (``/api/v1/sessions/{id}``).
     Events carry content only when the stack's policy stores it; otherwise the page
@@ -293,7 +293,7 @@ def session_page(
     return {"session_id": session_id, "stacks": found}
 
 
-def logs_page(hub: Hub, principal: Principal, p: PageParams) -> dict[str, Any]:
+def logs_page(hub: ConsoleHub, principal: Principal, p: PageParams) -> dict[str, Any]:
     a = _analytics(hub)
     now = a.clock()
     since, until = window_ns(p, now)
@@ -318,7 +318,7 @@ def logs_page(hub: Hub, principal: Principal, p: PageParams) -> dict[str, Any]:
     }
 
 
-def trace_page(hub: Hub, principal: Principal, trace_id: str) -> dict[str, Any]:
+def trace_page(hub: ConsoleHub, principal: Principal, trace_id: str) -> dict[str, Any]:
     events = hub.store.query_events(
         EventQuery(stacks=visible_stacks(principal, None), trace_id=trace_id, limit=1000)
     )
@@ -332,7 +332,7 @@ def trace_page(hub: Hub, principal: Principal, trace_id: str) -> dict[str, Any]:
 
 
 def costs_page(
-    hub: Hub, principal: Principal, p: PageParams, budget_store: BudgetStore
+    hub: ConsoleHub, principal: Principal, p: PageParams, budget_store: BudgetStore
 ) -> dict[str, Any]:
     """``/api/v1/costs?by=…`` (whole UTC days) and ``/api/v1/budgets``."""
     a = _analytics(hub)
@@ -368,7 +368,7 @@ def _visible(principal: Principal, labels: dict[str, Any]) -> bool:
     return principal.stack is None or labels.get("stack_name") == principal.stack
 
 
-def alerts_page(hub: Hub, principal: Principal) -> dict[str, Any]:
+def alerts_page(hub: ConsoleHub, principal: Principal) -> dict[str, Any]:
     engine = hub.alerts
     now = hub.clock()
     active: list[dict[str, Any]] = []
@@ -406,7 +406,7 @@ def alerts_page(hub: Hub, principal: Principal) -> dict[str, Any]:
     }
 
 
-def admin_page(hub: Hub) -> dict[str, Any]:
+def admin_page(hub: ConsoleHub) -> dict[str, Any]:
     keys = hub.keyring.list()
     return {
         "stacks": hub.stacks.list(),

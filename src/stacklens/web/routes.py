@@ -12,7 +12,7 @@ import gzip
 import importlib.metadata
 import threading
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 from urllib.parse import parse_qs, urlencode
 
 import msgspec
@@ -21,7 +21,6 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from stacklens.alerting.silences import SilenceStore
-from stacklens.analytics.budgets import BudgetStore
 from stacklens.analytics.export import billing_csv, billing_records
 from stacklens.api.events import visible_stacks
 from stacklens.api.timeparse import parse_month_param
@@ -29,6 +28,7 @@ from stacklens.metadata.keys import Principal, Role
 from stacklens.web import pages
 from stacklens.web.csrf import FIELD, LOGIN_COOKIE, CsrfError, CsrfGuard, set_login_cookie
 from stacklens.web.filters import RANGES, REFRESH_CHOICES, PageParams, parse_params
+from stacklens.web.parts import ConsoleHub
 from stacklens.web.session import ConsoleSession, SessionStore
 from stacklens.web.templating import (
     asset_version,
@@ -37,9 +37,6 @@ from stacklens.web.templating import (
     render,
 )
 from stacklens.web.throttle import LoginThrottle
-
-if TYPE_CHECKING:
-    from stacklens.server import Hub
 
 __all__ = ["Console", "router"]
 
@@ -52,15 +49,14 @@ _KEEP: Final = ("range", "since", "until", "stack", "refresh")
 class Console:
     """The console's state (``app.state.console``)."""
 
-    def __init__(self, hub: Hub, *, session_ttl_s: int = 12 * 3600) -> None:
-        from stacklens.server import load_secret_key
-
+    def __init__(
+        self, hub: ConsoleHub, *, secret_key: bytes, session_ttl_s: int = 12 * 3600
+    ) -> None:
         self.hub = hub
-        secret = load_secret_key(hub.config.data_dir, hub.config.secret_key)
         self.sessions = SessionStore(hub.metadata.engine, clock=hub.clock, ttl_s=session_ttl_s)
-        self.csrf = CsrfGuard(secret)
+        self.csrf = CsrfGuard(secret_key)
         self.env = make_environment()
-        self.budgets = BudgetStore(hub.metadata.engine, clock=hub.clock)
+        self.budgets = hub.budgets
         self.login_throttle = LoginThrottle(hub.clock)
         self.asset_version = asset_version()
         self._plotly: dict[str, bytes] = {}
@@ -79,7 +75,8 @@ class Console:
     def silences(self) -> SilenceStore:
         engine = self.hub.alerts
         if engine is not None:
-            return engine.silences
+            silences: SilenceStore = engine.silences
+            return silences
         return SilenceStore(self.hub.metadata, clock=self.hub.clock)
 
 

@@ -153,7 +153,7 @@ class SessionStore:
         )
 
 
-def session_principal(conn: HTTPConnection) -> Principal | None:
+def session_principal(store: SessionStore, conn: HTTPConnection) -> Principal | None:
     """For ``api/auth.py``: the principal of a console session cookie on a read-only
     request (GET/HEAD) to ``/api/v1/*`` that carries no API key; ``None`` otherwise
     (then the usual key check answers). Mutations never authenticate by cookie, so a
@@ -165,9 +165,6 @@ def session_principal(conn: HTTPConnection) -> Principal | None:
         return None
     headers = conn.headers
     if "x-api-key" in headers or "authorization" in headers:
-        return None
-    store = getattr(conn.app.state, "console_sessions", None)
-    if not isinstance(store, SessionStore):
         return None
     session = store.from_request(conn)
     return None if session is None else session.principal
