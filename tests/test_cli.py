@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from stacklens.cli import main
 from stacklens.metadata import KeyRing, MetadataDB
-from stacklens.shipper import FileShipper
+from stacklens.sdk.shipper import FileShipper
 from stacklens.testing import HubProcess, wait_until
 
 

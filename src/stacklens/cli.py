@@ -346,7 +346,7 @@ def send(
 
     Refused lines are reported by their line number in FILE; an unfinished last line is
     held back until it ends with a newline."""
-    from stacklens.shipper import FileShipper, ShipError
+    from stacklens.sdk.shipper import FileShipper, ShipError
 
     last = [0.0]
 

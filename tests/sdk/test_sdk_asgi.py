@@ -12,7 +12,9 @@ from starlette.applications import Starlette
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
-from stacklens.sdk import MetricsApp, StackLensMiddleware, current_context
+from stacklens.sdk import StackLensMiddleware
+from stacklens.sdk.asgi import MetricsApp
+from stacklens.sdk.context import current_context
 
 LogCapture = Any
 

@@ -14,7 +14,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from stacklens.sdk import Client, context_scope
-from stacklens.shipper import FileShipper
+from stacklens.sdk.shipper import FileShipper
 from stacklens.testing import wait_until
 from stacklens.testing.secrets import SECRETS, encoded_forms, secret_events
 

@@ -8,8 +8,15 @@ import subprocess
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
-from stacklens.sdk import CATALOG, Metrics, get_metrics_exporter
-from stacklens.sdk.catalog import GENAI_DURATION_BUCKETS, OTHER, SPECS, create_metric
+from stacklens.sdk import get_metrics_exporter
+from stacklens.sdk.catalog import (
+    CATALOG,
+    GENAI_DURATION_BUCKETS,
+    OTHER,
+    SPECS,
+    Metrics,
+    create_metric,
+)
 from stacklens.sdk.exporter import MetricsExporter
 
 SEED_NAMES = {
@@ -196,3 +203,30 @@ def test_get_metrics_exporter_is_cached(registry: CollectorRegistry) -> None:
     assert get_metrics_exporter("svc-a", registry=registry) is first
     assert get_metrics_exporter("svc-b", registry=registry) is not first
     assert first.content_type.startswith("text/plain")
+
+
+def test_the_exporter_is_the_one_metrics_api(registry: CollectorRegistry) -> None:
+    """Every catalog metric is recorded through ``get_metrics_exporter``: the seed helpers
+    where they exist, ``labels`` for the rest, bounded as everywhere."""
+    metrics = get_metrics_exporter("gateway", registry=registry)
+    assert isinstance(metrics, Metrics)
+    observe_everything(metrics)
+    text = generate_latest(registry)
+    for spec in CATALOG:
+        assert spec.name.encode() in text, spec.name
+    metrics.labels("cache_hits_total", cache_type="kv").inc()
+    assert (
+        registry.get_sample_value(
+            "cache_hits_total", {"stack_name": metrics.stack_name, "cache_type": "kv"}
+        )
+        == 1
+    )
+    for index in range(300):
+        metrics.labels("gpu_utilization_percent", gpu_id=f"gpu-{index}").set(index)
+    gpus = {
+        sample.labels["gpu_id"]
+        for family in registry.collect()
+        for sample in family.samples
+        if family.name == "gpu_utilization_percent"
+    }
+    assert OTHER in gpus and len(gpus) == 65

@@ -9,9 +9,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from stacklens.sdk import context_scope, current_trace_ids, instrument_httpx, set_trace_context
+from stacklens.sdk import context_scope, instrument_httpx, set_trace_context
 from stacklens.sdk.trace import (
     clean_trace_id,
+    current_trace_ids,
     format_traceparent,
     outgoing_headers,
     parse_traceparent,

@@ -1,12 +1,18 @@
 """``stacklens.sdk``: what an AI stack imports to be observable.
 
+The public face is what a stack author calls; everything else lives in its submodule
+(``stacklens.sdk.trace.outgoing_headers``, ``stacklens.sdk.asgi.MetricsApp``...).
+
 - events: :class:`Client` (``session_start``, ``message``, ``tool_use``, ``llm_call``,
   ``error``, ``heartbeat``, ``feedback``, ``emit``) → the hub, or a JSONL file;
-- logs: :func:`setup_structured_logging`, :func:`get_structured_logger` (seed 003/004);
-- metrics: :class:`Metrics` (the catalog), :func:`get_metrics_exporter` (seed 003),
-  :func:`register_gpu_collector`;
-- traces: :func:`set_trace_context`, :func:`instrument_httpx`, ``x-trace-id``;
-- ASGI: :class:`StackLensMiddleware`, :class:`MetricsApp`.
+  :func:`get_client`, one process-wide ``Client`` from the environment;
+- logs: :func:`setup_structured_logging`, :func:`get_structured_logger`;
+- metrics: :func:`get_metrics_exporter`, the one metrics API (the seed-named helpers,
+  and ``labels(name, ...)`` for any catalog metric); :func:`register_gpu_collector`,
+  the GPU gauges read at scrape time;
+- ASGI: :class:`StackLensMiddleware` (metrics, ``x-trace-id``, access log, ``/metrics``);
+- trace and request context: :func:`set_trace_context`, :func:`context_scope`,
+  :func:`instrument_httpx` (forwards ``x-trace-id`` and ``traceparent``).
 
 Light on purpose: structlog, prometheus_client, httpx and msgspec only (no web
 framework, no database); OpenTelemetry and NVML are used when present.
@@ -14,65 +20,23 @@ framework, no database); OpenTelemetry and NVML are used when present.
 
 from __future__ import annotations
 
-from stacklens.sdk.asgi import MetricsApp, StackLensMiddleware, metrics_app
-from stacklens.sdk.catalog import CATALOG, Metrics, MetricSpec
+from stacklens.sdk.asgi import StackLensMiddleware
 from stacklens.sdk.client import Client, get_client
-from stacklens.sdk.context import (
-    LogContext,
-    bind_context,
-    clear_context,
-    context_scope,
-    current_context,
-    reset_context,
-    set_trace_context,
-)
-from stacklens.sdk.exporter import MetricsExporter, get_metrics_exporter
-from stacklens.sdk.gpu import GpuCollector, register_gpu_collector
-from stacklens.sdk.logging import (
-    REQUIRED_FIELDS,
-    StructuredLogger,
-    get_structured_logger,
-    setup_structured_logging,
-)
-from stacklens.sdk.trace import (
-    TRACE_ID_HEADER,
-    TRACEPARENT_HEADER,
-    current_trace_ids,
-    instrument_httpx,
-    new_trace_id,
-    outgoing_headers,
-    trace_from_headers,
-)
+from stacklens.sdk.context import context_scope, set_trace_context
+from stacklens.sdk.exporter import get_metrics_exporter
+from stacklens.sdk.gpu import register_gpu_collector
+from stacklens.sdk.logging import get_structured_logger, setup_structured_logging
+from stacklens.sdk.trace import instrument_httpx
 
 __all__ = [
-    "CATALOG",
-    "REQUIRED_FIELDS",
-    "TRACEPARENT_HEADER",
-    "TRACE_ID_HEADER",
     "Client",
-    "GpuCollector",
-    "LogContext",
-    "MetricSpec",
-    "Metrics",
-    "MetricsApp",
-    "MetricsExporter",
     "StackLensMiddleware",
-    "StructuredLogger",
-    "bind_context",
-    "clear_context",
     "context_scope",
-    "current_context",
-    "current_trace_ids",
     "get_client",
     "get_metrics_exporter",
     "get_structured_logger",
     "instrument_httpx",
-    "metrics_app",
-    "new_trace_id",
-    "outgoing_headers",
     "register_gpu_collector",
-    "reset_context",
     "set_trace_context",
     "setup_structured_logging",
-    "trace_from_headers",
 ]

@@ -25,7 +25,7 @@ from stacklens.sdk.context import bind_context, reset_context
 from stacklens.sdk.logging import StructuredLogger, get_structured_logger
 from stacklens.sdk.trace import TRACE_ID_HEADER, trace_from_headers
 
-__all__ = ["MetricsApp", "StackLensMiddleware", "metrics_app"]
+__all__ = ["MetricsApp", "StackLensMiddleware"]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -38,7 +38,10 @@ _UNMATCHED: Final = "<unmatched>"
 
 class MetricsApp:
     """ASGI app answering the Prometheus exposition of ``registry`` (text or
-    OpenMetrics, by ``Accept``). ``app.add_route("/metrics", MetricsApp())``."""
+    OpenMetrics, by ``Accept``). ``app.add_route("/metrics", MetricsApp())``.
+
+    The SDK's one ASGI metrics app: :class:`StackLensMiddleware` serves ``/metrics``
+    with it, and an app that mounts the exposition elsewhere mounts it directly."""
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = Metrics(registry).registry
@@ -63,10 +66,6 @@ class MetricsApp:
             }
         )
         await send({"type": "http.response.body", "body": body})
-
-
-def metrics_app(registry: CollectorRegistry | None = None) -> MetricsApp:
-    return MetricsApp(registry)
 
 
 def _endpoint(scope: Scope, status: int) -> str:

@@ -287,6 +287,10 @@ _SHARED_LOCK = threading.Lock()
 class Metrics:
     """The catalog bound to a registry and a stack.
 
+    What the SDK's parts (client, middleware) record through. A stack author holds a
+    :class:`~stacklens.sdk.exporter.MetricsExporter` (``get_metrics_exporter``), which
+    is one of these plus the seed 003 helpers: the SDK's one metrics API.
+
     ``metrics.labels("opencode_tokens_total", model="m", direction="input").inc(10)``
     fills ``stack_name`` and bounds every label value.
     """

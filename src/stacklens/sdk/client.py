@@ -38,8 +38,8 @@ from typing import TYPE_CHECKING, Any
 from stacklens.schema import STACK_NAME_RE
 from stacklens.sdk.catalog import Metrics
 from stacklens.sdk.context import LogContext, current_context
-from stacklens.sdk.events import EventBuilder, QueuedEvent
-from stacklens.sdk.redaction import hash_key_from_env
+from stacklens.sdk.event_builder import EventBuilder, QueuedEvent
+from stacklens.sdk.hash_key import hash_key_from_env
 from stacklens.sdk.sender import Sender, SenderStats
 from stacklens.sdk.spill import FileTransport, SpillStore, default_spool_dir
 from stacklens.sdk.trace import otel_ids

@@ -1,12 +1,19 @@
-"""Seed 003's ``MetricsExporter`` API over the one catalog.
+"""The SDK's one metrics API: seed 003's ``MetricsExporter`` over the one catalog.
 
-::
+A stack records catalog metrics through an exporter and nothing else: the seed 003
+``record_*``/``update_*`` helpers for the metrics they cover, and, being the catalog
+bound to a registry (a :class:`~stacklens.sdk.catalog.Metrics`), ``labels(name, ...)``
+for any other catalog metric, with ``stack_name`` filled in and every label bounded::
 
     metrics = get_metrics_exporter("gateway")
     metrics.record_http_request("POST", "/v1/chat", 200, 0.125)
     metrics.record_inference("llama-3.3-8b", "success", 0.250, prompt_tokens=100,
                              completion_tokens=50)
     metrics.update_budget("default", 1_000_000, 750_000)
+    metrics.labels("cache_hits_total", cache_type="semantic").inc()
+
+The ``opencode_*`` metrics come from :class:`~stacklens.sdk.client.Client` (one per
+event), the HTTP ones from the ASGI middleware, the GPU gauges from the GPU collector.
 
 Durations are in seconds (base units), as in the seed's examples. Deviation from the
 seed: ``update_budget``'s first argument names a *budget* (bounded label ``budget``),
@@ -25,7 +32,7 @@ from stacklens.sdk.catalog import Metrics
 __all__ = ["MetricsExporter", "get_metrics_exporter"]
 
 
-class MetricsExporter:
+class MetricsExporter(Metrics):
     def __init__(
         self,
         service: str,
@@ -33,17 +40,15 @@ class MetricsExporter:
         registry: CollectorRegistry | None = None,
         stack_name: str | None = None,
     ) -> None:
+        super().__init__(registry, stack_name=stack_name)
         self.service = service
-        self.metrics = Metrics(registry, stack_name=stack_name)
-        self.registry = self.metrics.registry
 
     # -- seed 003 -----------------------------------------------------------------------
     def record_http_request(
         self, method: str, endpoint: str, status: int | str, duration_s: float
     ) -> None:
-        m = self.metrics
-        m.labels("http_requests_total", method=method, endpoint=endpoint, status=status).inc()
-        m.labels("http_request_duration_seconds", method=method, endpoint=endpoint).observe(
+        self.labels("http_requests_total", method=method, endpoint=endpoint, status=status).inc()
+        self.labels("http_request_duration_seconds", method=method, endpoint=endpoint).observe(
             duration_s
         )
 
@@ -57,22 +62,20 @@ class MetricsExporter:
         completion_tokens: int = 0,
         batch_size: int | None = None,
     ) -> None:
-        m = self.metrics
-        m.labels("inference_requests_total", model=model, status=status).inc()
-        m.labels("inference_duration_seconds", model=model).observe(duration_s)
+        self.labels("inference_requests_total", model=model, status=status).inc()
+        self.labels("inference_duration_seconds", model=model).observe(duration_s)
         if prompt_tokens:
-            m.labels("inference_tokens_total", model=model, type="input").inc(prompt_tokens)
+            self.labels("inference_tokens_total", model=model, type="input").inc(prompt_tokens)
         if completion_tokens:
-            m.labels("inference_tokens_total", model=model, type="output").inc(completion_tokens)
+            self.labels("inference_tokens_total", model=model, type="output").inc(completion_tokens)
         if batch_size is not None:
-            m.labels("inference_batch_size", model=model).observe(batch_size)
+            self.labels("inference_batch_size", model=model).observe(batch_size)
 
     def record_mcp_operation(
         self, server: str, operation: str, status: str, duration_s: float
     ) -> None:
-        m = self.metrics
-        m.labels("mcp_requests_total", server=server, operation=operation, status=status).inc()
-        m.labels("mcp_operation_duration_seconds", server=server, operation=operation).observe(
+        self.labels("mcp_requests_total", server=server, operation=operation, status=status).inc()
+        self.labels("mcp_operation_duration_seconds", server=server, operation=operation).observe(
             duration_s
         )
 
@@ -80,17 +83,15 @@ class MetricsExporter:
         self, model: str, score: float, status: str, duration_s: float | None = None
     ) -> None:
         """The latest score, one check counted by ``status``, and the check's duration."""
-        m = self.metrics
-        m.labels("drift_score", model=model).set(score)
-        m.labels("drift_checks_total", model=model, status=status).inc()
+        self.labels("drift_score", model=model).set(score)
+        self.labels("drift_checks_total", model=model, status=status).inc()
         if duration_s is not None:
-            m.labels("drift_detection_duration_seconds").observe(duration_s)
+            self.labels("drift_detection_duration_seconds").observe(duration_s)
 
     def update_budget(self, budget: str, total_bytes: float, used_bytes: float) -> None:
-        m = self.metrics
-        m.labels("memory_budget_total_bytes", budget=budget).set(total_bytes)
-        m.labels("memory_budget_used_bytes", budget=budget).set(used_bytes)
-        m.labels("memory_budget_utilization", budget=budget).set(
+        self.labels("memory_budget_total_bytes", budget=budget).set(total_bytes)
+        self.labels("memory_budget_used_bytes", budget=budget).set(used_bytes)
+        self.labels("memory_budget_utilization", budget=budget).set(
             used_bytes / total_bytes if total_bytes > 0 else 0.0
         )
 
@@ -98,30 +99,27 @@ class MetricsExporter:
     def record_memory_operation(
         self, operation: str, status: str, duration_s: float, *, results: int | None = None
     ) -> None:
-        m = self.metrics
-        m.labels("memory_operations_total", operation=operation, status=status).inc()
-        m.labels("memory_operation_duration_seconds", operation=operation).observe(duration_s)
+        self.labels("memory_operations_total", operation=operation, status=status).inc()
+        self.labels("memory_operation_duration_seconds", operation=operation).observe(duration_s)
         if results is not None:
-            m.labels("memory_search_results").observe(results)
+            self.labels("memory_search_results").observe(results)
 
     def set_memory_items(self, count: int) -> None:
-        self.metrics.labels("memory_items").set(count)
+        self.labels("memory_items").set(count)
 
     def record_router_decision(self, model: str, reason: str, duration_s: float) -> None:
-        self.metrics.labels("router_decisions_total", model=model, reason=reason).inc()
-        self.metrics.labels("router_decision_duration_seconds").observe(duration_s)
+        self.labels("router_decisions_total", model=model, reason=reason).inc()
+        self.labels("router_decision_duration_seconds").observe(duration_s)
 
     def set_queue_depth(self, depth: int, service: str | None = None) -> None:
-        self.metrics.labels("request_queue_depth", service=service or self.service).set(depth)
+        self.labels("request_queue_depth", service=service or self.service).set(depth)
 
     def record_queue_wait(self, wait_s: float, service: str | None = None) -> None:
-        self.metrics.labels("request_queue_wait_seconds", service=service or self.service).observe(
-            wait_s
-        )
+        self.labels("request_queue_wait_seconds", service=service or self.service).observe(wait_s)
 
     def record_cache(self, cache_type: str, hit: bool) -> None:
         name = "cache_hits_total" if hit else "cache_misses_total"
-        self.metrics.labels(name, cache_type=cache_type).inc()
+        self.labels(name, cache_type=cache_type).inc()
 
     # -- exposition (seed 001 getMetrics / getContentType) -------------------------------
     def generate(self) -> bytes:

@@ -31,7 +31,7 @@ import msgspec
 import structlog
 
 from stacklens.sdk.context import current_context
-from stacklens.sdk.redaction import make_redactor
+from stacklens.sdk.hash_key import make_redactor
 from stacklens.sdk.trace import otel_ids
 
 if TYPE_CHECKING:

@@ -10,7 +10,7 @@ Each cycle (every ``flush_interval_s``, or at once when the queue reaches a batc
    refused, or the client is closing, move pending events to the spill on disk.
 
 Events wait in memory a little before spilling so a short blip costs nothing (the disk
-form of an event has no raw content, see :mod:`stacklens.sdk.events`).
+form of an event has no raw content, see :mod:`stacklens.sdk.event_builder`).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from stacklens.sdk.events import EventBuilder, QueuedEvent, observe_metrics
+from stacklens.sdk.event_builder import EventBuilder, QueuedEvent, observe_metrics
 from stacklens.sdk.transport import HttpTransport, Outcome, PostResult, backoff_delay
 
 if TYPE_CHECKING:

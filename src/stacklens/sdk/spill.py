@@ -11,7 +11,7 @@ the acknowledgement and the delete resends lines the hub already holds, and the 
 drops them by ``event_id`` (same id, same timestamp). Processes sharing the directory
 (workers of one service) coordinate with ``flock``: a ``.part`` whose writer died is
 adopted, and a sealed segment is resent by one process at a time. Lines hold the *disk*
-form of an event (see :mod:`stacklens.sdk.events`): no secret, no raw content.
+form of an event (see :mod:`stacklens.sdk.event_builder`): no secret, no raw content.
 """
 
 from __future__ import annotations

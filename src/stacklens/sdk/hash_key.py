@@ -1,4 +1,5 @@
-"""The SDK's side of :mod:`stacklens.privacy`: one redactor, and the key it hashes with.
+"""The key the SDK hashes with, and the redactor keyed with it (the SDK's side of
+:mod:`stacklens.privacy`).
 
 The same engine runs here and at the hub; the hub enforces whatever the client did.
 A keyed hash needs a key: ``STACKLENS_HASH_KEY`` when set (so hashes made here match the
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from stacklens.privacy import Redactor
 
-__all__ = ["hash_key_from_env", "make_redactor", "scrub"]
+__all__ = ["hash_key_from_env", "make_redactor"]
 
 _HASH_KEY_ENV = "STACKLENS_HASH_KEY"
 
@@ -30,9 +31,3 @@ def make_redactor(key: bytes | None = None, **kwargs: Any) -> Redactor:
     from stacklens.privacy import Redactor
 
     return Redactor(key or hash_key_from_env() or os.urandom(32), **kwargs)
-
-
-def scrub(redactor: Redactor, value: Any, path: str = "") -> Any:
-    """Secrets removed from ``value`` (any JSON shape); what fired is not reported here
-    because the SDK never logs findings (they would say where a secret was)."""
-    return redactor.redact_value(value, path)[0]

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from stacklens.shipper import FileShipper, ShipError
+from stacklens.sdk.shipper import FileShipper, ShipError
 from stacklens.testing import ADMIN_KEY, free_port, in_process_hub
 
 
