@@ -95,7 +95,7 @@ def test_console_shows_unpriced_not_zero_dollars(loaded: tuple[Any, Any]) -> Non
 
 def test_every_demo_model_has_a_price() -> None:
     from stacklens.analytics.pricing import Pricer
-    from stacklens.demo import MODELS
+    from stacklens.testing.fleet import MODELS
 
     pricer = Pricer()
     unpriced = [m for p, m, _ in MODELS if pricer.price(p, m, tokens_in=1000) is None]

@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 import msgspec
 
-from stacklens.demo import synthetic_events
+from stacklens.testing.fleet import synthetic_events
 
 __all__ = ["make_batches", "run"]
 

@@ -50,7 +50,7 @@ def console_hub(data_dir: Path, *, env: dict[str, str] | None = None) -> HubProc
 def console_seed_events(now_ns: int, *, count: int = 3000, seed: int = 8) -> list[dict[str, Any]]:
     """Synthetic sessions over the last 24 h (every demo stack) plus handcrafted
     events: logs that name a session and a trace, a three-level trace and an error."""
-    from stacklens.demo import synthetic_events
+    from stacklens.testing.fleet import synthetic_events
 
     rng = random.Random(seed)
     hour = 3600 * 10**9

@@ -19,10 +19,10 @@ from stacklens.alerting.engine import AlertEngine
 from stacklens.alerting.rules import RuleSet
 from stacklens.alerting.state import AlertState
 from stacklens.analytics.service import Analytics
-from stacklens.demo import DEMO_STACKS
 from stacklens.metadata.db import MetadataDB
 from stacklens.testing import HubProcess, ManualClock, wait_until
 from stacklens.testing.analytics import install_rollups
+from stacklens.testing.fleet import DEMO_STACKS
 
 S = 10**9
 HEALTH_ALERTS = {"ServiceDown", "StackUnhealthy"}

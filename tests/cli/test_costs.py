@@ -12,7 +12,7 @@ import uvicorn
 from click.testing import CliRunner
 
 import stacklens.api.analytics  # noqa: F401
-from stacklens.analytics.cli import billing, prices
+from stacklens.cli.costs import billing, prices
 from stacklens.server import Hub, create_app
 from stacklens.testing import ADMIN_KEY, ManualClock, free_port, hub_config, wait_until
 from stacklens.testing.analytics import wire

@@ -1,4 +1,4 @@
-"""The ``stacklens`` command.
+"""The ``stacklens`` command group and its core commands.
 
 Commands that need only metadata (keys, stacks) open the SQLite file directly, which
 works beside a running hub. Commands that need events go through the hub's HTTP API,
@@ -61,14 +61,14 @@ def _err(message: str) -> None:
 #: Commands in modules of their own, imported only when used: the base install (the SDK,
 #: and ``send``) has no server dependencies, and these modules import them.
 _LAZY_COMMANDS: dict[str, tuple[str, str]] = {
-    "prices": ("stacklens.analytics.cli", "prices"),
-    "billing": ("stacklens.analytics.cli", "billing"),
-    "budgets": ("stacklens.analytics.cli", "budgets"),
-    "rules": ("stacklens.alerting.cli", "rules"),
-    "silence": ("stacklens.alerting.cli", "silence"),
-    "backup": ("stacklens.operations.commands", "backup"),
-    "restore": ("stacklens.operations.commands", "restore"),
-    "quarantine": ("stacklens.ingest.quarantine_cli", "quarantine"),
+    "prices": ("stacklens.cli.costs", "prices"),
+    "billing": ("stacklens.cli.costs", "billing"),
+    "budgets": ("stacklens.cli.costs", "budgets"),
+    "rules": ("stacklens.cli.alerts", "rules"),
+    "silence": ("stacklens.cli.alerts", "silence"),
+    "backup": ("stacklens.cli.backup", "backup"),
+    "restore": ("stacklens.cli.backup", "restore"),
+    "quarantine": ("stacklens.cli.quarantine", "quarantine"),
 }
 NEEDS_SERVER = "this command needs the server extra: pip install 'stacklens[server]'"
 
@@ -135,7 +135,7 @@ def serve(data_dir: Path | None, host: str | None, port: int | None) -> None:
     """Run the hub."""
     import uvicorn
 
-    from stacklens.logs import configure_hub_logging
+    from stacklens.cli.hub_logging import configure_hub_logging
     from stacklens.server import Hub, create_app
 
     configure_hub_logging()
@@ -405,7 +405,7 @@ def demo(
     just before now."""
     import httpx
 
-    from stacklens.demo import demo_events
+    from stacklens.testing.fleet import demo_events
 
     rng = random.Random(seed)
     generated = demo_events(rng, time.time_ns(), events, hours)
@@ -435,14 +435,14 @@ def _post_events(client: Any, url: str, key: str, events: list[dict[str, Any]]) 
 
 
 def _demo_live(client: Any, url: str, key: str, rng: random.Random, interval: float) -> None:
-    """Send a :class:`~stacklens.demo.LiveFleet` tick every ``interval`` seconds until
+    """Send a :class:`~stacklens.testing.fleet.LiveFleet` tick every ``interval`` seconds until
     SIGINT or SIGTERM; a hub that is briefly away is retried on the next tick."""
     import signal
     import threading
 
     import httpx
 
-    from stacklens.demo import LiveFleet
+    from stacklens.testing.fleet import LiveFleet
 
     fleet = LiveFleet(rng)
     stop = threading.Event()
@@ -462,7 +462,3 @@ def _demo_live(client: Any, url: str, key: str, rng: random.Random, interval: fl
         due = max(due + interval, time.monotonic())
         stop.wait(due - time.monotonic())
     click.echo(f"demo: live stopped after {sent} more events")
-
-
-if __name__ == "__main__":  # pragma: no cover
-    main()

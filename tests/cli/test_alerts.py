@@ -7,7 +7,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from stacklens.alerting.cli import rules, silence
+from stacklens.cli.alerts import rules, silence
 
 
 def test_rules_check_ok_and_line_numbered_errors(tmp_path: Path) -> None:

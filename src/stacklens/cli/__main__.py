@@ -1,0 +1,5 @@
+"""``python -m stacklens.cli``: the ``stacklens`` command."""
+
+from stacklens.cli.main import main
+
+main()
