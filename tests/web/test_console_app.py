@@ -16,7 +16,7 @@ from starlette.requests import Request
 from stacklens.api.auth import SESSIONS
 from stacklens.testing import ADMIN_KEY, ManualClock, hub_config
 from stacklens.web.filters import parse_params
-from stacklens.web.logs import span_tree
+from stacklens.web.log_views import span_tree
 from stacklens.web.routes import _safe_next
 from stacklens.web.session import COOKIE_NAME
 

@@ -9,9 +9,9 @@ Pure (standard library and msgspec only). See DESIGN.md "Privacy" and seed 000 Â
 from __future__ import annotations
 
 from stacklens.privacy.detectors import VALUE_RULES, sanitize_url, scrub_text
-from stacklens.privacy.engine import MAX_DEPTH, Redactor
-from stacklens.privacy.keys import key_rule
+from stacklens.privacy.key_names import key_rule
 from stacklens.privacy.policy import ContentMode, Finding, PrivacyPolicy, RedactionResult
+from stacklens.privacy.redactor import MAX_DEPTH, Redactor
 from stacklens.privacy.report import LineReport, check_lines, format_report
 from stacklens.privacy.transforms import command_names, file_path_pattern
 

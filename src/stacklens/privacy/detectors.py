@@ -34,7 +34,7 @@ from typing import Final
 from stacklens.privacy import encoded as _encoded
 from stacklens.privacy import maintained as _maintained
 from stacklens.privacy import urls as _urls
-from stacklens.privacy.keys import KEYWORDS, key_rule
+from stacklens.privacy.key_names import KEYWORDS, key_rule
 
 __all__ = [
     "MARKER_RE",

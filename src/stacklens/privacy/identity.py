@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable
 from typing import Final, Literal
 
-from stacklens.privacy.keys import split_words
+from stacklens.privacy.key_names import split_words
 
 __all__ = ["EMAIL_RE", "EmailMode", "is_user_key", "replace_emails"]
 

@@ -12,8 +12,8 @@ from typing import NamedTuple
 
 import msgspec
 
-from stacklens.privacy.engine import Redactor
 from stacklens.privacy.policy import Finding
+from stacklens.privacy.redactor import Redactor
 
 __all__ = ["LineReport", "check_lines", "format_report", "rule_counts"]
 

@@ -23,7 +23,7 @@ from stacklens.metadata.keys import Principal
 from stacklens.store.base import EventQuery
 from stacklens.web import charts
 from stacklens.web.filters import PageParams, analytics_filters, window_ns
-from stacklens.web.logs import LOG_TYPES, LogSearch, search_logs, span_tree
+from stacklens.web.log_views import LOG_TYPES, LogSearch, search_logs, span_tree
 from stacklens.web.parts import ConsoleHub
 
 __all__ = [

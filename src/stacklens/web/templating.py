@@ -13,7 +13,7 @@ import jinja2
 from starlette.responses import HTMLResponse
 
 from stacklens import __version__
-from stacklens.web.logs import error_text
+from stacklens.web.log_views import error_text
 
 __all__ = [
     "CSP",

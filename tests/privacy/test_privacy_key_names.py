@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stacklens.privacy.keys import KEYWORDS, KeyRule, key_rule, split_words
+from stacklens.privacy.key_names import KEYWORDS, KeyRule, key_rule, split_words
 
 
 @pytest.mark.parametrize(

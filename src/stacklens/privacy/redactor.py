@@ -21,7 +21,7 @@ import msgspec
 
 from stacklens.privacy.detectors import MARKER_RE, MIN_LENGTH, marker, sanitize_url, scrub_text
 from stacklens.privacy.identity import is_user_key, replace_emails
-from stacklens.privacy.keys import KeyRule, key_rule
+from stacklens.privacy.key_names import KeyRule, key_rule
 from stacklens.privacy.policy import Finding, PrivacyPolicy, RedactionResult
 from stacklens.privacy.transforms import command_names, content_stats, file_path_pattern
 
