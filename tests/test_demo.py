@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from stacklens.alerting.config import parse_alerting_config
+from stacklens.alerting.config_file import parse_alerting_config
 from stacklens.alerting.defaults import default_rules, default_rules_text
 from stacklens.alerting.engine import AlertEngine
 from stacklens.alerting.rules import RuleSet

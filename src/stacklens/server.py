@@ -23,7 +23,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-import stacklens.alerting.tables  # noqa: F401  (alert tables exist before create_all)
+import stacklens.alerting.alert_tables  # noqa: F401  (alert tables exist before create_all)
 from stacklens import __version__
 from stacklens.alerting.wiring import create_alert_engine
 from stacklens.analytics.collector import StackMetricsCollector

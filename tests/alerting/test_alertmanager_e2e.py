@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from stacklens.alerting.config import parse_alerting_config
+from stacklens.alerting.config_file import parse_alerting_config
 from stacklens.alerting.engine import AlertEngine
 from stacklens.alerting.rules import parse_rules
 from stacklens.metadata.db import MetadataDB

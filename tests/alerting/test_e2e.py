@@ -16,9 +16,9 @@ import pytest
 from aiosmtpd.controller import Controller
 from fastapi.testclient import TestClient
 
-from stacklens.alerting.config import parse_alerting_config
+from stacklens.alerting.config_file import parse_alerting_config
 from stacklens.alerting.engine import AlertEngine
-from stacklens.alerting.metrics import AlertMetrics
+from stacklens.alerting.instruments import AlertMetrics
 from stacklens.alerting.receivers.pagerduty import dedup_key
 from stacklens.alerting.rules import parse_rules
 from stacklens.server import Hub, create_app

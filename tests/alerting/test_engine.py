@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from stacklens.alerting.config import parse_alerting_config
+from stacklens.alerting.config_file import parse_alerting_config
 from stacklens.alerting.engine import AlertEngine
 from stacklens.alerting.rules import parse_rules
 from stacklens.alerting.state import AlertState

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from stacklens.alerting.config import parse_alerting_config
+from stacklens.alerting.config_file import parse_alerting_config
 from stacklens.alerting.defaults import default_rules
 from stacklens.alerting.engine import AlertEngine
 from stacklens.alerting.health_probe import HealthProber

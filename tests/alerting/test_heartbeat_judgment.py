@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from stacklens.alerting.config import parse_alerting_config
+from stacklens.alerting.config_file import parse_alerting_config
 from stacklens.alerting.defaults import default_rules
 from stacklens.alerting.engine import AlertEngine
 from stacklens.alerting.rules import RuleGroup, RuleSet

@@ -7,7 +7,7 @@ Modules: ``rules`` (rule files), ``signals`` (the signal catalog and its SQL),
 (Prometheus rules, Alertmanager config), ``config`` (the alerting config file).
 """
 
-from stacklens.alerting.config import AlertingConfig, load_alerting_config
+from stacklens.alerting.config_file import AlertingConfig, load_alerting_config
 from stacklens.alerting.engine import AlertEngine
 from stacklens.alerting.rules import Rule, RuleGroup, RuleSet, load_rules, parse_rules
 from stacklens.alerting.wiring import create_alert_engine

@@ -19,11 +19,12 @@ from typing import Any
 
 import structlog
 
-from stacklens.alerting.config import AlertingConfig
+from stacklens.alerting.config_file import AlertingConfig
 from stacklens.alerting.dispatch import Dispatcher
 from stacklens.alerting.durations import parse_duration
 from stacklens.alerting.health_probe import HealthProber
-from stacklens.alerting.metrics import AlertMetrics
+from stacklens.alerting.instruments import AlertMetrics
+from stacklens.alerting.message_templates import format_with_unit, render_all
 from stacklens.alerting.notifier import Notifier
 from stacklens.alerting.notify_log import NotificationLog
 from stacklens.alerting.routing import is_inhibited
@@ -32,7 +33,6 @@ from stacklens.alerting.signals import SIGNALS, build_query, compare, dimension_
 from stacklens.alerting.silences import Silence, SilenceStore, silenced_by
 from stacklens.alerting.state import Alert, AlertState, Sample, Transition, fingerprint, step
 from stacklens.alerting.statestore import AlertStateStore
-from stacklens.alerting.templating import format_with_unit, render_all
 from stacklens.ids import Clock, system_clock_ns
 from stacklens.metadata.db import MetadataDB
 from stacklens.store.base import Reader

@@ -15,9 +15,9 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 import httpx
 import structlog
 
-from stacklens.alerting.config import AlertingConfig, NotifyPolicy
+from stacklens.alerting.config_file import AlertingConfig, NotifyPolicy
 from stacklens.alerting.dispatch import NflogEntry, Notification
-from stacklens.alerting.metrics import AlertMetrics
+from stacklens.alerting.instruments import AlertMetrics
 from stacklens.alerting.notify_log import Attempt, NotificationLog
 from stacklens.alerting.receivers import DeliveryError, SendContext, Sender, build_sender
 from stacklens.alerting.receivers.alertmanager import AlertmanagerForwarder

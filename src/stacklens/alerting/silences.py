@@ -15,9 +15,9 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from stacklens.alerting.alert_tables import alert_silences
 from stacklens.alerting.durations import rfc3339
 from stacklens.alerting.routing import Matcher, parse_matcher
-from stacklens.alerting.tables import alert_silences
 from stacklens.ids import Clock, system_clock_ns
 from stacklens.metadata.db import MetadataDB
 from stacklens.metadata.tables import metadata

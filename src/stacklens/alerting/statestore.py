@@ -13,8 +13,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from stacklens.alerting.alert_tables import alert_history, alert_states
 from stacklens.alerting.state import Alert, AlertState, Transition
-from stacklens.alerting.tables import alert_history, alert_states
 from stacklens.metadata.db import MetadataDB
 from stacklens.metadata.tables import metadata
 

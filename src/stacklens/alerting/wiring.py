@@ -6,11 +6,11 @@ from pathlib import Path
 
 from prometheus_client import CollectorRegistry
 
-from stacklens.alerting.config import load_alerting_config
+from stacklens.alerting.config_file import load_alerting_config
 from stacklens.alerting.defaults import effective_rules
 from stacklens.alerting.engine import AlertEngine
 from stacklens.alerting.health_probe import HealthProber
-from stacklens.alerting.metrics import AlertMetrics
+from stacklens.alerting.instruments import AlertMetrics
 from stacklens.ids import Clock
 from stacklens.metadata.db import MetadataDB
 from stacklens.metadata.stacks import StackRegistry

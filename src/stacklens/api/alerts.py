@@ -89,7 +89,7 @@ async def alert_history(
 async def list_rules(
     request: Request, principal: Annotated[Principal, Depends(require("read"))]
 ) -> dict[str, Any]:
-    from stacklens.alerting.export import NotExportable, promql
+    from stacklens.alerting.prometheus_export import NotExportable, promql
 
     engine = _require_engine(request)
     active = [a for a in engine.all_alerts() if labels_visible(principal, a.labels)]

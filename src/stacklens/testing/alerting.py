@@ -115,7 +115,7 @@ def hub_with_engine(data_dir: Path) -> Iterator[tuple[Any, Any, Any, Any]]:
     nothing and runs only when the test calls ``engine.tick()``."""
     from fastapi.testclient import TestClient
 
-    from stacklens.alerting.config import parse_alerting_config
+    from stacklens.alerting.config_file import parse_alerting_config
     from stacklens.alerting.defaults import default_rules
     from stacklens.alerting.engine import AlertEngine
     from stacklens.server import Hub, create_app

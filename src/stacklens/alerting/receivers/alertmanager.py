@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from stacklens.alerting.config import ForwardTarget, redact_url
+from stacklens.alerting.config_file import ForwardTarget, redact_url
 from stacklens.alerting.durations import rfc3339
 from stacklens.alerting.receivers.base import DeliveryError, SendContext, generator_url, post_json
 from stacklens.alerting.state import Alert, AlertState

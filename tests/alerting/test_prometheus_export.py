@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 import yaml
 
-from stacklens.alerting.config import parse_alerting_config
+from stacklens.alerting.config_file import parse_alerting_config
 from stacklens.alerting.defaults import default_rules
 from stacklens.alerting.engine import AlertEngine
-from stacklens.alerting.export import export_alertmanager_config, export_prometheus_rules
+from stacklens.alerting.prometheus_export import export_alertmanager_config, export_prometheus_rules
 from stacklens.alerting.rules import Rule, RuleGroup, RuleSet
 from stacklens.alerting.signals import dimension_label
 from stacklens.alerting.state import AlertState
@@ -302,7 +302,7 @@ def test_exported_alertmanager_config_passes_amtool(tmp_path: Path, which: str) 
         "PD_KEY": "pd-routing-key-123",
         "STACKLENS_SLACK_WEBHOOK_URL": "https://hooks.slack.com/services/T/B/SECRET",
     }
-    from stacklens.alerting.config import DEFAULT_CONFIG
+    from stacklens.alerting.config_file import DEFAULT_CONFIG
 
     source = DEFAULT_CONFIG if which == "default" else ALL_RECEIVERS
     config = parse_alerting_config(source, environ=env)
