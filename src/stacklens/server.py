@@ -165,6 +165,7 @@ class Hub:
                 config_file=config.alerting_config_file,
                 default_rules=config.alert_default_rules,
                 probe_interval_s=config.alert_probe_interval_s,
+                alertmanager_url=config.alertmanager_url,
             )
             if config.alerting_enabled
             else None

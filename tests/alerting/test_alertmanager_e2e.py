@@ -14,8 +14,8 @@ import httpx
 import pytest
 
 from stacklens.alerting.config_file import parse_alerting_config
-from stacklens.alerting.engine import AlertEngine
 from stacklens.alerting.rules import parse_rules
+from stacklens.alerting.wiring import build_alerting
 from stacklens.metadata.db import MetadataDB
 from stacklens.store.duckdb import DuckDBStore
 from stacklens.testing import free_port, require_binary, wait_until
@@ -104,7 +104,7 @@ receivers: [{{name: none}}]
 alertmanagers: [{{url: '{alertmanager}', resend_delay: 1s}}]
 global: {{external_url: 'http://hub.example:4320'}}
 """)
-    engine = AlertEngine(parse_rules(RULES), config, reader=store, metadata=metadata_db)
+    engine = build_alerting(parse_rules(RULES), config, reader=store, metadata=metadata_db)
     engine.start(poll_s=0.2)
     try:
         wait_until(lambda: recorder.bodies, timeout=20)

@@ -117,7 +117,7 @@ def hub_with_engine(data_dir: Path) -> Iterator[tuple[Any, Any, Any, Any]]:
 
     from stacklens.alerting.config_file import parse_alerting_config
     from stacklens.alerting.defaults import default_rules
-    from stacklens.alerting.engine import AlertEngine
+    from stacklens.alerting.wiring import build_alerting
     from stacklens.server import Hub, create_app
     from stacklens.testing import ADMIN_KEY, ManualClock, hub_config
 
@@ -125,7 +125,7 @@ def hub_with_engine(data_dir: Path) -> Iterator[tuple[Any, Any, Any, Any]]:
     hub = Hub(hub_config(data_dir, alerting_enabled=False), clock=clock)
     hub.bootstrap_admin()
     app = create_app(hub)
-    engine = AlertEngine(
+    engine = build_alerting(
         default_rules(),
         parse_alerting_config("route: {receiver: none}\nreceivers: [{name: none}]\n"),
         reader=hub.store,
