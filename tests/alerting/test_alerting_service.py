@@ -1,5 +1,5 @@
-"""The engine with a manual clock: for/firing/resolve, routing to a webhook, silences,
-restart persistence, one query per rule."""
+"""The hub's alerting (evaluator → manager) with a manual clock: for/firing/resolve,
+routing to a webhook, silences, restart persistence, one query per rule."""
 
 from __future__ import annotations
 
