@@ -2,7 +2,7 @@
 
 A silence is active from ``starts_at`` until ``ends_at``; expiring one sets
 ``ends_at`` to now. They live in the metadata database, so ``stacklens silence`` works
-beside a running hub (SQLite) and the engine sees them at its next flush.
+beside a running hub (SQLite) and the notification manager sees them at its next flush.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Alert state and history in the metadata database.
 
-The engine saves a rule's series whenever they change, so a restarted hub resumes
+The evaluator saves a rule's series whenever they change, so a restarted hub resumes
 where it stopped: pending series keep their start (``for`` is not restarted), firing
 ones stay firing (and the notification log keeps them from being re-sent).
 """

@@ -1,6 +1,6 @@
 """Test helpers for alerting: rows loaded as the loader loads them, a loopback HTTP
 receiver that records every notification posted to it, and an in-process hub whose alert
-engine the test ticks by hand."""
+alerting (evaluator and manager) the test ticks by hand."""
 
 from __future__ import annotations
 
@@ -111,7 +111,7 @@ class Recorder:
 @contextlib.contextmanager
 def hub_with_engine(data_dir: Path) -> Iterator[tuple[Any, Any, Any, Any]]:
     """``(hub, client, engine, clock)``: an in-process hub (``TestClient`` with the test
-    admin key) on a manual clock, with the default rules in an engine that delivers
+    admin key) on a manual clock, with the default rules in an alerting service that delivers
     nothing and runs only when the test calls ``engine.tick()``."""
     from fastapi.testclient import TestClient
 
