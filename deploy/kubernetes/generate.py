@@ -17,7 +17,7 @@ from pathlib import Path
 import yaml
 
 from stacklens.alerting.defaults import effective_rules
-from stacklens.alerting.export import export_prometheus_rules
+from stacklens.alerting.prometheus_export import export_prometheus_rules
 
 HERE = Path(__file__).resolve().parent
 DASHBOARDS = HERE.parent / "grafana" / "dashboards"

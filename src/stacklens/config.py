@@ -68,6 +68,10 @@ class HubConfig(msgspec.Struct, frozen=True, kw_only=True):
     alert_default_rules: bool = True
     #: How often registered stack health URLs are probed.
     alert_probe_interval_s: float = 30.0
+    #: External Alertmanager(s) (comma-separated base URLs) every firing and resolved
+    #: alert is also forwarded to (``POST /api/v2/alerts``), beside the alerting
+    #: config's ``alertmanagers:``.
+    alertmanager_url: str | None = None
     alerting_enabled: bool = True
     #: YAML/JSON file of per-stack privacy policies.
     privacy_file: Path | None = None

@@ -26,7 +26,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-import stacklens.alerting.tables  # noqa: F401  (alert tables exist before create_all)
+import stacklens.alerting.alert_tables  # noqa: F401  (alert tables exist before create_all)
 from stacklens import __version__
 from stacklens.alerting.wiring import create_alert_engine
 from stacklens.analytics.budgets import BudgetStore
@@ -175,6 +175,7 @@ class Hub:
                 config_file=config.alerting_config_file,
                 default_rules=config.alert_default_rules,
                 probe_interval_s=config.alert_probe_interval_s,
+                alertmanager_url=config.alertmanager_url,
             )
             if config.alerting_enabled
             else None

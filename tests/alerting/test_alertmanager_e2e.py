@@ -1,6 +1,8 @@
 """A real Alertmanager (Debian ``prometheus-alertmanager``) on loopback receives the
 hub's forwarded alerts (``POST /api/v2/alerts``, re-sent before ``endsAt``) and
-delivers them to a webhook; resolving in the hub resolves there too."""
+delivers them to a webhook; resolving in the hub resolves there too. The forwarding is
+a notify function: an evaluator alone forwards, and a hub forwards beside its own
+notification manager (``STACKLENS_ALERTMANAGER_URL``)."""
 
 from __future__ import annotations
 
@@ -9,16 +11,23 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
-from stacklens.alerting.config import parse_alerting_config
-from stacklens.alerting.engine import AlertEngine
+from stacklens.alerting.config_file import parse_alerting_config
+from stacklens.alerting.config_model import ForwardTarget
+from stacklens.alerting.evaluator import Evaluator
+from stacklens.alerting.forwarding import AlertmanagerNotify
+from stacklens.alerting.instruments import DeliveryMetrics
+from stacklens.alerting.notify_log import NotificationLog
 from stacklens.alerting.rules import parse_rules
+from stacklens.alerting.wiring import build_alerting
+from stacklens.config import load_config
 from stacklens.metadata.db import MetadataDB
 from stacklens.store.duckdb import DuckDBStore
-from stacklens.testing import free_port, require_binary, wait_until
+from stacklens.testing import free_port, in_process_hub, require_binary, wait_until
 from stacklens.testing.alerting import Recorder, event, load
 
 ALERTMANAGER = require_binary(
@@ -104,7 +113,7 @@ receivers: [{{name: none}}]
 alertmanagers: [{{url: '{alertmanager}', resend_delay: 1s}}]
 global: {{external_url: 'http://hub.example:4320'}}
 """)
-    engine = AlertEngine(parse_rules(RULES), config, reader=store, metadata=metadata_db)
+    engine = build_alerting(parse_rules(RULES), config, reader=store, metadata=metadata_db)
     engine.start(poll_s=0.2)
     try:
         wait_until(lambda: recorder.bodies, timeout=20)
@@ -136,3 +145,72 @@ global: {{external_url: 'http://hub.example:4320'}}
         assert {a["target"] for a in attempts} == {alertmanager}
     finally:
         engine.stop()
+
+
+def alertmanager_alerts(url: str) -> list[dict[str, Any]]:
+    """The alerts Alertmanager holds as active (resolved ones are not listed)."""
+    found: list[dict[str, Any]] = httpx.get(f"{url}/api/v2/alerts", timeout=5).json()
+    return found
+
+
+def test_the_evaluators_notify_forwards_to_alertmanager_without_a_manager(
+    tmp_path: Path, store: DuckDBStore, metadata_db: MetadataDB, alertmanager: str
+) -> None:
+    forward = AlertmanagerNotify(
+        [ForwardTarget(alertmanager, resend_delay_ns=10**9)],
+        NotificationLog(metadata_db),
+        DeliveryMetrics(),
+        clock=time.time_ns,
+        external_url="http://hub.example:4320",
+    )
+    evaluator = Evaluator(parse_rules(RULES), reader=store, metadata=metadata_db, notify=forward)
+    load(store, tmp_path, [event(time.time_ns() - 10**9, "llm_call", "alpha")])
+    try:
+        evaluator.tick()
+        forward.drain()
+        [alert] = alertmanager_alerts(alertmanager)
+        assert alert["labels"] == {
+            "alertname": "AnyTraffic",
+            "severity": "warning",
+            "stack_name": "alpha",
+        }
+        assert alert["fingerprint"] == evaluator.all_alerts()[0].fingerprint
+        assert alert["status"]["state"] == "active"
+        with store.writer() as con:  # the data recovers: resolved there too
+            con.execute("DELETE FROM events")
+        time.sleep(1.1)  # the next group evaluation (interval 1s)
+        evaluator.tick()
+        forward.drain()
+        assert alertmanager_alerts(alertmanager) == []
+    finally:
+        forward.close()
+
+
+def test_a_hub_notifies_its_manager_and_the_alertmanager_of_its_setting(
+    tmp_path: Path, recorder: Recorder, alertmanager: str
+) -> None:
+    assert load_config(environ={"STACKLENS_ALERTMANAGER_URL": alertmanager}).alertmanager_url == (
+        alertmanager
+    )
+    rules = tmp_path / "rules.yml"
+    rules.write_text(RULES)
+    routing = tmp_path / "alerting.yml"
+    routing.write_text(f"""
+route: {{receiver: local, group_wait: 0s, group_interval: 1s}}
+receivers: [{{name: local, webhook_configs: [{{url: '{recorder.url}/local'}}]}}]
+""")
+    with in_process_hub(
+        tmp_path / "data",
+        alert_rules_file=rules,
+        alerting_config_file=routing,
+        alert_default_rules=False,
+        alertmanager_url=alertmanager,
+    ) as (hub, _):
+        load(hub.store, tmp_path, [event(time.time_ns() - 10**9, "llm_call", "alpha")])
+        wait_until(lambda: "/local" in recorder.paths, timeout=20)  # the hub's own manager
+        wait_until(lambda: alertmanager_alerts(alertmanager), timeout=20)  # and Alertmanager
+        [alert] = alertmanager_alerts(alertmanager)
+        assert alert["labels"]["alertname"] == "AnyTraffic"
+        wait_until(lambda: "/am" in recorder.paths, timeout=20)  # which routes it on
+        local = recorder.bodies[recorder.paths.index("/local")]
+        assert [a["fingerprint"] for a in local["alerts"]] == [alert["fingerprint"]]

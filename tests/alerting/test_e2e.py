@@ -16,11 +16,11 @@ import pytest
 from aiosmtpd.controller import Controller
 from fastapi.testclient import TestClient
 
-from stacklens.alerting.config import parse_alerting_config
-from stacklens.alerting.engine import AlertEngine
-from stacklens.alerting.metrics import AlertMetrics
+from stacklens.alerting.config_file import parse_alerting_config
+from stacklens.alerting.instruments import AlertMetrics
 from stacklens.alerting.receivers.pagerduty import dedup_key
 from stacklens.alerting.rules import parse_rules
+from stacklens.alerting.wiring import build_alerting
 from stacklens.server import Hub, create_app
 from stacklens.testing import ADMIN_KEY, free_port, hub_config, wait_until
 from stacklens.testing.alerting import Recorder
@@ -120,7 +120,7 @@ def test_fire_notify_resolve_silence(
     config = parse_alerting_config(
         alerting_config(recorder.url, pagerduty.url, smtp_port, free_port())
     )
-    engine = AlertEngine(
+    engine = build_alerting(
         parse_rules(RULES),
         config,
         reader=hub.store,

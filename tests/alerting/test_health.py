@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from stacklens.alerting.config import parse_alerting_config
+from stacklens.alerting.alerting_service import AlertingService
+from stacklens.alerting.config_file import parse_alerting_config
 from stacklens.alerting.defaults import default_rules
-from stacklens.alerting.engine import AlertEngine
 from stacklens.alerting.health_probe import HealthProber
 from stacklens.alerting.rules import RuleGroup, RuleSet
 from stacklens.alerting.state import AlertState
+from stacklens.alerting.wiring import build_alerting
 from stacklens.metadata.db import MetadataDB
 from stacklens.metadata.stacks import StackRegistry
 from stacklens.store.duckdb import DuckDBStore
@@ -25,7 +26,7 @@ def stack_unhealthy() -> RuleSet:
     return RuleSet((RuleGroup(rule.group, 30 * S, (rule,)),))
 
 
-def firing(engine: AlertEngine) -> set[str]:
+def firing(engine: AlertingService) -> set[str]:
     return {a.labels["stack_name"] for a in engine.all_alerts() if a.state is AlertState.FIRING}
 
 
@@ -42,7 +43,9 @@ def test_missing_heartbeat_fires_after_five_plus_five_minutes(
             for k in range(4)
         ],
     )
-    engine = AlertEngine(stack_unhealthy(), QUIET, reader=store, metadata=metadata_db, clock=clock)
+    engine = build_alerting(
+        stack_unhealthy(), QUIET, reader=store, metadata=metadata_db, clock=clock
+    )
     for _ in range(40):  # 20 minutes; beta keeps sending heartbeats, alpha went silent
         engine.tick()
         clock.advance(30)
@@ -74,7 +77,7 @@ def test_failing_health_probe_marks_a_live_stack_down(
             "alpha": (True, 200),
             "beta": (False, 503),
         }
-        engine = AlertEngine(
+        engine = build_alerting(
             stack_unhealthy(),
             QUIET,
             reader=store,

@@ -8,11 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from stacklens.alerting.config import parse_alerting_config
+from stacklens.alerting.alerting_service import AlertingService
+from stacklens.alerting.config_file import parse_alerting_config
 from stacklens.alerting.defaults import default_rules
-from stacklens.alerting.engine import AlertEngine
 from stacklens.alerting.rules import RuleGroup, RuleSet
 from stacklens.alerting.state import AlertState
+from stacklens.alerting.wiring import build_alerting
 from stacklens.analytics.service import Analytics
 from stacklens.metadata.db import MetadataDB
 from stacklens.store.duckdb import DuckDBStore
@@ -38,7 +39,7 @@ def health_rules() -> RuleSet:
     return RuleSet((RuleGroup("stack-health", 30 * S, rules),))
 
 
-def firing(engine: AlertEngine) -> set[tuple[str, str, str]]:
+def firing(engine: AlertingService) -> set[tuple[str, str, str]]:
     return {
         (a.labels["alertname"], a.labels["stack_name"], a.labels.get("service", ""))
         for a in engine.all_alerts()
@@ -51,7 +52,7 @@ def health(store: DuckDBStore, clock: ManualClock) -> dict[str, str]:
     return {r["stack_name"]: r["health"] for r in rows}
 
 
-def run_minutes(engine: AlertEngine, clock: ManualClock, minutes: int) -> None:
+def run_minutes(engine: AlertingService, clock: ManualClock, minutes: int) -> None:
     for _ in range(minutes * 2):
         engine.tick()
         clock.advance(30)
@@ -69,7 +70,7 @@ def test_a_service_seen_once_never_fires_and_is_not_down(
             event(clock() - 10 * S, "log", "loki-stack", service="chat", message="hello"),
         ],
     )
-    engine = AlertEngine(health_rules(), QUIET, reader=store, metadata=metadata_db, clock=clock)
+    engine = build_alerting(health_rules(), QUIET, reader=store, metadata=metadata_db, clock=clock)
     run_minutes(engine, clock, 30)
     assert firing(engine) == set()
     assert {a.state for a in engine.all_alerts()} <= {AlertState.INACTIVE}
@@ -89,7 +90,7 @@ def test_b_regular_heartbeats_that_stop_fire_and_show_down(
             for k in range(1, 21)
         ],
     )
-    engine = AlertEngine(health_rules(), QUIET, reader=store, metadata=metadata_db, clock=clock)
+    engine = build_alerting(health_rules(), QUIET, reader=store, metadata=metadata_db, clock=clock)
     assert health(store, clock) == {"alpha": "up"}
     run_minutes(engine, clock, 4)  # > 2 min silent, then `for: 1m`
     assert firing(engine) == {("ServiceDown", "alpha", "opencode")}
@@ -119,7 +120,7 @@ def test_irregular_or_bursty_heartbeats_are_not_judged(
             *(event(now - k * 300 * S, "heartbeat", "slow", service="s") for k in range(4)),
         ],
     )
-    engine = AlertEngine(health_rules(), QUIET, reader=store, metadata=metadata_db, clock=clock)
+    engine = build_alerting(health_rules(), QUIET, reader=store, metadata=metadata_db, clock=clock)
     run_minutes(engine, clock, 20)
     assert firing(engine) == set()
     assert set(health(store, clock).values()) == {"unknown"}

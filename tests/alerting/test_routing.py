@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from stacklens.alerting.config import parse_alerting_config
+from stacklens.alerting.config_file import parse_alerting_config
 from stacklens.alerting.dispatch import Dispatcher, NflogEntry, needs_update
 from stacklens.alerting.routing import (
     InhibitRule,

@@ -6,8 +6,8 @@ import pytest
 
 from stacklens.alerting.defaults import default_rules, effective_rules
 from stacklens.alerting.durations import format_duration, parse_duration
+from stacklens.alerting.message_templates import TemplateError, compile_template, humanize
 from stacklens.alerting.rules import parse_rules
-from stacklens.alerting.templating import TemplateError, compile_template, humanize
 from stacklens.alerting.yamlnodes import FileError
 
 GOOD = """\

@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from stacklens.alerting.config import parse_alerting_config
+from stacklens.alerting.config_file import parse_alerting_config
 from stacklens.alerting.dispatch import Integration, Notification
-from stacklens.alerting.metrics import AlertMetrics
+from stacklens.alerting.instruments import AlertMetrics
 from stacklens.alerting.notifier import Notifier
 from stacklens.alerting.notify_log import NotificationLog
 from stacklens.alerting.state import Alert, AlertState

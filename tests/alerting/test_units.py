@@ -11,9 +11,9 @@ from fastapi.testclient import TestClient
 
 from stacklens.alerting.defaults import default_rules
 from stacklens.alerting.dispatch import Notification
+from stacklens.alerting.message_templates import format_with_unit
 from stacklens.alerting.receivers.slack import slack_payload
 from stacklens.alerting.rules import rule_unit
-from stacklens.alerting.templating import format_with_unit
 from stacklens.testing import ADMIN_KEY, ManualClock, hub_config
 
 S = 10**9

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from stacklens.alerting.engine import AlertEngine
+from stacklens.alerting.alerting_service import AlertingService
 from stacklens.testing import ManualClock
 from stacklens.testing.alerting import hub_with_engine
 
@@ -17,7 +17,7 @@ S = 10**9
 
 
 @pytest.fixture
-def setup(tmp_path: Path) -> Iterator[tuple[Any, TestClient, AlertEngine, ManualClock]]:
+def setup(tmp_path: Path) -> Iterator[tuple[Any, TestClient, AlertingService, ManualClock]]:
     with hub_with_engine(tmp_path / "data") as parts:
         yield parts
 
@@ -31,7 +31,7 @@ def ingest_errors(hub: Any, client: TestClient, clock: ManualClock, stack: str) 
     hub.flush()
 
 
-def test_alerts_rules_history(setup: tuple[Any, TestClient, AlertEngine, ManualClock]) -> None:
+def test_alerts_rules_history(setup: tuple[Any, TestClient, AlertingService, ManualClock]) -> None:
     hub, client, engine, clock = setup
     ingest_errors(hub, client, clock, "alpha")
     engine.tick()
@@ -54,7 +54,7 @@ def test_alerts_rules_history(setup: tuple[Any, TestClient, AlertEngine, ManualC
 
 
 def test_stack_bound_keys_see_their_stack_only(
-    setup: tuple[Any, TestClient, AlertEngine, ManualClock],
+    setup: tuple[Any, TestClient, AlertingService, ManualClock],
 ) -> None:
     hub, client, engine, clock = setup
     ingest_errors(hub, client, clock, "alpha")
@@ -67,7 +67,7 @@ def test_stack_bound_keys_see_their_stack_only(
     assert {h["labels"]["stack_name"] for h in history} == {"beta"}
 
 
-def test_silences_need_admin(setup: tuple[Any, TestClient, AlertEngine, ManualClock]) -> None:
+def test_silences_need_admin(setup: tuple[Any, TestClient, AlertingService, ManualClock]) -> None:
     hub, client, _engine, _clock = setup
     _, read_key = hub.keyring.create("read")
     body = {"matchers": ['alertname="HighErrorRate"'], "duration": "2h", "comment": "deploy"}

@@ -16,7 +16,7 @@ import pytest
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
-from stacklens.alerting.engine import AlertEngine
+from stacklens.alerting.alerting_service import AlertingService
 from stacklens.alerting.notify_log import Attempt
 from stacklens.api.authz import MARK, group_in_stack
 from stacklens.metadata.keys import Principal, Role
@@ -33,7 +33,7 @@ SESSION_ONLY = {("POST", "/login"), ("POST", "/logout")}
 class World:
     hub: Any
     app: Any
-    engine: AlertEngine
+    engine: AlertingService
     clock: ManualClock
     keys: dict[str, str]
     bravo_silence: str

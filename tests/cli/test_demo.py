@@ -13,11 +13,11 @@ from typing import Any
 
 import pytest
 
-from stacklens.alerting.config import parse_alerting_config
+from stacklens.alerting.config_file import parse_alerting_config
 from stacklens.alerting.defaults import default_rules, default_rules_text
-from stacklens.alerting.engine import AlertEngine
 from stacklens.alerting.rules import RuleSet
 from stacklens.alerting.state import AlertState
+from stacklens.alerting.wiring import build_alerting
 from stacklens.analytics.service import Analytics
 from stacklens.metadata.db import MetadataDB
 from stacklens.testing import HubProcess, ManualClock, wait_until
@@ -96,7 +96,7 @@ def test_demo_leaves_no_health_alert_no_down_stack_and_recent_sessions(tmp_path:
     clock = ManualClock(sent_at)
     try:
         health = RuleSet(tuple(g for g in default_rules().groups if g.name == "stack-health"))
-        engine = AlertEngine(
+        engine = build_alerting(
             health,
             parse_alerting_config("route: {receiver: none}\nreceivers: [{name: none}]\n"),
             reader=store,

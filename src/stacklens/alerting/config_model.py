@@ -1,4 +1,4 @@
-"""The alerting configuration as plain data (parsed by :mod:`stacklens.alerting.config`)."""
+"""The alerting configuration as plain data (parsed by :mod:`stacklens.alerting.config_file`)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from stacklens.alerting.config_secrets import Secret, redact_url
 from stacklens.alerting.dispatch import Integration
-from stacklens.alerting.redaction import Secret, redact_url
 from stacklens.alerting.routing import InhibitRule, Route
 
 __all__ = ["AlertingConfig", "ForwardTarget", "IntegrationConfig", "NotifyPolicy"]

@@ -1,6 +1,6 @@
 """Prometheus durations (``90s``, ``5m``, ``1h30m``, ``1d``) and RFC 3339 times.
 
-Durations are held as integer nanoseconds everywhere in the alerting engine, like the
+Durations are held as integer nanoseconds everywhere in alerting, like the
 hub's clock.
 """
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import httpx
 import structlog
 
-from stacklens.alerting.config import redact_url
+from stacklens.alerting.config_secrets import redact_url
 from stacklens.ids import Clock
 
 __all__ = ["HealthProber", "ProbeResult", "probe_ok"]

@@ -13,8 +13,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from stacklens.alerting.alert_tables import alert_nflog, alert_notifications
 from stacklens.alerting.dispatch import NflogEntry
-from stacklens.alerting.tables import alert_nflog, alert_notifications
 from stacklens.metadata.db import MetadataDB
 from stacklens.metadata.tables import metadata
 

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from stacklens.alerting.durations import parse_duration
+from stacklens.alerting.message_templates import Template, TemplateError, compile_template
 from stacklens.alerting.signals import (
     COMPARISONS,
     FILTER_OPS,
@@ -41,7 +42,6 @@ from stacklens.alerting.signals import (
     SignalError,
     validate_condition,
 )
-from stacklens.alerting.templating import Template, TemplateError, compile_template
 from stacklens.alerting.yamlnodes import FileError, Located, Problem, load_located
 
 __all__ = [

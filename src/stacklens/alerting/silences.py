@@ -2,7 +2,7 @@
 
 A silence is active from ``starts_at`` until ``ends_at``; expiring one sets
 ``ends_at`` to now. They live in the metadata database, so ``stacklens silence`` works
-beside a running hub (SQLite) and the engine sees them at its next flush.
+beside a running hub (SQLite) and the notification manager sees them at its next flush.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from stacklens.alerting.alert_tables import alert_silences
 from stacklens.alerting.durations import rfc3339
 from stacklens.alerting.routing import Matcher, parse_matcher
-from stacklens.alerting.tables import alert_silences
 from stacklens.ids import Clock, system_clock_ns
 from stacklens.metadata.db import MetadataDB
 from stacklens.metadata.tables import metadata

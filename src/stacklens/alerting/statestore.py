@@ -1,6 +1,6 @@
 """Alert state and history in the metadata database.
 
-The engine saves a rule's series whenever they change, so a restarted hub resumes
+The evaluator saves a rule's series whenever they change, so a restarted hub resumes
 where it stopped: pending series keep their start (``for`` is not restarted), firing
 ones stay firing (and the notification log keeps them from being re-sent).
 """
@@ -13,8 +13,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from stacklens.alerting.alert_tables import alert_history, alert_states
 from stacklens.alerting.state import Alert, AlertState, Transition
-from stacklens.alerting.tables import alert_history, alert_states
 from stacklens.metadata.db import MetadataDB
 from stacklens.metadata.tables import metadata
 

@@ -24,7 +24,7 @@ from stacklens.api.timeparse import MAX_TIME_NS, bounded_timestamp
 from stacklens.metadata.keys import Principal
 
 if TYPE_CHECKING:
-    from stacklens.alerting.engine import AlertEngine
+    from stacklens.alerting.alerting_service import AlertingService
     from stacklens.server import Hub
 
 __all__ = ["router"]
@@ -32,14 +32,14 @@ __all__ = ["router"]
 router = APIRouter(prefix="/api/v1", tags=["alerts"])
 
 
-def _engine(request: Request) -> AlertEngine | None:
+def _engine(request: Request) -> AlertingService | None:
     engine = getattr(request.app.state, "alert_engine", None)
     if engine is None:
         engine = getattr(request.app.state.hub, "alerts", None)
     return engine
 
 
-def _require_engine(request: Request) -> AlertEngine:
+def _require_engine(request: Request) -> AlertingService:
     engine = _engine(request)
     if engine is None:
         raise HTTPException(503, "the alert engine is not running")
@@ -89,7 +89,7 @@ async def alert_history(
 async def list_rules(
     request: Request, principal: Annotated[Principal, Depends(require("read"))]
 ) -> dict[str, Any]:
-    from stacklens.alerting.export import NotExportable, promql
+    from stacklens.alerting.prometheus_export import NotExportable, promql
 
     engine = _require_engine(request)
     active = [a for a in engine.all_alerts() if labels_visible(principal, a.labels)]

@@ -55,7 +55,7 @@ def rules() -> None:
 )
 def rules_check(files: tuple[Path, ...], is_config: bool) -> None:
     """Validate rule FILES (or alerting configs); problems are printed as FILE:LINE: message."""
-    from stacklens.alerting.config import parse_alerting_config
+    from stacklens.alerting.config_file import parse_alerting_config
     from stacklens.alerting.rules import load_rules
 
     failed = False
@@ -118,9 +118,12 @@ def rules_export(
 ) -> None:
     """Write a Prometheus rule file (rules that need the hub are listed as not exportable,
     on stderr) or an Alertmanager config from the routing tree."""
-    from stacklens.alerting.config import load_alerting_config
+    from stacklens.alerting.config_file import load_alerting_config
     from stacklens.alerting.defaults import effective_rules
-    from stacklens.alerting.export import export_alertmanager_config, export_prometheus_rules
+    from stacklens.alerting.prometheus_export import (
+        export_alertmanager_config,
+        export_prometheus_rules,
+    )
 
     try:
         if fmt == "prometheus":

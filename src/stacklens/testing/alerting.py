@@ -1,6 +1,6 @@
 """Test helpers for alerting: rows loaded as the loader loads them, a loopback HTTP
 receiver that records every notification posted to it, and an in-process hub whose alert
-engine the test ticks by hand."""
+alerting (evaluator and manager) the test ticks by hand."""
 
 from __future__ import annotations
 
@@ -111,13 +111,13 @@ class Recorder:
 @contextlib.contextmanager
 def hub_with_engine(data_dir: Path) -> Iterator[tuple[Any, Any, Any, Any]]:
     """``(hub, client, engine, clock)``: an in-process hub (``TestClient`` with the test
-    admin key) on a manual clock, with the default rules in an engine that delivers
+    admin key) on a manual clock, with the default rules in an alerting service that delivers
     nothing and runs only when the test calls ``engine.tick()``."""
     from fastapi.testclient import TestClient
 
-    from stacklens.alerting.config import parse_alerting_config
+    from stacklens.alerting.config_file import parse_alerting_config
     from stacklens.alerting.defaults import default_rules
-    from stacklens.alerting.engine import AlertEngine
+    from stacklens.alerting.wiring import build_alerting
     from stacklens.server import Hub, create_app
     from stacklens.testing import ADMIN_KEY, ManualClock, hub_config
 
@@ -125,7 +125,7 @@ def hub_with_engine(data_dir: Path) -> Iterator[tuple[Any, Any, Any, Any]]:
     hub = Hub(hub_config(data_dir, alerting_enabled=False), clock=clock)
     hub.bootstrap_admin()
     app = create_app(hub)
-    engine = AlertEngine(
+    engine = build_alerting(
         default_rules(),
         parse_alerting_config("route: {receiver: none}\nreceivers: [{name: none}]\n"),
         reader=hub.store,

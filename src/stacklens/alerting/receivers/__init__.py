@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from stacklens.alerting.config import IntegrationConfig
+from stacklens.alerting.config_file import IntegrationConfig
 from stacklens.alerting.receivers.base import DeliveryError, SendContext, Sender
 from stacklens.alerting.receivers.email import EmailSender
 from stacklens.alerting.receivers.pagerduty import PagerDutySender

@@ -1,9 +1,10 @@
-"""Forwarding to an existing Alertmanager: ``POST /api/v2/alerts``, as Prometheus does.
+"""The wire code of forwarding to an existing Alertmanager: ``POST /api/v2/alerts``, as
+Prometheus does (the notify function using it: :mod:`stacklens.alerting.forwarding`).
 
 Every firing alert is sent with ``endsAt`` in the future (``4 * resend_delay``) and
 re-sent every ``resend_delay`` — well before that ``endsAt``, so Alertmanager never
 times it out while it fires; a resolved alert is sent with its real ``endsAt`` (and
-re-sent while the engine keeps it, 15 minutes). Alertmanager then does its own
+re-sent while the evaluator keeps it, 15 minutes). Alertmanager then does its own
 grouping, silencing and routing.
 """
 
@@ -12,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from stacklens.alerting.config import ForwardTarget, redact_url
+from stacklens.alerting.config_file import ForwardTarget, redact_url
 from stacklens.alerting.durations import rfc3339
 from stacklens.alerting.receivers.base import DeliveryError, SendContext, generator_url, post_json
 from stacklens.alerting.state import Alert, AlertState

@@ -10,12 +10,12 @@ from typing import Any, Protocol
 
 import httpx
 
-from stacklens.alerting.config import IntegrationConfig
+from stacklens.alerting.config_file import IntegrationConfig
+from stacklens.alerting.config_secrets import Secret, scrub
 from stacklens.alerting.dispatch import Notification
 from stacklens.alerting.durations import rfc3339
-from stacklens.alerting.redaction import Secret, scrub
+from stacklens.alerting.message_templates import format_with_unit
 from stacklens.alerting.state import Alert, AlertState
-from stacklens.alerting.templating import format_with_unit
 
 __all__ = [
     "ZERO_TIME",

@@ -11,7 +11,7 @@ import smtplib
 from email.message import EmailMessage
 from typing import Any
 
-from stacklens.alerting.config import IntegrationConfig, Secret
+from stacklens.alerting.config_file import IntegrationConfig, Secret
 from stacklens.alerting.dispatch import Notification
 from stacklens.alerting.receivers.base import (
     DeliveryError,

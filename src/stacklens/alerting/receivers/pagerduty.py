@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any, Final
 
-from stacklens.alerting.config import IntegrationConfig, Secret
+from stacklens.alerting.config_file import IntegrationConfig, Secret
 from stacklens.alerting.dispatch import Notification
 from stacklens.alerting.durations import rfc3339
 from stacklens.alerting.receivers.base import (

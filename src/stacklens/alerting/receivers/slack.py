@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
-from stacklens.alerting.config import IntegrationConfig, Secret
+from stacklens.alerting.config_file import IntegrationConfig, Secret
 from stacklens.alerting.dispatch import Notification
 from stacklens.alerting.receivers.base import (
     SendContext,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from stacklens.alerting.config import IntegrationConfig, Secret
+from stacklens.alerting.config_file import IntegrationConfig, Secret
 from stacklens.alerting.dispatch import Notification
 from stacklens.alerting.receivers.base import SendContext, alert_json, common, post_json, secrets_of
 

@@ -12,13 +12,13 @@ from typing import Any
 import pytest
 import yaml
 
-from stacklens.alerting.config import parse_alerting_config
+from stacklens.alerting.config_file import parse_alerting_config
 from stacklens.alerting.defaults import default_rules
-from stacklens.alerting.engine import AlertEngine
-from stacklens.alerting.export import export_alertmanager_config, export_prometheus_rules
+from stacklens.alerting.prometheus_export import export_alertmanager_config, export_prometheus_rules
 from stacklens.alerting.rules import Rule, RuleGroup, RuleSet
 from stacklens.alerting.signals import dimension_label
 from stacklens.alerting.state import AlertState
+from stacklens.alerting.wiring import build_alerting
 from stacklens.metadata.db import MetadataDB
 from stacklens.schema import EventRow, MetricRow
 from stacklens.store.duckdb import DuckDBStore
@@ -154,7 +154,7 @@ def hub_fires(rule: Rule, data: Data, tmp_path: Path) -> list[dict[str, str]]:
         if data.points:
             add_points(store, tmp_path, data.points)
         rules = RuleSet((RuleGroup(rule.group, 30 * S, (rule,)),))
-        engine = AlertEngine(
+        engine = build_alerting(
             rules,
             parse_alerting_config(QUIET_CONFIG),
             reader=store,
@@ -302,7 +302,7 @@ def test_exported_alertmanager_config_passes_amtool(tmp_path: Path, which: str) 
         "PD_KEY": "pd-routing-key-123",
         "STACKLENS_SLACK_WEBHOOK_URL": "https://hooks.slack.com/services/T/B/SECRET",
     }
-    from stacklens.alerting.config import DEFAULT_CONFIG
+    from stacklens.alerting.config_file import DEFAULT_CONFIG
 
     source = DEFAULT_CONFIG if which == "default" else ALL_RECEIVERS
     config = parse_alerting_config(source, environ=env)

@@ -27,8 +27,8 @@ from stacklens.alerting.config_model import (
     IntegrationConfig,
     NotifyPolicy,
 )
+from stacklens.alerting.config_secrets import Secret, redact_url
 from stacklens.alerting.durations import parse_duration
-from stacklens.alerting.redaction import Secret, redact_url
 from stacklens.alerting.routing import InhibitRule, Matcher, Route, parse_matcher
 from stacklens.alerting.yamlnodes import FileError, Located, Problem, load_located
 

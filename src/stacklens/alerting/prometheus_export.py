@@ -21,12 +21,12 @@ from typing import Any, Final
 
 import yaml
 
-from stacklens.alerting.config import AlertingConfig, Secret, redact_url
+from stacklens.alerting.config_file import AlertingConfig, Secret, redact_url
 from stacklens.alerting.durations import format_duration
+from stacklens.alerting.message_templates import format_value
 from stacklens.alerting.routing import Matcher, Route
 from stacklens.alerting.rules import Rule, RuleSet
 from stacklens.alerting.signals import Condition, Filter, dimension_label
-from stacklens.alerting.templating import format_value
 
 __all__ = ["NotExportable", "export_alertmanager_config", "export_prometheus_rules", "promql"]
 

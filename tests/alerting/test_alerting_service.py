@@ -1,15 +1,16 @@
-"""The engine with a manual clock: for/firing/resolve, routing to a webhook, silences,
-restart persistence, one query per rule."""
+"""The hub's alerting (evaluator → manager) with a manual clock: for/firing/resolve,
+routing to a webhook, silences, restart persistence, one query per rule."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-from stacklens.alerting.config import parse_alerting_config
-from stacklens.alerting.engine import AlertEngine
+from stacklens.alerting.alerting_service import AlertingService
+from stacklens.alerting.config_file import parse_alerting_config
 from stacklens.alerting.rules import parse_rules
 from stacklens.alerting.state import AlertState
+from stacklens.alerting.wiring import build_alerting
 from stacklens.metadata.db import MetadataDB
 from stacklens.store.base import QueryResult
 from stacklens.store.dialect import DUCKDB
@@ -83,9 +84,9 @@ class BareReader:
 
 def make_engine(
     store: DuckDBStore, db: MetadataDB, clock: ManualClock, url: str, calls: list[str] | None = None
-) -> AlertEngine:
+) -> AlertingService:
     calls = calls if calls is not None else []
-    return AlertEngine(
+    return build_alerting(
         parse_rules(RULES),
         config(url),
         reader=CountingReader(store, calls),
@@ -267,12 +268,12 @@ def test_missing_metric_table_is_no_data_and_bad_rules_report_errors(
             "by: [stack_name, user_id]", "by: [stack_name]"
         )
     )
-    engine = AlertEngine(
+    engine = build_alerting(
         rules, config(recorder.url), reader=bare, metadata=metadata_db, clock=clock
     )
     engine.tick()
     assert engine.status["spend/UserSpendHigh"].health == "ok"
-    broken = AlertEngine(
+    broken = build_alerting(
         parse_rules(RULES),
         config(recorder.url),
         reader=bare,

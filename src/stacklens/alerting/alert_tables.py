@@ -1,4 +1,4 @@
-"""Metadata tables of the alerting engine, declared on the shared MetaData object so
+"""Metadata tables of alerting, declared on the shared MetaData object so
 that :class:`stacklens.metadata.MetadataDB` creates them with the others.
 
 - ``alert_states``: every pending/firing/recently resolved series (survives restarts);

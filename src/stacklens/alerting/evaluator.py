@@ -1,43 +1,43 @@
-"""The alert engine: evaluates each rule group on its interval, advances the state
-machine, persists state, routes and notifies.
+"""The rule evaluator (Prometheus' half of alerting): evaluates each rule group on its
+interval, advances the alert state machine, persists state, keeps each rule's health,
+and hands the alerts that fire and resolve to a ``notify`` function.
+
+It knows nothing of routing, grouping, silences, inhibition or receivers: those are
+the notification manager's (:mod:`stacklens.alerting.manager`), or an external
+Alertmanager's (:mod:`stacklens.alerting.forwarding`), behind the ``notify`` function
+given at construction (contract: :mod:`stacklens.alerting.notify`).
 
 One SQL query per rule per cycle (:func:`stacklens.alerting.signals.build_query`),
-however many series it fans out to. :meth:`AlertEngine.tick` does one pass at the
-injected clock's time — tests drive it with a manual clock; :meth:`start` runs it on
-a thread against the system clock.
+however many series it fans out to. :meth:`Evaluator.tick` does one pass at the
+injected clock's time — tests drive it with a manual clock; the hub's
+:class:`~stacklens.alerting.alerting_service.AlertingService` runs it on a thread.
 """
 
 from __future__ import annotations
 
-import functools
 import math
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import structlog
 
-from stacklens.alerting.config import AlertingConfig
-from stacklens.alerting.dispatch import Dispatcher
 from stacklens.alerting.durations import parse_duration
 from stacklens.alerting.health_probe import HealthProber
-from stacklens.alerting.metrics import AlertMetrics
-from stacklens.alerting.notifier import Notifier
-from stacklens.alerting.notify_log import NotificationLog
-from stacklens.alerting.routing import is_inhibited
+from stacklens.alerting.instruments import EvaluationMetrics
+from stacklens.alerting.message_templates import format_with_unit, render_all
+from stacklens.alerting.notify import Notify
 from stacklens.alerting.rules import Rule, RuleGroup, RuleSet, rule_unit
 from stacklens.alerting.signals import SIGNALS, build_query, compare, dimension_label
-from stacklens.alerting.silences import Silence, SilenceStore, silenced_by
 from stacklens.alerting.state import Alert, AlertState, Sample, Transition, fingerprint, step
 from stacklens.alerting.statestore import AlertStateStore
-from stacklens.alerting.templating import format_with_unit, render_all
 from stacklens.ids import Clock, system_clock_ns
 from stacklens.metadata.db import MetadataDB
 from stacklens.store.base import Reader
 
-__all__ = ["AlertEngine", "RuleStatus", "series_samples"]
+__all__ = ["Evaluator", "RuleStatus", "series_samples"]
 
 log = structlog.get_logger(__name__)
 _DEFAULT_HEARTBEAT_TIMEOUT_NS = 5 * 60 * 10**9
@@ -89,30 +89,25 @@ def series_samples(
     return samples
 
 
-class AlertEngine:
+class Evaluator:
     def __init__(
         self,
         rules: RuleSet,
-        config: AlertingConfig,
         *,
         reader: Reader,
         metadata: MetadataDB,
+        notify: Notify,
         clock: Clock = system_clock_ns,
-        metrics: AlertMetrics | None = None,
+        metrics: EvaluationMetrics | None = None,
         prober: HealthProber | None = None,
-        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.rules = rules
-        self.config = config
         self._reader = reader
+        self._notify = notify
         self._clock = clock
-        self.metrics = metrics if metrics is not None else AlertMetrics()
+        self.metrics = metrics if metrics is not None else EvaluationMetrics()
         self.prober = prober
         self.states = AlertStateStore(metadata)
-        self.silences = SilenceStore(metadata, clock=clock)
-        self.notify_log = NotificationLog(metadata)
-        self.notifier = Notifier(config, self.notify_log, self.metrics, clock=clock, sleep=sleep)
-        self.dispatcher = Dispatcher(config.route, config.integrations())
         self.status: dict[str, RuleStatus] = {r.key: RuleStatus() for r in rules.rules()}
         keys = {r.key for r in rules.enabled_rules()}
         self.states.drop_rules_except(keys)
@@ -121,10 +116,6 @@ class AlertEngine:
         }
         self._next_eval: dict[str, int] = {}
         self._lock = threading.RLock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._silences_cache: list[Silence] = []
-        self._inflight: set[tuple[str, str]] = set()
 
     # -- evaluation -----------------------------------------------------------------
 
@@ -191,7 +182,8 @@ class AlertEngine:
     # -- one pass -------------------------------------------------------------------
 
     def tick(self) -> list[Transition]:
-        """Evaluate every due group, then route, flush due groups and forward."""
+        """Evaluate every due group, then hand the firing and resolved alerts to
+        ``notify`` (every pass, due or not: :mod:`stacklens.alerting.notify`)."""
         now = self._clock()
         transitions: list[Transition] = []
         with self._lock:
@@ -204,76 +196,27 @@ class AlertEngine:
                 if self._next_eval[group.name] <= now:
                     self._next_eval[group.name] = now + group.interval_ns
             everything = self.all_alerts()
-            self.dispatcher.put(everything, now)
-            self._silences_cache = self.silences.active()
-            firing = [(a.fingerprint, a.labels) for a in everything if a.state is AlertState.FIRING]
-            notifications = self.dispatcher.flush_due(
-                now, muted=lambda a: self._muted(a, firing, now), nflog=self.notify_log.entry
-            )
             self._update_gauges(everything)
-        for notification in notifications:
-            # One delivery per integration and group at a time (Alertmanager serializes a
-            # group's flushes): the next flush sees the log this one writes.
-            key = (notification.integration.id, notification.group_key)
-            with self._lock:
-                if key in self._inflight:
-                    continue
-                self._inflight.add(key)
-            self.notifier.submit(notification, on_done=functools.partial(self._delivered, key))
-        if self.notifier.forwarders:
-            self.notifier.forward(everything)
+        self._notify([a for a in everything if a.state in (AlertState.FIRING, AlertState.RESOLVED)])
         return transitions
-
-    def _delivered(self, key: tuple[str, str]) -> None:
-        with self._lock:
-            self._inflight.discard(key)
-
-    def _muted(self, alert: Alert, firing: list[tuple[str, Mapping[str, str]]], now: int) -> bool:
-        if silenced_by(alert.labels, self._silences_cache, now):
-            return True
-        return is_inhibited(alert.labels, alert.fingerprint, firing, self.config.inhibit_rules)
 
     def _update_gauges(self, alerts: list[Alert]) -> None:
         pending = sum(1 for a in alerts if a.state is AlertState.PENDING)
         firing = sum(1 for a in alerts if a.state is AlertState.FIRING)
         self.metrics.set_alerts(pending, firing)
 
-    # -- reads (API) ----------------------------------------------------------------
+    # -- reads ----------------------------------------------------------------------
 
     def all_alerts(self) -> list[Alert]:
         with self._lock:
             return [a for alerts in self.alerts.values() for a in alerts.values()]
 
-    def active_alerts(self) -> list[dict[str, Any]]:
-        """Pending and firing alerts, with what mutes them."""
-        now = self._clock()
-        with self._lock:
-            alerts = [
-                a for a in self.all_alerts() if a.state in (AlertState.PENDING, AlertState.FIRING)
-            ]
-            silences = self.silences.active()
-            firing = [(a.fingerprint, a.labels) for a in alerts if a.state is AlertState.FIRING]
-        out = []
-        for alert in sorted(alerts, key=lambda a: (a.rule_key, a.fingerprint)):
-            out.append(
-                {
-                    "rule": alert.rule_key,
-                    "fingerprint": alert.fingerprint,
-                    "state": alert.state.value,
-                    "labels": dict(alert.labels),
-                    "annotations": dict(alert.annotations),
-                    "value": alert.value,
-                    "unit": alert.unit,
-                    "value_text": format_with_unit(alert.value, alert.unit),
-                    "active_at_ns": alert.active_at_ns,
-                    "fired_at_ns": alert.fired_at_ns,
-                    "silenced_by": silenced_by(alert.labels, silences, now),
-                    "inhibited": is_inhibited(
-                        alert.labels, alert.fingerprint, firing, self.config.inhibit_rules
-                    ),
-                }
-            )
-        return out
+    def active_alerts(self) -> list[Alert]:
+        """Pending and firing alerts, by rule and fingerprint."""
+        alerts = [
+            a for a in self.all_alerts() if a.state in (AlertState.PENDING, AlertState.FIRING)
+        ]
+        return sorted(alerts, key=lambda a: (a.rule_key, a.fingerprint))
 
     def value_text(self, rule_key: str, value: float | None) -> str | None:
         """``value`` with the unit of the rule ``rule_key`` (``None`` for no value)."""
@@ -282,39 +225,7 @@ class AlertEngine:
         rule = next((r for r in self.rules.rules() if r.key == rule_key), None)
         return format_with_unit(value, rule_unit(rule) if rule is not None else "")
 
-    def next_wakeup_ns(self) -> int:
-        candidates = [*self._next_eval.values()]
-        due = self.dispatcher.next_due_ns()
-        if due is not None:
-            candidates.append(due)
-        return min(candidates, default=self._clock())
-
-    # -- life cycle -----------------------------------------------------------------
-
-    def _run(self, poll_s: float) -> None:
-        while not self._stop.is_set():
-            try:
-                self.tick()
-            except Exception:  # keep alerting alive through a transient failure
-                log.exception("alert engine pass failed")
-            wait_s = (self.next_wakeup_ns() - self._clock()) / 1e9
-            self._stop.wait(min(max(wait_s, 0.05), poll_s))
-
-    def start(self, poll_s: float = 1.0) -> None:
-        if self.prober is not None:
-            self.prober.start()
-        self._stop.clear()
-        self._thread = threading.Thread(
-            target=self._run, args=(poll_s,), name="stacklens-alerts", daemon=True
-        )
-        self._thread.start()
-
-    def stop(self, timeout: float = 30.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=timeout)
-            self._thread = None
-        if self.prober is not None:
-            self.prober.stop()
-        self.notifier.drain(timeout)
-        self.notifier.close()
+    def next_evaluation_ns(self) -> int | None:
+        """When the next group is due (``None`` before the first pass)."""
+        with self._lock:
+            return min(self._next_eval.values(), default=None)
