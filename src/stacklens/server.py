@@ -28,6 +28,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import stacklens.alerting.alert_tables  # noqa: F401  (alert tables exist before create_all)
 from stacklens import __version__
+from stacklens.alerting.silences import SilenceStore
+from stacklens.alerting.statestore import AlertStateStore
 from stacklens.alerting.wiring import create_alert_engine
 from stacklens.analytics.budgets import BudgetStore
 from stacklens.analytics.collector import StackMetricsCollector
@@ -42,6 +44,7 @@ from stacklens.api import events as events_api
 from stacklens.api import health as health_api
 from stacklens.api import metric_points as metric_points_api
 from stacklens.api import quarantine as quarantine_api
+from stacklens.api.alerts import ALERT_STORES, ALERTING, AlertStores
 from stacklens.api.analytics_params import ANALYTICS, BUDGETS, PRICER
 from stacklens.api.auth import KEYS, authenticate
 from stacklens.api.backup import BACKUP
@@ -179,6 +182,13 @@ class Hub:
             )
             if config.alerting_enabled
             else None
+        )
+        self.alert_stores = (
+            AlertStores(self.alerts.states, self.alerts.silences)
+            if self.alerts is not None
+            else AlertStores(
+                AlertStateStore(self.metadata), SilenceStore(self.metadata, clock=clock)
+            )
         )
         default_policy, policies = load_privacy_policies(config.privacy_file)
         self.secret_key = secret_key = load_secret_key(data_dir, config.secret_key)
@@ -349,6 +359,9 @@ def _provide_parts(app: FastAPI, hub: Hub) -> None:
     ANALYTICS.provide(app, hub.analytics)
     PRICER.provide(app, hub.pricer)
     BUDGETS.provide(app, hub.budgets)
+    ALERT_STORES.provide(app, hub.alert_stores)
+    if hub.alerts is not None:
+        ALERTING.provide(app, hub.alerts)
     BACKUP.provide(app, BackupSource(hub.config.data_dir, hub.store, hub.metadata, hub.flush))
     QUARANTINES.provide(
         app,

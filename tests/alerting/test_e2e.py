@@ -21,6 +21,7 @@ from stacklens.alerting.instruments import AlertMetrics
 from stacklens.alerting.receivers.pagerduty import dedup_key
 from stacklens.alerting.rules import parse_rules
 from stacklens.alerting.wiring import build_alerting
+from stacklens.api.alerts import ALERTING
 from stacklens.server import Hub, create_app
 from stacklens.testing import ADMIN_KEY, free_port, hub_config, wait_until
 from stacklens.testing.alerting import Recorder
@@ -128,7 +129,7 @@ def test_fire_notify_resolve_silence(
         clock=hub.clock,
         metrics=AlertMetrics(hub.registry),
     )
-    app.state.alert_engine = engine
+    ALERTING.provide(app, engine)
     try:
         with TestClient(app) as client:
             client.headers["X-API-Key"] = ADMIN_KEY

@@ -1,7 +1,8 @@
 """Alerting API: alerts, history, rules, silences, the notification log.
 
-The engine is ``app.state.alert_engine`` (or ``hub.alerts``); silences and history
-also work without a running engine, straight from the metadata database. A key bound
+The alerting service comes through the :data:`ALERTING` slot (empty when alerting is
+off); silences and history also work without it, through the :data:`ALERT_STORES` the
+composition root builds over the metadata database. A key bound
 to a stack sees only alerts whose ``stack_name`` is that stack, the silences confined to
 it and the notifications of groups split by it. Creating and expiring silences needs an
 admin key; a bound admin key's silences are confined to its stack.
@@ -9,7 +10,7 @@ admin key; a bound admin key's silences are confined to its stack.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, NamedTuple
 
 from fastapi import APIRouter, Body, Depends, HTTPException, Path, Query, Request
 from starlette.concurrency import run_in_threadpool
@@ -20,23 +21,31 @@ from stacklens.alerting.silences import SilenceStore
 from stacklens.alerting.statestore import AlertStateStore
 from stacklens.api.auth import require
 from stacklens.api.authz import group_in_stack, labels_visible, mutation
+from stacklens.api.parts import CLOCK, Part
 from stacklens.api.timeparse import MAX_TIME_NS, bounded_timestamp
 from stacklens.metadata.keys import Principal
 
 if TYPE_CHECKING:
     from stacklens.alerting.alerting_service import AlertingService
-    from stacklens.server import Hub
 
-__all__ = ["router"]
+__all__ = ["ALERTING", "ALERT_STORES", "AlertStores", "router"]
+
+
+class AlertStores(NamedTuple):
+    """Alert history and silences in the metadata database (alerting on or off)."""
+
+    states: AlertStateStore
+    silences: SilenceStore
+
+
+ALERTING = Part["AlertingService"]("alerting")
+ALERT_STORES = Part[AlertStores]("alert_stores")
 
 router = APIRouter(prefix="/api/v1", tags=["alerts"])
 
 
 def _engine(request: Request) -> AlertingService | None:
-    engine = getattr(request.app.state, "alert_engine", None)
-    if engine is None:
-        engine = getattr(request.app.state.hub, "alerts", None)
-    return engine
+    return ALERTING.find(request.app)
 
 
 def _require_engine(request: Request) -> AlertingService:
@@ -74,8 +83,7 @@ async def alert_history(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> dict[str, Any]:
     engine = _engine(request)
-    hub: Hub = request.app.state.hub
-    store = engine.states if engine is not None else AlertStateStore(hub.metadata)
+    store = engine.states if engine is not None else ALERT_STORES.get(request.app).states
     rows = await run_in_threadpool(store.history, limit=limit, rule_key=rule)
     history = [
         {**row, "at": rfc3339(row.pop("at_ns"))}
@@ -143,8 +151,7 @@ def _silences(request: Request) -> SilenceStore:
     engine = _engine(request)
     if engine is not None:
         return engine.silences
-    hub: Hub = request.app.state.hub
-    return SilenceStore(hub.metadata, clock=hub.clock)
+    return ALERT_STORES.get(request.app).silences
 
 
 @router.get("/silences")
@@ -153,12 +160,11 @@ async def list_silences(
     principal: Annotated[Principal, Depends(require("read"))],
     include_expired: bool = False,
 ) -> dict[str, Any]:
-    hub: Hub = request.app.state.hub
     store = _silences(request)
     found = await run_in_threadpool(
         lambda: store.list(include_expired=include_expired, stack=principal.stack)
     )
-    now = hub.clock()
+    now = CLOCK.get(request.app)()
     return {"silences": [s.to_json(now) for s in found]}
 
 
@@ -205,13 +211,13 @@ async def create_silence(
     ``createdBy``, ``comment``); ``duration`` (e.g. ``2h``) may replace ``endsAt`` and a
     matcher may be a string like ``severity="critical"``."""
     store = _silences(request)
-    hub: Hub = request.app.state.hub
+    clock = CLOCK.get(request.app)
     try:
         matchers = _matchers(body)
         starts = _time_ns(body["startsAt"], "startsAt") if body.get("startsAt") else None
         ends = _time_ns(body["endsAt"], "endsAt") if body.get("endsAt") else None
         duration = parse_duration(str(body["duration"])) if body.get("duration") else None
-        if duration is not None and duration + (starts or hub.clock()) >= MAX_TIME_NS:
+        if duration is not None and duration + (starts or clock()) >= MAX_TIME_NS:
             raise ValueError("duration: the silence would end after 2200-01-01")
         _bound_fields(body)
         created = await run_in_threadpool(

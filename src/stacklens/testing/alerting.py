@@ -118,6 +118,7 @@ def hub_with_engine(data_dir: Path) -> Iterator[tuple[Any, Any, Any, Any]]:
     from stacklens.alerting.config_file import parse_alerting_config
     from stacklens.alerting.defaults import default_rules
     from stacklens.alerting.wiring import build_alerting
+    from stacklens.api.alerts import ALERTING
     from stacklens.server import Hub, create_app
     from stacklens.testing import ADMIN_KEY, ManualClock, hub_config
 
@@ -132,7 +133,7 @@ def hub_with_engine(data_dir: Path) -> Iterator[tuple[Any, Any, Any, Any]]:
         metadata=hub.metadata,
         clock=clock,
     )
-    app.state.alert_engine = engine
+    ALERTING.provide(app, engine)
     try:
         with TestClient(app) as client:
             hub.alerts = engine  # the console reads the engine from the hub

@@ -10,8 +10,6 @@ from typing import Any, Final
 
 from fastapi import HTTPException
 
-from stacklens.alerting.silences import SilenceStore
-from stacklens.alerting.statestore import AlertStateStore
 from stacklens.analytics.budgets import BudgetStore
 from stacklens.analytics.costs import COST_DIMENSIONS
 from stacklens.analytics.definitions import HEARTBEAT_WINDOW_S
@@ -380,7 +378,7 @@ def alerts_page(hub: ConsoleHub, principal: Principal) -> dict[str, Any]:
                 fired = item.pop("fired_at_ns")
                 item["fired_at"] = None if fired is None else format_ns(fired)
                 active.append(item)
-    states = engine.states if engine is not None else AlertStateStore(hub.metadata)
+    states = engine.states if engine is not None else hub.alert_stores.states
     history = [
         {
             **row,
@@ -392,9 +390,7 @@ def alerts_page(hub: ConsoleHub, principal: Principal) -> dict[str, Any]:
         for row in states.history(limit=100)
         if _visible(principal, row["labels"])
     ]
-    silences = (
-        engine.silences if engine is not None else SilenceStore(hub.metadata, clock=hub.clock)
-    )
+    silences = engine.silences if engine is not None else hub.alert_stores.silences
     return {
         "engine": engine is not None,
         "firing": [a for a in active if a["state"] == "firing"],

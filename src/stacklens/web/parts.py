@@ -6,10 +6,12 @@ attributes; it never imports the module that builds the hub.
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Protocol
 
+from stacklens.alerting.alerting_service import AlertingService
 from stacklens.analytics.budgets import BudgetStore
 from stacklens.analytics.service import Analytics
+from stacklens.api.alerts import AlertStores
 from stacklens.ids import Clock
 from stacklens.metadata.db import MetadataDB
 from stacklens.metadata.keys import KeyRing
@@ -34,6 +36,9 @@ class ConsoleHub(Protocol):
     def stacks(self) -> StackRegistry: ...
     @property
     def metadata(self) -> MetadataDB: ...
-    #: The alerting engine, or ``None`` when alerting is off.
+    #: The alerting service, or ``None`` when alerting is off.
     @property
-    def alerts(self) -> Any: ...
+    def alerts(self) -> AlertingService | None: ...
+    #: Alert history and silences, with alerting on or off.
+    @property
+    def alert_stores(self) -> AlertStores: ...

@@ -75,9 +75,8 @@ class Console:
     def silences(self) -> SilenceStore:
         engine = self.hub.alerts
         if engine is not None:
-            silences: SilenceStore = engine.silences
-            return silences
-        return SilenceStore(self.hub.metadata, clock=self.hub.clock)
+            return engine.silences
+        return self.hub.alert_stores.silences
 
 
 def _console(request: Request) -> Console:
