@@ -48,6 +48,7 @@ from stacklens.api.alerts import ALERT_STORES, ALERTING, AlertStores
 from stacklens.api.analytics_params import ANALYTICS, BUDGETS, PRICER
 from stacklens.api.auth import KEYS, authenticate
 from stacklens.api.backup import BACKUP
+from stacklens.api.costs import PSEUDONYMS
 from stacklens.api.health import HEALTH
 from stacklens.api.parts import CLOCK, STORE
 from stacklens.api.quarantine import QUARANTINES, QuarantineDesk
@@ -359,6 +360,7 @@ def _provide_parts(app: FastAPI, hub: Hub) -> None:
     ANALYTICS.provide(app, hub.analytics)
     PRICER.provide(app, hub.pricer)
     BUDGETS.provide(app, hub.budgets)
+    PSEUDONYMS.provide(app, hub.redactor.pseudonymize_user)
     ALERT_STORES.provide(app, hub.alert_stores)
     if hub.alerts is not None:
         ALERTING.provide(app, hub.alerts)

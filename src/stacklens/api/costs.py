@@ -3,6 +3,7 @@ backfill, budgets, billing export and a user's own data export."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Any, Final, Literal
 
 from fastapi import APIRouter, Body, Depends, HTTPException, Path, Query, Request
@@ -33,6 +34,7 @@ from stacklens.api.analytics_params import (
 )
 from stacklens.api.authz import mutation
 from stacklens.api.events import visible_stacks
+from stacklens.api.parts import Part
 from stacklens.api.timeparse import parse_month_param, parse_time_param
 from stacklens.metadata.keys import Principal
 
@@ -53,6 +55,9 @@ class BudgetBody(BaseModel):
 
 
 #: Backfill reprices every stack's events: an admin key bound to a stack may not.
+#: The hub's user pseudonymization (the same keyed hash ingest applies).
+PSEUDONYMS = Part[Callable[[str], str]]("pseudonyms")
+
 PlatformAdmin = Annotated[Principal, Depends(mutation("global"))]
 #: A budget belongs to the stack in the path: a bound admin key sets its own only.
 StackAdmin = Annotated[Principal, Depends(mutation("stack", stack_param="stack"))]
@@ -207,11 +212,10 @@ async def export_user(
     """``user_id`` is the stored pseudonym (``u_…``) or the raw id, which the hub
     pseudonymizes with its key to find the data."""
     a = analytics_for(request)
-    hub: Hub = request.app.state.hub
     stacks = visible_stacks(principal, stack)
     candidates = [user_id]
     if not user_id.startswith(_PSEUDONYM_PREFIX):
-        candidates.insert(0, hub.redactor.pseudonymize_user(user_id))
+        candidates.insert(0, PSEUDONYMS.get(request.app)(user_id))
 
     def run() -> dict[str, Any]:
         result: dict[str, Any] = {}
