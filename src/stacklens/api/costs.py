@@ -105,14 +105,7 @@ async def cost_backfill(
     pricer = pricer_for(request)
 
     def run() -> dict[str, Any]:
-        store: Any = hub.store
-        writer = getattr(store, "writer", None)
-        if writer is not None:
-            with writer() as con:
-                result = backfill(con, pricer, since_ns)
-        else:
-            with store._write_lock:
-                result = backfill(store._con, pricer, since_ns)
+        result = backfill(hub.store, pricer, since_ns)
         return {
             "examined": result.examined,
             "repriced": result.repriced,
