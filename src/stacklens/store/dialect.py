@@ -140,7 +140,8 @@ class Dialect(Protocol):
         ...
 
     def ts_to_ms(self, expr: str) -> str:
-        """A timestamp → epoch milliseconds (int, truncated)."""
+        """A timestamp → epoch milliseconds (int, to the nearest millisecond: what
+        ``last_seen_age`` has always reported)."""
         ...
 
     def in_list(self, expr: str, placeholder: str) -> str:
