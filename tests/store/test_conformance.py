@@ -44,7 +44,9 @@ import msgspec
 import pytest
 
 from stacklens.alerting.signals import SIGNALS, Condition, build_query
+from stacklens.analytics.backfill import backfill
 from stacklens.analytics.budgets import Budget
+from stacklens.analytics.pricing import PriceOverride, Pricer
 from stacklens.analytics.queries import Filters
 from stacklens.analytics.service import Analytics, budget_report
 from stacklens.schema import EventRow, MetricRow
@@ -798,3 +800,40 @@ def test_drop_day_removes_that_day_only(fresh: Backend) -> None:
     store.drop_day("metrics", dt.date(2026, 1, 15))
     assert store.metric_names(None) == []
     assert store.count_events() == 14  # another table's day is untouched
+
+
+# -- repricing (the one write besides loads) -------------------------------------------
+
+
+def test_backfill_reprices_through_the_store(fresh: Backend) -> None:
+    fresh.load(EVENTS)
+    store = fresh.store
+    a = Analytics(store, clock=lambda: NOW)
+    pricer = Pricer({"acme/mystery": PriceOverride(input_per_mtok=1.0, output_per_mtok=2.0)})
+    # Candidates: calls with tokens and no client-sent cost: e14 only.
+    result = backfill(store, pricer, DAY0 - 86400 * S)
+    assert (result.examined, result.repriced, result.unpriced) == (1, 1, 0)
+    mystery = (50 * 1.0 + 5 * 2.0) / 1e6
+    [e14] = store.query_events(EventQuery(event_type="llm_call", stacks=("beta",), limit=1))
+    assert (e14["event_id"], e14["cost_usd"]) == ("e14", pytest.approx(mystery))
+    assert e14["attributes"] == {"cost_source": "override"}
+    by_model = {r["model"]: r for r in a.costs(TODAY, "model")["rows"]}
+    assert (by_model["mystery"]["cost_usd"], by_model["mystery"]["unpriced"]) == (
+        pytest.approx(mystery),
+        0,
+    )
+    assert a.unpriced(TODAY) == []
+    assert a.tokens(TODAY)[-1]["cost_usd"] == pytest.approx(mystery)  # usage_hourly
+    s2 = a.sessions(TODAY)[0]
+    assert (s2["session_id"], s2["cost_usd"]) == ("s2", pytest.approx(2.0 + mystery))
+    # Again: e14 is a candidate now (hub-priced) but its cost does not change.
+    assert backfill(store, pricer, DAY0).repriced == 0
+    # The override withdrawn: the cost, its source and the rollups' figures go back.
+    pricer.overrides.clear()
+    assert backfill(store, pricer, DAY0).repriced == 1
+    [e14] = store.query_events(EventQuery(event_type="llm_call", stacks=("beta",), limit=1))
+    assert "cost_usd" not in e14 and "attributes" not in e14
+    assert a.unpriced(TODAY) == [
+        {"provider": "acme", "model": "mystery", "events": 1, "last_day": "2026-01-15"}
+    ]
+    assert a.costs(TODAY, "day")["total"]["cost_usd"] == pytest.approx(4.0)
