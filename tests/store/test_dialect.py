@@ -135,3 +135,14 @@ def test_drop_partition_drops_one_utc_day() -> None:
     assert con.execute("SELECT n FROM e ORDER BY n").fetchall() == [(1,), (4,)]
     with pytest.raises(ValueError, match="identifier"):
         D.drop_partition(Params(D), "e; DROP TABLE e", "ts", dt.date(2026, 1, 14))
+
+
+def test_update_from_joins_the_source() -> None:
+    con = duckdb.connect()
+    con.execute("CREATE TABLE t (k VARCHAR, v DOUBLE)")
+    con.execute("CREATE TABLE s (k VARCHAR, nv DOUBLE)")
+    con.execute("INSERT INTO t VALUES ('a', 1), ('b', 2); INSERT INTO s VALUES ('b', 5)")
+    con.execute(D.update_from("t", {"v": "x.nv * 2"}, "s", "x", "t.k = x.k"))
+    assert con.execute("SELECT * FROM t ORDER BY k").fetchall() == [("a", 1.0), ("b", 10.0)]
+    with pytest.raises(ValueError, match="identifier"):
+        D.update_from("t", {"v; DROP TABLE t": "1"}, "s", "x", "true")

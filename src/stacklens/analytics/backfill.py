@@ -123,11 +123,16 @@ def repricing_statements(d: Dialect) -> list[str]:
     sessions = _delta_upsert(
         d, SESSION_SUMMARIES, "e.stack_name, e.session_id", "1, 2", "e.session_id IS NOT NULL"
     )
-    update = (
-        "UPDATE events SET cost_usd = r.new_cost, attributes = CASE WHEN r.new_cost IS NULL "
-        f"THEN {d.json_remove('events.attributes', COST_SOURCE_KEY)} "
-        f"ELSE {d.json_set_text('events.attributes', COST_SOURCE_KEY, 'r.source')} END "
-        f"FROM {REPRICED} r WHERE events.event_id = r.event_id AND events.ts = r.ts"
+    attributes = (
+        f"CASE WHEN r.new_cost IS NULL THEN {d.json_remove('events.attributes', COST_SOURCE_KEY)} "
+        f"ELSE {d.json_set_text('events.attributes', COST_SOURCE_KEY, 'r.source')} END"
+    )
+    update = d.update_from(
+        "events",
+        {"cost_usd": "r.new_cost", "attributes": attributes},
+        REPRICED,
+        "r",
+        "events.event_id = r.event_id AND events.ts = r.ts",
     )
     return [hourly, billing, sessions, update]
 

@@ -178,6 +178,14 @@ class Dialect(Protocol):
         """
         ...
 
+    def update_from(
+        self, table: str, assignments: Mapping[str, str], source: str, alias: str, on: str
+    ) -> str:
+        """Set ``assignments`` (column → expression) on the rows of ``table`` that
+        match a row ``alias`` of ``source`` by ``on`` (a maintenance write: a cost
+        backfill; ClickHouse renders a mutation)."""
+        ...
+
     def drop_partition(self, p: Params, table: str, column: str, day: dt.date) -> list[str]:
         """The statement(s) that drop every row of ``table`` whose time ``column``
         falls on the UTC day ``day`` (a timestamp or date column).
@@ -327,6 +335,13 @@ class DuckDBDialect:
         keys = ", ".join(check_identifier(k) for k in key)
         action = f"DO UPDATE SET {sets}" if sets else "DO NOTHING"
         return f"INSERT INTO {t} ({names}) {select} ON CONFLICT ({keys}) {action}"
+
+    def update_from(
+        self, table: str, assignments: Mapping[str, str], source: str, alias: str, on: str
+    ) -> str:
+        sets = ", ".join(f"{check_identifier(c)} = {expr}" for c, expr in assignments.items())
+        t, a = check_identifier(table), check_identifier(alias)
+        return f"UPDATE {t} SET {sets} FROM {check_identifier(source)} {a} WHERE {on}"
 
     def drop_partition(self, p: Params, table: str, column: str, day: dt.date) -> list[str]:
         # One DuckDB file, no partitions (until issue 14): a range DELETE over the day.
