@@ -46,6 +46,7 @@ import pytest
 from stacklens.alerting.signals import SIGNALS, Condition, build_query
 from stacklens.analytics.backfill import backfill
 from stacklens.analytics.budgets import Budget
+from stacklens.analytics.export import billing_records, user_export
 from stacklens.analytics.pricing import PriceOverride, Pricer
 from stacklens.analytics.queries import Filters
 from stacklens.analytics.service import Analytics, budget_report
@@ -605,6 +606,32 @@ def test_budget_utilization(analytics: Analytics) -> None:
         "projected_tokens_utilization": pytest.approx(0.471 * factor),
         "status": "ok",
     }
+
+
+def test_billing_records_and_user_export(analytics: Analytics) -> None:
+    records = billing_records(analytics, "2026-01")
+    keys = ("day", "stack_name", "user_id", "model", "provider", "calls", "tokens_in", "cost_usd")
+    assert [tuple(r[k] for k in keys) for r in records] == [
+        ("2026-01-14", "alpha", "u1", "gpt-4o", "openai", 1, 10, 0.25),
+        ("2026-01-15", "alpha", "u1", "gpt-4o", "openai", 2, 400, 2.0),
+        ("2026-01-15", "beta", "u2", "claude-x", "anthropic", 1, 1000, 2.0),
+        ("2026-01-15", "beta", "u2", "mystery", "acme", 1, 50, None),  # unpriced: no cost
+    ]
+    assert billing_records(analytics, "2025-12") == []
+    assert len(billing_records(analytics, "2026-01", ("beta",))) == 2
+    mine = user_export(analytics, "u1", None)
+    assert [s["session_id"] for s in mine["sessions"]] == ["s1"]
+    assert [(b["day"], b["calls"]) for b in mine["billing"]] == [
+        ("2026-01-14", 1),
+        ("2026-01-15", 2),
+    ]
+    # oldest first: yesterday's call, then session s1
+    assert ids(mine["events"]) == ["e15", *(f"e0{i}" for i in range(1, 9))]
+    assert mine["events_truncated"] is False
+    assert mine["events"][0]["timestamp"] == iso(NOW - 86400 * S)
+    short = user_export(analytics, "u1", None, max_events=3)
+    assert (ids(short["events"]), short["events_truncated"]) == (["e15", "e01", "e02"], True)
+    assert user_export(analytics, "u1", ("beta",))["events"] == []
 
 
 # -- every alert signal --------------------------------------------------------------
