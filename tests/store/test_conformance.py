@@ -46,6 +46,7 @@ import pytest
 from stacklens.alerting.signals import SIGNALS, Condition, build_query
 from stacklens.analytics.backfill import backfill
 from stacklens.analytics.budgets import Budget
+from stacklens.analytics.collector import StackMetricsCollector
 from stacklens.analytics.export import billing_records, user_export
 from stacklens.analytics.pricing import PriceOverride, Pricer
 from stacklens.analytics.queries import Filters
@@ -632,6 +633,53 @@ def test_billing_records_and_user_export(analytics: Analytics) -> None:
     short = user_export(analytics, "u1", None, max_events=3)
     assert (ids(short["events"]), short["events_truncated"]) == (["e15", "e01", "e02"], True)
     assert user_export(analytics, "u1", ("beta",))["events"] == []
+
+
+def test_prometheus_collector_families(loaded: Backend) -> None:
+    collector = StackMetricsCollector(loaded.store, lambda: NOW, cache_s=0.0)
+    samples = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in collector.collect()
+        for s in family.samples
+    }
+
+    def value(name: str, **labels: str) -> float:
+        return samples[(name, tuple(sorted(labels.items())))]
+
+    alpha, beta = {"stack_name": "alpha"}, {"stack_name": "beta"}
+    assert (
+        value("opencode_sessions_total", **alpha) == value("opencode_sessions_total", **beta) == 1
+    )
+    message = {"role": "user", "model": "unknown", "agent": "build"}
+    assert value("opencode_messages_total", **alpha, **message) == 1
+    gpt = {**alpha, "model": "gpt-4o"}
+    # every load counts, yesterday's e15 too: 100 + 300 + 10 in, 20 + 40 + 1 out
+    assert value("opencode_tokens_total", **gpt, direction="input") == 410
+    assert value("opencode_tokens_total", **gpt, direction="output") == 61
+    assert value("opencode_tokens_total", **gpt, direction="cache_read") == 100
+    assert value("opencode_tokens_total", **beta, model="mystery", direction="input") == 50
+    assert value("opencode_tool_invocations_total", **alpha, tool="bash", success="true") == 1
+    assert value("opencode_tool_invocations_total", **alpha, tool="bash", success="false") == 1
+    assert value("opencode_errors_total", **alpha) == 3
+    assert value("stacklens_cost_usd_total", **gpt) == pytest.approx(2.25)
+    assert value("stacklens_cost_usd_total", **beta, model="claude-x") == 2.0
+    unpriced = {**beta, "model": "mystery", "provider": "acme"}
+    assert value("stacklens_unpriced_events_total", **unpriced) == 1
+    assert value("stacklens_stack_events_total", **alpha, event_type="llm_call") == 3
+    assert value("stacklens_stack_events_total", **alpha, event_type="heartbeat") == 3
+    # gpt-4o durations 500, 1000, 3000 ms
+    histogram = "opencode_response_duration_seconds"
+    assert value(f"{histogram}_bucket", **gpt, le="0.5") == 1
+    assert value(f"{histogram}_bucket", **gpt, le="1.0") == 2
+    assert value(f"{histogram}_bucket", **gpt, le="2.0") == 2
+    assert value(f"{histogram}_bucket", **gpt, le="5.0") == 3
+    assert value(f"{histogram}_bucket", **gpt, le="+Inf") == 3
+    assert value(f"{histogram}_sum", **gpt) == 4.5
+    assert value("opencode_active_sessions", **alpha) == 0
+    assert value("opencode_active_sessions", **beta) == 1
+    assert value("stacklens_stack_last_seen_timestamp_seconds", **alpha) == at(11, 59, 50) / S
+    assert value("stacklens_stack_up", **alpha) == 1
+    assert value("stacklens_stack_up", **beta) == 0  # last seen 20 minutes ago
 
 
 # -- every alert signal --------------------------------------------------------------

@@ -10,7 +10,16 @@ from collections.abc import Iterator
 import pytest
 
 from stacklens.alerting.signals import SIGNALS, Condition, Filter, build_query
-from stacklens.analytics import backfill, costs, export, queries, rollups, sessions, usage
+from stacklens.analytics import (
+    backfill,
+    collector,
+    costs,
+    export,
+    queries,
+    rollups,
+    sessions,
+    usage,
+)
 from stacklens.analytics.heartbeats import DEFAULT_POLICY
 from stacklens.analytics.queries import Filters
 from stacklens.store import sql
@@ -82,6 +91,8 @@ def statements() -> Iterator[tuple[str, str]]:
         yield f"rollup ddl {i}", statement
     for i, statement in enumerate(rollups.load_statements(d)):
         yield f"rollup load {i}", statement
+    yield "collector counters", collector.counters_sql()
+    yield "collector last seen", collector.last_seen_sql(d)
     yield "user events", export.user_events_sql(d, "u", ("a",), limit=5)[0]
     yield "backfill candidates", backfill.candidates_sql(d, 0, S)[0]
     for i, statement in enumerate(backfill.repricing_statements(d)):
