@@ -319,17 +319,13 @@ def _where_sql(condition: Condition, table: str, p: Params) -> list[str]:
             negate = "NOT " if item.op == "!~" else ""
             # Prometheus-style: anchored; a missing value matches as "".
             pattern = p(name, item.value)
-            clauses.append(
-                f"{negate}{d.regex_full_match(f'coalesce({column}, {_EMPTY})', pattern)}"
-            )
+            matched = d.regex_full_match(f"coalesce({column}, '')", pattern)
+            clauses.append(f"{negate}{matched}")
         elif item.op == "=":
-            clauses.append(f"coalesce({column}, {_EMPTY}) = {p(name, item.value)}")
+            clauses.append(f"coalesce({column}, '') = {p(name, item.value)}")
         else:
-            clauses.append(f"coalesce({column}, {_EMPTY}) != {p(name, item.value)}")
+            clauses.append(f"coalesce({column}, '') != {p(name, item.value)}")
     return clauses
-
-
-_EMPTY: Final = "''"
 
 
 def _ratio(d: Dialect, numerator: str, denominator: str) -> str:
