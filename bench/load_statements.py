@@ -58,7 +58,7 @@ def label(statement: str) -> str:
         ("DELETE FROM STAGING", "dedup"),
         ("SELECT COUNT(*) FROM STAGING", "count staged"),
         ("SELECT MIN(RECEIVED_NS)", "dedup window"),
-        ("INSERT OR REPLACE INTO SPOOL_CHECKPOINTS", "checkpoint"),
+        ("INSERT INTO SPOOL_CHECKPOINTS", "checkpoint"),
         ("INSERT INTO EVENTS", "insert"),
         ("BEGIN", "begin"),
         ("COMMIT", "commit"),

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import json
+
 import duckdb
 import pytest
 
@@ -71,3 +74,75 @@ def test_identifiers_and_params_are_guarded() -> None:
     assert p("a", 1, "int") == "$a"
     with pytest.raises(ValueError, match="twice"):
         p("a", 2, "int")
+
+
+def test_arg_max_any_value_regex_casts_epoch_ms() -> None:
+    rows = "FROM (VALUES (1, 30.0), (3, 10.0), (2, 20.0)) v(ts, x)"
+    assert scalar(f"SELECT {D.arg_max('x', 'ts')} {rows}") == 10.0
+    assert scalar(f"SELECT {D.arg_max('x', 'ts', 'ts < 3')} {rows}") == 20.0
+    assert scalar(f"SELECT {D.any_value('x')} FROM (VALUES (NULL), (4.0)) v(x)") == 4.0
+    p = Params(D)
+    pattern = p("re", "al.*")
+    assert scalar(f"SELECT {D.regex_full_match(repr('alpha'), pattern)}", p.values) is True
+    assert scalar(f"SELECT {D.regex_full_match(repr('xalpha'), pattern)}", p.values) is False
+    assert scalar(f"SELECT {D.cast('1 = 1', 'int')}") == 1
+    assert scalar(f"SELECT {D.cast('7', 'string')}") == "7"
+    assert scalar(f"SELECT {D.cast('3', 'float')} / 2") == 1.5
+    ns = 1_768_046_523_456_789_000
+    p = Params(D)
+    # to the nearest millisecond (DuckDB's epoch_ms rounds): .456789 s → 457 ms
+    assert scalar(f"SELECT {D.ts_to_ms(D.ts_from_ns(p('t', ns, 'ts_ns')))}", p.values) == (
+        1_768_046_523_457
+    )
+
+
+def test_json_key_parameter_set_and_remove() -> None:
+    doc = '(SELECT \'{"gpu.id": "0", "cost_source": "x", "k": 1}\'::JSON AS j)'
+    p = Params(D)
+    key = p("k0", D.json_key("gpu.id"))
+    assert "gpu.id" not in D.json_text_at("j", key)
+    assert scalar(f"SELECT {D.json_text_at('j', key)} FROM {doc}", p.values) == "0"
+    with pytest.raises(ValueError, match="JSON key"):
+        D.json_key('a"b')
+    removed = scalar(f"SELECT {D.json_remove('j', 'cost_source')} FROM {doc}")
+    assert json.loads(str(removed)) == {"gpu.id": "0", "k": 1}
+    replaced = scalar(f"SELECT {D.json_set_text('j', 'cost_source', repr('override'))} FROM {doc}")
+    assert json.loads(str(replaced)) == {"gpu.id": "0", "cost_source": "override", "k": 1}
+
+
+def test_replace_merge_and_keyless_tables() -> None:
+    con = duckdb.connect()
+    con.execute(D.create_table("c", [("k", "string"), ("v", "int")], ["k"]))
+    for select in ("SELECT 'a', 1", "SELECT 'a', 7"):
+        con.execute(D.upsert("c", ["k", "v"], ["k"], {"v": "replace"}, select))
+    assert con.execute("SELECT * FROM c").fetchall() == [("a", 7)]
+    con.execute(D.create_table("log", [("k", "string"), ("j", "json"), ("f", "float_list")], ()))
+    con.execute("INSERT INTO log VALUES ('a', '{}', [1.0]), ('a', '{}', [2.0])")  # no key
+    types = con.execute("SELECT data_type FROM information_schema.columns WHERE table_name = 'log'")
+    assert [t for (t,) in types.fetchall()] == ["VARCHAR", "JSON", "DOUBLE[]"]
+
+
+def test_drop_partition_drops_one_utc_day() -> None:
+    con = duckdb.connect()
+    con.execute("CREATE TABLE e (ts TIMESTAMP, n INT)")
+    con.execute(
+        "INSERT INTO e VALUES ('2026-01-13 23:59:59.999999', 1), ('2026-01-14 00:00:00', 2), "
+        "('2026-01-14 23:59:59.999999', 3), ('2026-01-15 00:00:00', 4)"
+    )
+    p = Params(D)
+    for statement in D.drop_partition(p, "e", "ts", dt.date(2026, 1, 14)):
+        con.execute(statement, p.values)
+    assert con.execute("SELECT n FROM e ORDER BY n").fetchall() == [(1,), (4,)]
+    with pytest.raises(ValueError, match="identifier"):
+        D.drop_partition(Params(D), "e; DROP TABLE e", "ts", dt.date(2026, 1, 14))
+
+
+def test_update_from_joins_the_source() -> None:
+    con = duckdb.connect()
+    con.execute("CREATE TABLE t (k VARCHAR, v DOUBLE)")
+    con.execute("CREATE TABLE s (k VARCHAR, nv DOUBLE)")
+    con.execute("INSERT INTO t VALUES ('a', 1), ('b', 2); INSERT INTO s VALUES ('b', 5)")
+    con.execute(D.update_from("t", {"v": "x.nv * 2"}, "s", "x", "t.k = x.k"))
+    assert con.execute("SELECT * FROM t ORDER BY k").fetchall() == [("a", 1.0), ("b", 10.0)]
+    with pytest.raises(ValueError, match="identifier"):
+        D.update_from("t", {"v; DROP TABLE t": "1"}, "s", "x", "true")

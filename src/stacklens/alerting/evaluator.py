@@ -127,7 +127,7 @@ class Evaluator:
     def evaluate_rule(self, rule: Rule, now_ns: int) -> list[Transition]:
         status = self.status.setdefault(rule.key, RuleStatus())
         started = time.monotonic()
-        statement, params = build_query(rule.condition, now_ns)
+        statement, params = build_query(rule.condition, now_ns, dialect=self._reader.dialect)
         try:
             rows = self._reader.fetch(statement, params).rows
         except Exception as exc:  # a missing table or a busy store: report, keep state

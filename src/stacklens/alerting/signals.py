@@ -7,7 +7,9 @@ condition into **one** parameterized SQL statement over the ``events`` table (or
 the comparison runs inside the query, so only the series that cross come back.
 
 Identifiers come from allow-lists only; every value (filters, thresholds, the window,
-attribute keys) is a bound parameter.
+attribute keys) is a bound parameter. The SQL is written over a
+:class:`~stacklens.store.dialect.Dialect` (the evaluating store's ``reader.dialect``;
+DuckDB by default), so a second backend evaluates the same catalog.
 
 *Error* means what ``opencode_errors_total`` counts: an event of type ``error``, or an
 ``llm_call``/``tool_use`` event with ``success = false``.
@@ -22,7 +24,7 @@ from typing import Any, Final
 
 from stacklens.alerting.durations import parse_duration
 from stacklens.analytics.heartbeats import DEFAULT_POLICY, HeartbeatPolicy, regular_heartbeats_sql
-from stacklens.store.dialect import DUCKDB, Params
+from stacklens.store.dialect import DUCKDB, Dialect, Params
 
 __all__ = [
     "COMPARISONS",
@@ -78,13 +80,8 @@ _TOKEN_COLUMNS: Final = {
     "cache_write": "tokens_cache_write",
     "reasoning": "tokens_reasoning",
 }
-_AGGREGATES: Final = {
-    "last": "arg_max(value, ts)",
-    "max": "max(value)",
-    "min": "min(value)",
-    "avg": "avg(value)",
-    "sum": "sum(value)",
-}
+#: ``metric_value``'s aggregates over a metric's points ("last": the newest value).
+_AGGREGATES: Final = ("last", "max", "min", "avg", "sum")
 _LATENCY_TYPES: Final = ("llm_call", "tool_use", "http_request", "span")
 #: Parameters of the regular-heartbeat test (stacklens.analytics.heartbeats).
 _HEARTBEAT_PARAMS: Final[Mapping[str, tuple[bool, tuple[str, ...] | None]]] = {
@@ -186,7 +183,7 @@ SIGNALS: Final[Mapping[str, Signal]] = {
             table="metric_points",
             params={
                 "metric": (True, None),
-                "aggregate": (False, tuple(_AGGREGATES)),
+                "aggregate": (False, _AGGREGATES),
                 "divide_by": (False, None),
             },
         ),
@@ -201,17 +198,17 @@ def dimension_label(dimension: str) -> str:
     return re.sub(r"[^A-Za-z0-9_]", "_", key)
 
 
-def _dimension_sql(dimension: str, table: str, params: dict[str, Any]) -> str:
+def _dimension_sql(dimension: str, table: str, p: Params) -> str:
     columns = EVENT_DIMENSIONS if table == "events" else METRIC_DIMENSIONS
+    d = p.dialect
     if dimension in columns:
         if dimension in ("status_code", "success"):
-            return f"CAST({dimension} AS VARCHAR)"
+            return d.cast(dimension, "string")
         return dimension
     match = _ATTRIBUTE_KEY.fullmatch(dimension)
     if match:
-        name = f"k{len(params)}"
-        params[name] = f'$."{match.group(1)}"'
-        return f"json_extract_string(attributes, ${name})"
+        key = p(f"k{len(p.values)}", d.json_key(match.group(1)))
+        return d.json_text_at("attributes", key)
     raise SignalError(
         f"unknown dimension {dimension!r} for {table}: use one of {', '.join(columns)} "
         "or attributes.KEY"
@@ -257,7 +254,7 @@ def validate_condition(condition: Condition) -> None:
             raise SignalError("budget_usd must be a positive number")
     if signal.post and condition.by != ("stack_name",):
         raise SignalError(f"signal {signal.name} is per stack: use by: [stack_name]")
-    scratch: dict[str, Any] = {}
+    scratch = Params(DUCKDB)
     for dimension in condition.by:
         _dimension_sql(dimension, signal.table, scratch)
     labels = [dimension_label(d) for d in condition.by]
@@ -299,64 +296,71 @@ def heartbeat_policy(condition: Condition) -> HeartbeatPolicy | None:
 
 
 def _heartbeat_join(
-    inner: str, dims: list[str], where: list[str], policy: HeartbeatPolicy, params: dict[str, Any]
+    inner: str, dims: list[str], where: list[str], policy: HeartbeatPolicy, p: Params
 ) -> tuple[str, str]:
     """``(FROM clause, regular expression)``: the series of ``inner`` beside whether each
     has shown a regular heartbeat (same window and filters)."""
-    p = Params(DUCKDB)
-    p.values = params  # one statement, one parameter set
-    beats = regular_heartbeats_sql(DUCKDB, p, dims, where, policy)
+    beats = regular_heartbeats_sql(p.dialect, p, dims, where, policy)
     on = " AND ".join(f"e.d{i} IS NOT DISTINCT FROM h.d{i}" for i in range(len(dims))) or "true"
     return f"({inner}) e LEFT JOIN ({beats}) h ON {on}", "coalesce(h.regular, false)"
 
 
-def _where_sql(condition: Condition, table: str, params: dict[str, Any]) -> list[str]:
+def _where_sql(condition: Condition, table: str, p: Params) -> list[str]:
+    d = p.dialect
     clauses = []
     for item in condition.where:
-        column = _dimension_sql(item.dimension, table, params)
-        name = f"f{len(params)}"
+        column = _dimension_sql(item.dimension, table, p)
+        name = f"f{len(p.values)}"
         if item.op in ("in", "not_in"):
-            params[name] = list(item.value) if isinstance(item.value, tuple) else [item.value]
+            values = item.value if isinstance(item.value, tuple) else (item.value,)
             negate = "NOT " if item.op == "not_in" else ""
-            clauses.append(f"{negate}list_contains(${name}, {column})")
+            clauses.append(f"{negate}{d.in_list(column, p(name, values, 'str_list'))}")
         elif item.op in ("=~", "!~"):
-            params[name] = item.value
             negate = "NOT " if item.op == "!~" else ""
             # Prometheus-style: anchored; a missing value matches as "".
-            clauses.append(f"{negate}regexp_full_match(coalesce({column}, ''), ${name})")
+            pattern = p(name, item.value)
+            matched = d.regex_full_match(f"coalesce({column}, '')", pattern)
+            clauses.append(f"{negate}{matched}")
         elif item.op == "=":
-            params[name] = item.value
-            clauses.append(f"coalesce({column}, '') = ${name}")
+            clauses.append(f"coalesce({column}, '') = {p(name, item.value)}")
         else:
-            params[name] = item.value
-            clauses.append(f"coalesce({column}, '') != ${name}")
+            clauses.append(f"coalesce({column}, '') != {p(name, item.value)}")
     return clauses
 
 
-def _ratio(numerator: str, denominator: str) -> str:
-    return f"CASE WHEN ({denominator}) > 0 THEN ({numerator})::DOUBLE / ({denominator}) END"
+def _ratio(d: Dialect, numerator: str, denominator: str) -> str:
+    return (
+        f"CASE WHEN ({denominator}) > 0 THEN {d.cast(f'({numerator})', 'float')} "
+        f"/ ({denominator}) END"
+    )
 
 
-def _value_sql(condition: Condition, params: dict[str, Any]) -> tuple[str, list[str]]:
-    """The aggregate expression of the signal and any extra WHERE clauses it needs."""
+def _metric_aggregate(d: Dialect, aggregate: str, cond: str | None = None) -> str:
+    if aggregate == "last":
+        return d.arg_max("value", "ts", cond)
+    return f"{aggregate}(value)" if cond is None else d.agg_if(aggregate, "value", cond)
+
+
+def _value_sql(condition: Condition, p: Params, now: str) -> tuple[str, list[str]]:
+    """The aggregate expression of the signal and any extra WHERE clauses it needs
+    (``now``: the evaluation time, a timestamp expression)."""
+    d = p.dialect
     name = condition.signal
     window_s = condition.window_ns / 1e9
+    errors = d.count_if(ERROR_PREDICATE)
     if name == "event_count":
         return "count(*)", []
     if name == "event_rate":
-        params["window_s"] = window_s
-        return "count(*) / $window_s", []
+        return f"count(*) / {p('window_s', window_s, 'float')}", []
     if name == "error_count":
-        return f"count(*) FILTER (WHERE {ERROR_PREDICATE})", []
+        return errors, []
     if name == "error_rate":
-        params["window_s"] = window_s
-        return f"count(*) FILTER (WHERE {ERROR_PREDICATE}) / $window_s", []
+        return f"{errors} / {p('window_s', window_s, 'float')}", []
     if name == "error_ratio":
-        calls = "count(*) FILTER (WHERE event_type IN ('llm_call', 'tool_use'))"
-        return _ratio(f"count(*) FILTER (WHERE {ERROR_PREDICATE})", calls), []
+        calls = d.count_if("event_type IN ('llm_call', 'tool_use')")
+        return _ratio(d, errors, calls), []
     if name == "tool_error_ratio":
-        failed = "count(*) FILTER (WHERE success = false)"
-        return _ratio(failed, "count(*)"), ["event_type = 'tool_use'"]
+        return _ratio(d, d.count_if("success = false"), "count(*)"), ["event_type = 'tool_use'"]
     if name == "tokens":
         direction = condition.params.get("direction", "total")
         columns = (
@@ -367,69 +371,76 @@ def _value_sql(condition: Condition, params: dict[str, Any]) -> tuple[str, list[
     if name == "cost":
         return "coalesce(sum(cost_usd), 0)", []
     if name == "budget_utilization":
-        params["budget"] = float(condition.params["budget_usd"])
-        return "coalesce(sum(cost_usd), 0) / $budget", []
+        budget = p("budget", float(condition.params["budget_usd"]), "float")
+        return f"coalesce(sum(cost_usd), 0) / {budget}", []
     if name == "latency_quantile":
-        params["quantile"] = float(condition.params["quantile"])
-        params["latency_type"] = condition.params.get("event_type", "llm_call")
-        return "quantile_cont(duration_ms, $quantile) / 1000.0", [
-            "event_type = $latency_type",
+        # The quantile is a literal (a checked number): ClickHouse's quantileExact(q)
+        # takes no parameter there.
+        quantile = d.quantile("duration_ms", float(condition.params["quantile"]))
+        latency_type = p("latency_type", condition.params.get("event_type", "llm_call"))
+        return f"{quantile} / 1000.0", [
+            f"event_type = {latency_type}",
             "duration_ms IS NOT NULL",
         ]
     if name in ("last_seen_age", "stack_up"):
-        return "epoch_ms(make_timestamp($now_us)) / 1000.0 - epoch_ms(max(ts)) / 1000.0", []
+        return f"{d.ts_to_ms(now)} / 1000.0 - {d.ts_to_ms('max(ts)')} / 1000.0", []
     if name == "cache_hit_ratio":
         read = "coalesce(sum(tokens_cache_read), 0)"
-        return _ratio(read, f"coalesce(sum(tokens_in), 0) + {read}"), []
+        return _ratio(d, read, f"coalesce(sum(tokens_in), 0) + {read}"), []
     if name == "active_sessions":
         return "count(DISTINCT session_id)", ["session_id IS NOT NULL"]
     if name == "metric_value":
-        aggregate = _AGGREGATES[condition.params.get("aggregate", "last")]
-        params["metric"] = condition.params["metric"]
+        aggregate = condition.params.get("aggregate", "last")
+        metric = p("metric", condition.params["metric"])
         divisor = condition.params.get("divide_by")
         if divisor is None:
-            return aggregate, ["name = $metric", "value IS NOT NULL"]
-        params["divisor"] = divisor
-        top = f"{aggregate} FILTER (WHERE name = $metric)"
-        bottom = f"{aggregate} FILTER (WHERE name = $divisor)"
-        return _ratio(top, bottom), ["name IN ($metric, $divisor)", "value IS NOT NULL"]
+            return _metric_aggregate(d, aggregate), [f"name = {metric}", "value IS NOT NULL"]
+        by = p("divisor", divisor)
+        top = _metric_aggregate(d, aggregate, f"name = {metric}")
+        bottom = _metric_aggregate(d, aggregate, f"name = {by}")
+        return _ratio(d, top, bottom), [f"name IN ({metric}, {by})", "value IS NOT NULL"]
     raise SignalError(f"unknown signal {name!r}")
 
 
-def build_query(condition: Condition, now_ns: int) -> tuple[str, dict[str, Any]]:
+def build_query(
+    condition: Condition, now_ns: int, *, dialect: Dialect = DUCKDB
+) -> tuple[str, dict[str, Any]]:
     """One ``SELECT d0, d1, ..., value`` returning the series that satisfy the
-    condition (all series, uncompared, for ``post`` signals)."""
+    condition (all series, uncompared, for ``post`` signals), in ``dialect``."""
     validate_condition(condition)
     signal = SIGNALS[condition.signal]
-    params: dict[str, Any] = {
-        "now_us": now_ns // 1000,
-        "since_us": (now_ns - condition.window_ns) // 1000,
-    }
-    dims = [_dimension_sql(d, signal.table, params) for d in condition.by]
-    value, extra = _value_sql(condition, params)
+    d = dialect
+    p = Params(d)
+    since = d.ts_from_ns(p("since_ns", now_ns - condition.window_ns, "ts_ns"))
+    now = d.ts_from_ns(p("now_ns", now_ns, "ts_ns"))
+    dims = [_dimension_sql(dim, signal.table, p) for dim in condition.by]
+    value, extra = _value_sql(condition, p, now)
     where = [
-        "ts > make_timestamp($since_us)",
-        "ts <= make_timestamp($now_us)",
+        f"ts > {since}",
+        f"ts <= {now}",
         *extra,
-        *_where_sql(condition, signal.table, params),
+        *_where_sql(condition, signal.table, p),
     ]
-    select = ", ".join([*(f"{d} AS d{i}" for i, d in enumerate(dims)), f"{value} AS value"])
+    select = ", ".join([*(f"{dim} AS d{i}" for i, dim in enumerate(dims)), f"{value} AS value"])
     group = f" GROUP BY {', '.join(str(i + 1) for i in range(len(dims)))}" if dims else ""
     inner = f"SELECT {select} FROM {signal.table} WHERE {' AND '.join(where)}{group}"
     policy = heartbeat_policy(condition)
     if policy is not None:
         # Judge only series with a regular heartbeat: stack_up gets the flag as a third
         # column (probes are merged in Python), last_seen_age drops the others.
-        source, regular = _heartbeat_join(inner, dims, where, policy, params)
+        source, regular = _heartbeat_join(inner, dims, where, policy, p)
         columns = ", ".join(f"e.d{i}" for i in range(len(dims)))
         if signal.post:
-            return f"SELECT {columns}, e.value, {regular} AS regular FROM {source}", params
+            return f"SELECT {columns}, e.value, {regular} AS regular FROM {source}", p.values
         inner = f"SELECT {columns + ', ' if columns else ''}e.value FROM {source} WHERE {regular}"
     if signal.post:
-        return inner, params
-    params["threshold"] = float(condition.threshold)
+        return inner, p.values
+    threshold = p("threshold", float(condition.threshold), "float")
     op = "=" if condition.op == "==" else condition.op
-    return f"SELECT * FROM ({inner}) WHERE value IS NOT NULL AND value {op} $threshold", params
+    return (
+        f"SELECT * FROM ({inner}) AS series WHERE value IS NOT NULL AND value {op} {threshold}",
+        p.values,
+    )
 
 
 def compare(value: float, op: str, threshold: float) -> bool:

@@ -14,8 +14,8 @@ down — so they keep the cost as priced at ingest.
 
 from __future__ import annotations
 
-import threading
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, Final, Protocol
 
 import msgspec
 
@@ -26,9 +26,38 @@ from stacklens.analytics.rollups import (
     USAGE_HOURLY,
     Table,
 )
-from stacklens.store.dialect import DUCKDB, Dialect, Params
+from stacklens.store.base import Params as StatementParams
+from stacklens.store.base import QueryResult, StagedRows
+from stacklens.store.dialect import Dialect, Params
 
-__all__ = ["BackfillResult", "backfill", "candidates_sql"]
+__all__ = [
+    "REPRICED",
+    "BackfillResult",
+    "RepricingStore",
+    "backfill",
+    "candidates_sql",
+    "repricing_statements",
+]
+
+#: The new prices, staged for the statements of :func:`repricing_statements`.
+REPRICED: Final = "repriced"
+_REPRICED_COLUMNS: Final = (
+    ("event_id", "string"),
+    ("ts", "timestamp"),
+    ("new_cost", "float"),
+    ("source", "string"),
+)
+
+
+class RepricingStore(Protocol):
+    """What a backfill needs of a store (:class:`stacklens.store.base.Store` has it)."""
+
+    @property
+    def dialect(self) -> Dialect: ...
+
+    def fetch(self, statement: str, params: StatementParams | None = None) -> QueryResult: ...
+
+    def apply_staged(self, staged: StagedRows, statements: Sequence[str]) -> None: ...
 
 
 class BackfillResult(msgspec.Struct, frozen=True):
@@ -61,7 +90,7 @@ def _delta_upsert(d: Dialect, table: Table, select_cols: str, group: str, where:
     cols = [*table.key, *values]
     delta = "sum(coalesce(r.new_cost, 0) - coalesce(e.cost_usd, 0))"
     unpriced = (
-        ", sum(CAST(r.new_cost IS NULL AS BIGINT) - CAST(e.cost_usd IS NULL AS BIGINT))"
+        f", sum({d.cast('r.new_cost IS NULL', 'int')} - {d.cast('e.cost_usd IS NULL', 'int')})"
         if has_unpriced
         else ""
     )
@@ -72,7 +101,9 @@ def _delta_upsert(d: Dialect, table: Table, select_cols: str, group: str, where:
     return d.upsert(table.name, cols, table.key, merges, select)
 
 
-def _statements(d: Dialect) -> list[str]:
+def repricing_statements(d: Dialect) -> list[str]:
+    """Over the staged ``repriced`` rows: add each cost change to the rollups, then
+    set the events' cost and ``cost_source``."""
     hourly = _delta_upsert(
         d,
         USAGE_HOURLY,
@@ -92,31 +123,32 @@ def _statements(d: Dialect) -> list[str]:
     sessions = _delta_upsert(
         d, SESSION_SUMMARIES, "e.stack_name, e.session_id", "1, 2", "e.session_id IS NOT NULL"
     )
-    update = (
-        "UPDATE events SET cost_usd = r.new_cost, attributes = CASE WHEN r.new_cost IS NULL "
-        f"THEN json_merge_patch(events.attributes, '{{\"{COST_SOURCE_KEY}\": null}}') "
-        f"ELSE json_merge_patch(events.attributes, json_object('{COST_SOURCE_KEY}', r.source)) END "
-        "FROM repriced r WHERE events.event_id = r.event_id AND events.ts = r.ts"
+    attributes = (
+        f"CASE WHEN r.new_cost IS NULL THEN {d.json_remove('events.attributes', COST_SOURCE_KEY)} "
+        f"ELSE {d.json_set_text('events.attributes', COST_SOURCE_KEY, 'r.source')} END"
+    )
+    update = d.update_from(
+        "events",
+        {"cost_usd": "r.new_cost", "attributes": attributes},
+        REPRICED,
+        "r",
+        "events.event_id = r.event_id AND events.ts = r.ts",
     )
     return [hourly, billing, sessions, update]
 
 
 def backfill(
-    con: Any,
+    store: RepricingStore,
     pricer: Pricer,
     since_ns: int,
     until_ns: int | None = None,
-    *,
-    lock: threading.Lock | None = None,
-    d: Dialect = DUCKDB,
 ) -> BackfillResult:
-    """Reprice candidates on the store's writer connection ``con`` (take the store's
-    write lock so the loader does not interleave)."""
-    import pyarrow as pa
-
+    """Reprice the candidates: read them through ``store.fetch``, price them here, and
+    write every change in one transaction through ``store.apply_staged``."""
+    d = store.dialect
     sql, params = candidates_sql(d, since_ns, until_ns)
-    rows = con.execute(sql, params).fetchall()
-    changed: list[dict[str, Any]] = []
+    rows = store.fetch(sql, params).rows
+    changed: list[tuple[Any, ...]] = []
     unpriced = 0
     for event_id, ts_ns, provider, model, t_in, t_out, c_read, c_write, old, _ in rows:
         new = pricer.price(
@@ -131,40 +163,9 @@ def backfill(
         if new is None:
             unpriced += 1
         if new != old and not (new is not None and old is not None and abs(new - old) < 1e-12):
-            changed.append(
-                {
-                    "event_id": event_id,
-                    "ts": ts_ns // 1000,
-                    "new_cost": new,
-                    "source": None if new is None else pricer.source(provider or None, model),
-                }
-            )
-    if not changed:
-        return BackfillResult(examined=len(rows), repriced=0, unpriced=unpriced)
-    table = pa.Table.from_pylist(
-        changed,
-        schema=pa.schema(
-            [
-                ("event_id", pa.string()),
-                ("ts", pa.timestamp("us")),
-                ("new_cost", pa.float64()),
-                ("source", pa.string()),
-            ]
-        ),
-    )
-    guard = lock if lock is not None else threading.Lock()
-    with guard:
-        con.register("repriced_arrow", table)
-        con.execute("BEGIN TRANSACTION")
-        try:
-            con.execute("CREATE OR REPLACE TEMP TABLE repriced AS SELECT * FROM repriced_arrow")
-            for statement in _statements(d):
-                con.execute(statement)
-            con.execute("DROP TABLE repriced")
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
-        finally:
-            con.unregister("repriced_arrow")
+            source = None if new is None else pricer.source(provider or None, model)
+            changed.append((event_id, ts_ns, new, source))
+    if changed:
+        staged = StagedRows(REPRICED, _REPRICED_COLUMNS, changed)
+        store.apply_staged(staged, repricing_statements(d))
     return BackfillResult(examined=len(rows), repriced=len(changed), unpriced=unpriced)

@@ -47,8 +47,9 @@ from stacklens.analytics.definitions import (
 )
 from stacklens.analytics.sessions import active_sessions
 from stacklens.store.base import Reader
+from stacklens.store.dialect import Dialect
 
-__all__ = ["StackMetricsCollector"]
+__all__ = ["StackMetricsCollector", "counters_sql", "last_seen_sql"]
 
 _BOUNDS = [*(f"{b:g}" for b in DURATION_BUCKETS), "+Inf"]
 
@@ -92,18 +93,25 @@ class StackMetricsCollector(Collector):
         return self._reader.fetch(sql, params).rows
 
     def _read(self) -> list[Metric]:
-        counters = self._rows(
-            "SELECT stack_name, family, l1, l2, l3, value FROM metric_counters "
-            "ORDER BY stack_name, family, l1, l2, l3"
-        )
-        seen = self._rows(
-            f"SELECT stack_name, {self._d.ts_to_ns('last_ts')} FROM stack_last_seen "
-            "ORDER BY stack_name"
-        )
+        counters = self._rows(counters_sql())
+        seen = self._rows(last_seen_sql(self._d))
         now_ns = self._clock()
         sql, params = active_sessions(self._d, now_ns, self.active_session_window_s)
         active = {row[0]: int(row[1]) for row in self._rows(sql, params)}
         return _families(counters, seen, active, now_ns, self.heartbeat_window_s)
+
+
+def counters_sql() -> str:
+    """Every cumulative series behind ``/metrics``."""
+    return (
+        "SELECT stack_name, family, l1, l2, l3, value FROM metric_counters "
+        "ORDER BY stack_name, family, l1, l2, l3"
+    )
+
+
+def last_seen_sql(d: Dialect) -> str:
+    """Each stack's newest event time (epoch ns)."""
+    return f"SELECT stack_name, {d.ts_to_ns('last_ts')} FROM stack_last_seen ORDER BY stack_name"
 
 
 def _families(

@@ -18,7 +18,7 @@ from stacklens.analytics.queries import Filters
 from stacklens.analytics.service import Analytics, format_ns
 from stacklens.analytics.sessions import list_sessions
 from stacklens.store.columns import EVENT_COLUMNS
-from stacklens.store.dialect import Params
+from stacklens.store.dialect import Dialect, Params
 
 __all__ = [
     "EXPORT_FORMATS",
@@ -26,6 +26,7 @@ __all__ = [
     "billing_parquet",
     "billing_records",
     "parse_month",
+    "user_events_sql",
     "user_export",
 ]
 
@@ -84,6 +85,26 @@ def billing_parquet(rows: list[dict[str, Any]]) -> bytes:
     return sink.getvalue()
 
 
+def user_events_sql(
+    d: Dialect, user_id: str, stacks: tuple[str, ...] | None, *, limit: int
+) -> tuple[str, dict[str, Any]]:
+    """Every stored event of one user, oldest first (at most ``limit``)."""
+    p = Params(d)
+    cond = f"user_id = {p('user', user_id)}"
+    if stacks is not None:
+        cond += f" AND {d.in_list('stack_name', p('stacks', stacks, 'str_list'))}"
+    names = ", ".join(
+        f"{d.ts_to_ns(c.name)} AS timestamp_ns" if c.kind == "timestamp" else c.name
+        for c in EVENT_COLUMNS
+        if c.name != "received_ns"
+    )
+    sql = (
+        f"SELECT {names} FROM events WHERE {cond} ORDER BY ts, event_id "
+        f"LIMIT {p('limit', limit, 'int')}"
+    )
+    return sql, p.values
+
+
 def user_export(
     analytics: Analytics,
     user_id: str,
@@ -96,20 +117,7 @@ def user_export(
     d = analytics.d
     sessions = analytics.rows(list_sessions(d, everything, limit=1_000_000))
     billing = analytics.rows(billing_rows(d, 0, 2**62, stacks, user=user_id))
-    p = Params(d)
-    cond = f"user_id = {p('user', user_id)}"
-    if stacks is not None:
-        cond += f" AND {d.in_list('stack_name', p('stacks', stacks, 'str_list'))}"
-    names = ", ".join(
-        f"{d.ts_to_ns(c.name)} AS timestamp_ns" if c.kind == "timestamp" else c.name
-        for c in EVENT_COLUMNS
-        if c.name != "received_ns"
-    )
-    sql = (
-        f"SELECT {names} FROM events WHERE {cond} ORDER BY ts, event_id "
-        f"LIMIT {p('limit', max_events + 1, 'int')}"
-    )
-    events = analytics.rows((sql, p.values))
+    events = analytics.rows(user_events_sql(d, user_id, stacks, limit=max_events + 1))
     truncated = len(events) > max_events
     clean = []
     for event in events[:max_events]:

@@ -309,7 +309,7 @@ def metric_counters_sql(d: Dialect = DUCKDB) -> str:
         "SELECT stack_name, 'messages', role_l, model_l, agent_l, 1.0 FROM m "
         "WHERE event_type = 'message'",
         *(
-            f"SELECT stack_name, 'tokens', model_l, '{direction}', '', CAST({column} AS DOUBLE) "
+            f"SELECT stack_name, 'tokens', model_l, '{direction}', '', {d.cast(column, 'float')} "
             f"FROM m WHERE {column} IS NOT NULL"
             for direction, column in TOKEN_DIRECTIONS
         ),

@@ -4,7 +4,7 @@ backfill, budgets, billing export and a user's own data export."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Annotated, Any, Final, Literal
+from typing import Annotated, Any, Final, Literal
 
 from fastapi import APIRouter, Body, Depends, HTTPException, Path, Query, Request
 from fastapi.responses import Response
@@ -34,12 +34,9 @@ from stacklens.api.analytics_params import (
 )
 from stacklens.api.authz import mutation
 from stacklens.api.events import visible_stacks
-from stacklens.api.parts import Part
+from stacklens.api.parts import STORE, Part
 from stacklens.api.timeparse import parse_month_param, parse_time_param
 from stacklens.metadata.keys import Principal
-
-if TYPE_CHECKING:
-    from stacklens.server import Hub
 
 __all__ = ["router"]
 
@@ -106,18 +103,11 @@ async def cost_backfill(
         since_ns = parse_time_param(text, a.clock(), name="since")
     except ValueError as exc:
         raise HTTPException(400, str(exc)) from None
-    hub: Hub = request.app.state.hub
+    store = STORE.get(request.app)
     pricer = pricer_for(request)
 
     def run() -> dict[str, Any]:
-        store: Any = hub.store
-        writer = getattr(store, "writer", None)
-        if writer is not None:
-            with writer() as con:
-                result = backfill(con, pricer, since_ns)
-        else:
-            with store._write_lock:
-                result = backfill(store._con, pricer, since_ns)
+        result = backfill(store, pricer, since_ns)
         return {
             "examined": result.examined,
             "repriced": result.repriced,

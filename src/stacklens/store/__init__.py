@@ -1,5 +1,5 @@
 """Event storage: the ``Store`` protocol and its backends."""
 
-from stacklens.store.base import EventQuery, LoadResult, Store
+from stacklens.store.base import EventQuery, LoadResult, Reader, StagedRows, Store
 
-__all__ = ["EventQuery", "LoadResult", "Store"]
+__all__ = ["EventQuery", "LoadResult", "Reader", "StagedRows", "Store"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol
@@ -10,7 +11,15 @@ import msgspec
 
 from stacklens.store.dialect import Dialect
 
-__all__ = ["EventQuery", "LoadResult", "QueryResult", "Reader", "RejectedDataError", "Store"]
+__all__ = [
+    "EventQuery",
+    "LoadResult",
+    "QueryResult",
+    "Reader",
+    "RejectedDataError",
+    "StagedRows",
+    "Store",
+]
 
 #: Query parameters by name (every builder in the package emits named parameters).
 Params = Mapping[str, Any]
@@ -62,6 +71,16 @@ class LoadResult(msgspec.Struct, frozen=True):
     inserted: int
 
 
+class StagedRows(msgspec.Struct, frozen=True):
+    """Rows computed in Python that a maintenance write joins against (a cost
+    backfill's new prices): staged as the temp table ``name`` for the statements of
+    :meth:`Store.apply_staged`. Column kinds: string, int, float, timestamp (epoch ns)."""
+
+    name: str
+    columns: tuple[tuple[str, str], ...]
+    rows: list[tuple[Any, ...]]
+
+
 class RejectedDataError(ValueError):
     """The store refused the rows themselves (a value that does not fit a column or a
     rollup sum, a line that is not JSON): retrying the same rows cannot succeed, so the
@@ -85,6 +104,17 @@ class Store(Reader, Protocol):
         transaction. Raises :class:`RejectedDataError` when the rows are at fault."""
         ...
 
+    def apply_staged(self, staged: StagedRows, statements: Sequence[str]) -> None:
+        """Stage ``staged`` as a temp table and run ``statements`` (built over
+        :attr:`dialect`) over it in one transaction, exclusive of loads: the one write
+        besides loads (a cost backfill), so no caller ever holds a connection."""
+        ...
+
+    def drop_day(self, stream: str, day: dt.date) -> None:
+        """Drop every row of ``stream``'s table whose event time falls on the UTC
+        ``day`` (the statements of :meth:`Dialect.drop_partition`)."""
+        ...
+
     def checkpoint(self, stream: str) -> int:
         """The number of the last segment loaded for ``stream`` (0 when none)."""
         ...
@@ -102,11 +132,11 @@ class Store(Reader, Protocol):
         until_ns: int | None,
         limit: int,
     ) -> list[dict[str, Any]]:
-        """Points of the OTel metric ``name``, newest first."""
+        """Stored OTel metric points, newest first (``name=None``: every name)."""
         ...
 
     def metric_names(self, stacks: tuple[str, ...] | None) -> list[dict[str, Any]]:
-        """Every OTel metric stored: name, kind, unit, point count, last seen."""
+        """Each metric name and kind with a unit, its point count and last time."""
         ...
 
     def count_events(self) -> int: ...

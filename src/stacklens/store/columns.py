@@ -1,7 +1,8 @@
 """The stored tables, derived once from the row structs in :mod:`stacklens.schema`.
 
 Every backend builds its DDL and its load statement from these specs, so adding a
-field to a row struct adds the column everywhere.
+field to a row struct adds the column everywhere (column kinds are the logical kinds
+:meth:`stacklens.store.dialect.Dialect.column_type` spells).
 """
 
 from __future__ import annotations
@@ -29,10 +30,6 @@ class TableSpec(NamedTuple):
     #: Column whose value identifies a row across retries and replays.
     key: str
 
-    def ndjson_types(self) -> dict[str, str]:
-        """Column → DuckDB type for reading spool segments (the row structs' JSON)."""
-        return {c.name: _NDJSON_TYPES[c.kind] for c in self.columns}
-
 
 _TIMESTAMPS: Final = frozenset({"ts", "start_ts"})
 
@@ -53,17 +50,6 @@ def _kind(field: msgspec.structs.FieldInfo) -> str:
 def _columns(row_type: type[msgspec.Struct]) -> tuple[Column, ...]:
     return tuple(Column(f.name, _kind(f)) for f in msgspec.structs.fields(row_type))
 
-
-_NDJSON_TYPES: Final = {
-    "string": "VARCHAR",
-    "int": "BIGINT",
-    "float": "DOUBLE",
-    "bool": "BOOLEAN",
-    "timestamp": "BIGINT",  # epoch ns on the wire; converted while loading
-    "json": "VARCHAR",
-    "float_list": "DOUBLE[]",
-    "int_list": "BIGINT[]",
-}
 
 EVENT_COLUMNS: Final = _columns(EventRow)
 EVENTS: Final = TableSpec("events", EVENT_COLUMNS, "event_id")

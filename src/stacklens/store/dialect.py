@@ -1,12 +1,15 @@
 """SQL dialects: the one place where backends differ.
 
-Every analytics query is written once (in :mod:`stacklens.analytics`) against the
-small vocabulary below; a backend supplies its spelling of parameters, time
-conversion and buckets, conditional aggregates, quantiles, JSON access, list
-membership, column types and upserts. DuckDB is the embedded default; the ClickHouse
-dialect (coming) implements the same methods (``{name:Type}`` parameters,
-``toStartOfInterval``, ``quantileExact``, ``JSONExtractString``, ``has``,
-``SummingMergeTree`` tables whose reads ``sum()`` anyway).
+Every statement the hub runs is written once (the store's in :mod:`stacklens.store.sql`,
+the analytics and rollups in :mod:`stacklens.analytics`, the alert signals in
+:mod:`stacklens.alerting.signals`) against the small vocabulary below; a backend
+supplies its spelling of parameters, time conversion and buckets, conditional
+aggregates, quantiles, JSON access, regular expressions, list membership, casts and
+column types, table DDL, upserts and dropping a day of a time-partitioned table.
+DuckDB is the embedded default; the ClickHouse dialect (coming) implements the same
+methods (``{name:Type}`` parameters, ``toStartOfInterval``, ``quantileExact``,
+``JSONExtractString``, ``has``, ``SummingMergeTree`` tables whose reads ``sum()``
+anyway, ``ALTER TABLE ... DROP PARTITION``).
 
 Builders never format user input into SQL: values travel as parameters
 (:class:`Params`), identifiers come from fixed allow-lists, and the only literals a
@@ -15,6 +18,7 @@ dialect renders are numbers and names the caller checked.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any, Final, Literal, Protocol
@@ -29,7 +33,7 @@ __all__ = [
 ]
 
 #: How an upsert folds a new row into an existing one, per value column.
-Merge = Literal["sum", "min", "max", "union", "coalesce"]
+Merge = Literal["sum", "min", "max", "union", "coalesce", "replace"]
 #: Logical parameter / column kinds.
 Kind = Literal["int", "float", "str", "bool", "ts_ns", "str_list", "date"]
 
@@ -92,12 +96,52 @@ class Dialect(Protocol):
         """Aggregate ``func`` (sum, min, max, count) of ``expr`` over rows where ``cond``."""
         ...
 
+    def arg_max(self, expr: str, by: str, cond: str | None = None) -> str:
+        """Aggregate: ``expr`` of the row with the largest ``by`` (over rows where
+        ``cond``, when given)."""
+        ...
+
+    def any_value(self, expr: str) -> str:
+        """Aggregate: any one non-null value of ``expr``."""
+        ...
+
     def quantile(self, expr: str, q: float) -> str:
         """Exact (interpolated) quantile ``q`` of ``expr``."""
         ...
 
     def json_text(self, column: str, key: str) -> str:
         """The text value of top-level ``key`` of a JSON column (``NULL`` if absent)."""
+        ...
+
+    def json_key(self, key: str) -> str:
+        """The parameter value that names top-level ``key`` for :meth:`json_text_at`
+        (a JSON path for DuckDB, the bare key for ClickHouse)."""
+        ...
+
+    def json_text_at(self, column: str, placeholder: str) -> str:
+        """Like :meth:`json_text`, the key bound as a parameter (value from
+        :meth:`json_key`): keys a user wrote never enter the SQL text."""
+        ...
+
+    def json_set_text(self, column: str, key: str, expr: str) -> str:
+        """The JSON column with top-level ``key`` set to the text ``expr``."""
+        ...
+
+    def json_remove(self, column: str, key: str) -> str:
+        """The JSON column without top-level ``key``."""
+        ...
+
+    def regex_full_match(self, expr: str, pattern: str) -> str:
+        """``expr`` matches the regular expression ``pattern`` as a whole (anchored)."""
+        ...
+
+    def cast(self, expr: str, kind: str) -> str:
+        """``expr`` converted to the logical kind (see :meth:`column_type`)."""
+        ...
+
+    def ts_to_ms(self, expr: str) -> str:
+        """A timestamp → epoch milliseconds (int, to the nearest millisecond: what
+        ``last_seen_age`` has always reported)."""
         ...
 
     def in_list(self, expr: str, placeholder: str) -> str:
@@ -110,13 +154,14 @@ class Dialect(Protocol):
 
     def column_type(self, kind: str) -> str:
         """Column type for a logical kind (string, int, float, bool, timestamp, date,
-        str_list)."""
+        json, str_list, float_list, int_list)."""
         ...
 
     def create_table(
         self, table: str, columns: Sequence[tuple[str, str]], key: Sequence[str]
     ) -> str:
-        """``CREATE TABLE IF NOT EXISTS`` with ``key`` as its unique/sorting key."""
+        """``CREATE TABLE IF NOT EXISTS`` with ``key`` as its unique/sorting key (an
+        empty ``key``: an append-only table, no unique key)."""
         ...
 
     def upsert(
@@ -128,8 +173,26 @@ class Dialect(Protocol):
         select: str,
     ) -> str:
         """Insert ``select`` (producing ``columns``) into ``table``, folding rows whose
-        ``key`` exists by each column's merge (sum, min, max, union of lists, coalesce).
+        ``key`` exists by each column's merge (sum, min, max, union of lists, coalesce,
+        replace by the new value).
         """
+        ...
+
+    def update_from(
+        self, table: str, assignments: Mapping[str, str], source: str, alias: str, on: str
+    ) -> str:
+        """Set ``assignments`` (column → expression) on the rows of ``table`` that
+        match a row ``alias`` of ``source`` by ``on`` (a maintenance write: a cost
+        backfill; ClickHouse renders a mutation)."""
+        ...
+
+    def drop_partition(self, p: Params, table: str, column: str, day: dt.date) -> list[str]:
+        """The statement(s) that drop every row of ``table`` whose time ``column``
+        falls on the UTC day ``day`` (a timestamp or date column).
+
+        A backend that partitions by day drops the partition; today's single-file DuckDB
+        store has no partitions and renders a range ``DELETE`` (issue 14 moves DuckDB to
+        one file per day, and this becomes dropping that file)."""
         ...
 
 
@@ -143,7 +206,10 @@ class DuckDBDialect:
         "bool": "BOOLEAN",
         "timestamp": "TIMESTAMP",
         "date": "DATE",
+        "json": "JSON",
         "str_list": "VARCHAR[]",
+        "float_list": "DOUBLE[]",
+        "int_list": "BIGINT[]",
     }
 
     def placeholder(self, name: str, kind: Kind) -> str:
@@ -181,6 +247,13 @@ class DuckDBDialect:
             raise ValueError(f"unsupported aggregate {func!r}")
         return f"{func}({expr}) FILTER (WHERE {cond})"
 
+    def arg_max(self, expr: str, by: str, cond: str | None = None) -> str:
+        where = f" FILTER (WHERE {cond})" if cond is not None else ""
+        return f"arg_max({expr}, {by}){where}"
+
+    def any_value(self, expr: str) -> str:
+        return f"any_value({expr})"
+
     def quantile(self, expr: str, q: float) -> str:
         if not 0.0 <= q <= 1.0:
             raise ValueError("a quantile is between 0 and 1")
@@ -188,6 +261,30 @@ class DuckDBDialect:
 
     def json_text(self, column: str, key: str) -> str:
         return f"json_extract_string({check_identifier(column)}, '$.{check_identifier(key)}')"
+
+    def json_key(self, key: str) -> str:
+        if '"' in key or "\\" in key:
+            raise ValueError(f"not a JSON key: {key!r}")
+        return f'$."{key}"'
+
+    def json_text_at(self, column: str, placeholder: str) -> str:
+        return f"json_extract_string({check_identifier(column)}, {placeholder})"
+
+    def json_set_text(self, column: str, key: str, expr: str) -> str:
+        return f"json_merge_patch({column}, json_object('{check_identifier(key)}', {expr}))"
+
+    def json_remove(self, column: str, key: str) -> str:
+        # RFC 7396: a null in the patch removes the member.
+        return f"json_merge_patch({column}, '{{\"{check_identifier(key)}\": null}}')"
+
+    def regex_full_match(self, expr: str, pattern: str) -> str:
+        return f"regexp_full_match({expr}, {pattern})"
+
+    def cast(self, expr: str, kind: str) -> str:
+        return f"CAST({expr} AS {self.column_type(kind)})"
+
+    def ts_to_ms(self, expr: str) -> str:
+        return f"epoch_ms({expr})"
 
     def in_list(self, expr: str, placeholder: str) -> str:
         return f"list_contains({placeholder}, {expr})"
@@ -207,8 +304,10 @@ class DuckDBDialect:
             + (" NOT NULL" if name in keyset else "")
             for name, kind in columns
         )
-        keys = ", ".join(check_identifier(k) for k in key)
         name = check_identifier(table)
+        if not key:
+            return f"CREATE TABLE IF NOT EXISTS {name} ({cols})"
+        keys = ", ".join(check_identifier(k) for k in key)
         return f"CREATE TABLE IF NOT EXISTS {name} ({cols}, PRIMARY KEY ({keys}))"
 
     def upsert(
@@ -227,6 +326,7 @@ class DuckDBDialect:
             "max": "greatest({t}.{c}, excluded.{c})",
             "union": "list_sort(list_distinct(list_concat({t}.{c}, excluded.{c})))",
             "coalesce": "coalesce({t}.{c}, excluded.{c})",
+            "replace": "excluded.{c}",
         }
         sets = ", ".join(
             f"{check_identifier(c)} = " + folds[merge].format(t=t, c=c)
@@ -235,6 +335,22 @@ class DuckDBDialect:
         keys = ", ".join(check_identifier(k) for k in key)
         action = f"DO UPDATE SET {sets}" if sets else "DO NOTHING"
         return f"INSERT INTO {t} ({names}) {select} ON CONFLICT ({keys}) {action}"
+
+    def update_from(
+        self, table: str, assignments: Mapping[str, str], source: str, alias: str, on: str
+    ) -> str:
+        sets = ", ".join(f"{check_identifier(c)} = {expr}" for c, expr in assignments.items())
+        t, a = check_identifier(table), check_identifier(alias)
+        return f"UPDATE {t} SET {sets} FROM {check_identifier(source)} {a} WHERE {on}"
+
+    def drop_partition(self, p: Params, table: str, column: str, day: dt.date) -> list[str]:
+        # One DuckDB file, no partitions (until issue 14): a range DELETE over the day.
+        start = dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
+        start_ns = int(start.timestamp()) * 10**9
+        lo = self.ts_from_ns(p("drop_since", start_ns, "ts_ns"))
+        hi = self.ts_from_ns(p("drop_until", start_ns + 86400 * 10**9, "ts_ns"))
+        c = check_identifier(column)
+        return [f"DELETE FROM {check_identifier(table)} WHERE {c} >= {lo} AND {c} < {hi}"]
 
 
 DUCKDB: Final = DuckDBDialect()

@@ -2,6 +2,11 @@
 
 One connection is opened; the loader writes through it and every reader takes its own
 cursor (a DuckDB connection refuses a second concurrent call).
+
+This adapter holds only what is DuckDB's own: the connection, transactions, reading
+NDJSON spool segments into ``staging`` (``read_ndjson``), staging Python rows through
+Arrow, ``ATTACH``/``COPY FROM DATABASE`` backups. Every other statement comes from the
+builders of :mod:`stacklens.store.sql` over :data:`~stacklens.store.dialect.DUCKDB`.
 """
 
 from __future__ import annotations
@@ -11,17 +16,63 @@ import datetime as dt
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import duckdb
 import msgspec
 
 from stacklens.store import sql
-from stacklens.store.base import EventQuery, LoadResult, Params, QueryResult, RejectedDataError
-from stacklens.store.columns import TABLES
-from stacklens.store.dialect import DUCKDB, Dialect
+from stacklens.store.base import (
+    EventQuery,
+    LoadResult,
+    Params,
+    QueryResult,
+    RejectedDataError,
+    StagedRows,
+)
+from stacklens.store.columns import TABLES, TableSpec
+from stacklens.store.dialect import DUCKDB, Dialect, check_identifier
 
-__all__ = ["DuckDBStore", "format_ns", "is_data_error"]
+__all__ = ["DuckDBStore", "format_ns", "is_data_error", "stage_segments_sql"]
+
+#: ``read_ndjson`` types of the row structs' JSON (timestamps are epoch ns on the wire).
+_NDJSON_TYPES: Final = {
+    "string": "VARCHAR",
+    "int": "BIGINT",
+    "float": "DOUBLE",
+    "bool": "BOOLEAN",
+    "timestamp": "BIGINT",
+    "json": "VARCHAR",
+    "float_list": "DOUBLE[]",
+    "int_list": "BIGINT[]",
+}
+
+
+def _struct_literal(mapping: dict[str, str]) -> str:
+    return "{" + ", ".join(f"'{name}': '{kind}'" for name, kind in mapping.items()) + "}"
+
+
+def _staged_column(name: str, kind: str) -> str:
+    if kind == "timestamp":
+        return f"{DUCKDB.ts_from_ns(name)} AS {name}"
+    if name == "received_ns":
+        # A row struct left at its default omits the field; 0 keeps it comparable.
+        return "coalesce(received_ns, 0) AS received_ns"
+    return name
+
+
+def stage_segments_sql(table: TableSpec) -> str:
+    """Read sealed spool segments (parameter ``$files``) into the temp table
+    ``staging``, skipping commit-marker lines and keeping one row per key."""
+    select = ", ".join(_staged_column(c.name, c.kind) for c in table.columns)
+    types = {c.name: _NDJSON_TYPES[c.kind] for c in table.columns}
+    return (
+        "CREATE OR REPLACE TEMP TABLE staging AS "
+        f"SELECT {select} FROM read_ndjson($files, "
+        f"columns = {_struct_literal(types)}, "
+        f"format = 'newline_delimited') WHERE {table.key} IS NOT NULL "
+        f"QUALIFY row_number() OVER (PARTITION BY {table.key} ORDER BY received_ns) = 1"
+    )
 
 
 def is_data_error(exc: BaseException) -> bool:
@@ -69,7 +120,7 @@ class DuckDBStore:
         self._write_lock = threading.Lock()
         for table in TABLES.values():
             self._con.execute(sql.table_ddl(table))
-        self._con.execute(sql.CHECKPOINTS_DDL)
+        self._con.execute(sql.checkpoints_ddl())
         for statement in extra_ddl:
             self._con.execute(statement)
         # Statements run over ``staging`` inside each load's transaction (rollups).
@@ -106,21 +157,18 @@ class DuckDBStore:
             con.execute("BEGIN TRANSACTION")
             try:
                 if files:
-                    con.execute(sql.stage_segments_sql(table), {"files": [str(f) for f in files]})
+                    con.execute(stage_segments_sql(table), {"files": [str(f) for f in files]})
                     staged = _scalar(con, "SELECT count(*) FROM staging")
                     since = (
                         _scalar(con, "SELECT min(received_ns) FROM staging") - self.dedup_window_ns
                     )
-                    con.execute(sql.dedup_staged_sql(table), {"since": since})
+                    con.execute(*sql.dedup_staged_sql(table, since))
                     for statement in self._load_hooks.get(stream, ()):
                         con.execute(statement)
                     # DuckDB answers an INSERT with the number of rows it inserted.
                     inserted = _scalar(con, sql.insert_staged_sql(table))
                 if checkpoint is not None:
-                    con.execute(
-                        "INSERT OR REPLACE INTO spool_checkpoints VALUES ($stream, $segment)",
-                        {"stream": stream, "segment": checkpoint},
-                    )
+                    con.execute(*sql.set_checkpoint_sql(stream, checkpoint))
                 con.execute("COMMIT")
             except BaseException as exc:
                 # A failed COMMIT (disk full) may leave no transaction to roll back: the
@@ -132,16 +180,69 @@ class DuckDBStore:
                 raise
         return LoadResult(read=staged, inserted=inserted)
 
+    def apply_staged(self, staged: StagedRows, statements: Sequence[str]) -> None:
+        """Stage ``staged`` as the temp table ``staged.name`` and run ``statements``
+        over it, in one transaction with no load in between (all or nothing)."""
+        import pyarrow as pa
+
+        arrow_types = {
+            "string": pa.string(),
+            "float": pa.float64(),
+            "int": pa.int64(),
+            "timestamp": pa.timestamp("us"),  # DuckDB's TIMESTAMP: microseconds
+        }
+        schema = pa.schema([(check_identifier(n), arrow_types[k]) for n, k in staged.columns])
+        columns: dict[str, list[Any]] = {}
+        for i, (column, kind) in enumerate(staged.columns):
+            values = [row[i] for row in staged.rows]
+            if kind == "timestamp":  # epoch ns → µs
+                values = [None if v is None else int(v) // 1000 for v in values]
+            columns[column] = values
+        arrow = pa.table(columns, schema=schema)
+        name = check_identifier(staged.name)
+        with self._write_lock:
+            con = self._con
+            con.register(f"{name}_arrow", arrow)
+            con.execute("BEGIN TRANSACTION")
+            try:
+                con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM {name}_arrow")
+                for statement in statements:
+                    con.execute(statement)
+                con.execute(f"DROP TABLE {name}")
+                con.execute("COMMIT")
+            except BaseException:
+                with contextlib.suppress(duckdb.Error):
+                    con.execute("ROLLBACK")
+                raise
+            finally:
+                con.unregister(f"{name}_arrow")
+
+    def drop_day(self, stream: str, day: dt.date) -> None:
+        statements, params = sql.drop_day_sql(stream, day)
+        with self._write_lock:
+            con = self._con
+            con.execute("BEGIN TRANSACTION")
+            try:
+                for statement in statements:
+                    con.execute(statement, params)
+                con.execute("COMMIT")
+            except BaseException:
+                with contextlib.suppress(duckdb.Error):
+                    con.execute("ROLLBACK")
+                raise
+
     @contextlib.contextmanager
     def writer(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """The writer connection, exclusively (no load runs meanwhile)."""
+        """The writer connection, exclusively (no load runs meanwhile).
+
+        For tests and maintenance scripts only (a test's DELETE, a benchmark's bulk
+        generator): the hub itself writes through :meth:`load_files`,
+        :meth:`apply_staged` and :meth:`drop_day`, never through a connection."""
         with self._write_lock:
             yield self._con
 
     def checkpoint(self, stream: str) -> int:
-        found = self.fetch(
-            "SELECT segment FROM spool_checkpoints WHERE stream = $stream", {"stream": stream}
-        ).scalar()
+        found = self.fetch(*sql.checkpoint_sql(stream)).scalar()
         return int(found) if found is not None else 0
 
     def query_events(self, query: EventQuery) -> list[dict[str, Any]]:
@@ -163,16 +264,9 @@ class DuckDBStore:
         return [_event_out(row) for row in self.fetch(statement, params).dicts()]
 
     def metric_names(self, stacks: tuple[str, ...] | None) -> list[dict[str, Any]]:
-        statement = (
-            "SELECT name, kind, any_value(unit) AS unit, count(*) AS points, "
-            "epoch_ns(max(ts)) AS last_ns FROM metric_points"
-            + (" WHERE list_contains($stacks, stack_name)" if stacks is not None else "")
-            + " GROUP BY name, kind ORDER BY name"
-        )
-        params = {"stacks": list(stacks)} if stacks is not None else {}
         return [
             {"name": n, "kind": k, "unit": u, "points": c, "last_seen": format_ns(last)}
-            for n, k, u, c, last in self.fetch(statement, params).rows
+            for n, k, u, c, last in self.fetch(*sql.metric_names_sql(stacks)).rows
         ]
 
     def backup(self, dest: Path) -> None:
@@ -189,7 +283,7 @@ class DuckDBStore:
                 con.execute("DETACH stacklens_backup")
 
     def count_events(self) -> int:
-        return int(self.fetch("SELECT count(*) FROM events").scalar() or 0)
+        return int(self.fetch(sql.count_events_sql()).scalar() or 0)
 
     def ping(self) -> None:
         self.fetch("SELECT 1")

@@ -1,119 +1,135 @@
-"""Pure builders of the store's SQL: statements and parameters, never string-formatted
-user input. Identifiers and types come from :mod:`stacklens.store.columns` only.
+"""Pure builders of the store's SQL over a :class:`~stacklens.store.dialect.Dialect`.
+
+Each builder returns the statement and its parameters; values are always parameters,
+identifiers and types come from :mod:`stacklens.store.columns` only. What cannot be
+written over the dialect (reading NDJSON spool files into ``staging``) is the
+adapter's: see :mod:`stacklens.store.duckdb`.
+
+``staging`` is the temp table a load fills with one batch (already one row per key);
+the statements here deduplicate it against the stored rows and move it in.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any, Final
 
 from stacklens.store.base import EventQuery
-from stacklens.store.columns import EVENTS, METRIC_POINTS, TableSpec
+from stacklens.store.columns import EVENTS, METRIC_POINTS, TABLES, TableSpec
+from stacklens.store.dialect import DUCKDB, Dialect, Params
 
 __all__ = [
-    "CHECKPOINTS_DDL",
+    "CHECKPOINTS",
+    "checkpoint_sql",
+    "checkpoints_ddl",
+    "count_events_sql",
     "dedup_staged_sql",
+    "drop_day_sql",
     "insert_staged_sql",
+    "metric_names_sql",
     "select_events_sql",
     "select_metric_points_sql",
-    "stage_segments_sql",
+    "set_checkpoint_sql",
     "table_ddl",
 ]
 
-_DUCKDB_TYPES: Final = {
-    "string": "VARCHAR",
-    "int": "BIGINT",
-    "float": "DOUBLE",
-    "bool": "BOOLEAN",
-    "timestamp": "TIMESTAMP",  # UTC, microseconds
-    "json": "JSON",
-    "float_list": "DOUBLE[]",
-    "int_list": "BIGINT[]",
-}
+Statement = tuple[str, dict[str, Any]]
 
-CHECKPOINTS_DDL: Final = (
-    "CREATE TABLE IF NOT EXISTS spool_checkpoints (stream VARCHAR PRIMARY KEY, segment BIGINT)"
-)
+#: Stream name → the number of the last spool segment loaded from it.
+CHECKPOINTS: Final = "spool_checkpoints"
+_CHECKPOINT_COLUMNS: Final = (("stream", "string"), ("segment", "int"))
 
 
-def table_ddl(table: TableSpec) -> str:
-    columns = ",\n  ".join(f"{c.name} {_DUCKDB_TYPES[c.kind]}" for c in table.columns)
-    return f"CREATE TABLE IF NOT EXISTS {table.name} (\n  {columns}\n)"
+def table_ddl(table: TableSpec, d: Dialect = DUCKDB) -> str:
+    """An append-only table of row structs (no unique key: the loader deduplicates)."""
+    return d.create_table(table.name, [(c.name, c.kind) for c in table.columns], ())
 
 
-def _struct_literal(mapping: dict[str, str]) -> str:
-    return "{" + ", ".join(f"'{name}': '{kind}'" for name, kind in mapping.items()) + "}"
+def checkpoints_ddl(d: Dialect = DUCKDB) -> str:
+    return d.create_table(CHECKPOINTS, _CHECKPOINT_COLUMNS, ("stream",))
 
 
-def _staged_column(name: str, kind: str) -> str:
-    if kind == "timestamp":
-        return f"make_timestamp({name} // 1000) AS {name}"
-    if name == "received_ns":
-        # A row struct left at its default omits the field; 0 keeps it comparable.
-        return "coalesce(received_ns, 0) AS received_ns"
-    return name
+def checkpoint_sql(stream: str, d: Dialect = DUCKDB) -> Statement:
+    p = Params(d)
+    return f"SELECT segment FROM {CHECKPOINTS} WHERE stream = {p('stream', stream)}", p.values
 
 
-def stage_segments_sql(table: TableSpec) -> str:
-    """Read sealed spool segments (parameter ``$files``) into the temp table
-    ``staging``, skipping commit-marker lines and keeping one row per key."""
-    select = ", ".join(_staged_column(c.name, c.kind) for c in table.columns)
-    return (
-        "CREATE OR REPLACE TEMP TABLE staging AS "
-        f"SELECT {select} FROM read_ndjson($files, "
-        f"columns = {_struct_literal(table.ndjson_types())}, "
-        f"format = 'newline_delimited') WHERE {table.key} IS NOT NULL "
-        f"QUALIFY row_number() OVER (PARTITION BY {table.key} ORDER BY received_ns) = 1"
+def set_checkpoint_sql(stream: str, segment: int, d: Dialect = DUCKDB) -> Statement:
+    """Move ``stream``'s checkpoint to ``segment`` (run in the load's transaction)."""
+    p = Params(d)
+    select = f"SELECT {p('stream', stream)}, {p('segment', segment, 'int')}"
+    statement = d.upsert(
+        CHECKPOINTS, ("stream", "segment"), ("stream",), {"segment": "replace"}, select
     )
+    return statement, p.values
 
 
-def dedup_staged_sql(table: TableSpec) -> str:
+def dedup_staged_sql(table: TableSpec, since_ns: int, d: Dialect = DUCKDB) -> Statement:
     """Drop from ``staging`` the rows whose key is already stored: a client's retry of
-    an acknowledged batch (parameter ``$since``: the retry window's start, in
-    ``received_ns``).
+    an acknowledged batch (``since_ns``: the retry window's start, in ``received_ns``).
 
     Rows are appended in the order they were received, so DuckDB's zone maps on
     ``received_ns`` prune the lookup to the window's last row groups however large the
     table grows (an event-time bound would not: a batch can span hours of event time).
     """
+    p = Params(d)
     key = table.key
     return (
         f"DELETE FROM staging WHERE {key} IN (SELECT e.{key} FROM {table.name} e "
-        f"WHERE e.received_ns >= $since AND e.{key} IN (SELECT {key} FROM staging))"
+        f"WHERE e.received_ns >= {p('since', since_ns, 'int')} "
+        f"AND e.{key} IN (SELECT {key} FROM staging))",
+        p.values,
     )
 
 
-def insert_staged_sql(table: TableSpec) -> str:
+def insert_staged_sql(table: TableSpec, d: Dialect = DUCKDB) -> str:
     """Move ``staging`` (already deduplicated) into ``table``."""
     names = ", ".join(c.name for c in table.columns)
     return f"INSERT INTO {table.name} ({names}) SELECT {names} FROM staging"
 
 
-def select_events_sql(query: EventQuery) -> tuple[str, dict[str, Any]]:
+def _time_range(
+    d: Dialect, p: Params, where: list[str], since_ns: int | None, until_ns: int | None
+) -> None:
+    if since_ns is not None:
+        where.append(f"ts >= {d.ts_from_ns(p('since', since_ns, 'ts_ns'))}")
+    if until_ns is not None:
+        where.append(f"ts < {d.ts_from_ns(p('until', until_ns, 'ts_ns'))}")
+
+
+def _stacks(d: Dialect, p: Params, where: list[str], stacks: tuple[str, ...] | None) -> None:
+    if stacks is not None:
+        where.append(d.in_list("stack_name", p("stacks", stacks, "str_list")))
+
+
+def _columns_out(d: Dialect, table: TableSpec, skip: tuple[str, ...] = ()) -> str:
+    """Every column, timestamps as epoch nanoseconds."""
+    return ", ".join(
+        f"{d.ts_to_ns(c.name)} AS {c.name}" if c.kind == "timestamp" else c.name
+        for c in table.columns
+        if c.name not in skip
+    )
+
+
+def _where(where: list[str]) -> str:
+    return f" WHERE {' AND '.join(where)}" if where else ""
+
+
+def select_events_sql(query: EventQuery, d: Dialect = DUCKDB) -> Statement:
     """``SELECT`` for the event listing, newest first."""
+    p = Params(d)
     where: list[str] = []
-    params: dict[str, Any] = {"limit": query.limit}
-    if query.stacks is not None:
-        where.append("list_contains($stacks, stack_name)")
-        params["stacks"] = list(query.stacks)
+    _stacks(d, p, where, query.stacks)
     for field in ("event_type", "session_id", "trace_id"):
         value = getattr(query, field)
         if value is not None:
-            where.append(f"{field} = ${field}")
-            params[field] = value
-    if query.since_ns is not None:
-        where.append("ts >= make_timestamp($since // 1000)")
-        params["since"] = query.since_ns
-    if query.until_ns is not None:
-        where.append("ts < make_timestamp($until // 1000)")
-        params["until"] = query.until_ns
-    names = ", ".join(
-        f"epoch_ns({c.name}) AS {c.name}" if c.kind == "timestamp" else c.name
-        for c in EVENTS.columns
-    )
-    clause = f" WHERE {' AND '.join(where)}" if where else ""
+            where.append(f"{field} = {p(field, value)}")
+    _time_range(d, p, where, query.since_ns, query.until_ns)
+    limit = p("limit", query.limit, "int")
     return (
-        f"SELECT {names} FROM events{clause} ORDER BY ts DESC, event_id DESC LIMIT $limit",
-        params,
+        f"SELECT {_columns_out(d, EVENTS)} FROM events{_where(where)} "
+        f"ORDER BY ts DESC, event_id DESC LIMIT {limit}",
+        p.values,
     )
 
 
@@ -124,26 +140,43 @@ def select_metric_points_sql(
     since_ns: int | None,
     until_ns: int | None,
     limit: int,
-) -> tuple[str, dict[str, Any]]:
+    d: Dialect = DUCKDB,
+) -> Statement:
     """Stored OTel metric points, newest first (``name=None``: every name)."""
+    p = Params(d)
     where: list[str] = []
-    params: dict[str, Any] = {"limit": limit}
     if name is not None:
-        where.append("name = $name")
-        params["name"] = name
-    if stacks is not None:
-        where.append("list_contains($stacks, stack_name)")
-        params["stacks"] = list(stacks)
-    if since_ns is not None:
-        where.append("ts >= make_timestamp($since // 1000)")
-        params["since"] = since_ns
-    if until_ns is not None:
-        where.append("ts < make_timestamp($until // 1000)")
-        params["until"] = until_ns
-    names = ", ".join(
-        f"epoch_ns({c.name}) AS {c.name}" if c.kind == "timestamp" else c.name
-        for c in METRIC_POINTS.columns
-        if c.name != "received_ns"
+        where.append(f"name = {p('name', name)}")
+    _stacks(d, p, where, stacks)
+    _time_range(d, p, where, since_ns, until_ns)
+    columns = _columns_out(d, METRIC_POINTS, skip=("received_ns",))
+    return (
+        f"SELECT {columns} FROM metric_points{_where(where)} "
+        f"ORDER BY ts DESC LIMIT {p('limit', limit, 'int')}",
+        p.values,
     )
-    clause = f" WHERE {' AND '.join(where)}" if where else ""
-    return f"SELECT {names} FROM metric_points{clause} ORDER BY ts DESC LIMIT $limit", params
+
+
+def metric_names_sql(stacks: tuple[str, ...] | None, d: Dialect = DUCKDB) -> Statement:
+    """Each metric name and kind: a unit, its number of points, its newest point (ns)."""
+    p = Params(d)
+    where: list[str] = []
+    _stacks(d, p, where, stacks)
+    return (
+        f"SELECT name, kind, {d.any_value('unit')} AS unit, count(*) AS points, "
+        f"{d.ts_to_ns('max(ts)')} AS last_ns FROM metric_points{_where(where)} "
+        "GROUP BY name, kind ORDER BY name",
+        p.values,
+    )
+
+
+def count_events_sql() -> str:
+    return "SELECT count(*) FROM events"
+
+
+def drop_day_sql(
+    stream: str, day: dt.date, d: Dialect = DUCKDB
+) -> tuple[list[str], dict[str, Any]]:
+    """Drop one UTC day (by event time ``ts``) of a stream's table."""
+    p = Params(d)
+    return d.drop_partition(p, TABLES[stream].name, "ts", day), p.values

@@ -1,0 +1,152 @@
+"""A marker dialect: renders every :class:`~stacklens.store.dialect.Dialect` method
+as a visible tag (``«ts_from_ns(...)»``), so a test can build every statement over it
+and find any SQL that bypassed the dialect (a DuckDB-only function written inline
+would survive untagged)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from typing import Final
+
+from stacklens.store.dialect import Dialect, Kind, Merge, Params, check_identifier
+
+__all__ = ["DUCKDB_ONLY", "MARKER", "MarkerDialect"]
+
+#: Spellings only DuckDB understands (functions, casts, placeholders, DDL types).
+DUCKDB_ONLY: Final = (
+    "quantile_cont",
+    "json_extract",
+    "json_merge_patch",
+    "json_object",
+    "list_contains",
+    "list_sort",
+    "list_distinct",
+    "regexp_full_match",
+    "make_timestamp",
+    "epoch_ns",
+    "epoch_ms",
+    "arg_max",
+    "any_value",
+    "date_trunc",
+    "strftime",
+    "FILTER (WHERE",
+    "ON CONFLICT",
+    "INSERT OR REPLACE",
+    "::",
+    "$",
+    "VARCHAR",
+    "BIGINT",
+    "DOUBLE",
+    "TIMESTAMP",
+    "read_ndjson",
+)
+
+
+def _tag(name: str, *args: object) -> str:
+    return f"«{name}({', '.join(str(a) for a in args)})»"
+
+
+class MarkerDialect:
+    name = "marker"
+
+    def placeholder(self, name: str, kind: Kind) -> str:
+        return _tag("param", check_identifier(name), kind)
+
+    def ts_from_ns(self, expr: str) -> str:
+        return _tag("ts_from_ns", expr)
+
+    def ts_to_ns(self, expr: str) -> str:
+        return _tag("ts_to_ns", expr)
+
+    def bucket_ns(self, ts: str, step_ns: str) -> str:
+        return _tag("bucket_ns", ts, step_ns)
+
+    def hour(self, ts: str) -> str:
+        return _tag("hour", ts)
+
+    def day(self, ts: str) -> str:
+        return _tag("day", ts)
+
+    def date_from_ns(self, expr: str) -> str:
+        return _tag("date_from_ns", expr)
+
+    def date_to_text(self, expr: str) -> str:
+        return _tag("date_to_text", expr)
+
+    def count_if(self, cond: str) -> str:
+        return _tag("count_if", cond)
+
+    def sum_if(self, expr: str, cond: str) -> str:
+        return _tag("sum_if", expr, cond)
+
+    def agg_if(self, func: str, expr: str, cond: str) -> str:
+        return _tag("agg_if", func, expr, cond)
+
+    def arg_max(self, expr: str, by: str, cond: str | None = None) -> str:
+        return _tag("value_at_max", expr, by, cond)
+
+    def any_value(self, expr: str) -> str:
+        return _tag("any", expr)
+
+    def quantile(self, expr: str, q: float) -> str:
+        return _tag("quantile", expr, q)
+
+    def json_text(self, column: str, key: str) -> str:
+        return _tag("json_text", column, key)
+
+    def json_key(self, key: str) -> str:
+        return key
+
+    def json_text_at(self, column: str, placeholder: str) -> str:
+        return _tag("json_text_at", column, placeholder)
+
+    def json_set_text(self, column: str, key: str, expr: str) -> str:
+        return _tag("json_set_text", column, key, expr)
+
+    def json_remove(self, column: str, key: str) -> str:
+        return _tag("json_remove", column, key)
+
+    def regex_full_match(self, expr: str, pattern: str) -> str:
+        return _tag("regex_full_match", expr, pattern)
+
+    def cast(self, expr: str, kind: str) -> str:
+        return _tag("cast", expr, kind)
+
+    def ts_to_ms(self, expr: str) -> str:
+        return _tag("ts_to_ms", expr)
+
+    def in_list(self, expr: str, placeholder: str) -> str:
+        return _tag("in_list", expr, placeholder)
+
+    def distinct_list(self, expr: str) -> str:
+        return _tag("distinct_list", expr)
+
+    def column_type(self, kind: str) -> str:
+        return _tag("type", kind)
+
+    def create_table(
+        self, table: str, columns: Sequence[tuple[str, str]], key: Sequence[str]
+    ) -> str:
+        return _tag("create_table", table, list(columns), list(key))
+
+    def upsert(
+        self,
+        table: str,
+        columns: Sequence[str],
+        key: Sequence[str],
+        merges: Mapping[str, Merge],
+        select: str,
+    ) -> str:
+        return _tag("upsert", table, list(columns), list(key), dict(merges), select)
+
+    def update_from(
+        self, table: str, assignments: Mapping[str, str], source: str, alias: str, on: str
+    ) -> str:
+        return _tag("update_from", table, dict(assignments), source, alias, on)
+
+    def drop_partition(self, p: Params, table: str, column: str, day: dt.date) -> list[str]:
+        return [_tag("drop_partition", table, column, day.isoformat())]
+
+
+MARKER: Final[Dialect] = MarkerDialect()

@@ -1,0 +1,110 @@
+"""Every statement the hub builds goes through the dialect: built over a marker
+dialect, none keeps a DuckDB-only spelling — so a second backend supplies a dialect
+and an adapter, and nothing else."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+
+import pytest
+
+from stacklens.alerting.signals import SIGNALS, Condition, Filter, build_query
+from stacklens.analytics import (
+    backfill,
+    collector,
+    costs,
+    export,
+    queries,
+    rollups,
+    sessions,
+    usage,
+)
+from stacklens.analytics.heartbeats import DEFAULT_POLICY
+from stacklens.analytics.queries import Filters
+from stacklens.store import sql
+from stacklens.store.base import EventQuery
+from stacklens.store.columns import TABLES
+from stacklens.testing.dialects import DUCKDB_ONLY, MARKER
+
+S = 10**9
+HOURS = Filters(since_ns=0, until_ns=3600 * S)  # aligned: the hourly rollup
+RAW = Filters(since_ns=1, until_ns=3600 * S, user="u", model="m", agent="a", stacks=("x",))
+d = MARKER
+
+_SIGNAL_PARAMS = {
+    "tokens": {"direction": "input"},
+    "budget_utilization": {"budget_usd": 5},
+    "latency_quantile": {"quantile": 0.9},
+    "last_seen_age": {"min_heartbeats": 3},
+    "metric_value": {"metric": "gpu", "divide_by": "mem"},
+}
+_FILTERS = (
+    Filter("model", "=", "m"),
+    Filter("user_id", "!=", "u"),
+    Filter("stack_name", "=~", "a.*"),
+    Filter("status_code", "in", ("200",)),
+    Filter("attributes.gpu.id", "not_in", ("0",)),
+)
+
+
+def statements() -> Iterator[tuple[str, str]]:
+    """(what, SQL) for every builder, with every option that changes the SQL."""
+    for table in TABLES.values():
+        yield f"ddl {table.name}", sql.table_ddl(table, d)
+        yield f"dedup {table.name}", sql.dedup_staged_sql(table, 0, d)[0]
+        yield f"insert {table.name}", sql.insert_staged_sql(table, d)
+    yield "checkpoints ddl", sql.checkpoints_ddl(d)
+    yield "checkpoint", sql.checkpoint_sql("events", d)[0]
+    yield "set checkpoint", sql.set_checkpoint_sql("events", 1, d)[0]
+    query = EventQuery(stacks=("a",), event_type="t", session_id="s", since_ns=1, until_ns=2)
+    yield "events", sql.select_events_sql(query, d)[0]
+    yield (
+        "metric points",
+        sql.select_metric_points_sql(name="n", stacks=("a",), since_ns=1, until_ns=2, limit=5, d=d)[
+            0
+        ],
+    )
+    yield "metric names", sql.metric_names_sql(("a",), d)[0]
+    yield "drop day", " ".join(sql.drop_day_sql("events", dt.date(2026, 1, 1), d)[0])
+    for f in (HOURS, RAW):
+        name = "hourly" if f is HOURS else "raw"
+        measures = queries.MEASURES
+        yield f"series {name}", queries.series(d, f, measures, group_by="model")[0]
+        yield f"breakdown {name}", queries.breakdown(d, f, "tool", measures, event_types=("x",))[0]
+        yield f"totals {name}", queries.totals(d, f, measures)[0]
+        yield f"latency {name}", usage.latency(d, f, by_model=True)[0]
+        yield f"error log {name}", usage.error_log(d, f)[0]
+        for dim in costs.COST_DIMENSIONS:
+            yield f"cost by {dim} {name}", costs.cost_by(d, f, dim)[0]
+        yield f"cost in days {name}", costs.cost_in_days(d, f)[0]
+        yield f"unpriced {name}", costs.unpriced(d, f)[0]
+        yield f"user sessions {name}", costs.user_sessions(d, f)[0]
+        yield f"sessions {name}", sessions.list_sessions(d, f)[0]
+    yield "billing rows", costs.billing_rows(d, 0, S, ("a",), "u")[0]
+    yield "active stacks", usage.active_stacks(d, S, 60, ("a",))[0]
+    yield "heartbeats", usage.stack_heartbeats(d, S, 60, ("a",), DEFAULT_POLICY)[0]
+    yield "session bounds", sessions.session_bounds(d, "s", ("a",))[0]
+    yield "session events", sessions.session_events(d, "s", "a", 0, 1)[0]
+    yield "active sessions", sessions.active_sessions(d, S, 60, ("a",))[0]
+    for i, statement in enumerate(rollups.ddl_statements(d)):
+        yield f"rollup ddl {i}", statement
+    for i, statement in enumerate(rollups.load_statements(d)):
+        yield f"rollup load {i}", statement
+    yield "collector counters", collector.counters_sql()
+    yield "collector last seen", collector.last_seen_sql(d)
+    yield "user events", export.user_events_sql(d, "u", ("a",), limit=5)[0]
+    yield "backfill candidates", backfill.candidates_sql(d, 0, S)[0]
+    for i, statement in enumerate(backfill.repricing_statements(d)):
+        yield f"repricing {i}", statement
+    for name, signal in SIGNALS.items():
+        by = ("stack_name",) if signal.post else ("stack_name", "attributes.team")
+        where = _FILTERS if signal.table == "events" else _FILTERS[2:3]
+        condition = Condition(name, 300 * S, ">", 1.0, by, where, _SIGNAL_PARAMS.get(name, {}))
+        yield f"signal {name}", build_query(condition, 10**18, dialect=d)[0]
+
+
+@pytest.mark.parametrize(("what", "statement"), list(statements()), ids=lambda v: str(v)[:40])
+def test_no_duckdb_only_spelling_outside_the_dialect(what: str, statement: str) -> None:
+    leaked = [token for token in DUCKDB_ONLY if token in statement]
+    assert not leaked, f"{what}: {leaked} in {statement}"
