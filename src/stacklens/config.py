@@ -73,6 +73,13 @@ class HubConfig(msgspec.Struct, frozen=True, kw_only=True):
     #: config's ``alertmanagers:``.
     alertmanager_url: str | None = None
     alerting_enabled: bool = True
+    #: How long each retention tier keeps data (see :mod:`stacklens.retention.tiers`).
+    retention_events: str = "7d"
+    retention_rollups: str = "90d"
+    retention_sessions: str = "365d"
+    retention_billing: str = "7y"
+    #: How often the retention job looks for expired partitions.
+    retention_interval_s: float = 300.0
     #: YAML/JSON file of per-stack privacy policies.
     privacy_file: Path | None = None
     #: Key for keyed hashes (content, user ids); default: generated into the data dir.
