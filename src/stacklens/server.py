@@ -42,10 +42,9 @@ from stacklens.api.auth import authenticate
 from stacklens.config import HubConfig
 from stacklens.event_schema import json_schema
 from stacklens.ids import Clock, IdFactory, new_ulid, system_clock_ns
-from stacklens.ingest import loki_http, otlp_http
-from stacklens.ingest import routes as ingest_routes
+from stacklens.ingest import loki_http, native_http, otlp_http
+from stacklens.ingest.instruments import HubMetrics
 from stacklens.ingest.loader import Loader
-from stacklens.ingest.metrics import HubMetrics
 from stacklens.ingest.pipeline import IngestPipeline
 from stacklens.ingest.quarantine import Quarantine, quarantine_counter
 from stacklens.ingest.spool import Spool
@@ -270,7 +269,7 @@ def create_app(hub: Hub) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.hub = hub
-    app.include_router(ingest_routes.router)
+    app.include_router(native_http.router)
     app.include_router(otlp_http.router)
     app.include_router(loki_http.router)
     app.include_router(events_api.router)

@@ -8,8 +8,8 @@ and answer with ``export_response`` / ``status_body``.
 from __future__ import annotations
 
 from .content import OtlpDecodeError, UnsupportedMediaType, media_type
-from .logs import decode_logs, log_steps, severity_level
-from .metrics import MetricPoint, MetricsDecodeResult, decode_metrics, metric_steps
+from .data_points import MetricPoint, MetricsDecodeResult, decode_metrics, metric_steps
+from .log_records import decode_logs, log_steps, severity_level
 from .result import DecodeResult
 from .status import export_response, response_media_type, status_body
 from .traces import decode_traces, trace_steps
