@@ -6,13 +6,20 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Callable, Mapping
+from typing import Protocol
 
 from fastapi import HTTPException, Request
 
-from stacklens.metadata.keys import KeyRing, Principal
+from stacklens.metadata.keys import Principal
 from stacklens.web.session import session_principal
 
-__all__ = ["AuthError", "authenticate", "extract_key", "require"]
+__all__ = ["AuthError", "KeyLookup", "authenticate", "extract_key", "require"]
+
+
+class KeyLookup(Protocol):
+    """What authentication needs of the key ring (``KeyRing`` is one)."""
+
+    def authenticate(self, key: str) -> Principal | None: ...
 
 
 class AuthError(HTTPException):
@@ -38,7 +45,7 @@ def extract_key(headers: Mapping[str, str]) -> str | None:
     return None
 
 
-def authenticate(keyring: KeyRing, headers: Mapping[str, str]) -> Principal:
+def authenticate(keyring: KeyLookup, headers: Mapping[str, str]) -> Principal:
     key = extract_key(headers)
     if key is None:
         raise AuthError(401, "missing API key (X-API-Key or Authorization: Bearer)")

@@ -1,23 +1,25 @@
-"""Native ingest: ``POST /v1/events`` and the seed's ``POST /ingest``."""
+"""Native ingest: ``POST /v1/events`` and the seed's ``POST /ingest``.
+
+The adapter of the native protocol: :func:`decode` (a JSON object, a JSON array or
+NDJSON → an event batch) and the answers (``{"accepted", "rejected"}``, errors as
+``{"error": ...}``). Everything else is the ingest service's.
+"""
 
 from __future__ import annotations
 
-import time
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
-from stacklens.ingest.body import NATIVE_TYPES, media_type
-from stacklens.ingest.common import IngestError, accept_request, request_limits
-from stacklens.ingest.spool import SpoolClosedError, SpoolFullError
-from stacklens.ingest.steps import drive
-from stacklens.ingest.workers import native_steps
+from stacklens.ingest.batch import EventBatch, IngestError, IngestRequest
+from stacklens.ingest.body import NATIVE_TYPES, media_type, parse_native
+from stacklens.ingest.limits import check_items
+from stacklens.ingest.service import INGEST, Adapter, IngestService, Outcome
+from stacklens.ingest.steps import Steps
 
-if TYPE_CHECKING:
-    from stacklens.server import Hub
-
-__all__ = ["error_response", "router"]
+__all__ = ["NATIVE", "decode", "error_response", "router"]
 
 router = APIRouter()
 
@@ -48,56 +50,42 @@ def error_response(status: int, message: str, **extra: Any) -> JSONResponse:
     return JSONResponse({"error": message, **extra}, status_code=status, headers=headers)
 
 
-@router.post("/v1/events", openapi_extra=_INGEST_DOC, tags=["ingest"])
-@router.post("/ingest", openapi_extra=_INGEST_DOC, tags=["ingest"])
-async def ingest_events(request: Request) -> Response:
-    """Ingest native events: a JSON object, a JSON array or NDJSON, gzip or not."""
-    hub: Hub = request.app.state.hub
-    started = time.perf_counter()
-    response = await _ingest(hub, request)
-    hub.metrics.requests.labels(protocol="native", status=str(response.status_code)).inc()
-    if response.status_code == 200:
-        hub.metrics.ack_seconds.labels(protocol="native").observe(time.perf_counter() - started)
-    return response
+def decode(request: IngestRequest) -> Steps[EventBatch]:
+    """A native body → its events (``None`` for NDJSON lines that are not JSON)."""
+    parsed = parse_native(request.body)
+    check_items(len(parsed.events), request.limits, "events")
+    yield  # the C parse is done; the pipeline's Python work follows
+    return EventBatch(parsed.events, parsed.rejected)
 
 
-async def _ingest(hub: Hub, request: Request) -> Response:
-    media = media_type(request.headers.get("content-type"))
+def _check(headers: Mapping[str, str]) -> None:
+    media = media_type(headers.get("content-type"))
     if media and media not in NATIVE_TYPES:
-        return error_response(
+        raise IngestError(
             415, f"Content-Type {media!r} is not supported (application/json, application/x-ndjson)"
         )
-    try:
-        accepted = await accept_request(hub, request)
-    except IngestError as exc:
-        return error_response(exc.status, exc.message)
-    key_stack, header_stack = accepted.principal.stack, accepted.header_stack
-    limits = request_limits(hub.config)
-    if hub.pipeline_pool is not None:
-        result = await hub.pipeline_pool.prepare_native(
-            accepted.body, key_stack=key_stack, default_stack=header_stack, limits=limits
-        )
-    else:
-        result = await drive(
-            native_steps(hub.pipeline, accepted.body, key_stack, header_stack, limits),
-            size_bytes=len(accepted.body),
-        )
-    if result.error is not None:
-        return error_response(result.error[2], result.error[1])
-    for rule, count in result.redactions.items():
-        hub.metrics.count_redaction(rule, count)
-    assert result.prepared is not None
-    prepared = result.prepared
-    rejected = [{"index": i, "error": reason} for i, reason in prepared.rejected]
-    hub.metrics.events_rejected.labels(protocol="native").inc(len(rejected))
-    if prepared.rows == 0:
+
+
+def _render(outcome: Outcome, _: Mapping[str, str]) -> Response:
+    rejected = [{"index": i, "error": reason} for i, reason in outcome.rejected]
+    if outcome.accepted == 0:
         return error_response(400, "no valid event in the request", accepted=0, rejected=rejected)
-    try:
-        await hub.spool.append(prepared.payload, prepared.rows)
-    except (SpoolFullError, SpoolClosedError) as exc:
-        return error_response(503, str(exc))
-    except OSError as exc:  # disk full or failing: nothing was acknowledged, retry later
-        return error_response(503, f"spool write failed: {exc.strerror or exc}")
-    hub.metrics.events_accepted.labels(protocol="native").inc(prepared.rows)
-    await hub.note_stacks(prepared.stacks)
-    return JSONResponse({"accepted": prepared.rows, "rejected": rejected})
+    return JSONResponse({"accepted": outcome.accepted, "rejected": rejected})
+
+
+def _render_error(error: IngestError, _: Mapping[str, str]) -> Response:
+    return error_response(error.status, error.message)
+
+
+NATIVE = Adapter(
+    name="native", decode=decode, render=_render, render_error=_render_error, check=_check
+)
+
+
+@router.post("/v1/events", openapi_extra=_INGEST_DOC, tags=["ingest"])
+@router.post("/ingest", openapi_extra=_INGEST_DOC, tags=["ingest"])
+async def ingest_events(
+    request: Request, service: Annotated[IngestService, Depends(INGEST)]
+) -> Response:
+    """Ingest native events: a JSON object, a JSON array or NDJSON, gzip or not."""
+    return await service.serve(request, NATIVE)
