@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from stacklens.ingest.pipeline import IngestPipeline, point_problem
 from stacklens.ingest.otlp import MetricPoint
 from stacklens.ingest.otlp.semconv import to_int
+from stacklens.ingest.pipeline import IngestPipeline, point_problem
 from stacklens.privacy import Redactor
 
 TS = 1_768_046_400 * 10**9
