@@ -1,8 +1,8 @@
 """OTLP/HTTP decoders: traces, logs and metrics bodies → the hub's native shapes.
 
-Pure functions (no I/O): the HTTP routes call ``decode_*`` with the (already
-gunzipped) body and its Content-Type, pass each raw event to ``schema.normalize``,
-and answer with ``export_response`` / ``status_body``.
+Pure functions (no I/O): the OTLP adapter (``ingest/otlp_http.py``) runs the
+``*_steps`` decoders on the (already gunzipped) body and its Content-Type, hands the
+batch to the ingest service, and answers with ``export_response`` / ``status_body``.
 """
 
 from __future__ import annotations
