@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import msgspec
-import structlog
 import yaml
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -55,12 +54,13 @@ from stacklens.api.quarantine import QUARANTINES, QuarantineDesk
 from stacklens.config import HubConfig
 from stacklens.event_schema import json_schema
 from stacklens.ids import Clock, IdFactory, new_ulid, system_clock_ns
-from stacklens.ingest import loki_http, otlp_http
-from stacklens.ingest import routes as ingest_routes
+from stacklens.ingest import loki_http, native_http, otlp_http
+from stacklens.ingest.instruments import HubMetrics
+from stacklens.ingest.limits import request_limits
 from stacklens.ingest.loader import Loader
-from stacklens.ingest.metrics import HubMetrics
 from stacklens.ingest.pipeline import IngestPipeline
 from stacklens.ingest.quarantine import Quarantine, quarantine_counter
+from stacklens.ingest.service import INGEST, IngestService
 from stacklens.ingest.spool import Spool
 from stacklens.ingest.workers import PipelinePool, PipelineSpec
 from stacklens.metadata import KeyRing, MetadataDB, StackRegistry
@@ -70,8 +70,6 @@ from stacklens.store.duckdb import DuckDBStore
 from stacklens.web import install_console
 
 __all__ = ["Hub", "create_app", "load_privacy_policies", "load_secret_key"]
-
-log = structlog.get_logger(__name__)
 
 
 def load_secret_key(data_dir: Path, configured: str | None) -> bytes:
@@ -211,11 +209,22 @@ class Hub:
             if config.ingest_workers > 0
             else None
         )
+        self.ingest = IngestService(
+            keys=self.keyring,
+            stacks=self.stacks,
+            pipeline=self.pipeline,
+            events=self.spool,
+            points=self.metrics_spool,
+            instruments=self.metrics,
+            limits=request_limits(config),
+            max_body_bytes=config.max_body_bytes,
+            pool=self.pipeline_pool,
+            clock=clock,
+        )
         self.analytics = Analytics(self.store, clock=clock)
         self.budgets = BudgetStore(self.metadata.engine, clock=clock)
         self.stack_metrics = StackMetricsCollector(self.store, clock)
         self.registry.register(self.stack_metrics)
-        self._known_stacks: set[str] = set()
         self.started = False
 
     def bootstrap_admin(self) -> str | None:
@@ -261,19 +270,6 @@ class Hub:
         self.loader.run_once()
         self.metrics_loader.run_once()
 
-    async def note_stacks(self, names: Iterable[str]) -> None:
-        """Register stacks first seen in acknowledged events. Runs after the ack is
-        decided, so a metadata hiccup is logged and retried later, never a 5xx."""
-        new = set(names) - self._known_stacks
-        if not new:
-            return
-        try:
-            await run_in_threadpool(self.stacks.ensure, new)
-        except Exception as exc:  # the events are durable; registration retries next time
-            log.warning("stack_registration_failed", error=f"{type(exc).__name__}: {exc}")
-            return
-        self._known_stacks |= new
-
 
 def create_app(hub: Hub) -> FastAPI:
     @asynccontextmanager
@@ -294,7 +290,7 @@ def create_app(hub: Hub) -> FastAPI:
     )
     app.state.hub = hub  # for tests and the CLI; routes get their parts from slots
     _provide_parts(app, hub)
-    app.include_router(ingest_routes.router)
+    app.include_router(native_http.router)
     app.include_router(otlp_http.router)
     app.include_router(loki_http.router)
     app.include_router(events_api.router)
@@ -353,6 +349,7 @@ def create_app(hub: Hub) -> FastAPI:
 
 def _provide_parts(app: FastAPI, hub: Hub) -> None:
     """Fill every route's slots with the hub's parts."""
+    INGEST.provide(app, hub.ingest)
     CLOCK.provide(app, hub.clock)
     STORE.provide(app, hub.store)
     KEYS.provide(app, hub.keyring)

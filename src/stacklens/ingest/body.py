@@ -1,4 +1,5 @@
-"""Request bodies: content encoding and the native JSON / array / NDJSON framing."""
+"""Request bodies: content encoding, the native JSON / array / NDJSON framing, and the
+hint for a body whose declared type is not what it holds."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ __all__ = [
     "ParsedBody",
     "UnsupportedMediaError",
     "decode_content_encoding",
+    "json_sent_as_protobuf",
     "media_type",
     "parse_native",
 ]
@@ -115,3 +117,15 @@ def parse_native(body: bytes) -> ParsedBody:
     if len(rejected) == len(events):
         raise BodyError("body is not JSON, a JSON array or NDJSON")
     return ParsedBody(events, rejected)
+
+
+def json_sent_as_protobuf(body: bytes, content_type: str | None) -> str | None:
+    """A hint when a body declared protobuf is in fact JSON (a common client mistake),
+    or ``None``. Only called once decoding has already failed."""
+    declared = (content_type or "").split(";")[0].strip().lower()
+    if "protobuf" in declared and body.lstrip()[:1] in (b"{", b"["):
+        return (
+            f"the body is JSON but Content-Type says {declared}: "
+            "send it with Content-Type: application/json"
+        )
+    return None

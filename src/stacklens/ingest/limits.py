@@ -10,7 +10,10 @@ an item past the attribute or nesting bound a 400; both name the limit and its s
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
+
+if TYPE_CHECKING:
+    from stacklens.config import HubConfig
 
 __all__ = [
     "DEFAULT_REQUEST_LIMITS",
@@ -19,6 +22,7 @@ __all__ = [
     "check_attributes",
     "check_items",
     "depth_error",
+    "request_limits",
 ]
 
 
@@ -33,6 +37,15 @@ class RequestLimits(NamedTuple):
 
 
 DEFAULT_REQUEST_LIMITS = RequestLimits()
+
+
+def request_limits(config: HubConfig) -> RequestLimits:
+    """The per-request cost bounds the configuration sets."""
+    return RequestLimits(
+        max_items=config.max_items_per_request,
+        max_attributes=config.max_attributes_per_item,
+        max_depth=config.max_attribute_depth,
+    )
 
 
 class RequestLimitError(ValueError):

@@ -4,34 +4,28 @@ Stream labels give stack, service and level; ``X-Scope-OrgID`` (Loki's tenant he
 names the stack. Entries are checked the way Loki checks them — too old, too new,
 line too long — and, like Loki, the valid entries of a batch are stored while the
 answer is 400 listing the refused ones (so Promtail does not resend the batch).
-Success is 204, as from Loki.
+Success is 204, as from Loki. The adapter of the Loki push protocol: :func:`decode`
+(which undoes Content-Encoding itself, so its errors are worded as Loki's) and the
+plain-text answers; the rest is the ingest service's.
 """
 
 from __future__ import annotations
 
-import time
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import PlainTextResponse, Response
 
-from stacklens.ingest.common import (
-    IngestError,
-    accept_request,
-    json_sent_as_protobuf,
-    request_limits,
-)
-from stacklens.ingest.limits import RequestLimitError
+from stacklens.ingest.batch import EventBatch, IngestError, IngestRequest, NotStoredError
+from stacklens.ingest.body import json_sent_as_protobuf
 from stacklens.ingest.loki import LokiDecodeError
 from stacklens.ingest.loki.push import push_steps
-from stacklens.ingest.pipeline import ForbiddenStackError, with_placeholders
-from stacklens.ingest.spool import SpoolClosedError, SpoolFullError
-from stacklens.ingest.steps import drive
+from stacklens.ingest.pipeline import with_placeholders
+from stacklens.ingest.service import INGEST, Adapter, IngestService, Outcome
+from stacklens.ingest.steps import Steps
 
-if TYPE_CHECKING:
-    from stacklens.server import Hub
-
-__all__ = ["check_entry_times", "router"]
+__all__ = ["LOKI", "check_entry_times", "decode", "router"]
 
 router = APIRouter(tags=["ingest"])
 
@@ -87,65 +81,53 @@ def _loki_reason(reason: str) -> str:
     return _NO_STACK if reason.startswith("stack_name is required") else reason
 
 
-@router.post("/loki/api/v1/push")
-async def loki_push(request: Request) -> Response:
-    """Loki push API (what Promtail, Grafana Alloy and Fluent Bit's loki output send)."""
-    hub: Hub = request.app.state.hub
-    started = time.perf_counter()
-    response = await _push(hub, request)
-    hub.metrics.requests.labels(protocol="loki", status=str(response.status_code)).inc()
-    if response.status_code == 204:
-        hub.metrics.ack_seconds.labels(protocol="loki").observe(time.perf_counter() - started)
-    return response
-
-
-async def _push(hub: Hub, request: Request) -> Response:
+def decode(request: IngestRequest) -> Steps[EventBatch]:
+    """A push body → its entries as log events, Loki's timestamp checks applied."""
     try:
-        accepted = await accept_request(
-            hub, request, stack_header="x-scope-orgid", undo_encoding=False
+        decoded = yield from push_steps(
+            request.body,
+            request.content_type,
+            request.content_encoding,
+            request.max_body_bytes,
+            request.limits,
         )
-        decoded = await drive(
-            push_steps(
-                accepted.body,
-                request.headers.get("content-type"),
-                request.headers.get("content-encoding"),
-                hub.config.max_body_bytes,
-                request_limits(hub.config),
-            ),
-            # snappy-compressed protobuf decodes to several times its size
-            size_bytes=4 * len(accepted.body),
-        )
-    except IngestError as exc:
-        return _text(exc.status, exc.message)
-    except RequestLimitError as exc:
-        return _text(exc.status, str(exc))
     except LokiDecodeError as exc:
-        hint = json_sent_as_protobuf(accepted.body, request.headers.get("content-type"))
-        return _text(400, f"cannot decode Loki push: {hint or exc}")
+        hint = json_sent_as_protobuf(request.body, request.content_type)
+        raise IngestError(400, f"cannot decode Loki push: {hint or exc}") from None
     events = with_placeholders(decoded.events, decoded.rejected)
-    too_old_or_new = check_entry_times(events, hub.clock())
-    try:
-        prepared = await drive(
-            hub.pipeline.prepare_steps(
-                events,
-                key_stack=accepted.principal.stack,
-                default_stack=accepted.header_stack,
-                rejected=decoded.rejected + too_old_or_new,
-            ),
-            items=len(events),
-        )
-    except ForbiddenStackError as exc:
-        return _text(403, str(exc))
-    hub.metrics.events_rejected.labels(protocol="loki").inc(len(prepared.rejected))
-    if prepared.rows:
-        try:
-            await hub.spool.append(prepared.payload, prepared.rows)
-        except (SpoolFullError, SpoolClosedError, OSError) as exc:
-            return _text(503, f"not stored, retry: {exc}")
-        hub.metrics.events_accepted.labels(protocol="loki").inc(prepared.rows)
-        await hub.note_stacks(prepared.stacks)
-    if prepared.rejected:
-        lines = [f"entry {i}: {_loki_reason(reason)}" for i, reason in prepared.rejected[:20]]
-        stored = f"{prepared.rows} entries stored; " if prepared.rows else ""
-        return _text(400, stored + f"{len(prepared.rejected)} refused:\n" + "\n".join(lines))
+    too_old_or_new = check_entry_times(events, request.received_ns)
+    return EventBatch(events, decoded.rejected + too_old_or_new)
+
+
+def _render(outcome: Outcome, _: Mapping[str, str]) -> Response:
+    if outcome.rejected:
+        lines = [f"entry {i}: {_loki_reason(reason)}" for i, reason in outcome.rejected[:20]]
+        stored = f"{outcome.accepted} entries stored; " if outcome.accepted else ""
+        return _text(400, stored + f"{len(outcome.rejected)} refused:\n" + "\n".join(lines))
     return Response(status_code=204)
+
+
+def _render_error(error: IngestError, _: Mapping[str, str]) -> Response:
+    if isinstance(error, NotStoredError):
+        return _text(error.status, f"not stored, retry: {error.detail}")
+    return _text(error.status, error.message)
+
+
+LOKI = Adapter(
+    name="loki",
+    decode=decode,
+    render=_render,
+    render_error=_render_error,
+    ok_status=204,
+    stack_header="x-scope-orgid",
+    undo_encoding=False,
+    size_factor=4,  # snappy-compressed protobuf decodes to several times its size
+)
+
+
+@router.post("/loki/api/v1/push")
+async def loki_push(
+    request: Request, service: Annotated[IngestService, Depends(INGEST)]
+) -> Response:
+    """Loki push API (what Promtail, Grafana Alloy and Fluent Bit's loki output send)."""
+    return await service.serve(request, LOKI)

@@ -1,37 +1,39 @@
 """OTLP/HTTP: ``POST /v1/traces``, ``/v1/logs``, ``/v1/metrics`` (protobuf or JSON).
 
-Spans and logs take the same path as native events (normalize → privacy → spool);
-metric points go to their own spool stream and the ``metric_points`` table. Answers
-follow the OTLP/HTTP spec: the Export*ServiceResponse in the request's encoding,
-``partial_success`` when items were rejected, ``google.rpc.Status`` bodies for errors,
-``Retry-After`` on 503.
+The adapter of OTLP/HTTP: a decoder per signal and the answers the OTLP/HTTP spec asks
+for. Spans and log records decode to event batches (the events sink, as native
+events); metric points to a point batch (the metric-points sink). Answers: the
+Export*ServiceResponse in the request's encoding, ``partial_success`` when items were
+rejected, ``google.rpc.Status`` bodies for errors, ``Retry-After`` on 503. A body that
+says protobuf but is JSON is answered in JSON, so the client can read why.
 """
 
 from __future__ import annotations
 
-import time
-from typing import TYPE_CHECKING, Literal
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from functools import partial
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from stacklens.ingest import otlp
-from stacklens.ingest.common import (
+from stacklens.ingest.batch import (
+    Decoder,
+    EventBatch,
     IngestError,
-    accept_request,
-    json_sent_as_protobuf,
-    request_limits,
+    IngestRequest,
+    NotStoredError,
+    PointBatch,
 )
-from stacklens.ingest.limits import RequestLimitError
-from stacklens.ingest.metric_rows import prepare_points
-from stacklens.ingest.pipeline import ForbiddenStackError, with_placeholders
-from stacklens.ingest.spool import Spool, SpoolClosedError, SpoolFullError
-from stacklens.ingest.steps import drive
+from stacklens.ingest.body import json_sent_as_protobuf
+from stacklens.ingest.otlp.content import JSON
+from stacklens.ingest.pipeline import with_placeholders
+from stacklens.ingest.service import INGEST, Adapter, IngestService, Outcome
+from stacklens.ingest.steps import Steps
 
-if TYPE_CHECKING:
-    from stacklens.server import Hub
-
-__all__ = ["router"]
+__all__ = ["ADAPTERS", "decode_logs", "decode_metrics", "decode_traces", "router"]
 
 router = APIRouter(tags=["ingest"])
 
@@ -39,6 +41,68 @@ router = APIRouter(tags=["ingest"])
 _GRPC_CODES = {400: 3, 401: 16, 403: 7, 413: 3, 415: 3, 429: 8, 503: 14}
 
 Kind = Literal["traces", "logs", "metrics"]
+Headers = Mapping[str, str]
+
+
+class _AnswerInJson(IngestError):
+    """Answered as JSON whatever the request's Content-Type (a protobuf error body
+    would be unreadable to a client that sent JSON)."""
+
+
+# ---------------------------------------------------------------- decoding
+
+
+def decode_traces(request: IngestRequest) -> Steps[EventBatch]:
+    return _decode_events("traces", otlp.trace_steps, request)
+
+
+def decode_logs(request: IngestRequest) -> Steps[EventBatch]:
+    return _decode_events("logs", otlp.log_steps, request)
+
+
+def decode_metrics(request: IngestRequest) -> Steps[PointBatch]:
+    with _otlp_errors("metrics", request):
+        decoded = yield from otlp.metric_steps(
+            request.body, _media(request.content_type), request.key_stack is None, request.limits
+        )
+    return PointBatch(decoded.points, decoded.rejected)
+
+
+def _decode_events(
+    kind: Kind,
+    steps: Callable[[bytes, str, bool, Any], Steps[otlp.DecodeResult]],
+    request: IngestRequest,
+) -> Steps[EventBatch]:
+    # A key bound to a stack decides the stack; otherwise service.namespace may.
+    with _otlp_errors(kind, request):
+        decoded = yield from steps(
+            request.body, _media(request.content_type), request.key_stack is None, request.limits
+        )
+    return EventBatch(with_placeholders(decoded.events, decoded.rejected), decoded.rejected)
+
+
+def _media(content_type: str | None) -> str:
+    try:
+        return otlp.media_type(content_type)
+    except otlp.UnsupportedMediaType as exc:
+        raise IngestError(415, str(exc)) from None
+
+
+@contextmanager
+def _otlp_errors(kind: Kind, request: IngestRequest) -> Iterator[None]:
+    """OTLP decode errors as IngestErrors, worded for ``kind``."""
+    try:
+        yield
+    except otlp.UnsupportedMediaType as exc:
+        raise IngestError(415, str(exc)) from None
+    except otlp.OtlpDecodeError as exc:
+        hint = json_sent_as_protobuf(request.body, request.content_type)
+        if hint is not None:
+            raise _AnswerInJson(400, f"cannot decode OTLP {kind}: {hint}") from None
+        raise IngestError(400, f"cannot decode OTLP {kind}: {exc}") from None
+
+
+# ---------------------------------------------------------------- answers
 
 
 def _status(status: int, message: str, content_type: str | None) -> Response:
@@ -56,91 +120,53 @@ def _summary(rejected: list[tuple[int, str]]) -> str:
     return shown + more
 
 
-async def _export(hub: Hub, request: Request, kind: Kind) -> Response:
-    content_type = request.headers.get("content-type")
-    try:
-        media = otlp.media_type(content_type)
-    except otlp.UnsupportedMediaType as exc:
-        return _status(415, str(exc), content_type)
-    try:
-        accepted = await accept_request(hub, request)
-    except IngestError as exc:
-        return _status(exc.status, exc.message, content_type)
-    key_stack = accepted.principal.stack
-    namespace_as_stack = key_stack is None
-    limits = request_limits(hub.config)
-    try:
-        if kind == "metrics":
-            decoded_points = await drive(
-                otlp.metric_steps(accepted.body, media, namespace_as_stack, limits),
-                size_bytes=len(accepted.body),
-            )
-            prepared = prepare_points(
-                decoded_points.points,
-                redactor=hub.redactor,
-                key_stack=key_stack,
-                default_stack=accepted.header_stack,
-                received_ns=hub.clock(),
-            )
-            payload, rows = prepared.payload, prepared.rows
-            rejected = sorted(decoded_points.rejected + prepared.rejected)
-            stacks: frozenset[str] = frozenset()
-            spool: Spool = hub.metrics_spool
-        else:
-            steps = otlp.trace_steps if kind == "traces" else otlp.log_steps
-            decoded = await drive(
-                steps(accepted.body, media, namespace_as_stack, limits),
-                size_bytes=len(accepted.body),
-            )
-            prepared_events = await drive(
-                hub.pipeline.prepare_steps(
-                    with_placeholders(decoded.events, decoded.rejected),
-                    key_stack=key_stack,
-                    default_stack=accepted.header_stack,
-                    rejected=decoded.rejected,
-                ),
-                items=len(decoded.events),
-            )
-            payload, rows = prepared_events.payload, prepared_events.rows
-            rejected = prepared_events.rejected
-            stacks = prepared_events.stacks
-            spool = hub.spool
-    except otlp.UnsupportedMediaType as exc:
-        return _status(415, str(exc), content_type)
-    except otlp.OtlpDecodeError as exc:
-        hint = json_sent_as_protobuf(accepted.body, content_type)
-        if hint is not None:  # answered as JSON: a protobuf error body would be unreadable
-            return _status(400, f"cannot decode OTLP {kind}: {hint}", "application/json")
-        return _status(400, f"cannot decode OTLP {kind}: {exc}", content_type)
-    except RequestLimitError as exc:
-        return _status(exc.status, str(exc), content_type)
-    except ForbiddenStackError as exc:
-        return _status(403, str(exc), content_type)
-    hub.metrics.events_rejected.labels(protocol=f"otlp_{kind}").inc(len(rejected))
-    if rows == 0 and rejected:
+def _check(headers: Headers) -> None:
+    _media(headers.get("content-type"))
+
+
+def _render(kind: Kind, outcome: Outcome, headers: Headers) -> Response:
+    content_type = headers.get("content-type")
+    rejected = outcome.rejected
+    if outcome.accepted == 0 and rejected:
         return _status(400, f"every item was rejected: {_summary(rejected)}", content_type)
-    if rows:
-        try:
-            await spool.append(payload, rows)
-        except (SpoolFullError, SpoolClosedError, OSError) as exc:
-            return _status(503, f"not stored, retry: {exc}", content_type)
-        hub.metrics.events_accepted.labels(protocol=f"otlp_{kind}").inc(rows)
-        await hub.note_stacks(stacks)
+    media = otlp.response_media_type(content_type)
     body = otlp.export_response(kind, len(rejected), _summary(rejected), media)
-    return Response(body, media_type=otlp.response_media_type(content_type))
+    return Response(body, media_type=media)
+
+
+def _render_error(error: IngestError, headers: Headers) -> Response:
+    if isinstance(error, _AnswerInJson):
+        return _status(error.status, error.message, JSON)
+    if isinstance(error, NotStoredError):
+        message = f"not stored, retry: {error.detail}"
+        return _status(error.status, message, headers.get("content-type"))
+    return _status(error.status, error.message, headers.get("content-type"))
+
+
+def _adapter(kind: Kind, decoder: Decoder) -> Adapter:
+    return Adapter(
+        name=f"otlp_{kind}",
+        decode=decoder,
+        render=partial(_render, kind),
+        render_error=_render_error,
+        check=_check,
+    )
+
+
+ADAPTERS: dict[Kind, Adapter] = {
+    "traces": _adapter("traces", decode_traces),
+    "logs": _adapter("logs", decode_logs),
+    "metrics": _adapter("metrics", decode_metrics),
+}
 
 
 def _route(kind: Kind) -> object:
-    async def export(request: Request) -> Response:
-        hub: Hub = request.app.state.hub
-        started = time.perf_counter()
-        response = await _export(hub, request, kind)
-        hub.metrics.requests.labels(protocol=f"otlp_{kind}", status=str(response.status_code)).inc()
-        if response.status_code == 200:
-            hub.metrics.ack_seconds.labels(protocol=f"otlp_{kind}").observe(
-                time.perf_counter() - started
-            )
-        return response
+    adapter = ADAPTERS[kind]
+
+    async def export(
+        request: Request, service: Annotated[IngestService, Depends(INGEST)]
+    ) -> Response:
+        return await service.serve(request, adapter)
 
     export.__name__ = f"otlp_{kind}"
     export.__doc__ = f"OTLP/HTTP {kind} export (protobuf or JSON, gzip or not)."

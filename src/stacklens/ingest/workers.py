@@ -1,13 +1,15 @@
-"""Ingest worker processes: the CPU half of the native ingest path on other cores.
+"""Ingest worker processes: the CPU half of every ingest protocol on other cores.
 
 Profiling the hub under load showed the process holding the GIL 93 % of the time, 86 %
 of it parsing bodies and running the pipeline (normalize → price → privacy → row). A
-``PipelinePool`` runs exactly that — :func:`stacklens.ingest.body.parse_native` and
-:meth:`IngestPipeline.prepare` — in worker processes; the hub process keeps HTTP, the
-spool (durability stays in one place) and the loader. Each worker builds its own
-pipeline from a :class:`PipelineSpec` (keys, policies, price overrides), so nothing
-but bytes crosses the process boundary: the request body in, the NDJSON payload,
-refusals and redaction counts out.
+``PipelinePool`` runs exactly that — the protocol's :data:`~stacklens.ingest.batch.Decoder`
+and :meth:`IngestPipeline.prepare_batch`, through :func:`prepare_request` — in worker
+processes, for native events, OTLP traces, logs and metrics and Loki pushes alike; the
+hub process keeps HTTP, admission, the spools (durability stays in one place) and the
+loader. Each worker builds its own pipeline from a :class:`PipelineSpec` (keys,
+policies, price overrides), so nothing but data crosses the process boundary: the
+admitted request and the decoder (a module-level function, pickled by name) in; the
+NDJSON payload, the refusals, or the :class:`IngestError`, and the redaction counts out.
 """
 
 from __future__ import annotations
@@ -19,14 +21,8 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from stacklens.ingest.body import BodyError, parse_native
-from stacklens.ingest.limits import (
-    DEFAULT_REQUEST_LIMITS,
-    RequestLimitError,
-    RequestLimits,
-    check_items,
-)
-from stacklens.ingest.pipeline import ForbiddenStackError, IngestPipeline, Prepared
+from stacklens.ingest.batch import Decoder, IngestError, IngestRequest, refusals
+from stacklens.ingest.pipeline import IngestPipeline, Prepared
 from stacklens.ingest.steps import Steps, run_steps
 from stacklens.privacy import PrivacyPolicy, Redactor
 
@@ -35,8 +31,7 @@ __all__ = [
     "PipelineSpec",
     "WorkerResult",
     "build_pipeline",
-    "native_steps",
-    "prepare_native",
+    "prepare_request",
 ]
 
 
@@ -51,8 +46,9 @@ class PipelineSpec(NamedTuple):
 
 class WorkerResult(NamedTuple):
     prepared: Prepared | None
-    #: ("body", message, status) or ("forbidden", message, 403) when refused whole.
-    error: tuple[str, str, int] | None
+    #: Set (and ``prepared`` not) when the request is refused whole.
+    error: IngestError | None
+    #: Values redacted in the worker, by rule: its counters cannot reach the hub's registry.
     redactions: dict[str, int]
 
 
@@ -77,49 +73,32 @@ def _initialize(spec: PipelineSpec) -> None:
     _pipeline = build_pipeline(spec, on_redaction=lambda rule, n: _redactions.update({rule: n}))
 
 
-def prepare_native(
-    pipeline: IngestPipeline,
-    body: bytes,
-    key_stack: str | None,
-    default_stack: str | None,
-    limits: RequestLimits = DEFAULT_REQUEST_LIMITS,
-) -> WorkerResult:
-    """A native body through ``pipeline``: the same work in the hub or in a worker."""
-    return run_steps(native_steps(pipeline, body, key_stack, default_stack, limits))
-
-
-def native_steps(
-    pipeline: IngestPipeline,
-    body: bytes,
-    key_stack: str | None,
-    default_stack: str | None,
-    limits: RequestLimits,
-) -> Steps[WorkerResult]:
-    """:func:`prepare_native`, pausing (``yield``) between chunks of events."""
-    try:
-        parsed = parse_native(body)
-        check_items(len(parsed.events), limits, "events")
-        prepared = yield from pipeline.prepare_steps(
-            parsed.events,
-            key_stack=key_stack,
-            default_stack=default_stack,
-            rejected=parsed.rejected,
+def prepare_request(
+    pipeline: IngestPipeline, decode: Decoder, request: IngestRequest
+) -> Steps[Prepared]:
+    """Decode ``request`` and prepare its batch: what a worker runs. The hub process,
+    without a pool, runs the same two steps functions (``decode`` and
+    :meth:`IngestPipeline.prepare_batch`), each through ``drive``."""
+    with refusals():
+        batch = yield from decode(request)
+        return (
+            yield from pipeline.prepare_batch(
+                batch,
+                key_stack=request.key_stack,
+                default_stack=request.header_stack,
+                received_ns=request.received_ns,
+            )
         )
-    except (BodyError, RequestLimitError) as exc:
-        return WorkerResult(None, ("body", str(exc), exc.status), {})
-    except ForbiddenStackError as exc:
-        return WorkerResult(None, ("forbidden", str(exc), 403), {})
-    return WorkerResult(prepared, None, {})
 
 
-def _prepare_native(
-    body: bytes, key_stack: str | None, default_stack: str | None, limits: RequestLimits
-) -> WorkerResult:
+def _prepare_in_worker(decode: Decoder, request: IngestRequest) -> WorkerResult:
     assert _pipeline is not None, "worker not initialized"
     _redactions.clear()
-    result = prepare_native(_pipeline, body, key_stack, default_stack, limits)
-    # A worker's counts cannot reach the hub's registry: they travel with the result.
-    return result._replace(redactions=dict(_redactions))
+    try:
+        prepared = run_steps(prepare_request(_pipeline, decode, request))
+    except IngestError as exc:
+        return WorkerResult(None, exc, dict(_redactions))
+    return WorkerResult(prepared, None, dict(_redactions))
 
 
 def _ready() -> bool:
@@ -127,7 +106,7 @@ def _ready() -> bool:
 
 
 class PipelinePool:
-    """``workers`` processes running the native ingest pipeline."""
+    """``workers`` processes running every protocol's decoding and the pipeline."""
 
     def __init__(self, spec: PipelineSpec, workers: int) -> None:
         # spawn, not fork: the hub process has threads (spool, loader, alerts).
@@ -144,18 +123,10 @@ class PipelinePool:
         for future in [self._executor.submit(_ready) for _ in range(self.workers)]:
             future.result(timeout=120)
 
-    async def prepare_native(
-        self,
-        body: bytes,
-        *,
-        key_stack: str | None,
-        default_stack: str | None,
-        limits: RequestLimits = DEFAULT_REQUEST_LIMITS,
-    ) -> WorkerResult:
+    async def prepare(self, decode: Decoder, request: IngestRequest) -> WorkerResult:
+        """``request`` decoded by ``decode`` and prepared, in a worker process."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(
-            self._executor, _prepare_native, body, key_stack, default_stack, limits
-        )
+        return await loop.run_in_executor(self._executor, _prepare_in_worker, decode, request)
 
     def close(self) -> None:
         self._executor.shutdown(wait=True, cancel_futures=True)

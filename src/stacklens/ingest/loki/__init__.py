@@ -3,7 +3,7 @@ raw ``log`` events in the native contract shape. Pure functions, no I/O."""
 
 from __future__ import annotations
 
-from .body import DEFAULT_MAX_BYTES, LokiDecodeError
+from .encoding import DEFAULT_MAX_BYTES, LokiDecodeError
 from .labels import LabelError, format_labels, parse_labels
 from .push import DecodeResult, decode_push
 

@@ -38,7 +38,7 @@ from stacklens.ingest.limits import (
 from stacklens.ingest.steps import CHUNK, Steps, run_steps
 from stacklens.schema import STACK_NAME_RE, EventError, parse_timestamp
 
-from .body import DEFAULT_MAX_BYTES, LokiDecodeError, decode_content, unsnappy
+from .encoding import DEFAULT_MAX_BYTES, LokiDecodeError, decode_content, unsnappy
 from .labels import LabelError, format_labels, parse_labels
 from .proto import PushRequest
 

@@ -1,4 +1,4 @@
-"""OTLP metrics → :class:`MetricPoint` rows (stored in their own table by the lead).
+"""OTLP metrics → :class:`MetricPoint` data points (the metric-points sink's items).
 
 One point per data point, with the series' resource stack/service and the point's own
 attributes (JSON text, sorted keys; resource attributes are not copied in, to keep

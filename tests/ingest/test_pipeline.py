@@ -1,12 +1,13 @@
-"""Metric points are bounded at the door: every acknowledged point fits its columns."""
+"""The pipeline's metric-points sink: points are bounded at the door, so every
+acknowledged point fits its columns."""
 
 from __future__ import annotations
 
 import pytest
 
-from stacklens.ingest.metric_rows import point_problem, prepare_points
 from stacklens.ingest.otlp import MetricPoint
 from stacklens.ingest.otlp.semconv import to_int
+from stacklens.ingest.pipeline import IngestPipeline, point_problem
 from stacklens.privacy import Redactor
 
 TS = 1_768_046_400 * 10**9
@@ -37,9 +38,8 @@ def test_points_that_do_not_fit_are_rejected_naming_the_field(
 ) -> None:
     problem = point_problem(_point(**changes))
     assert problem is not None and problem.startswith(f"{field}: out of range")
-    prepared = prepare_points(
+    prepared = IngestPipeline(Redactor(b"k")).prepare_points(
         [_point(), _point(**changes)],
-        redactor=Redactor(b"k"),
         key_stack=None,
         default_stack=None,
         received_ns=TS,
