@@ -30,11 +30,11 @@ from stacklens import __version__
 from stacklens.alerting.silences import SilenceStore
 from stacklens.alerting.statestore import AlertStateStore
 from stacklens.alerting.wiring import create_alert_engine
+from stacklens.analytics.analytics_service import Analytics
 from stacklens.analytics.budgets import BudgetStore
 from stacklens.analytics.collector import StackMetricsCollector
 from stacklens.analytics.pricing import Pricer, load_price_overrides
 from stacklens.analytics.rollups import ddl_statements, load_statements
-from stacklens.analytics.service import Analytics
 from stacklens.api import alerts as alerts_api
 from stacklens.api import analytics as analytics_api  # declares the budgets table before create_all
 from stacklens.api import backup as backup_api

@@ -14,7 +14,7 @@ from stacklens.alerting.defaults import default_rules
 from stacklens.alerting.rules import RuleGroup, RuleSet
 from stacklens.alerting.state import AlertState
 from stacklens.alerting.wiring import build_alerting
-from stacklens.analytics.service import Analytics
+from stacklens.analytics.analytics_service import Analytics
 from stacklens.metadata.db import MetadataDB
 from stacklens.store.duckdb import DuckDBStore
 from stacklens.testing import ManualClock

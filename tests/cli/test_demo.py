@@ -18,7 +18,7 @@ from stacklens.alerting.defaults import default_rules, default_rules_text
 from stacklens.alerting.rules import RuleSet
 from stacklens.alerting.state import AlertState
 from stacklens.alerting.wiring import build_alerting
-from stacklens.analytics.service import Analytics
+from stacklens.analytics.analytics_service import Analytics
 from stacklens.metadata.db import MetadataDB
 from stacklens.testing import HubProcess, ManualClock, wait_until
 from stacklens.testing.analytics import install_rollups

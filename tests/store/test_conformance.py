@@ -44,13 +44,13 @@ import msgspec
 import pytest
 
 from stacklens.alerting.signals import SIGNALS, Condition, build_query
+from stacklens.analytics.analytics_service import Analytics, budget_report
 from stacklens.analytics.backfill import backfill
 from stacklens.analytics.budgets import Budget
 from stacklens.analytics.collector import StackMetricsCollector
 from stacklens.analytics.export import billing_records, user_export
 from stacklens.analytics.pricing import PriceOverride, Pricer
 from stacklens.analytics.queries import Filters
-from stacklens.analytics.service import Analytics, budget_report
 from stacklens.schema import EventRow, MetricRow
 from stacklens.store.base import EventQuery, RejectedDataError
 from stacklens.testing.backends import BACKENDS, Backend, BackendFactory

@@ -13,9 +13,9 @@ import io
 import re
 from typing import Any, Final
 
+from stacklens.analytics.analytics_service import Analytics, format_ns
 from stacklens.analytics.costs import BILLING_COLUMNS, billing_rows, month_range_ns
 from stacklens.analytics.queries import Filters
-from stacklens.analytics.service import Analytics, format_ns
 from stacklens.analytics.sessions import list_sessions
 from stacklens.store.columns import EVENT_COLUMNS
 from stacklens.store.dialect import Dialect, Params

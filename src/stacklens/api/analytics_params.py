@@ -15,10 +15,10 @@ from typing import Annotated, Any, Final
 
 from fastapi import Depends, HTTPException, Path, Query, Request
 
+from stacklens.analytics.analytics_service import Analytics
 from stacklens.analytics.budgets import BudgetStore
 from stacklens.analytics.pricing import Pricer
 from stacklens.analytics.queries import HOUR_NS, Filters
-from stacklens.analytics.service import Analytics
 from stacklens.api.auth import require
 from stacklens.api.events import visible_stacks
 from stacklens.api.parts import Part
@@ -189,6 +189,6 @@ StackWindow = Annotated[Filters, Depends(_stack_window)]
 
 
 def window_json(f: Filters) -> dict[str, Any]:
-    from stacklens.analytics.service import format_ns
+    from stacklens.analytics.analytics_service import format_ns
 
     return {"since": format_ns(f.since_ns), "until": format_ns(f.until_ns), "step": f.step_s}

@@ -11,6 +11,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
+from stacklens.analytics.analytics_service import budget_report
 from stacklens.analytics.backfill import backfill
 from stacklens.analytics.costs import COST_DIMENSIONS
 from stacklens.analytics.export import (
@@ -19,7 +20,6 @@ from stacklens.analytics.export import (
     billing_records,
     user_export,
 )
-from stacklens.analytics.service import budget_report
 from stacklens.api.analytics_params import (
     Reader,
     Since,

@@ -17,7 +17,7 @@ from fastapi.staticfiles import StaticFiles
 
 from stacklens.api.auth import SESSIONS
 from stacklens.web import forms
-from stacklens.web.parts import ConsoleHub
+from stacklens.web.console_hub import ConsoleHub
 from stacklens.web.routes import Console, router
 from stacklens.web.session import session_principal
 

@@ -17,8 +17,8 @@ from urllib.parse import urlencode
 import msgspec
 from fastapi import HTTPException
 
+from stacklens.analytics.analytics_service import Analytics
 from stacklens.analytics.queries import Filters
-from stacklens.analytics.service import Analytics
 from stacklens.api.analytics_params import make_filters
 from stacklens.api.timeparse import parse_time_param
 from stacklens.metadata.keys import Principal

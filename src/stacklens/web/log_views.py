@@ -15,7 +15,7 @@ from typing import Any, Final
 
 import msgspec
 
-from stacklens.analytics.service import Analytics, format_ns
+from stacklens.analytics.analytics_service import Analytics, format_ns
 from stacklens.store.dialect import Params
 
 __all__ = [

@@ -10,19 +10,19 @@ from typing import Any, Final
 
 from fastapi import HTTPException
 
+from stacklens.analytics.analytics_service import Analytics, budget_report, format_ns
 from stacklens.analytics.budgets import BudgetStore
 from stacklens.analytics.costs import COST_DIMENSIONS
 from stacklens.analytics.definitions import HEARTBEAT_WINDOW_S
 from stacklens.analytics.heartbeats import stack_health
 from stacklens.analytics.queries import Filters
-from stacklens.analytics.service import Analytics, budget_report, format_ns
 from stacklens.api.events import visible_stacks
 from stacklens.metadata.keys import Principal
 from stacklens.store.base import EventQuery
 from stacklens.web import charts
+from stacklens.web.console_hub import ConsoleHub
 from stacklens.web.filters import PageParams, analytics_filters, window_ns
 from stacklens.web.log_views import LOG_TYPES, LogSearch, search_logs, span_tree
-from stacklens.web.parts import ConsoleHub
 
 __all__ = [
     "admin_page",

@@ -26,9 +26,9 @@ from stacklens.api.events import visible_stacks
 from stacklens.api.timeparse import parse_month_param
 from stacklens.metadata.keys import Principal, Role
 from stacklens.web import pages
+from stacklens.web.console_hub import ConsoleHub
 from stacklens.web.csrf import FIELD, LOGIN_COOKIE, CsrfError, CsrfGuard, set_login_cookie
 from stacklens.web.filters import RANGES, REFRESH_CHOICES, PageParams, parse_params
-from stacklens.web.parts import ConsoleHub
 from stacklens.web.session import ConsoleSession, SessionStore
 from stacklens.web.templating import (
     asset_version,

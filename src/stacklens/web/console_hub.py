@@ -9,8 +9,8 @@ from __future__ import annotations
 from typing import Protocol
 
 from stacklens.alerting.alerting_service import AlertingService
+from stacklens.analytics.analytics_service import Analytics
 from stacklens.analytics.budgets import BudgetStore
-from stacklens.analytics.service import Analytics
 from stacklens.api.alerts import AlertStores
 from stacklens.ids import Clock
 from stacklens.metadata.db import MetadataDB
