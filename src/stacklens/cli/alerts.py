@@ -14,15 +14,9 @@ from typing import Any
 import click
 
 from stacklens.alerting.yamlnodes import FileError
+from stacklens.cli.options import DATA_DIR
 
 __all__ = ["rules", "silence"]
-
-_DATA_DIR = click.option(
-    "--data-dir",
-    type=click.Path(path_type=Path, file_okay=False),
-    default=None,
-    help="Data directory (env STACKLENS_DATA_DIR; default ./stacklens-data).",
-)
 
 
 def _metadata(data_dir: Path | None) -> Any:
@@ -151,7 +145,7 @@ def silence() -> None:
 
 
 @silence.command("add")
-@_DATA_DIR
+@DATA_DIR
 @click.argument("matchers", nargs=-1, required=True)
 @click.option("--duration", default="1h", show_default=True, help="How long, e.g. 30m, 2h, 1d.")
 @click.option("--comment", default="", help="Why.")
@@ -175,7 +169,7 @@ def silence_add(
 
 
 @silence.command("list")
-@_DATA_DIR
+@DATA_DIR
 @click.option("--all", "show_all", is_flag=True, help="Include expired silences.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (Alertmanager's silence shape).")
 def silence_list(data_dir: Path | None, show_all: bool, as_json: bool) -> None:
@@ -199,7 +193,7 @@ def silence_list(data_dir: Path | None, show_all: bool, as_json: bool) -> None:
 
 
 @silence.command("expire")
-@_DATA_DIR
+@DATA_DIR
 @click.argument("silence_id")
 def silence_expire(data_dir: Path | None, silence_id: str) -> None:
     """Expire the silence SILENCE_ID now (its id or a unique prefix of it)."""

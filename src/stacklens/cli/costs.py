@@ -14,18 +14,9 @@ from pathlib import Path
 
 import click
 
-__all__ = ["billing", "budgets", "prices"]
+from stacklens.cli.options import KEY, URL
 
-_URL = click.option(
-    "--url",
-    envvar="STACKLENS_URL",
-    default="http://127.0.0.1:4320",
-    show_default=True,
-    help="The hub's URL (env STACKLENS_URL).",
-)
-_KEY = click.option(
-    "--key", envvar="STACKLENS_API_KEY", required=True, help="An API key (env STACKLENS_API_KEY)."
-)
+__all__ = ["billing", "budgets", "prices"]
 
 
 def _fail(response: object) -> None:
@@ -46,8 +37,8 @@ def prices() -> None:
 
 
 @prices.command("backfill")
-@_URL
-@_KEY
+@URL
+@KEY
 @click.option("--since", required=True, help="YYYY-MM-DD or RFC 3339: reprice events from then.")
 @click.option(
     "--timeout", type=float, default=600.0, show_default=True, help="Seconds to wait for the hub."
@@ -77,8 +68,8 @@ def billing() -> None:
 
 
 @billing.command("export")
-@_URL
-@_KEY
+@URL
+@KEY
 @click.option("--month", required=True, help="The month to export, YYYY-MM.")
 @click.option(
     "--format",
@@ -131,8 +122,8 @@ def _budgets_url(url: str, stack: str | None = None) -> str:
 
 
 @budgets.command("list")
-@_URL
-@_KEY
+@URL
+@KEY
 def budgets_list(url: str, key: str) -> None:
     """Budgets with month-to-date use (a read key; a bound key sees its stack)."""
     import httpx
@@ -150,8 +141,8 @@ def budgets_list(url: str, key: str) -> None:
 
 
 @budgets.command("set")
-@_URL
-@_KEY
+@URL
+@KEY
 @click.argument("stack")
 @click.option("--usd", type=float, default=None, help="Monthly budget in US dollars.")
 @click.option("--tokens", type=int, default=None, help="Monthly budget in tokens.")
@@ -174,8 +165,8 @@ def budgets_set(url: str, key: str, stack: str, usd: float | None, tokens: int |
 
 
 @budgets.command("delete")
-@_URL
-@_KEY
+@URL
+@KEY
 @click.argument("stack")
 def budgets_delete(url: str, key: str, stack: str) -> None:
     """Remove STACK's budget (an admin key for it)."""

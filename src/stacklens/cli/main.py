@@ -16,26 +16,10 @@ from typing import Any
 import click
 import msgspec
 
+from stacklens.cli.options import DATA_DIR, KEY, URL
 from stacklens.config import HubConfig, load_config
 
 __all__ = ["main"]
-
-_DATA_DIR = click.option(
-    "--data-dir",
-    type=click.Path(path_type=Path, file_okay=False),
-    default=None,
-    help="Data directory (env STACKLENS_DATA_DIR; default ./stacklens-data).",
-)
-_URL = click.option(
-    "--url",
-    envvar="STACKLENS_URL",
-    default="http://127.0.0.1:4320",
-    show_default=True,
-    help="The hub's URL (env STACKLENS_URL).",
-)
-_KEY = click.option(
-    "--key", envvar="STACKLENS_API_KEY", required=True, help="An API key (env STACKLENS_API_KEY)."
-)
 
 
 def _config(**overrides: Any) -> HubConfig:
@@ -128,7 +112,7 @@ def main() -> None:
 
 
 @main.command()
-@_DATA_DIR
+@DATA_DIR
 @click.option("--host", default=None, help="Bind address (env STACKLENS_HOST; default 127.0.0.1).")
 @click.option("--port", type=int, default=None, help="Port (env STACKLENS_PORT; default 4320).")
 def serve(data_dir: Path | None, host: str | None, port: int | None) -> None:
@@ -190,7 +174,7 @@ def keys() -> None:
 
 
 @keys.command("create")
-@_DATA_DIR
+@DATA_DIR
 @click.option(
     "--role",
     type=click.Choice(["ingest", "read", "admin"]),
@@ -214,7 +198,7 @@ def keys_create(data_dir: Path | None, role: str, stack: str | None, label: str 
 
 
 @keys.command("list")
-@_DATA_DIR
+@DATA_DIR
 def keys_list(data_dir: Path | None) -> None:
     """List keys: id, role, stack, status and label (never the keys)."""
     from stacklens.metadata import KeyRing
@@ -229,7 +213,7 @@ def keys_list(data_dir: Path | None) -> None:
 
 
 @keys.command("revoke")
-@_DATA_DIR
+@DATA_DIR
 @click.argument("key_id")
 def keys_revoke(data_dir: Path | None, key_id: str) -> None:
     """Revoke the key KEY_ID (from `keys list`). Takes effect on the next request."""
@@ -247,7 +231,7 @@ def stacks() -> None:
 
 
 @stacks.command("create")
-@_DATA_DIR
+@DATA_DIR
 @click.argument("name")
 @click.option("--health-url", default=None, help="The stack's health endpoint, for probes.")
 @click.option("--print-env", is_flag=True, help="Print the env lines a deployer sets on the stack.")
@@ -276,7 +260,7 @@ def stacks_create(
 
 
 @stacks.command("list")
-@_DATA_DIR
+@DATA_DIR
 def stacks_list(data_dir: Path | None) -> None:
     """List known stacks."""
     from stacklens.metadata import StackRegistry
@@ -320,8 +304,8 @@ def privacy_check(file: Path, privacy_file: Path | None) -> None:
 
 @main.command()
 @click.argument("file", type=click.Path(path_type=Path, dir_okay=False, exists=True))
-@_URL
-@_KEY
+@URL
+@KEY
 @click.option("--follow", is_flag=True, help="Keep tailing the file (like tail -F).")
 @click.option("--positions", type=click.Path(path_type=Path), default=None, help="Positions file.")
 @click.option("--batch", type=int, default=1000, show_default=True, help="Lines per request.")
@@ -378,8 +362,8 @@ def send(
 
 
 @main.command()
-@_URL
-@_KEY
+@URL
+@KEY
 @click.option("--events", type=int, default=5000, show_default=True, help="How many events.")
 @click.option(
     "--hours", type=float, default=24.0, show_default=True, help="Spread over the last N hours."
