@@ -29,7 +29,7 @@ from typing import Any, Final, Protocol
 
 import msgspec
 
-from stacklens.analytics.rollups import BILLING_DAILY, SESSION_SUMMARIES
+from stacklens.analytics.rollups import BILLING_ADJUSTMENTS, BILLING_DAILY, SESSION_SUMMARIES
 from stacklens.ids import Clock, IdFactory
 from stacklens.retention.audit import ErasureAudit, ErasureRecord
 from stacklens.store.base import ErasureStep, QueryResult
@@ -86,9 +86,7 @@ def _users(d: Dialect, user_ids: tuple[str, ...]) -> tuple[Params, str]:
     return p, d.in_list("user_id", p("users", user_ids, "str_list"))
 
 
-def erasure_steps(
-    d: Dialect, user_ids: tuple[str, ...], *, adjustments_table: str | None = None
-) -> list[ErasureStep]:
+def erasure_steps(d: Dialect, user_ids: tuple[str, ...]) -> list[ErasureStep]:
     """The rollup statements of an erasure, in order: fold the users' billing records
     into :data:`ERASED_USER` ones (summing into a record already there), drop theirs,
     anonymize their billing adjustments, drop their session summaries."""
@@ -112,14 +110,13 @@ def erasure_steps(
         ErasureStep("", fold, dict(p.values)),
         ErasureStep(_BILLING, f"DELETE FROM {BILLING_DAILY.name} WHERE {users}", _only(p)),
     ]
-    if adjustments_table is not None:
-        steps.append(
-            ErasureStep(
-                _BILLING,
-                f"UPDATE {adjustments_table} SET user_id = {marker} WHERE {users}",
-                dict(p.values),
-            )
+    steps.append(
+        ErasureStep(
+            _BILLING,
+            f"UPDATE {BILLING_ADJUSTMENTS.name} SET user_id = {marker} WHERE {users}",
+            dict(p.values),
         )
+    )
     steps.append(
         ErasureStep(
             "session_summaries", f"DELETE FROM {SESSION_SUMMARIES.name} WHERE {users}", _only(p)
@@ -149,7 +146,6 @@ class UserEraser:
         pseudonymize: Callable[[str], str],
         clock: Clock,
         new_id: IdFactory,
-        adjustments_table: str | None = None,
     ) -> None:
         self.store = store
         self.audit = audit
@@ -157,7 +153,6 @@ class UserEraser:
         self._pseudonymize = pseudonymize
         self._clock = clock
         self._new_id = new_id
-        self._adjustments = adjustments_table
 
     def erase(self, user_id: str, *, key_id: str) -> ErasureReport:
         if not user_id.strip():
@@ -166,9 +161,7 @@ class UserEraser:
         d = self.store.dialect
         loaded_before = int(self.store.fetch(*_raw_rows_sql(d, ids)).scalar() or 0)
         self._flush()
-        counts = self.store.erase_user(
-            ids, erasure_steps(d, ids, adjustments_table=self._adjustments)
-        )
+        counts = self.store.erase_user(ids, erasure_steps(d, ids))
         events = counts.get("events", 0)
         removed = {
             "events": min(events, loaded_before),
