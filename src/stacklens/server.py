@@ -53,7 +53,7 @@ from stacklens.api.costs import PSEUDONYMS
 from stacklens.api.health import HEALTH
 from stacklens.api.parts import CLOCK, STORE
 from stacklens.api.quarantine import QUARANTINES, QuarantineDesk
-from stacklens.api.retention import ERASER
+from stacklens.api.retention import ERASER, RETENTION
 from stacklens.config import HubConfig
 from stacklens.event_schema import json_schema
 from stacklens.ids import Clock, IdFactory, new_ulid, system_clock_ns
@@ -69,7 +69,10 @@ from stacklens.metadata import KeyRing, MetadataDB, StackRegistry
 from stacklens.operations.backup import BackupSource
 from stacklens.privacy import PrivacyPolicy, Redactor
 from stacklens.retention.audit import ErasureAudit
+from stacklens.retention.collector import RetentionCollector
 from stacklens.retention.erasure import UserEraser
+from stacklens.retention.status import RetentionView
+from stacklens.retention.tiers import TIERS, RetentionPolicy
 from stacklens.store.duckdb import DuckDBStore
 from stacklens.web import install_console
 
@@ -225,6 +228,12 @@ class Hub:
             clock=clock,
             new_id=new_id,
         )
+        # The global periods; per-stack overrides come with the retention job's wiring.
+        policy = RetentionPolicy.build({t: getattr(config, f"retention_{t}") for t in TIERS})
+        self.retention_status = RetentionView(
+            self.store, policy, clock=clock, interval_s=config.retention_interval_s
+        )
+        self.registry.register(RetentionCollector(self.retention_status.status))
         self.stack_metrics = StackMetricsCollector(self.store, clock)
         self.registry.register(self.stack_metrics)
         self._known_stacks: set[str] = set()
@@ -376,6 +385,7 @@ def _provide_parts(app: FastAPI, hub: Hub) -> None:
     PSEUDONYMS.provide(app, hub.redactor.pseudonymize_user)
     ALERT_STORES.provide(app, hub.alert_stores)
     ERASER.provide(app, hub.eraser)
+    RETENTION.provide(app, hub.retention_status)
     if hub.alerts is not None:
         ALERTING.provide(app, hub.alerts)
     BACKUP.provide(app, BackupSource(hub.config.data_dir, hub.store, hub.metadata, hub.flush))
