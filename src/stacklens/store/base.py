@@ -84,7 +84,8 @@ class StagedRows(msgspec.Struct, frozen=True):
 
 class ErasureStep(msgspec.Struct, frozen=True):
     """One statement of a user's erasure besides the raw rows (a rollup's), built over
-    the store's dialect; the rows it changes are counted under ``label``."""
+    the store's dialect; the rows it changes are counted under ``label`` (an empty
+    label: not counted)."""
 
     label: str
     statement: str

@@ -254,7 +254,8 @@ class DuckDBStore:
                     counts["events"] += _changed(con.execute(statement, params))
                 for step in steps:
                     changed = _changed(con.execute(step.statement, step.params))
-                    counts[step.label] = counts.get(step.label, 0) + changed
+                    if step.label:
+                        counts[step.label] = counts.get(step.label, 0) + changed
                 con.execute("COMMIT")
             except BaseException:
                 with contextlib.suppress(duckdb.Error):
