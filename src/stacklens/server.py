@@ -43,6 +43,7 @@ from stacklens.api import events as events_api
 from stacklens.api import health as health_api
 from stacklens.api import metric_points as metric_points_api
 from stacklens.api import quarantine as quarantine_api
+from stacklens.api import retention as retention_api
 from stacklens.api.alerts import ALERT_STORES, ALERTING, AlertStores
 from stacklens.api.analytics_params import ANALYTICS, BUDGETS, PRICER
 from stacklens.api.auth import KEYS, authenticate
@@ -51,6 +52,7 @@ from stacklens.api.costs import PSEUDONYMS
 from stacklens.api.health import HEALTH
 from stacklens.api.parts import CLOCK, STORE
 from stacklens.api.quarantine import QUARANTINES, QuarantineDesk
+from stacklens.api.retention import ERASER, RETENTION
 from stacklens.config import HubConfig
 from stacklens.event_schema import json_schema
 from stacklens.ids import Clock, IdFactory, new_ulid, system_clock_ns
@@ -66,6 +68,11 @@ from stacklens.ingest.workers import PipelinePool, PipelineSpec
 from stacklens.metadata import KeyRing, MetadataDB, StackRegistry
 from stacklens.operations.backup import BackupSource
 from stacklens.privacy import PrivacyPolicy, Redactor
+from stacklens.retention.audit import ErasureAudit
+from stacklens.retention.collector import RetentionCollector
+from stacklens.retention.erasure import UserEraser
+from stacklens.retention.status import RetentionView
+from stacklens.retention.tiers import TIERS, RetentionPolicy
 from stacklens.store.duckdb import DuckDBStore
 from stacklens.web import install_console
 
@@ -223,6 +230,20 @@ class Hub:
         )
         self.analytics = Analytics(self.store, clock=clock)
         self.budgets = BudgetStore(self.metadata.engine, clock=clock)
+        self.eraser = UserEraser(
+            self.store,
+            ErasureAudit(self.metadata.engine),
+            flush=self.flush,
+            pseudonymize=self.redactor.pseudonymize_user,
+            clock=clock,
+            new_id=new_id,
+        )
+        # The global periods; per-stack overrides come with the retention job's wiring.
+        policy = RetentionPolicy.build({t: getattr(config, f"retention_{t}") for t in TIERS})
+        self.retention_status = RetentionView(
+            self.store, policy, clock=clock, interval_s=config.retention_interval_s
+        )
+        self.registry.register(RetentionCollector(self.retention_status.status))
         self.stack_metrics = StackMetricsCollector(self.store, clock)
         self.registry.register(self.stack_metrics)
         self.started = False
@@ -301,6 +322,7 @@ def create_app(hub: Hub) -> FastAPI:
     app.include_router(health_api.router)
     app.include_router(backup_api.router)
     app.include_router(quarantine_api.router)
+    app.include_router(retention_api.router)
 
     @app.get("/metrics", tags=["metrics"])
     async def metrics(request: Request) -> Response:
@@ -359,6 +381,8 @@ def _provide_parts(app: FastAPI, hub: Hub) -> None:
     BUDGETS.provide(app, hub.budgets)
     PSEUDONYMS.provide(app, hub.redactor.pseudonymize_user)
     ALERT_STORES.provide(app, hub.alert_stores)
+    ERASER.provide(app, hub.eraser)
+    RETENTION.provide(app, hub.retention_status)
     if hub.alerts is not None:
         ALERTING.provide(app, hub.alerts)
     BACKUP.provide(app, BackupSource(hub.config.data_dir, hub.store, hub.metadata, hub.flush))

@@ -260,6 +260,13 @@ def probe_quarantine(w: World, who: str) -> None:
     assert client.post("/api/v1/quarantine/events/1-1/retry").status_code == 403
 
 
+def probe_erase_user(w: World, who: str) -> None:
+    # A user's data spans every stack: a key bound to alpha may not erase it.
+    client = w.client(who)
+    assert client.delete("/api/v1/users/someone").status_code == 403
+    assert w.hub.eraser.audit.list() == []
+
+
 def _ingest_probe(path: str, header: str, content_type: str, body: bytes) -> Callable[..., None]:
     def probe(w: World, who: str) -> None:
         client = w.client(who)
@@ -276,6 +283,7 @@ PROBES: dict[tuple[str, str], Callable[[World, str], None]] = {
     ("POST", "/api/v1/costs/backfill"): probe_backfill,
     ("POST", "/api/v1/backup"): probe_backup,
     ("POST", "/api/v1/quarantine/{stream}/{entry_id}/retry"): probe_quarantine,
+    ("DELETE", "/api/v1/users/{user_id}"): probe_erase_user,
     ("POST", "/api/v1/silences"): probe_api_create_silence,
     ("DELETE", "/api/v1/silences/{silence_id}"): probe_api_expire_silence,
     ("POST", "/alerts/silences"): probe_console_create_silence,

@@ -22,6 +22,7 @@ from stacklens.analytics import (
 )
 from stacklens.analytics.heartbeats import DEFAULT_POLICY
 from stacklens.analytics.queries import Filters
+from stacklens.retention import erasure, status
 from stacklens.store import sql
 from stacklens.store.base import EventQuery
 from stacklens.store.columns import TABLES
@@ -67,6 +68,13 @@ def statements() -> Iterator[tuple[str, str]]:
     )
     yield "metric names", sql.metric_names_sql(("a",), d)[0]
     yield "drop day", " ".join(sql.drop_day_sql("events", dt.date(2026, 1, 1), d)[0])
+    yield "erase user rows", sql.erase_user_rows_sql("events", ("u",), d)[0]
+    for i, step in enumerate(erasure.erasure_steps(d, ("u", "v"))):
+        yield f"erasure step {i}", step.statement
+    for tier, tables in status.TIER_TABLES.items():
+        for table in tables:
+            yield f"oldest {tier} {table.table}", status.oldest_sql(d, table)
+    yield "billing adjustments", costs.adjustment_rows(d, 0, S, ("a",))[0]
     for f in (HOURS, RAW):
         name = "hourly" if f is HOURS else "raw"
         measures = queries.MEASURES

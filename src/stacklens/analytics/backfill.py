@@ -6,6 +6,11 @@ client-sent cost is never touched. For every event whose cost changes, the same
 transaction updates the event and adds the difference to ``usage_hourly``,
 ``billing_daily`` and ``session_summaries``.
 
+Billing records of a closed month (:mod:`stacklens.analytics.billing_close`) are never
+rewritten: their cost change goes to ``billing_adjustments`` instead (one row per
+billing key, reason ``backfill``), in the same transaction. The events, ``usage_hourly``
+and ``session_summaries`` are repriced in place whatever the month.
+
 Limits (documented): only days still held as raw events (7 days by default) can be
 recomputed; older billing records keep their cost. The ``/metrics`` counters
 (``stacklens_cost_usd_total``) are not revised — a Prometheus counter must never go
@@ -19,8 +24,10 @@ from typing import Any, Final, Protocol
 
 import msgspec
 
+from stacklens.analytics.billing_close import is_closed
 from stacklens.analytics.pricing import COST_SOURCE_KEY, Pricer
 from stacklens.analytics.rollups import (
+    BILLING_ADJUSTMENTS,
     BILLING_DAILY,
     SESSION_SUMMARIES,
     USAGE_HOURLY,
@@ -31,6 +38,7 @@ from stacklens.store.base import QueryResult, StagedRows
 from stacklens.store.dialect import Dialect, Params
 
 __all__ = [
+    "BACKFILL_REASON",
     "REPRICED",
     "BackfillResult",
     "RepricingStore",
@@ -46,7 +54,12 @@ _REPRICED_COLUMNS: Final = (
     ("ts", "timestamp"),
     ("new_cost", "float"),
     ("source", "string"),
+    # 1 when the event's billing month is closed: its change becomes an adjustment.
+    ("closed", "int"),
+    ("recorded_at", "timestamp"),
 )
+#: ``billing_adjustments.reason`` of a backfill's adjustments.
+BACKFILL_REASON: Final = "backfill"
 
 
 class RepricingStore(Protocol):
@@ -112,13 +125,20 @@ def repricing_statements(d: Dialect) -> list[str]:
         "1, 2, 3, 4, 5, 6, 7",
         "true",
     )
-    billing = _delta_upsert(
-        d,
-        BILLING_DAILY,
+    billing_key = (
         f"{d.day('e.ts')}, e.stack_name, coalesce(e.user_id, ''), coalesce(e.model, ''), "
-        "coalesce(e.provider, ''), coalesce(e.agent, '')",
-        "1, 2, 3, 4, 5, 6",
-        "true",
+        "coalesce(e.provider, ''), coalesce(e.agent, '')"
+    )
+    billing = _delta_upsert(d, BILLING_DAILY, billing_key, "1, 2, 3, 4, 5, 6", "r.closed = 0")
+    unpriced_delta = (
+        f"sum({d.cast('r.new_cost IS NULL', 'int')} - {d.cast('e.cost_usd IS NULL', 'int')})"
+    )
+    adjust = (
+        f"INSERT INTO {BILLING_ADJUSTMENTS.name} ({', '.join(BILLING_ADJUSTMENTS.names)}) "
+        f"SELECT {billing_key}, sum(coalesce(r.new_cost, 0) - coalesce(e.cost_usd, 0)), "
+        f"{unpriced_delta}, '{BACKFILL_REASON}', max(r.recorded_at) FROM events e "
+        "JOIN repriced r ON e.event_id = r.event_id AND e.ts = r.ts WHERE r.closed = 1 "
+        "GROUP BY 1, 2, 3, 4, 5, 6"
     )
     sessions = _delta_upsert(
         d, SESSION_SUMMARIES, "e.stack_name, e.session_id", "1, 2", "e.session_id IS NOT NULL"
@@ -134,7 +154,7 @@ def repricing_statements(d: Dialect) -> list[str]:
         "r",
         "events.event_id = r.event_id AND events.ts = r.ts",
     )
-    return [hourly, billing, sessions, update]
+    return [hourly, billing, adjust, sessions, update]
 
 
 def backfill(
@@ -142,9 +162,14 @@ def backfill(
     pricer: Pricer,
     since_ns: int,
     until_ns: int | None = None,
+    *,
+    now_ns: int | None = None,
 ) -> BackfillResult:
     """Reprice the candidates: read them through ``store.fetch``, price them here, and
-    write every change in one transaction through ``store.apply_staged``."""
+    write every change in one transaction through ``store.apply_staged``.
+
+    ``now_ns`` decides which billing months are closed (their changes become
+    adjustments); ``None`` treats every month as open."""
     d = store.dialect
     sql, params = candidates_sql(d, since_ns, until_ns)
     rows = store.fetch(sql, params).rows
@@ -164,7 +189,8 @@ def backfill(
             unpriced += 1
         if new != old and not (new is not None and old is not None and abs(new - old) < 1e-12):
             source = None if new is None else pricer.source(provider or None, model)
-            changed.append((event_id, ts_ns, new, source))
+            closed = now_ns is not None and is_closed(ts_ns, now_ns)
+            changed.append((event_id, ts_ns, new, source, int(closed), now_ns or 0))
     if changed:
         staged = StagedRows(REPRICED, _REPRICED_COLUMNS, changed)
         store.apply_staged(staged, repricing_statements(d))

@@ -24,9 +24,12 @@ from stacklens.analytics.rollups import TOKEN_COLUMNS
 from stacklens.store.dialect import Dialect, Params
 
 __all__ = [
+    "ADJUSTMENT_COLUMNS",
     "BILLING_COLUMNS",
+    "BILLING_SOURCE",
     "COST_DIMENSIONS",
     "Projection",
+    "adjustment_rows",
     "billing_rows",
     "cost_by",
     "cost_in_days",
@@ -49,6 +52,17 @@ BILLING_COLUMNS: Final = (
     *_MEASURES,
 )
 DAY_NS: Final = 86_400 * 10**9
+
+_BILLING_KEY: Final = "day, stack_name, user_id, model, provider, agent"
+#: The billing records with the adjustments of closed months added (no calls, no
+#: tokens: an adjustment changes cost and the unpriced count only), as cost queries
+#: read them: a closed month's figures are its originals plus its adjustments.
+BILLING_SOURCE: Final = (
+    f"(SELECT {_BILLING_KEY}, calls, {', '.join(TOKEN_COLUMNS)}, cost_usd, unpriced "
+    f"FROM billing_daily UNION ALL SELECT {_BILLING_KEY}, 0, "
+    + ", ".join("0" for _ in TOKEN_COLUMNS)
+    + ", cost_usd, unpriced FROM billing_adjustments) billing"
+)
 
 
 #: Cost of rows of which every call is unpriced is NULL, never $0: unpriced is not free
@@ -100,7 +114,7 @@ def cost_by(d: Dialect, f: Filters, dim: str, *, limit: int = 1000) -> Query:
     key = d.date_to_text("day") if dim == "day" else f"nullif({dim}, '')"
     order = "1" if dim == "day" else "cost_usd DESC, calls DESC, 1"
     sql = (
-        f"SELECT {key} AS {dim}, {_sums()} FROM billing_daily WHERE {_where(d, p, f)} "
+        f"SELECT {key} AS {dim}, {_sums()} FROM {BILLING_SOURCE} WHERE {_where(d, p, f)} "
         f"GROUP BY 1 ORDER BY {order} LIMIT {p('limit', int(limit), 'int')}"
     )
     return sql, p.values
@@ -109,7 +123,7 @@ def cost_by(d: Dialect, f: Filters, dim: str, *, limit: int = 1000) -> Query:
 def cost_in_days(d: Dialect, f: Filters) -> Query:
     """One row of totals over the window's days."""
     p = Params(d)
-    return f"SELECT {_sums()} FROM billing_daily WHERE {_where(d, p, f)}", p.values
+    return f"SELECT {_sums()} FROM {BILLING_SOURCE} WHERE {_where(d, p, f)}", p.values
 
 
 def unpriced(d: Dialect, f: Filters) -> Query:
@@ -117,8 +131,9 @@ def unpriced(d: Dialect, f: Filters) -> Query:
     p = Params(d)
     sql = (
         "SELECT nullif(provider, '') AS provider, model, sum(unpriced) AS events, "
-        f"{d.date_to_text('max(day)')} AS last_day FROM billing_daily "
-        f"WHERE {_where(d, p, f)} AND unpriced > 0 GROUP BY 1, 2 ORDER BY events DESC, 2"
+        f"{d.date_to_text(d.agg_if('max', 'day', 'unpriced > 0'))} AS last_day "
+        f"FROM {BILLING_SOURCE} WHERE {_where(d, p, f)} GROUP BY 1, 2 "
+        "HAVING sum(unpriced) > 0 ORDER BY events DESC, 2"
     )
     return sql, p.values
 
@@ -163,6 +178,33 @@ def billing_rows(
     sql = (
         f"SELECT {cols} FROM billing_daily WHERE {_where(d, p, f)} "
         "ORDER BY day, stack_name, user_id, model, provider, agent"
+    )
+    return sql, p.values
+
+
+ADJUSTMENT_COLUMNS: Final = (
+    "day", "stack_name", "user_id", "model", "provider", "agent",
+    "cost_usd", "unpriced", "reason", "recorded_at",
+)  # fmt: skip
+
+
+def adjustment_rows(
+    d: Dialect, since_ns: int, until_ns: int, stacks: tuple[str, ...] | None = None
+) -> Query:
+    """The billing adjustments of the days in [since, until), oldest first."""
+    f = Filters(since_ns=since_ns, until_ns=until_ns, stacks=stacks)
+    p = Params(d)
+    cols = ", ".join(
+        f"{d.date_to_text('day')} AS day"
+        if c == "day"
+        else f"{d.ts_to_ns('recorded_at')} AS recorded_ns"
+        if c == "recorded_at"
+        else c
+        for c in ADJUSTMENT_COLUMNS
+    )
+    sql = (
+        f"SELECT {cols} FROM billing_adjustments WHERE {_where(d, p, f)} "
+        f"ORDER BY recorded_at, {_BILLING_KEY}"
     )
     return sql, p.values
 

@@ -2,6 +2,10 @@
 
 Billing rows are the ``billing_daily`` records (day x stack x user x model x provider
 x agent: calls, tokens, cost, unpriced calls); user ids are the stored pseudonyms.
+Each line's ``record`` is ``billing``; a closed month's repricing follows them as
+separate lines with ``record`` = ``adjustment`` (the cost and unpriced-count change,
+no calls or tokens, its ``reason`` and ``recorded_at``): the month's total is the sum
+of both, and the original lines stay what they were when the month closed.
 A user's export (seed 000 §5.3) holds their session summaries, billing records and
 the raw events still retained, under their pseudonymized id.
 """
@@ -14,13 +18,19 @@ import re
 from typing import Any, Final
 
 from stacklens.analytics.analytics_service import Analytics, format_ns
-from stacklens.analytics.costs import BILLING_COLUMNS, billing_rows, month_range_ns
+from stacklens.analytics.costs import (
+    BILLING_COLUMNS,
+    adjustment_rows,
+    billing_rows,
+    month_range_ns,
+)
 from stacklens.analytics.queries import Filters
 from stacklens.analytics.sessions import list_sessions
 from stacklens.store.columns import EVENT_COLUMNS
 from stacklens.store.dialect import Dialect, Params
 
 __all__ = [
+    "EXPORT_COLUMNS",
     "EXPORT_FORMATS",
     "billing_csv",
     "billing_parquet",
@@ -31,6 +41,8 @@ __all__ = [
 ]
 
 EXPORT_FORMATS: Final = ("csv", "parquet")
+#: The export's columns: the billing record's, then what marks an adjustment line.
+EXPORT_COLUMNS: Final = (*BILLING_COLUMNS, "record", "reason", "recorded_at")
 _MONTH: Final = re.compile(r"(\d{4})-(\d{2})")
 
 
@@ -48,6 +60,12 @@ def billing_records(
     start, end = month_range_ns(*parse_month(month))
     rows = analytics.rows(billing_rows(analytics.d, start, end, stacks))
     for row in rows:
+        row["record"] = "billing"
+    for adjustment in analytics.rows(adjustment_rows(analytics.d, start, end, stacks)):
+        recorded = adjustment.pop("recorded_ns")
+        adjustment["recorded_at"] = None if recorded is None else format_ns(int(recorded))
+        rows.append({**adjustment, "record": "adjustment"})
+    for row in rows:
         for key in ("user_id", "model", "provider", "agent"):
             if row[key] == "":
                 row[key] = None
@@ -56,10 +74,10 @@ def billing_records(
 
 def billing_csv(rows: list[dict[str, Any]]) -> bytes:
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(BILLING_COLUMNS), lineterminator="\n")
+    writer = csv.DictWriter(buffer, fieldnames=list(EXPORT_COLUMNS), lineterminator="\n")
     writer.writeheader()
     for row in rows:
-        writer.writerow({k: ("" if row.get(k) is None else row[k]) for k in BILLING_COLUMNS})
+        writer.writerow({k: ("" if row.get(k) is None else row[k]) for k in EXPORT_COLUMNS})
     return buffer.getvalue().encode()
 
 
@@ -75,10 +93,13 @@ def billing_parquet(rows: list[dict[str, Any]]) -> bytes:
         "provider": pa.string(),
         "agent": pa.string(),
         "cost_usd": pa.float64(),
+        "record": pa.string(),
+        "reason": pa.string(),
+        "recorded_at": pa.string(),
     }
-    schema = pa.schema([(c, types.get(c, pa.int64())) for c in BILLING_COLUMNS])
+    schema = pa.schema([(c, types.get(c, pa.int64())) for c in EXPORT_COLUMNS])
     table = pa.Table.from_pylist(
-        [{c: row.get(c) for c in BILLING_COLUMNS} for row in rows], schema=schema
+        [{c: row.get(c) for c in EXPORT_COLUMNS} for row in rows], schema=schema
     )
     sink = io.BytesIO()
     pq.write_table(table, sink)

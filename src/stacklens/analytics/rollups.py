@@ -17,6 +17,10 @@ incrementally:
 ``metric_counters``   cumulative per-stack series behind /metrics; never pruned, so
                       counters never decrease.
 
+``billing_adjustments`` (not a load rollup: a cost backfill writes it) holds the cost
+changes of billing records of closed months, which are never rewritten (see
+:mod:`stacklens.analytics.billing_close`).
+
 Empty dimensions are stored as ``''`` (key columns cannot be NULL).
 """
 
@@ -35,6 +39,7 @@ from stacklens.analytics.definitions import (
 from stacklens.store.dialect import DUCKDB, Dialect, Merge
 
 __all__ = [
+    "BILLING_ADJUSTMENTS",
     "ROLLUP_TABLES",
     "TOKEN_COLUMNS",
     "Table",
@@ -156,6 +161,26 @@ SESSION_SUMMARIES: Final = Table(
     },
 )
 
+#: Append-only: one row per (billing key, backfill) of a closed month, the cost and
+#: unpriced-count change a repricing would have made to that ``billing_daily`` record.
+BILLING_ADJUSTMENTS: Final = Table(
+    "billing_adjustments",
+    [
+        ("day", "date"),
+        ("stack_name", "string"),
+        ("user_id", "string"),
+        ("model", "string"),
+        ("provider", "string"),
+        ("agent", "string"),
+        ("cost_usd", "float"),
+        ("unpriced", "int"),
+        ("reason", "string"),
+        ("recorded_at", "timestamp"),
+    ],
+    [],
+    {},
+)
+
 STACK_LAST_SEEN: Final = Table(
     "stack_last_seen",
     [
@@ -203,8 +228,9 @@ CAPPED_DIMS: Final = ("model", "agent", "tool", "role")
 
 
 def ddl_statements(d: Dialect = DUCKDB) -> list[str]:
-    """``CREATE TABLE IF NOT EXISTS`` for every rollup table."""
-    return [d.create_table(t.name, t.columns, t.key) for t in ROLLUP_TABLES]
+    """``CREATE TABLE IF NOT EXISTS`` for every rollup table and the billing
+    adjustments."""
+    return [d.create_table(t.name, t.columns, t.key) for t in (*ROLLUP_TABLES, BILLING_ADJUSTMENTS)]
 
 
 def _upsert(d: Dialect, table: Table, select: str) -> str:

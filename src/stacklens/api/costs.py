@@ -107,7 +107,7 @@ async def cost_backfill(
     pricer = pricer_for(request)
 
     def run() -> dict[str, Any]:
-        result = backfill(store, pricer, since_ns)
+        result = backfill(store, pricer, since_ns, now_ns=a.clock())
         return {
             "examined": result.examined,
             "repriced": result.repriced,

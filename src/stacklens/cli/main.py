@@ -53,6 +53,8 @@ _LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "backup": ("stacklens.cli.backup", "backup"),
     "restore": ("stacklens.cli.backup", "restore"),
     "quarantine": ("stacklens.cli.quarantine", "quarantine"),
+    "users": ("stacklens.cli.retention", "users"),
+    "retention": ("stacklens.cli.retention", "retention"),
 }
 NEEDS_SERVER = "this command needs the server extra: pip install 'stacklens[server]'"
 

@@ -12,6 +12,7 @@ import msgspec
 from stacklens.store.dialect import Dialect
 
 __all__ = [
+    "ErasureStep",
     "EventQuery",
     "LoadResult",
     "QueryResult",
@@ -81,6 +82,16 @@ class StagedRows(msgspec.Struct, frozen=True):
     rows: list[tuple[Any, ...]]
 
 
+class ErasureStep(msgspec.Struct, frozen=True):
+    """One statement of a user's erasure besides the raw rows (a rollup's), built over
+    the store's dialect; the rows it changes are counted under ``label`` (an empty
+    label: not counted)."""
+
+    label: str
+    statement: str
+    params: dict[str, Any] = msgspec.field(default_factory=dict)
+
+
 class RejectedDataError(ValueError):
     """The store refused the rows themselves (a value that does not fit a column or a
     rollup sum, a line that is not JSON): retrying the same rows cannot succeed, so the
@@ -113,6 +124,20 @@ class Store(Reader, Protocol):
     def drop_day(self, stream: str, day: dt.date) -> None:
         """Drop every row of ``stream``'s table whose event time falls on the UTC
         ``day`` (the statements of :meth:`Dialect.drop_partition`)."""
+        ...
+
+    def erase_user(
+        self, user_ids: Sequence[str], steps: Sequence[ErasureStep] = ()
+    ) -> dict[str, int]:
+        """Delete every raw row (events, logs, spans) whose ``user_id`` is one of
+        ``user_ids`` from every table holding them, then run ``steps``, in one
+        transaction exclusive of loads. Returns the rows changed per label (``events``
+        for the raw rows, each step's label for its own)."""
+        ...
+
+    def storage(self, tables: Sequence[str]) -> dict[str, int]:
+        """Estimated bytes on disk of each of ``tables`` (0 for one that does not
+        exist); a tier's size is the sum over its tables."""
         ...
 
     def checkpoint(self, stream: str) -> int:

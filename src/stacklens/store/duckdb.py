@@ -23,6 +23,7 @@ import msgspec
 
 from stacklens.store import sql
 from stacklens.store.base import (
+    ErasureStep,
     EventQuery,
     LoadResult,
     Params,
@@ -231,6 +232,52 @@ class DuckDBStore:
                     con.execute("ROLLBACK")
                 raise
 
+    def _user_row_tables(self) -> list[str]:
+        """Every table holding raw rows with a ``user_id``: today one per raw table.
+        When the store keeps one table per UTC day, this is the one loop to change (to
+        every day table of each :data:`~stacklens.store.sql.USER_ROW_TABLES`)."""
+        return [table.name for table in sql.USER_ROW_TABLES]
+
+    def erase_user(
+        self, user_ids: Sequence[str], steps: Sequence[ErasureStep] = ()
+    ) -> dict[str, int]:
+        """The users' raw rows out of every table that holds them, then ``steps``
+        (rollups), in one transaction with no load in between (all or nothing)."""
+        users = tuple(user_ids)
+        counts: dict[str, int] = {"events": 0}
+        with self._write_lock:
+            con = self._con
+            con.execute("BEGIN TRANSACTION")
+            try:
+                for table in self._user_row_tables():
+                    statement, params = sql.erase_user_rows_sql(table, users)
+                    counts["events"] += _changed(con.execute(statement, params))
+                for step in steps:
+                    changed = _changed(con.execute(step.statement, step.params))
+                    if step.label:
+                        counts[step.label] = counts.get(step.label, 0) + changed
+                con.execute("COMMIT")
+            except BaseException:
+                with contextlib.suppress(duckdb.Error):
+                    con.execute("ROLLBACK")
+                raise
+        return counts
+
+    def storage(self, tables: Sequence[str]) -> dict[str, int]:
+        """Bytes of the database file's blocks each table's columns occupy (distinct
+        blocks x the block size). Rows loaded since the last checkpoint live in the WAL
+        and are not counted until DuckDB checkpoints them into the file."""
+        existing = {str(row[0]) for row in self.fetch(_TABLE_NAMES).rows}
+        block_size = int(self.fetch(_BLOCK_SIZE).scalar() or 0)
+        sizes: dict[str, int] = {}
+        for table in tables:
+            if check_identifier(table) not in existing:
+                sizes[table] = 0
+                continue
+            blocks = self.fetch(_TABLE_BLOCKS, {"table": table}).scalar()
+            sizes[table] = int(blocks or 0) * block_size
+        return sizes
+
     @contextlib.contextmanager
     def writer(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """The writer connection, exclusively (no load runs meanwhile).
@@ -291,6 +338,22 @@ class DuckDBStore:
     def close(self) -> None:
         with self._write_lock:
             self._con.close()
+
+
+_TABLE_NAMES: Final = "SELECT table_name FROM duckdb_tables() WHERE NOT temporary"
+_BLOCK_SIZE: Final = "SELECT block_size FROM pragma_database_size() LIMIT 1"
+#: A segment names its first block; a long one lists more in ``additional_block_ids``.
+_TABLE_BLOCKS: Final = (
+    "SELECT count(DISTINCT b) FROM (SELECT block_id AS b FROM pragma_storage_info($table) "
+    "WHERE persistent AND block_id >= 0 UNION ALL SELECT unnest(additional_block_ids) "
+    "FROM pragma_storage_info($table) WHERE persistent)"
+)
+
+
+def _changed(result: duckdb.DuckDBPyConnection) -> int:
+    """The number of rows a DELETE/UPDATE/INSERT changed (DuckDB answers it as a row)."""
+    row = result.fetchone()
+    return int(row[0]) if row and row[0] is not None else 0
 
 
 def _scalar(con: duckdb.DuckDBPyConnection, statement: str) -> int:

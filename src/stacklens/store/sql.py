@@ -16,7 +16,7 @@ from typing import Any, Final
 
 from stacklens.store.base import EventQuery
 from stacklens.store.columns import EVENTS, METRIC_POINTS, TABLES, TableSpec
-from stacklens.store.dialect import DUCKDB, Dialect, Params
+from stacklens.store.dialect import DUCKDB, Dialect, Params, check_identifier
 
 __all__ = [
     "CHECKPOINTS",
@@ -25,6 +25,7 @@ __all__ = [
     "count_events_sql",
     "dedup_staged_sql",
     "drop_day_sql",
+    "erase_user_rows_sql",
     "insert_staged_sql",
     "metric_names_sql",
     "select_events_sql",
@@ -180,3 +181,16 @@ def drop_day_sql(
     """Drop one UTC day (by event time ``ts``) of a stream's table."""
     p = Params(d)
     return d.drop_partition(p, TABLES[stream].name, "ts", day), p.values
+
+
+#: Raw tables that hold a ``user_id`` column: events, logs and spans. OTel metric
+#: points carry no user (their attributes are the exporter's labels).
+USER_ROW_TABLES: Final = (EVENTS,)
+
+
+def erase_user_rows_sql(table: str, user_ids: tuple[str, ...], d: Dialect = DUCKDB) -> Statement:
+    """Delete one table's rows of these users (``table``: a raw table, or one day's
+    table of it once the store keeps a table per day)."""
+    p = Params(d)
+    users = p("users", user_ids, "str_list")
+    return f"DELETE FROM {check_identifier(table)} WHERE {d.in_list('user_id', users)}", p.values

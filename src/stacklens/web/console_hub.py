@@ -16,6 +16,7 @@ from stacklens.ids import Clock
 from stacklens.metadata.db import MetadataDB
 from stacklens.metadata.keys import KeyRing
 from stacklens.metadata.stacks import StackRegistry
+from stacklens.retention.status import RetentionView
 from stacklens.store.base import Store
 
 __all__ = ["ConsoleHub"]
@@ -42,3 +43,6 @@ class ConsoleHub(Protocol):
     #: Alert history and silences, with alerting on or off.
     @property
     def alert_stores(self) -> AlertStores: ...
+    #: What each retention tier keeps (the admin page's table).
+    @property
+    def retention_status(self) -> RetentionView: ...

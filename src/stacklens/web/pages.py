@@ -405,6 +405,7 @@ def alerts_page(hub: ConsoleHub, principal: Principal) -> dict[str, Any]:
 def admin_page(hub: ConsoleHub) -> dict[str, Any]:
     keys = hub.keyring.list()
     return {
+        "retention": [t.to_json() for t in hub.retention_status.status()],
         "stacks": hub.stacks.list(),
         "keys": sorted(keys, key=lambda k: (k.revoked_ns is not None, -k.created_ns)),
     }
