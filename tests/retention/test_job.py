@@ -4,10 +4,8 @@ sessions and billing expire on their own tiers, and a day waits for the loader."
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 from pathlib import Path
 
-import msgspec
 import pytest
 
 from stacklens.analytics.service import Analytics
@@ -17,18 +15,18 @@ from stacklens.retention.tiers import RetentionPolicy
 from stacklens.store.duckdb import DuckDBStore
 from stacklens.testing import ManualClock
 from stacklens.testing.analytics import install_rollups
-from stacklens.testing.retention import DAY_NS, day_figures, day_points, day_traffic, table_counts
+from stacklens.testing.retention import (
+    DAY_NS,
+    START_NS,
+    day_figures,
+    day_points,
+    day_traffic,
+    load_segment,
+    table_counts,
+)
 
-# 2026-06-01T00:00Z
-START = 1_780_272_000 * 10**9
-_numbers = itertools.count(1)
-
-
-def load(store: DuckDBStore, tmp: Path, rows: list[msgspec.Struct], stream: str = "events") -> None:
-    number = next(_numbers)
-    path = tmp / f"segment-{number:06d}.ndjson"
-    path.write_bytes(b"".join(msgspec.json.encode(r) + b"\n" for r in rows))
-    store.load_segments(stream, [(number, path)])
+START = START_NS
+load = load_segment
 
 
 @pytest.fixture

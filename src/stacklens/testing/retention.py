@@ -3,14 +3,40 @@ data gives (raw and rollup-backed) to compare before and after the raw days go."
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, Final
 
-from stacklens.schema import EventRow, MetricRow
-from stacklens.store.base import Reader
+import msgspec
 
-__all__ = ["DAY_NS", "day_figures", "day_points", "day_traffic", "table_counts"]
+from stacklens.schema import EventRow, MetricRow
+from stacklens.store.base import Reader, Store
+
+__all__ = [
+    "DAY_NS",
+    "START_NS",
+    "day_figures",
+    "day_points",
+    "day_traffic",
+    "load_segment",
+    "table_counts",
+]
 
 DAY_NS: Final = 86_400 * 10**9
+#: 2026-06-01T00:00Z, where the retention tests' simulated days start.
+START_NS: Final = 1_780_272_000 * 10**9
+_numbers = itertools.count(1)
+
+
+def load_segment(
+    store: Store, tmp: Path, rows: Sequence[msgspec.Struct], stream: str = "events"
+) -> None:
+    """Load rows as the loader does: one sealed NDJSON spool segment."""
+    number = next(_numbers)
+    path = tmp / f"segment-{number:06d}.ndjson"
+    path.write_bytes(b"".join(msgspec.json.encode(r) + b"\n" for r in rows))
+    store.load_segments(stream, [(number, path)])
 
 
 def day_traffic(day_start_ns: int, count: int, *, stack: str = "alpha") -> list[EventRow]:
