@@ -95,3 +95,17 @@ def test_the_api_answers_400_naming_the_retention(tmp_path: Path) -> None:
         }
         assert client.get("/api/v1/usage", params={"since": since}).status_code == 200
         assert client.get("/api/v1/latency", params={"since": "24h"}).status_code == 200
+
+
+def test_door_limits_carry_each_stacks_events_retention() -> None:
+    from stacklens.retention.guard import door_limits
+    from stacklens.schema import EventError, normalize
+    from stacklens.testing import SequentialIds
+
+    limits = door_limits(RetentionPolicy.build({}, {"acme": {"events": "30d"}}))
+    assert limits.age_error("alpha", NOW - 8 * DAY_NS, NOW) == "older than events retention (7d)"
+    assert limits.age_error("acme", NOW - 8 * DAY_NS, NOW) is None
+    assert limits.max_future_ns == 24 * HOUR  # the rest of the base limits stay
+    event = {"event_type": "log", "timestamp": NOW - 8 * DAY_NS}
+    with pytest.raises(EventError, match=r"older than events retention \(7d\)"):
+        normalize(event, default_stack="alpha", now_ns=NOW, new_id=SequentialIds(), limits=limits)

@@ -10,10 +10,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from stacklens.retention.expiry import DAY_NS, day_of
-from stacklens.retention.tiers import RetentionPolicy
+import msgspec
 
-__all__ = ["OutsideRetentionError", "RawHorizon", "outside_message", "raw_horizon"]
+from stacklens.retention.expiry import DAY_NS, day_of
+from stacklens.retention.tiers import RetentionPolicy, TierPeriods
+from stacklens.schema import DEFAULT_LIMITS, Limits, MaxAge
+
+__all__ = [
+    "OutsideRetentionError",
+    "RawHorizon",
+    "door_limits",
+    "outside_message",
+    "raw_horizon",
+]
 
 #: ``(stacks, now_ns) -> (first retained instant in ns, the period as text)``.
 RawHorizon = Callable[[tuple[str, ...] | None, int], tuple[int, str]]
@@ -43,4 +52,19 @@ def outside_message(field: str, kept_from_ns: int, period: str) -> str:
     return (
         f"{field} is outside raw events retention ({period}): raw events are kept from "
         f"{day_of(kept_from_ns).isoformat()}"
+    )
+
+
+def door_limits(policy: RetentionPolicy, base: Limits = DEFAULT_LIMITS) -> Limits:
+    """``base`` with events retention as the oldest event each stack may send
+    (``normalize(..., limits=door_limits(policy))``; OTLP doors call
+    :meth:`Limits.age_error`)."""
+
+    def age(periods: TierPeriods) -> MaxAge:
+        return MaxAge(periods.events, periods.text("events"))
+
+    return msgspec.structs.replace(
+        base,
+        max_age=age(policy.default),
+        max_age_by_stack={name: age(p) for name, p in policy.stacks.items()},
     )
