@@ -115,6 +115,12 @@ class Store(Reader, Protocol):
         ``day`` (the statements of :meth:`Dialect.drop_partition`)."""
         ...
 
+    def reclaim_space(self) -> bool:
+        """Give the space of dropped days back (write what the log holds into the
+        database and free the dropped blocks), when no other write is in flight;
+        ``False``: not now, the retention job tries again on its next run."""
+        ...
+
     def checkpoint(self, stream: str) -> int:
         """The number of the last segment loaded for ``stream`` (0 when none)."""
         ...

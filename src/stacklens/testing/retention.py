@@ -20,6 +20,7 @@ __all__ = [
     "day_points",
     "day_traffic",
     "load_segment",
+    "native_events",
     "table_counts",
 ]
 
@@ -79,6 +80,28 @@ def day_traffic(day_start_ns: int, count: int, *, stack: str = "alpha") -> list[
                 )
             )
     return rows
+
+
+_TOP: Final = ("event_id", "stack_name", "session_id", "user_id", "event_type")
+
+
+def native_events(rows: Sequence[EventRow]) -> list[dict[str, Any]]:
+    """The same events as a client sends them to ``POST /v1/events``."""
+    out = []
+    for row in rows:
+        fields = msgspec.structs.asdict(row)
+        event = {k: fields.pop(k) for k in _TOP if fields.get(k) is not None}
+        event["timestamp"] = fields.pop("ts")
+        data = {
+            k: v
+            for k, v in fields.items()
+            if v is not None and k not in ("attributes", "received_ns", "message")
+        }
+        if row.message is not None:
+            data["content"] = row.message
+        event["data"] = data
+        out.append(event)
+    return out
 
 
 def day_points(day_start_ns: int, count: int, *, stack: str = "alpha") -> list[MetricRow]:
