@@ -165,3 +165,31 @@ def test_the_job_thread_runs_on_its_interval_and_stops(store: DuckDBStore, tmp_p
     assert not job.is_running
     assert days_of(store) == []
     assert job.days_dropped == 4
+
+
+def test_a_run_that_dropped_days_gives_their_space_back(store: DuckDBStore, tmp_path: Path) -> None:
+    fill(store, tmp_path, 3)
+    wal = Path(str(store.path) + ".wal")
+    assert wal.exists() and wal.stat().st_size > 0  # loads sit in the WAL (256 MB threshold)
+    report = RetentionJob(
+        store, RetentionPolicy.build({}), clock=ManualClock(START + 30 * DAY_NS)
+    ).run_once()
+    assert report.dropped_days and report.reclaimed
+    assert not wal.exists() or wal.stat().st_size == 0
+    nothing = RetentionJob(store, RetentionPolicy.build({}), clock=ManualClock(START)).run_once()
+    assert not nothing.reclaimed  # nothing dropped: no checkpoint
+
+
+def test_the_hub_runs_the_job_with_its_policy_and_stops_it(tmp_path: Path) -> None:
+    from stacklens.testing import in_process_hub
+
+    policy_file = tmp_path / "policy.yaml"
+    policy_file.write_text("stacks:\n  acme:\n    retention: {events: 30d}\n")
+    with in_process_hub(tmp_path / "data", clock=ManualClock(START), privacy_file=policy_file) as (
+        hub,
+        _,
+    ):
+        assert hub.retention.is_running
+        assert hub.retention_policy.for_stack("acme").events == 30 * DAY_NS
+        assert hub.retention.run_once().error is None
+    assert not hub.retention.is_running
