@@ -4,7 +4,7 @@ import msgspec
 import pytest
 
 from stacklens.event_schema import json_schema
-from stacklens.schema import EventError, Limits, normalize, parse_timestamp, to_row
+from stacklens.schema import EventError, Limits, MaxAge, normalize, parse_timestamp, to_row
 from stacklens.testing import SequentialIds
 
 NOW = 1_769_904_000 * 10**9  # 2026-02-01T00:00:00Z
@@ -154,6 +154,23 @@ def test_limits_bound_attribute_count_and_string_size() -> None:
         norm({**base, "attributes": {str(i): i for i in range(4)}}, limits=limits)
     with pytest.raises(EventError, match="longer than 10"):
         norm({**base, "attributes": {"a": "x" * 11}}, limits=limits)
+
+
+def test_an_event_older_than_events_retention_is_refused_naming_it() -> None:
+    day = 86400 * 10**9
+    limits = Limits(
+        max_age=MaxAge(7 * day, "7d"), max_age_by_stack={"acme": MaxAge(30 * day, "30d")}
+    )
+    old = {"event_type": "log", "timestamp": "2026-01-20T00:00:00Z"}  # 12 days before NOW
+    with pytest.raises(EventError, match=r"^older than events retention \(7d\)$"):
+        norm(old, limits=limits)
+    assert norm(old, stack="acme", limits=limits)["timestamp"] == NOW - 12 * day
+    # A little late but inside retention is accepted as it is (it lands in its own day).
+    late = norm({**old, "timestamp": "2026-01-25T00:00:01Z"}, limits=limits)
+    assert late["timestamp"] == NOW - 7 * day + 10**9
+    with pytest.raises(EventError, match=r"older than events retention \(30d\)"):
+        norm({**old, "timestamp": "2025-12-01T00:00:00Z"}, stack="acme", limits=limits)
+    assert norm(old)["timestamp"] == NOW - 12 * day  # no retention given: any age
 
 
 def test_json_schema_lists_event_types_and_stack_pattern() -> None:

@@ -29,6 +29,7 @@ __all__ = [
     "EventError",
     "EventRow",
     "Limits",
+    "MaxAge",
     "MetricRow",
     "normalize",
     "parse_timestamp",
@@ -131,6 +132,14 @@ CAMEL_DATA_ALIASES: Final[Mapping[str, str]] = {
 }
 
 
+class MaxAge(msgspec.Struct, frozen=True):
+    """How old an event may be: the events retention, as nanoseconds and as the
+    setting's text for the reason (``7d``)."""
+
+    ns: int
+    text: str
+
+
 class Limits(msgspec.Struct, frozen=True):
     """Bounds on one event; an event past one is rejected with the reason."""
 
@@ -140,6 +149,18 @@ class Limits(msgspec.Struct, frozen=True):
     max_attributes: int = 256
     #: Events further in the future than this are refused (a client clock gone wrong).
     max_future_ns: int = 24 * 3600 * 10**9
+    #: Events older than events retention are refused: their day is being dropped, or
+    #: already is (None: any age). ``max_age_by_stack``: a stack's own retention.
+    max_age: MaxAge | None = None
+    max_age_by_stack: dict[str, MaxAge] = msgspec.field(default_factory=dict)
+
+    def age_error(self, stack: str, ts_ns: int, now_ns: int) -> str | None:
+        """The reason an event of ``stack`` at ``ts_ns`` is too old, else None (for
+        every door: native events, OTLP spans, logs and metric points)."""
+        age = self.max_age_by_stack.get(stack, self.max_age)
+        if age is not None and ts_ns < now_ns - age.ns:
+            return f"older than events retention ({age.text})"
+        return None
 
 
 DEFAULT_LIMITS: Final = Limits()
@@ -521,6 +542,9 @@ def normalize(
     ts = parse_timestamp(top.get("timestamp"))
     if ts > now_ns + limits.max_future_ns:
         raise EventError("timestamp is more than 24 hours in the future")
+    too_old = limits.age_error(stack, ts, now_ns)
+    if too_old is not None:
+        raise EventError(too_old)
 
     event_id = top.get("event_id")
     if event_id is None or event_id == "":

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
-import yaml
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
@@ -71,8 +70,14 @@ from stacklens.privacy import PrivacyPolicy, Redactor
 from stacklens.retention.audit import ErasureAudit
 from stacklens.retention.collector import RetentionCollector
 from stacklens.retention.erasure import UserEraser
+from stacklens.retention.guard import OutsideRetentionError, raw_horizon
+from stacklens.retention.job import RetentionJob
+from stacklens.retention.policy_file import (
+    load_retention_policy,
+    read_policy_document,
+    split_policy_document,
+)
 from stacklens.retention.status import RetentionView
-from stacklens.retention.tiers import TIERS, RetentionPolicy
 from stacklens.store.duckdb import DuckDBStore
 from stacklens.web import install_console
 
@@ -94,10 +99,11 @@ def load_secret_key(data_dir: Path, configured: str | None) -> bytes:
 
 
 def load_privacy_policies(path: Path | None) -> tuple[PrivacyPolicy, dict[str, PrivacyPolicy]]:
-    """``{default: {content: hash}, stacks: {name: {content: store}}}`` from YAML/JSON."""
+    """``{default: {content: hash}, stacks: {name: {content: store}}}`` from YAML/JSON
+    (each entry's ``retention`` key is the retention policy's, left out here)."""
     if path is None:
         return PrivacyPolicy(), {}
-    document: Any = yaml.safe_load(path.read_text()) or {}
+    document, _ = split_policy_document(read_policy_document(path))
     default = msgspec.convert(document.get("default") or {}, PrivacyPolicy)
     stacks = {
         name: msgspec.convert(value or {}, PrivacyPolicy)
@@ -119,6 +125,9 @@ class Hub:
     ) -> None:
         self.config = config
         self.clock = clock
+        # First: a retention setting that cannot be used stops the hub before it
+        # opens anything (RetentionError names the setting).
+        self.retention_policy = load_retention_policy(config)
         data_dir = config.data_dir
         data_dir.mkdir(parents=True, exist_ok=True)
         self.metadata = (
@@ -228,7 +237,19 @@ class Hub:
             pool=self.pipeline_pool,
             clock=clock,
         )
-        self.analytics = Analytics(self.store, clock=clock)
+        self.analytics = Analytics(
+            self.store, clock=clock, raw_horizon=raw_horizon(self.retention_policy)
+        )
+        self.retention = RetentionJob(
+            self.store,
+            self.retention_policy,
+            clock=clock,
+            interval_s=config.retention_interval_s,
+            pending_since={
+                "events": self.spool.pending_since_ns,
+                "metrics": self.metrics_spool.pending_since_ns,
+            },
+        )
         self.budgets = BudgetStore(self.metadata.engine, clock=clock)
         self.eraser = UserEraser(
             self.store,
@@ -238,10 +259,8 @@ class Hub:
             clock=clock,
             new_id=new_id,
         )
-        # The global periods; per-stack overrides come with the retention job's wiring.
-        policy = RetentionPolicy.build({t: getattr(config, f"retention_{t}") for t in TIERS})
         self.retention_status = RetentionView(
-            self.store, policy, clock=clock, interval_s=config.retention_interval_s
+            self.store, self.retention_policy, clock=clock, interval_s=config.retention_interval_s
         )
         self.registry.register(RetentionCollector(self.retention_status.status))
         self.stack_metrics = StackMetricsCollector(self.store, clock)
@@ -265,6 +284,7 @@ class Hub:
         self.metrics_loader.start()
         if self.alerts is not None:
             self.alerts.start()
+        self.retention.start()
         self.metrics.watch(
             backlog_bytes=self.spool.backlog_bytes,
             loader_lag_s=self.loader.lag_s,
@@ -275,6 +295,7 @@ class Hub:
     def stop(self) -> None:
         """Drain: the spool writer finishes, the loader loads what is left."""
         self.started = False
+        self.retention.stop()
         if self.alerts is not None:
             self.alerts.stop()
         self.spool.close()
@@ -343,6 +364,11 @@ def create_app(hub: Hub) -> FastAPI:
             status_code=exc.status_code,
             headers=getattr(exc, "headers", None),
         )
+
+    @app.exception_handler(OutsideRetentionError)
+    async def outside_retention(_: Request, exc: OutsideRetentionError) -> JSONResponse:
+        # A raw-backed figure over expired raw days: the caller's window, not a fault.
+        return JSONResponse({"error": str(exc)}, status_code=400)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:

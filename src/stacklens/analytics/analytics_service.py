@@ -20,7 +20,8 @@ from stacklens.analytics.definitions import (
     HEARTBEAT_WINDOW_S,
 )
 from stacklens.analytics.heartbeats import DEFAULT_POLICY, HEARTBEAT_LOOKBACK_S, stack_health
-from stacklens.analytics.queries import Filters, Query
+from stacklens.analytics.queries import RAW, Filters, Query, choose_source
+from stacklens.retention.guard import OutsideRetentionError, RawHorizon, outside_message
 from stacklens.store.base import Reader
 
 __all__ = ["Analytics", "budget_report", "format_ns", "rate"]
@@ -52,8 +53,12 @@ class Analytics:
         clock: Callable[[], int],
         active_stack_window_s: int = ACTIVE_STACK_WINDOW_S,
         active_session_window_s: int = ACTIVE_SESSION_WINDOW_S,
+        raw_horizon: RawHorizon | None = None,
     ) -> None:
         self._reader = reader
+        #: Where raw events start being kept (None: no retention, every raw figure
+        #: answers): raw-backed figures over an earlier window are refused.
+        self.raw_horizon = raw_horizon
         self.clock = clock
         self.d = reader.dialect
         self.active_stack_window_s = active_stack_window_s
@@ -68,6 +73,26 @@ class Analytics:
         rows = self.rows(query)
         return rows[0] if rows else {}
 
+    # -- raw retention -----------------------------------------------------------
+    def raw_kept_from(self, stacks: tuple[str, ...] | None) -> int | None:
+        """The first instant raw events of ``stacks`` are kept from (None: all)."""
+        if self.raw_horizon is None:
+            return None
+        return self.raw_horizon(stacks, self.clock())[0]
+
+    def require_raw(self, f: Filters) -> None:
+        """Refuse a raw-backed figure whose window starts before raw retention: it
+        would be computed from part of its events and look right."""
+        if self.raw_horizon is None:
+            return
+        kept_from, period = self.raw_horizon(f.stacks, self.clock())
+        if f.since_ns < kept_from:
+            raise OutsideRetentionError(outside_message("since", kept_from, period))
+
+    def _require_source(self, f: Filters, *, step: bool = False) -> None:
+        if choose_source(f, step=step) is RAW:
+            self.require_raw(f)
+
     # -- usage -----------------------------------------------------------------
     def series(
         self,
@@ -77,6 +102,7 @@ class Analytics:
         group_by: str | None = None,
         event_types: Sequence[str] = (),
     ) -> list[dict[str, Any]]:
+        self._require_source(f, step=True)
         rows = self.rows(
             queries.series(self.d, f, measures, group_by=group_by, event_types=event_types)
         )
@@ -92,6 +118,7 @@ class Analytics:
         order_by: str | None = None,
         limit: int = 100,
     ) -> list[dict[str, Any]]:
+        self._require_source(f)
         return self.rows(
             queries.breakdown(
                 self.d, f, dim, measures, event_types=event_types, order_by=order_by, limit=limit
@@ -99,6 +126,7 @@ class Analytics:
         )
 
     def error_rate(self, f: Filters) -> dict[str, Any]:
+        self._require_source(f)
         row = self.one(queries.totals(self.d, f, ("errors", "requests")))
         errors, requests = int(row.get("errors") or 0), int(row.get("requests") or 0)
         return {"errors": errors, "requests": requests, "error_rate": rate(errors, requests)}
@@ -178,6 +206,7 @@ class Analytics:
         return [r for r in rows if r["agent"] is not None][:limit]
 
     def latency(self, f: Filters, *, by_model: bool = False) -> dict[str, Any]:
+        self.require_raw(f)
         overall = self.one(usage.latency(self.d, f))
         out: dict[str, Any] = {"overall": overall}
         if by_model:
@@ -185,6 +214,7 @@ class Analytics:
         return out
 
     def error_log(self, f: Filters, limit: int = 100) -> list[dict[str, Any]]:
+        self.require_raw(f)
         rows = self.rows(usage.error_log(self.d, f, limit=limit))
         return [
             {k: v for k, v in _with_time(r, "timestamp_ns", "timestamp").items() if v is not None}
@@ -214,9 +244,8 @@ class Analytics:
             "tokens": self.series(f, ("tokens_in", "tokens_out", "tokens_cache_read", "cost_usd")),
             "tokens_by_model": self.tokens(f, "model"),
             "tools": self.tools(f),
-            "latency": self.latency(f)["overall"],
+            **self._raw_parts(f),
             "errors": self.error_rate(f),
-            "error_log": self.error_log(f, 50),
             "active_sessions": sum(
                 r["active"]
                 for r in self.rows(
@@ -226,6 +255,22 @@ class Analytics:
                 )
             ),
         }
+
+    def _raw_parts(self, f: Filters) -> dict[str, Any]:
+        """The dashboard's percentiles and error log: over a window reaching past raw
+        retention the percentiles say so (never a figure from part of the window) and
+        the error log lists what is still kept."""
+        try:
+            return {"latency": self.latency(f)["overall"], "error_log": self.error_log(f, 50)}
+        except OutsideRetentionError as exc:
+            kept = self.raw_kept_from(f.stacks)
+            assert kept is not None
+            clipped = msgspec.structs.replace(f, since_ns=kept)
+            return {
+                "latency": {"outside_raw_retention": str(exc)},
+                "error_log": self.error_log(clipped, 50) if kept < f.until_ns else [],
+                "raw_events_kept_from": format_ns(kept),
+            }
 
     # -- sessions ----------------------------------------------------------------
     def sessions(self, f: Filters, limit: int = 100, offset: int = 0) -> list[dict[str, Any]]:
@@ -256,7 +301,12 @@ class Analytics:
                 if attributes and attributes != "{}":
                     clean["attributes"] = msgspec.json.decode(attributes)
                 timeline.append(clean)
-            out.append({"summary": _session_out(summary), "events": timeline})
+            entry: dict[str, Any] = {"summary": _session_out(summary), "events": timeline}
+            kept = self.raw_kept_from((summary["stack_name"],))
+            if kept is not None and int(summary["first_ns"]) < kept:
+                # The summary outlives the raw events: say the timeline is partial.
+                entry["events_kept_from"] = format_ns(kept)
+            out.append(entry)
         return out
 
     # -- users and costs -----------------------------------------------------------

@@ -125,8 +125,13 @@ def serve(data_dir: Path | None, host: str | None, port: int | None) -> None:
     from stacklens.server import Hub, create_app
 
     configure_hub_logging()
+    from stacklens.retention.tiers import RetentionError
+
     config = _config(data_dir=data_dir, host=host, port=port)
-    hub = Hub(config)
+    try:
+        hub = Hub(config)
+    except RetentionError as exc:  # a retention setting the hub cannot run with
+        raise click.ClickException(f"retention: {exc}") from None
     key = hub.bootstrap_admin()
     click.echo(f"stacklens {config.base_url}  (data in {config.data_dir.resolve()})")
     click.echo(f"  console   {config.base_url}/")

@@ -1,5 +1,9 @@
 """Retention: how long each tier of data is kept, and the job that enforces it.
 
-:mod:`.tiers` holds the tiers and their periods (configuration, validation, per-stack
-overrides); the job and erasure build on it.
+- :mod:`.tiers`: the tiers and their periods (defaults, validation, per-stack overrides);
+- :mod:`.policy_file`: the policy a hub runs with (settings + the policy file);
+- :mod:`.expiry`: what expires when, and the SQL that removes it;
+- :mod:`.job`: the background job (``run_once`` and its report);
+- :mod:`.guard`: raw-backed figures refuse windows past raw retention; the ingest
+  door's oldest-event limits.
 """

@@ -138,6 +138,11 @@ class Store(Reader, Protocol):
     def storage(self, tables: Sequence[str]) -> dict[str, int]:
         """Estimated bytes on disk of each of ``tables`` (0 for one that does not
         exist); a tier's size is the sum over its tables."""
+
+    def reclaim_space(self) -> bool:
+        """Give the space of dropped days back (write what the log holds into the
+        database and free the dropped blocks), when no other write is in flight;
+        ``False``: not now, the retention job tries again on its next run."""
         ...
 
     def checkpoint(self, stream: str) -> int:

@@ -278,6 +278,18 @@ class DuckDBStore:
             sizes[table] = int(blocks or 0) * block_size
         return sizes
 
+    def reclaim_space(self) -> bool:
+        """``CHECKPOINT``: the WAL is folded into the file and the blocks of dropped
+        rows are freed for reuse. Without it a small deployment's WAL only grows (it is
+        checkpointed at ``checkpoint_threshold``, 256 MB). DuckDB refuses while another
+        transaction writes (a reader's temp state): the job retries next run."""
+        with self._write_lock:
+            try:
+                self._con.execute("CHECKPOINT")
+            except duckdb.TransactionException:
+                return False
+        return True
+
     @contextlib.contextmanager
     def writer(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """The writer connection, exclusively (no load runs meanwhile).
