@@ -70,7 +70,7 @@ from stacklens.privacy import PrivacyPolicy, Redactor
 from stacklens.retention.audit import ErasureAudit
 from stacklens.retention.collector import RetentionCollector
 from stacklens.retention.erasure import UserEraser
-from stacklens.retention.guard import OutsideRetentionError, raw_horizon
+from stacklens.retention.guard import OutsideRetentionError, door_limits, raw_horizon
 from stacklens.retention.job import RetentionJob
 from stacklens.retention.policy_file import (
     load_retention_policy,
@@ -214,12 +214,15 @@ class Hub:
             on_redaction=self.metrics.count_redaction,
         )
         self.pricer = Pricer(load_price_overrides(config.prices_file))
+        # An event older than its stack's events retention is refused at the door: its
+        # day may already be dropped, and it would be dropped again at the next run.
+        door = door_limits(self.retention_policy)
         self.pipeline = IngestPipeline(
-            self.redactor, clock=clock, new_id=new_id, pricer=self.pricer
+            self.redactor, limits=door, clock=clock, new_id=new_id, pricer=self.pricer
         )
         self.pipeline_pool = (
             PipelinePool(
-                PipelineSpec(secret_key, default_policy, policies, config.prices_file),
+                PipelineSpec(secret_key, default_policy, policies, config.prices_file, door),
                 config.ingest_workers,
             )
             if config.ingest_workers > 0

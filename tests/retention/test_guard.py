@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from stacklens.analytics.analytics_service import Analytics
 
+from stacklens.analytics.analytics_service import Analytics
 from stacklens.analytics.queries import Filters
 from stacklens.retention.guard import OutsideRetentionError, raw_horizon
 from stacklens.retention.job import RetentionJob

@@ -7,8 +7,8 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
-from stacklens.analytics.analytics_service import Analytics
 
+from stacklens.analytics.analytics_service import Analytics
 from stacklens.retention.expiry import raw_days
 from stacklens.retention.job import RetentionJob
 from stacklens.retention.tiers import RetentionPolicy

@@ -216,7 +216,9 @@ class IngestPipeline:
                     f"metric {point.name!r} is for stack {stack!r}; "
                     f"this key is bound to {key_stack!r}"
                 )
-            problem = point_problem(point)
+            problem = point_problem(point) or (
+                self.limits.age_error(stack, point.ts, received_ns) if point.ts else None
+            )
             if problem is not None:
                 refused.append((index, problem))
                 continue

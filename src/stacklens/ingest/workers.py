@@ -25,6 +25,7 @@ from stacklens.ingest.batch import Decoder, IngestError, IngestRequest, refusals
 from stacklens.ingest.pipeline import IngestPipeline, Prepared
 from stacklens.ingest.steps import Steps, run_steps
 from stacklens.privacy import PrivacyPolicy, Redactor
+from stacklens.schema import DEFAULT_LIMITS, Limits
 
 __all__ = [
     "PipelinePool",
@@ -42,6 +43,8 @@ class PipelineSpec(NamedTuple):
     default_policy: PrivacyPolicy
     policies: dict[str, PrivacyPolicy]
     prices_file: Path | None
+    #: The event checks, with each stack's events retention as the oldest event it may send.
+    limits: Limits = DEFAULT_LIMITS
 
 
 class WorkerResult(NamedTuple):
@@ -65,7 +68,9 @@ def build_pipeline(spec: PipelineSpec, on_redaction: Any = None) -> IngestPipeli
         policies=spec.policies,
         on_redaction=on_redaction,
     )
-    return IngestPipeline(redactor, pricer=Pricer(load_price_overrides(spec.prices_file)))
+    return IngestPipeline(
+        redactor, limits=spec.limits, pricer=Pricer(load_price_overrides(spec.prices_file))
+    )
 
 
 def _initialize(spec: PipelineSpec) -> None:
