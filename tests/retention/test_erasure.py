@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from stacklens.retention.erasure import ERASED_USER
-from stacklens.testing import ManualClock, in_process_hub
+from stacklens.testing import SEED_RETENTION, ManualClock, in_process_hub
 from stacklens.testing.analytics import wire
 from stacklens.testing.dataset import NOW_NS, events
 
@@ -18,7 +18,9 @@ from stacklens.testing.dataset import NOW_NS, events
 @pytest.fixture
 def hub(tmp_path: Path) -> Iterator[tuple[Any, Any]]:
     # A loader that never wakes by itself: what is not flushed stays in the spool.
-    with in_process_hub(tmp_path / "data", clock=ManualClock(NOW_NS), loader_interval_s=3600) as (
+    with in_process_hub(
+        tmp_path / "data", clock=ManualClock(NOW_NS), loader_interval_s=3600, **SEED_RETENTION
+    ) as (
         hub,
         client,
     ):

@@ -13,7 +13,7 @@ from stacklens.analytics.queries import Filters
 from stacklens.retention.guard import OutsideRetentionError, raw_horizon
 from stacklens.retention.job import RetentionJob
 from stacklens.retention.tiers import RetentionPolicy
-from stacklens.testing import ManualClock, in_process_hub
+from stacklens.testing import SEED_RETENTION, ManualClock, in_process_hub
 from stacklens.testing.analytics import install_rollups
 from stacklens.testing.retention import DAY_NS, START_NS, day_traffic, load_segment
 
@@ -85,7 +85,7 @@ def test_the_dashboard_says_its_percentiles_are_outside_retention(analytics: Ana
 
 def test_the_api_answers_400_naming_the_retention(tmp_path: Path) -> None:
     clock = ManualClock(NOW)
-    with in_process_hub(tmp_path / "data", clock=clock) as (_, client):
+    with in_process_hub(tmp_path / "data", clock=clock, **SEED_RETENTION) as (_, client):
         since = "2026-06-02T00:00:00Z"
         response = client.get("/api/v1/latency", params={"since": since})
         assert response.status_code == 400

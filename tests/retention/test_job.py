@@ -13,7 +13,7 @@ from stacklens.retention.expiry import raw_days
 from stacklens.retention.job import RetentionJob
 from stacklens.retention.tiers import RetentionPolicy
 from stacklens.store.duckdb import DuckDBStore
-from stacklens.testing import ManualClock
+from stacklens.testing import SEED_RETENTION, ManualClock
 from stacklens.testing.analytics import install_rollups
 from stacklens.testing.retention import (
     DAY_NS,
@@ -185,7 +185,9 @@ def test_the_hub_runs_the_job_with_its_policy_and_stops_it(tmp_path: Path) -> No
 
     policy_file = tmp_path / "policy.yaml"
     policy_file.write_text("stacks:\n  acme:\n    retention: {events: 30d}\n")
-    with in_process_hub(tmp_path / "data", clock=ManualClock(START), privacy_file=policy_file) as (
+    with in_process_hub(
+        tmp_path / "data", clock=ManualClock(START), privacy_file=policy_file, **SEED_RETENTION
+    ) as (
         hub,
         _,
     ):

@@ -14,7 +14,7 @@ import pytest
 
 from stacklens.analytics.queries import Filters
 from stacklens.retention.guard import OutsideRetentionError
-from stacklens.testing import ManualClock, in_process_hub
+from stacklens.testing import SEED_RETENTION, ManualClock, in_process_hub
 from stacklens.testing.retention import (
     DAY_NS,
     START_NS,
@@ -50,7 +50,7 @@ def test_four_hundred_days_of_traffic_keep_each_tier_for_its_period(tmp_path: Pa
     # test runs it after each simulated day, as the thread would. Alerting is off: its
     # evaluator would only compete for the CPU.
     hub_options: dict[str, Any] = {"retention_interval_s": 10**6, "alerting_enabled": False}
-    with in_process_hub(data, clock=clock, **hub_options) as (hub, client):
+    with in_process_hub(data, clock=clock, **{**SEED_RETENTION, **hub_options}) as (hub, client):
         for d in range(DAYS):
             day_start = START_NS + d * DAY_NS
             clock.now_ns = day_start + DAY_NS + 1800 * 10**9  # half an hour after the day

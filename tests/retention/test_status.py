@@ -16,7 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from stacklens.retention.collector import RetentionCollector
 from stacklens.retention.status import TIER_TABLES, TierStatus, tier_status
 from stacklens.retention.tiers import RetentionPolicy
-from stacklens.testing import ADMIN_KEY, ManualClock, in_process_hub, require_binary
+from stacklens.testing import ADMIN_KEY, SEED_RETENTION, ManualClock, in_process_hub, require_binary
 from stacklens.testing.dataset import NOW_NS, events
 
 S = 10**9
@@ -72,7 +72,10 @@ def test_the_collector_caches_between_scrapes() -> None:
 
 @pytest.fixture
 def loaded(tmp_path: Path) -> Iterator[tuple[Any, Any]]:
-    with in_process_hub(tmp_path / "data", clock=ManualClock(NOW_NS)) as (hub, client):
+    with in_process_hub(tmp_path / "data", clock=ManualClock(NOW_NS), **SEED_RETENTION) as (
+        hub,
+        client,
+    ):
         assert client.post("/v1/events", json=events()).json()["accepted"] == 15
         hub.flush()
         with hub.store.writer() as con:  # the rows into the file's blocks (out of the WAL)

@@ -92,6 +92,22 @@ def wait_until(predicate: Any, timeout: float = 10.0, interval: float = 0.05) ->
         time.sleep(interval)
 
 
+#: Tiers long enough for any fixed test date.
+LONG_RETENTION: dict[str, str] = {
+    "retention_events": "50y",
+    "retention_rollups": "50y",
+    "retention_sessions": "50y",
+    "retention_billing": "50y",
+}
+#: The tiers a hub runs with by default (the seed's).
+SEED_RETENTION: dict[str, str] = {
+    "retention_events": "7d",
+    "retention_rollups": "90d",
+    "retention_sessions": "365d",
+    "retention_billing": "7y",
+}
+
+
 def hub_config(data_dir: Path, **overrides: Any) -> Any:
     from stacklens.config import HubConfig
 
@@ -100,6 +116,10 @@ def hub_config(data_dir: Path, **overrides: Any) -> Any:
         "bootstrap_admin_key": ADMIN_KEY,
         "secret_key": "test-secret-key",
         "loader_interval_s": 0.05,
+        # Tests send events with fixed dates (2026-01-10 ...) on the real clock: the
+        # seed's 7-day raw retention would refuse them at the door. Tests of retention
+        # pass the tiers they test (``**SEED_RETENTION``).
+        **LONG_RETENTION,
     }
     values.update(overrides)
     return HubConfig(**values)
@@ -144,6 +164,7 @@ class HubProcess:
             "STACKLENS_BOOTSTRAP_ADMIN_KEY": self.admin_key,
             "STACKLENS_SECRET_KEY": "test-secret-key",
             "STACKLENS_LOADER_INTERVAL_S": "0.05",
+            **{f"STACKLENS_{name.upper()}": value for name, value in LONG_RETENTION.items()},
             **self.extra_env,
         }
         log = self.log_path.open("ab")
