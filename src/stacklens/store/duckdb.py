@@ -5,7 +5,8 @@ cursor (a DuckDB connection refuses a second concurrent call).
 
 This adapter holds only what is DuckDB's own: the connection, transactions, reading
 NDJSON spool segments into ``staging`` (``read_ndjson``), staging Python rows through
-Arrow, ``ATTACH``/``COPY FROM DATABASE`` backups. Every other statement comes from the
+Arrow, ``ATTACH``/``COPY FROM DATABASE`` backups (which copy the day tables and the
+views over them), and the raw streams' day tables (:mod:`stacklens.store.duckdb_partitions`). Every other statement comes from the
 builders of :mod:`stacklens.store.sql` over :data:`~stacklens.store.dialect.DUCKDB`.
 """
 
@@ -21,11 +22,13 @@ from typing import Any, Final
 import duckdb
 import msgspec
 
+from stacklens.store import duckdb_partitions as parts
 from stacklens.store import sql
 from stacklens.store.base import (
     EventQuery,
     LoadResult,
     Params,
+    Partition,
     QueryResult,
     RejectedDataError,
     StagedRows,
@@ -118,9 +121,12 @@ class DuckDBStore:
             },
         )
         self._write_lock = threading.Lock()
-        for table in TABLES.values():
-            self._con.execute(sql.table_ddl(table))
-        self._con.execute(sql.checkpoints_ddl())
+        # The raw streams' day tables and their views, migrating a file from before the
+        # partitioned layout: one transaction, so a crash mid-migration changes nothing.
+        with self._transaction() as con:
+            for table in TABLES.values():
+                parts.ensure_layout(con, table)
+            con.execute(sql.checkpoints_ddl())
         for statement in extra_ddl:
             self._con.execute(statement)
         # Statements run over ``staging`` inside each load's transaction (rollups).
@@ -165,8 +171,8 @@ class DuckDBStore:
                     con.execute(*sql.dedup_staged_sql(table, since))
                     for statement in self._load_hooks.get(stream, ()):
                         con.execute(statement)
-                    # DuckDB answers an INSERT with the number of rows it inserted.
-                    inserted = _scalar(con, sql.insert_staged_sql(table))
+                    # Into each day's table; a day not stored yet gets its table here.
+                    inserted = parts.move_staged(con, table)
                 if checkpoint is not None:
                     con.execute(*sql.set_checkpoint_sql(stream, checkpoint))
                 con.execute("COMMIT")
@@ -206,8 +212,10 @@ class DuckDBStore:
             con.execute("BEGIN TRANSACTION")
             try:
                 con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM {name}_arrow")
-                for statement in statements:
-                    con.execute(statement)
+                for written in statements:
+                    # A write to a raw stream's view runs on each of its day tables.
+                    for statement in parts.fan_out(con, written, TABLES.values()):
+                        con.execute(statement)
                 con.execute(f"DROP TABLE {name}")
                 con.execute("COMMIT")
             except BaseException:
@@ -218,13 +226,31 @@ class DuckDBStore:
                 con.unregister(f"{name}_arrow")
 
     def drop_day(self, stream: str, day: dt.date) -> None:
-        statements, params = sql.drop_day_sql(stream, day)
+        """Drop ``day``'s partition table and recreate the view, in one transaction (a
+        catalog change: milliseconds whatever the day's size; its blocks are reused
+        after the next checkpoint)."""
+        with self._transaction() as con:
+            parts.drop_day(con, TABLES[stream], day)
+
+    def partitions(self, stream: str) -> list[Partition]:
+        table = TABLES[stream]
+        cursor = self._con.cursor()
+        try:
+            cursor.execute("BEGIN TRANSACTION")  # one snapshot: no drop in between
+            found = parts.partitions(cursor, table)
+            cursor.execute("COMMIT")
+            return found
+        finally:
+            cursor.close()
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """The writer connection in a transaction, exclusively; rolled back on error."""
         with self._write_lock:
             con = self._con
             con.execute("BEGIN TRANSACTION")
             try:
-                for statement in statements:
-                    con.execute(statement, params)
+                yield con
                 con.execute("COMMIT")
             except BaseException:
                 with contextlib.suppress(duckdb.Error):
@@ -236,7 +262,8 @@ class DuckDBStore:
         """The writer connection, exclusively (no load runs meanwhile).
 
         For tests and maintenance scripts only (a test's DELETE, a benchmark's bulk
-        generator): the hub itself writes through :meth:`load_files`,
+        generator, which moves ``staging`` in with
+        :func:`stacklens.store.duckdb_partitions.move_staged`): the hub itself writes through :meth:`load_files`,
         :meth:`apply_staged` and :meth:`drop_day`, never through a connection."""
         with self._write_lock:
             yield self._con
