@@ -6,7 +6,8 @@ cursor (a DuckDB connection refuses a second concurrent call).
 This adapter holds only what is DuckDB's own: the connection, transactions, reading
 NDJSON spool segments into ``staging`` (``read_ndjson``), staging Python rows through
 Arrow, ``ATTACH``/``COPY FROM DATABASE`` backups (which copy the day tables and the
-views over them), and the raw streams' day tables (:mod:`stacklens.store.duckdb_partitions`). Every other statement comes from the
+views over them), and the raw streams' day tables
+(:mod:`stacklens.store.duckdb_partitions`). Every other statement comes from the
 builders of :mod:`stacklens.store.sql` over :data:`~stacklens.store.dialect.DUCKDB`.
 """
 
@@ -261,10 +262,10 @@ class DuckDBStore:
     def writer(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """The writer connection, exclusively (no load runs meanwhile).
 
-        For tests and maintenance scripts only (a test's DELETE, a benchmark's bulk
-        generator, which moves ``staging`` in with
-        :func:`stacklens.store.duckdb_partitions.move_staged`): the hub itself writes through :meth:`load_files`,
-        :meth:`apply_staged` and :meth:`drop_day`, never through a connection."""
+        For tests and maintenance scripts only (a benchmark's bulk generator, which
+        moves ``staging`` in with :func:`stacklens.store.duckdb_partitions.move_staged`):
+        the hub itself writes through :meth:`load_files`, :meth:`apply_staged` and
+        :meth:`drop_day`, never through a connection."""
         with self._write_lock:
             yield self._con
 
