@@ -29,6 +29,7 @@ from stacklens.metadata.db import MetadataDB
 from stacklens.store.duckdb import DuckDBStore
 from stacklens.testing import free_port, in_process_hub, require_binary, wait_until
 from stacklens.testing.alerting import Recorder, event, load
+from stacklens.testing.backends import clear_stream
 
 ALERTMANAGER = require_binary(
     "prometheus-alertmanager", "alertmanager", package="prometheus-alertmanager"
@@ -137,8 +138,7 @@ global: {{external_url: 'http://hub.example:4320'}}
         first = ends_at()
         wait_until(lambda: ends_at() > first, timeout=10)  # re-sent before endsAt, extending it
 
-        with store.writer() as con:  # the data recovers
-            con.execute("DELETE FROM events")
+        clear_stream(store)  # the data recovers
         wait_until(lambda: any(b["status"] == "resolved" for b in recorder.bodies), timeout=20)
         attempts = engine.notify_log.list(receiver="alertmanager", limit=1000)
         assert attempts and {a["outcome"] for a in attempts} == {"success"}
@@ -176,8 +176,7 @@ def test_the_evaluators_notify_forwards_to_alertmanager_without_a_manager(
         }
         assert alert["fingerprint"] == evaluator.all_alerts()[0].fingerprint
         assert alert["status"]["state"] == "active"
-        with store.writer() as con:  # the data recovers: resolved there too
-            con.execute("DELETE FROM events")
+        clear_stream(store)  # the data recovers: resolved there too
         time.sleep(1.1)  # the next group evaluation (interval 1s)
         evaluator.tick()
         forward.drain()

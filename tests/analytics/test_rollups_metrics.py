@@ -13,6 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from stacklens.analytics.collector import StackMetricsCollector
 from stacklens.schema import EventRow
 from stacklens.testing.analytics import install_rollups, load_rows
+from stacklens.testing.backends import clear_stream
 from stacklens.testing.dataset import COST_CLAUDE, COST_CLIENT, COST_MINI_1, COST_MINI_BETA, NOW_NS
 
 T0 = 1_768_039_200 * 10**9  # 2026-01-10T10:00Z
@@ -163,8 +164,7 @@ def test_label_values_are_capped_per_stack_and_counters_never_decrease(tmp_path:
         if key[0].endswith(("_total", "_bucket", "_count", "_sum")):
             assert second[key] >= before, key
     # retention pruning raw events does not touch the counters
-    with store.writer() as con:
-        con.execute("DELETE FROM events")
+    clear_stream(store)
     assert samples(registry) == second
     store.close()
 

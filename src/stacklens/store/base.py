@@ -15,6 +15,7 @@ __all__ = [
     "ErasureStep",
     "EventQuery",
     "LoadResult",
+    "Partition",
     "QueryResult",
     "Reader",
     "RejectedDataError",
@@ -72,6 +73,17 @@ class LoadResult(msgspec.Struct, frozen=True):
     inserted: int
 
 
+class Partition(NamedTuple):
+    """One stored day of a raw stream (what retention may drop whole)."""
+
+    #: The UTC day of event time the partition holds.
+    day: dt.date
+    rows: int
+    #: Bytes of the database file its checkpointed data occupies (an estimate: rows
+    #: not yet checkpointed count nothing, blocks shared between columns count once).
+    bytes: int
+
+
 class StagedRows(msgspec.Struct, frozen=True):
     """Rows computed in Python that a maintenance write joins against (a cost
     backfill's new prices): staged as the temp table ``name`` for the statements of
@@ -123,7 +135,11 @@ class Store(Reader, Protocol):
 
     def drop_day(self, stream: str, day: dt.date) -> None:
         """Drop every row of ``stream``'s table whose event time falls on the UTC
-        ``day`` (the statements of :meth:`Dialect.drop_partition`)."""
+        ``day``: the whole partition, atomically (nothing when the day has none)."""
+        ...
+
+    def partitions(self, stream: str) -> list[Partition]:
+        """The stored days of ``stream``, oldest first (one consistent snapshot)."""
         ...
 
     def erase_user(

@@ -190,9 +190,10 @@ class Dialect(Protocol):
         """The statement(s) that drop every row of ``table`` whose time ``column``
         falls on the UTC day ``day`` (a timestamp or date column).
 
-        A backend that partitions by day drops the partition; today's single-file DuckDB
-        store has no partitions and renders a range ``DELETE`` (issue 14 moves DuckDB to
-        one file per day, and this becomes dropping that file)."""
+        A backend that partitions a table by day natively drops the partition. DuckDB
+        has no partitions inside a table and renders a range ``DELETE``; the embedded
+        store does not use it for the raw streams, which it keeps one table per day
+        (:func:`stacklens.store.sql.day_table`) and expires by dropping that table."""
         ...
 
 
@@ -344,7 +345,7 @@ class DuckDBDialect:
         return f"UPDATE {t} SET {sets} FROM {check_identifier(source)} {a} WHERE {on}"
 
     def drop_partition(self, p: Params, table: str, column: str, day: dt.date) -> list[str]:
-        # One DuckDB file, no partitions (until issue 14): a range DELETE over the day.
+        # No partitions inside a DuckDB table: a range DELETE over the day.
         start = dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
         start_ns = int(start.timestamp()) * 10**9
         lo = self.ts_from_ns(p("drop_since", start_ns, "ts_ns"))

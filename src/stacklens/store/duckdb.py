@@ -5,7 +5,9 @@ cursor (a DuckDB connection refuses a second concurrent call).
 
 This adapter holds only what is DuckDB's own: the connection, transactions, reading
 NDJSON spool segments into ``staging`` (``read_ndjson``), staging Python rows through
-Arrow, ``ATTACH``/``COPY FROM DATABASE`` backups. Every other statement comes from the
+Arrow, ``ATTACH``/``COPY FROM DATABASE`` backups (which copy the day tables and the
+views over them), and the raw streams' day tables
+(:mod:`stacklens.store.duckdb_partitions`). Every other statement comes from the
 builders of :mod:`stacklens.store.sql` over :data:`~stacklens.store.dialect.DUCKDB`.
 """
 
@@ -21,12 +23,14 @@ from typing import Any, Final
 import duckdb
 import msgspec
 
+from stacklens.store import duckdb_partitions as parts
 from stacklens.store import sql
 from stacklens.store.base import (
     ErasureStep,
     EventQuery,
     LoadResult,
     Params,
+    Partition,
     QueryResult,
     RejectedDataError,
     StagedRows,
@@ -119,9 +123,12 @@ class DuckDBStore:
             },
         )
         self._write_lock = threading.Lock()
-        for table in TABLES.values():
-            self._con.execute(sql.table_ddl(table))
-        self._con.execute(sql.checkpoints_ddl())
+        # The raw streams' day tables and their views, migrating a file from before the
+        # partitioned layout: one transaction, so a crash mid-migration changes nothing.
+        with self._transaction() as con:
+            for table in TABLES.values():
+                parts.ensure_layout(con, table)
+            con.execute(sql.checkpoints_ddl())
         for statement in extra_ddl:
             self._con.execute(statement)
         # Statements run over ``staging`` inside each load's transaction (rollups).
@@ -166,8 +173,8 @@ class DuckDBStore:
                     con.execute(*sql.dedup_staged_sql(table, since))
                     for statement in self._load_hooks.get(stream, ()):
                         con.execute(statement)
-                    # DuckDB answers an INSERT with the number of rows it inserted.
-                    inserted = _scalar(con, sql.insert_staged_sql(table))
+                    # Into each day's table; a day not stored yet gets its table here.
+                    inserted = parts.move_staged(con, table)
                 if checkpoint is not None:
                     con.execute(*sql.set_checkpoint_sql(stream, checkpoint))
                 con.execute("COMMIT")
@@ -207,8 +214,10 @@ class DuckDBStore:
             con.execute("BEGIN TRANSACTION")
             try:
                 con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM {name}_arrow")
-                for statement in statements:
-                    con.execute(statement)
+                for written in statements:
+                    # A write to a raw stream's view runs on each of its day tables.
+                    for statement in parts.fan_out(con, written, TABLES.values()):
+                        con.execute(statement)
                 con.execute(f"DROP TABLE {name}")
                 con.execute("COMMIT")
             except BaseException:
@@ -219,24 +228,45 @@ class DuckDBStore:
                 con.unregister(f"{name}_arrow")
 
     def drop_day(self, stream: str, day: dt.date) -> None:
-        statements, params = sql.drop_day_sql(stream, day)
+        """Drop ``day``'s partition table and recreate the view, in one transaction (a
+        catalog change: milliseconds whatever the day's size; its blocks are reused
+        after the next checkpoint)."""
+        with self._transaction() as con:
+            parts.drop_day(con, TABLES[stream], day)
+
+    def partitions(self, stream: str) -> list[Partition]:
+        table = TABLES[stream]
+        cursor = self._con.cursor()
+        try:
+            cursor.execute("BEGIN TRANSACTION")  # one snapshot: no drop in between
+            found = parts.partitions(cursor, table)
+            cursor.execute("COMMIT")
+            return found
+        finally:
+            cursor.close()
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """The writer connection in a transaction, exclusively; rolled back on error."""
         with self._write_lock:
             con = self._con
             con.execute("BEGIN TRANSACTION")
             try:
-                for statement in statements:
-                    con.execute(statement, params)
+                yield con
                 con.execute("COMMIT")
             except BaseException:
                 with contextlib.suppress(duckdb.Error):
                     con.execute("ROLLBACK")
                 raise
 
-    def _user_row_tables(self) -> list[str]:
-        """Every table holding raw rows with a ``user_id``: today one per raw table.
-        When the store keeps one table per UTC day, this is the one loop to change (to
-        every day table of each :data:`~stacklens.store.sql.USER_ROW_TABLES`)."""
-        return [table.name for table in sql.USER_ROW_TABLES]
+    def _user_row_tables(self, con: duckdb.DuckDBPyConnection) -> list[str]:
+        """Every table holding raw rows with a ``user_id``: each day table of each
+        :data:`~stacklens.store.sql.USER_ROW_TABLES` (a view cannot be written)."""
+        return [
+            name
+            for table in sql.USER_ROW_TABLES
+            for name in parts.day_tables(con, table).values()
+        ]
 
     def erase_user(
         self, user_ids: Sequence[str], steps: Sequence[ErasureStep] = ()
@@ -249,7 +279,7 @@ class DuckDBStore:
             con = self._con
             con.execute("BEGIN TRANSACTION")
             try:
-                for table in self._user_row_tables():
+                for table in self._user_row_tables(con):
                     statement, params = sql.erase_user_rows_sql(table, users)
                     counts["events"] += _changed(con.execute(statement, params))
                 for step in steps:
@@ -294,9 +324,10 @@ class DuckDBStore:
     def writer(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """The writer connection, exclusively (no load runs meanwhile).
 
-        For tests and maintenance scripts only (a test's DELETE, a benchmark's bulk
-        generator): the hub itself writes through :meth:`load_files`,
-        :meth:`apply_staged` and :meth:`drop_day`, never through a connection."""
+        For tests and maintenance scripts only (a benchmark's bulk generator, which
+        moves ``staging`` in with :func:`stacklens.store.duckdb_partitions.move_staged`):
+        the hub itself writes through :meth:`load_files`, :meth:`apply_staged` and
+        :meth:`drop_day`, never through a connection."""
         with self._write_lock:
             yield self._con
 

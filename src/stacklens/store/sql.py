@@ -7,11 +7,19 @@ adapter's: see :mod:`stacklens.store.duckdb`.
 
 ``staging`` is the temp table a load fills with one batch (already one row per key);
 the statements here deduplicate it against the stored rows and move it in.
+
+A raw stream (``events``, ``metric_points``) is stored one table per UTC day of event
+time (``events_p20260115``) under a view with the stream's table name that is the
+``UNION ALL`` of the day tables: readers query ``events`` unchanged, and expiring a day
+is dropping its table (a DuckDB ``DELETE`` never gives space back; a dropped table's
+blocks are reused after the next checkpoint).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
+from collections.abc import Iterable
 from typing import Any, Final
 
 from stacklens.store.base import EventQuery
@@ -23,14 +31,21 @@ __all__ = [
     "checkpoint_sql",
     "checkpoints_ddl",
     "count_events_sql",
+    "day_table",
+    "day_table_ddl",
     "dedup_staged_sql",
     "drop_day_sql",
+    "drop_day_table_sql",
     "erase_user_rows_sql",
+    "insert_staged_day_sql",
     "insert_staged_sql",
     "metric_names_sql",
+    "parse_day_table",
+    "partition_view_sql",
     "select_events_sql",
     "select_metric_points_sql",
     "set_checkpoint_sql",
+    "staged_days_sql",
     "table_ddl",
 ]
 
@@ -39,6 +54,9 @@ Statement = tuple[str, dict[str, Any]]
 #: Stream name → the number of the last spool segment loaded from it.
 CHECKPOINTS: Final = "spool_checkpoints"
 _CHECKPOINT_COLUMNS: Final = (("stream", "string"), ("segment", "int"))
+#: The event-time column a raw stream is partitioned by (every raw table has it).
+PARTITION_COLUMN: Final = "ts"
+_DAY_SUFFIX: Final = re.compile(r"_p(\d{4})(\d{2})(\d{2})")
 
 
 def table_ddl(table: TableSpec, d: Dialect = DUCKDB) -> str:
@@ -194,3 +212,77 @@ def erase_user_rows_sql(table: str, user_ids: tuple[str, ...], d: Dialect = DUCK
     p = Params(d)
     users = p("users", user_ids, "str_list")
     return f"DELETE FROM {check_identifier(table)} WHERE {d.in_list('user_id', users)}", p.values
+
+
+# -- day partitions of the raw streams ---------------------------------------------------
+
+
+def day_table(table: TableSpec, day: dt.date) -> str:
+    """The name of ``table``'s partition for the UTC ``day``: ``events_p20260115``."""
+    return f"{table.name}_p{day.year:04d}{day.month:02d}{day.day:02d}"
+
+
+def parse_day_table(table: TableSpec, name: str) -> dt.date | None:
+    """The day of partition table ``name`` of ``table`` (``None``: not one of its)."""
+    prefix = table.name
+    if not name.startswith(prefix):
+        return None
+    found = _DAY_SUFFIX.fullmatch(name[len(prefix) :])
+    if found is None:
+        return None
+    try:
+        return dt.date(int(found[1]), int(found[2]), int(found[3]))
+    except ValueError:
+        return None
+
+
+def day_table_ddl(table: TableSpec, day: dt.date, d: Dialect = DUCKDB) -> str:
+    """One day's partition table: the stream's columns, append-only."""
+    return d.create_table(day_table(table, day), [(c.name, c.kind) for c in table.columns], ())
+
+
+def partition_view_sql(table: TableSpec, days: Iterable[dt.date], d: Dialect = DUCKDB) -> str:
+    """(Re)create the view named like the stream over its day tables (oldest first);
+    with no day stored, an empty relation of the same columns and types."""
+    names = ", ".join(c.name for c in table.columns)
+    parts = [f"SELECT {names} FROM {day_table(table, day)}" for day in sorted(days)]
+    if not parts:
+        empty = ", ".join(f"{d.cast('NULL', c.kind)} AS {c.name}" for c in table.columns)
+        parts = [f"SELECT {empty} WHERE 1 = 0"]
+    return f"CREATE OR REPLACE VIEW {table.name} AS " + " UNION ALL ".join(parts)
+
+
+def _day_bounds(p: Params, d: Dialect, day: dt.date) -> tuple[str, str]:
+    start = dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
+    start_ns = int(start.timestamp()) * 10**9
+    lo = d.ts_from_ns(p("day_since", start_ns, "ts_ns"))
+    hi = d.ts_from_ns(p("day_until", start_ns + 86400 * 10**9, "ts_ns"))
+    return lo, hi
+
+
+def staged_days_sql(d: Dialect = DUCKDB, *, source: str = "staging") -> str:
+    """The UTC days the rows of ``source`` fall on (a ``NULL`` day: a row without time)."""
+    day = d.day(PARTITION_COLUMN)
+    return f"SELECT DISTINCT {day} AS day FROM {check_identifier(source)} ORDER BY day"
+
+
+def insert_staged_day_sql(
+    table: TableSpec, day: dt.date, d: Dialect = DUCKDB, *, source: str = "staging"
+) -> Statement:
+    """Move the rows of ``source`` (``staging``, already deduplicated; a pre-partition
+    table when migrating) that fall on ``day`` into that day's table (an event however
+    late lands in its own day)."""
+    p = Params(d)
+    lo, hi = _day_bounds(p, d, day)
+    names = ", ".join(c.name for c in table.columns)
+    c = PARTITION_COLUMN
+    return (
+        f"INSERT INTO {day_table(table, day)} ({names}) SELECT {names} "
+        f"FROM {check_identifier(source)} WHERE {c} >= {lo} AND {c} < {hi}",
+        p.values,
+    )
+
+
+def drop_day_table_sql(table: TableSpec, day: dt.date) -> str:
+    """Drop one day's partition table (nothing when the day has none)."""
+    return f"DROP TABLE IF EXISTS {day_table(table, day)}"

@@ -22,7 +22,14 @@ from stacklens.analytics.rollups import ddl_statements, load_statements
 from stacklens.store.base import LoadResult, Store
 from stacklens.store.duckdb import DuckDBStore
 
-__all__ = ["BACKENDS", "Backend", "BackendFactory", "duckdb_backend", "write_segment"]
+__all__ = [
+    "BACKENDS",
+    "Backend",
+    "BackendFactory",
+    "clear_stream",
+    "duckdb_backend",
+    "write_segment",
+]
 
 
 def write_segment(directory: Path, number: int, rows: Sequence[Any]) -> Path:
@@ -55,6 +62,13 @@ class Backend:
             path.write_bytes(body)
             paths.append((number, path))
         return self.store.load_segments(stream, paths)
+
+
+def clear_stream(store: Store, stream: str = "events") -> None:
+    """Drop every stored day of ``stream`` (what retention does, all at once): a raw
+    stream is a view over day tables, which a plain ``DELETE`` cannot write."""
+    for partition in store.partitions(stream):
+        store.drop_day(stream, partition.day)
 
 
 #: Builds an empty store of one backend in a directory.

@@ -5,7 +5,10 @@ batches of realistic events over several concurrent connections, like a real cli
 a batch that fails (connection refused, 503) is retried with the same ``event_id``s
 until acknowledged. It prints one JSON summary line (acknowledged events, events/s,
 acknowledgement latency percentiles) and, with ``--acked FILE``, appends every
-acknowledged ``event_id`` to FILE (flushed per batch) so a crash test can check them.
+acknowledged ``event_id`` to FILE (flushed per batch) so a crash test can check them;
+with ``--samples FILE``, writes each acknowledged request's send and acknowledgement
+times (``time.monotonic()``, one clock for every process) so a benchmark can pick the
+requests that overlapped something it did.
 """
 
 from __future__ import annotations
@@ -59,6 +62,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     retries = 0
     deadline = time.monotonic() + args.seconds
     acked_file = open(args.acked, "a") if args.acked else None  # noqa: SIM115 - lives for the run
+    samples: list[tuple[float, float]] = []  # (sent, acked), time.monotonic(): system-wide
     counter = iter(range(10**12))
 
     began = time.monotonic()
@@ -79,12 +83,14 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             payload = gzip.compress(body, 1) if args.gzip else body
             while True:
                 started = time.perf_counter()
+                sent = time.monotonic()
                 try:
                     response = await client.post("/v1/events", content=payload, headers=headers)
                 except httpx.TransportError:
                     response = None
                 if response is not None and response.status_code == 200:
                     latencies.append(time.perf_counter() - started)
+                    samples.append((sent, time.monotonic()))
                     acked += response.json()["accepted"]
                     if acked_file is not None:
                         acked_file.write("\n".join(ids) + "\n")
@@ -106,6 +112,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     elapsed = time.perf_counter() - started
     if acked_file is not None:
         acked_file.close()
+    if args.samples:
+        with open(args.samples, "w") as out:
+            out.writelines(f"{a:.6f} {b:.6f}\n" for a, b in samples)
     latencies.sort()
 
     def pct(p: float) -> float:
@@ -137,6 +146,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rate", type=float, default=0.0, help="events/s (0: as fast as possible)")
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--acked", default=None, help="append acknowledged event ids here")
+    parser.add_argument(
+        "--samples", default=None, help="write each acked request's sent/acked monotonic time"
+    )
     args = parser.parse_args(argv)
     summary = asyncio.run(run(args))
     sys.stdout.write(msgspec.json.encode(summary).decode() + "\n")
