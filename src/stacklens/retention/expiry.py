@@ -21,9 +21,9 @@ from collections.abc import Mapping
 from typing import Final, NamedTuple
 
 from stacklens.retention.tiers import RetentionPolicy, Tier
-from stacklens.store.base import Reader, StagedRows
+from stacklens.store.base import StagedRows, Store
 from stacklens.store.columns import TABLES
-from stacklens.store.dialect import Dialect, Params, check_identifier
+from stacklens.store.dialect import Dialect, check_identifier
 
 __all__ = [
     "CUTOFFS",
@@ -131,16 +131,7 @@ def trim_day_sql(d: Dialect, stream: str, day: dt.date) -> str:
     return f"DELETE FROM {table} WHERE ts >= {lo} AND ts < {hi} AND ts < {_cutoff_of(d, table)}"
 
 
-def raw_days(reader: Reader, stream: str, before_ns: int) -> list[dt.date]:
-    """The UTC days holding rows of ``stream`` that start before ``before_ns``.
-
-    A query for the distinct days, for the single-table layout; a partitioned store
-    answers the same from its partition list (``Store.partitions``): swap it here."""
-    d = reader.dialect
-    p = Params(d)
-    table = check_identifier(TABLES[stream].name)
-    statement = (
-        f"SELECT DISTINCT {d.date_to_text(d.day('ts'))} AS day FROM {table} "
-        f"WHERE ts < {d.ts_from_ns(p('before', before_ns, 'ts_ns'))} ORDER BY 1"
-    )
-    return [dt.date.fromisoformat(str(row[0])) for row in reader.fetch(statement, p.values).rows]
+def raw_days(store: Store, stream: str, before_ns: int) -> list[dt.date]:
+    """The UTC days holding rows of ``stream`` that start before ``before_ns``, from
+    the store's partition list (its catalog: no scan of the rows)."""
+    return [p.day for p in store.partitions(stream) if day_start_ns(p.day) < before_ns]

@@ -263,9 +263,7 @@ class DuckDBStore:
         """Every table holding raw rows with a ``user_id``: each day table of each
         :data:`~stacklens.store.sql.USER_ROW_TABLES` (a view cannot be written)."""
         return [
-            name
-            for table in sql.USER_ROW_TABLES
-            for name in parts.day_tables(con, table).values()
+            name for table in sql.USER_ROW_TABLES for name in parts.day_tables(con, table).values()
         ]
 
     def erase_user(
@@ -301,11 +299,18 @@ class DuckDBStore:
         block_size = int(self.fetch(_BLOCK_SIZE).scalar() or 0)
         sizes: dict[str, int] = {}
         for table in tables:
-            if check_identifier(table) not in existing:
-                sizes[table] = 0
-                continue
-            blocks = self.fetch(_TABLE_BLOCKS, {"table": table}).scalar()
-            sizes[table] = int(blocks or 0) * block_size
+            # A raw stream is a view over its day tables: its size is theirs.
+            spec = next((t for t in TABLES.values() if t.name == table), None)
+            members = (
+                [name for name in existing if spec and sql.parse_day_table(spec, name)]
+                if spec is not None
+                else [check_identifier(table)]
+            )
+            sizes[table] = sum(
+                int(self.fetch(_TABLE_BLOCKS, {"table": name}).scalar() or 0) * block_size
+                for name in members
+                if name in existing
+            )
         return sizes
 
     def reclaim_space(self) -> bool:
