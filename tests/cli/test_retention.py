@@ -15,13 +15,20 @@ from click.testing import CliRunner
 
 from stacklens.cli.main import main
 from stacklens.server import Hub, create_app
-from stacklens.testing import ADMIN_KEY, ManualClock, free_port, hub_config, wait_until
+from stacklens.testing import (
+    ADMIN_KEY,
+    SEED_RETENTION,
+    ManualClock,
+    free_port,
+    hub_config,
+    wait_until,
+)
 from stacklens.testing.dataset import NOW_NS, events
 
 
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[tuple[Hub, str]]:
-    hub = Hub(hub_config(tmp_path / "data"), clock=ManualClock(NOW_NS))
+    hub = Hub(hub_config(tmp_path / "data", **SEED_RETENTION), clock=ManualClock(NOW_NS))
     hub.bootstrap_admin()
     app = create_app(hub)
     port = free_port()

@@ -252,11 +252,15 @@ def partition_view_sql(table: TableSpec, days: Iterable[dt.date], d: Dialect = D
     return f"CREATE OR REPLACE VIEW {table.name} AS " + " UNION ALL ".join(parts)
 
 
+_INT64_MAX: Final = 2**63 - 1
+
+
 def _day_bounds(p: Params, d: Dialect, day: dt.date) -> tuple[str, str]:
     start = dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
     start_ns = int(start.timestamp()) * 10**9
     lo = d.ts_from_ns(p("day_since", start_ns, "ts_ns"))
-    hi = d.ts_from_ns(p("day_until", start_ns + 86400 * 10**9, "ts_ns"))
+    # The last day the contract allows (2262-04-11) ends past int64: bound it there.
+    hi = d.ts_from_ns(p("day_until", min(start_ns + 86400 * 10**9, _INT64_MAX), "ts_ns"))
     return lo, hi
 
 
