@@ -188,3 +188,22 @@ def test_the_file_stops_growing_when_old_days_are_dropped(tmp_path: Path) -> Non
     assert backend.store.checkpoint("events") == 40
     assert len(store.partitions("events")) == 7
     store.close()
+
+
+def test_a_windowed_read_binds_only_the_days_it_covers(backend: Backend) -> None:
+    from stacklens.store.dialect import DUCKDB, Params
+
+    backend.load([ev("a", DAY0 + 3600 * S), ev("b", DAY0 + DAY + 60 * S)])
+    backend.load([ev("c", DAY0 + 2 * DAY + 60 * S)])
+
+    def ids(since: int | None, until: int | None) -> list[str]:
+        p = Params(DUCKDB)
+        # No WHERE on purpose: what comes back is what the day tables hold.
+        statement = f"SELECT event_id FROM {p.raw_source('events', since, until)} ORDER BY 1"
+        return [row[0] for row in backend.store.fetch(statement, p.values).rows]
+
+    assert ids(DAY0 + DAY, DAY0 + 2 * DAY) == ["b"]
+    assert ids(DAY0 + DAY + 1, None) == ["b", "c"]  # a partly covered day is read whole
+    assert ids(None, DAY0 + DAY) == ["a"]
+    assert ids(None, None) == ["a", "b", "c"]
+    assert ids(DAY0 + 10 * DAY, None) == []  # no day covered: the (empty) rest of the view

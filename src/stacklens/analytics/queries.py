@@ -132,6 +132,14 @@ def choose_source(f: Filters, *, step: bool = False) -> Source:
     return RAW
 
 
+def _from(p: Params, f: Filters, source: Source) -> str:
+    """The source of a query: a rollup table, or raw events read from only the day
+    partitions the window covers (the store resolves them)."""
+    if not source.raw:
+        return source.table
+    return p.raw_source(source.table, f.since_ns, f.until_ns)
+
+
 def _dim(source: Source, dim: str) -> str:
     if dim not in DIMENSIONS:
         raise ValueError(f"unknown dimension {dim!r}")
@@ -189,7 +197,7 @@ def series(
     cond = where(d, p, f, source, event_types)
     sql = (
         f"SELECT {bucket} AS bucket_ns{group}, {_select(d, source, measures)} "
-        f"FROM {source.table} WHERE {cond} GROUP BY 1{', 2' if group_by else ''} "
+        f"FROM {_from(p, f, source)} WHERE {cond} GROUP BY 1{', 2' if group_by else ''} "
         f"ORDER BY 1{', 2' if group_by else ''}"
     )
     return sql, p.values
@@ -214,7 +222,7 @@ def breakdown(
     cond = where(d, p, f, source, event_types)
     sql = (
         f"SELECT {_dim(source, dim)} AS {dim}, {_select(d, source, measures)} "
-        f"FROM {source.table} WHERE {cond} GROUP BY 1 ORDER BY {order} DESC, 1 "
+        f"FROM {_from(p, f, source)} WHERE {cond} GROUP BY 1 ORDER BY {order} DESC, 1 "
         f"LIMIT {p('limit', int(limit), 'int')}"
     )
     return sql, p.values
@@ -224,4 +232,7 @@ def totals(d: Dialect, f: Filters, measures: Sequence[str]) -> Query:
     source = choose_source(f)
     p = Params(d)
     cond = where(d, p, f, source)
-    return f"SELECT {_select(d, source, measures)} FROM {source.table} WHERE {cond}", p.values
+    return (
+        f"SELECT {_select(d, source, measures)} FROM {_from(p, f, source)} WHERE {cond}",
+        p.values,
+    )

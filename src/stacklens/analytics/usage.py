@@ -51,7 +51,8 @@ def latency(d: Dialect, f: Filters, *, by_model: bool = False) -> Query:
     tail = " GROUP BY 1 ORDER BY count DESC, 1" if by_model else ""
     sql = (
         f"SELECT {group}count(*) AS count, avg(duration_ms) AS mean_ms, {quantiles}, "
-        f"max(duration_ms) AS max_ms FROM events WHERE {cond} AND duration_ms IS NOT NULL{tail}"
+        f"max(duration_ms) AS max_ms FROM {p.raw_source('events', f.since_ns, f.until_ns)} "
+        f"WHERE {cond} AND duration_ms IS NOT NULL{tail}"
     )
     return sql, p.values
 
@@ -62,7 +63,8 @@ def error_log(d: Dialect, f: Filters, *, limit: int = 100) -> Query:
     cond = where(d, p, f, RAW)
     cols = ", ".join(ERROR_LOG_COLUMNS)
     sql = (
-        f"SELECT {d.ts_to_ns('ts')} AS timestamp_ns, {cols} FROM events "
+        f"SELECT {d.ts_to_ns('ts')} AS timestamp_ns, {cols} "
+        f"FROM {p.raw_source('events', f.since_ns, f.until_ns)} "
         f"WHERE {cond} AND {IS_ERROR} ORDER BY ts DESC, event_id DESC "
         f"LIMIT {p('limit', int(limit), 'int')}"
     )

@@ -36,7 +36,7 @@ from stacklens.store.base import (
     StagedRows,
 )
 from stacklens.store.columns import TABLES, TableSpec
-from stacklens.store.dialect import DUCKDB, Dialect, check_identifier
+from stacklens.store.dialect import DUCKDB, DayTables, Dialect, check_identifier
 
 __all__ = ["DuckDBStore", "format_ns", "is_data_error", "stage_segments_sql"]
 
@@ -128,6 +128,12 @@ class DuckDBStore:
         with self._transaction() as con:
             for table in TABLES.values():
                 parts.ensure_layout(con, table)
+                # What a windowed read reads when no day table overlaps its window.
+                con.execute(
+                    DUCKDB.create_table(
+                        _no_day(table), [(c.name, c.kind) for c in table.columns], ()
+                    )
+                )
             con.execute(sql.checkpoints_ddl())
         for statement in extra_ddl:
             self._con.execute(statement)
@@ -141,11 +147,24 @@ class DuckDBStore:
     def fetch(self, statement: str, params: Params | None = None) -> QueryResult:
         """One read on its own cursor, closed before returning: a DuckDB connection
         refuses a second concurrent call, and a cursor left open pins memory."""
+        values = dict(params) if params else {}
         cursor = self._con.cursor()
         try:
-            result = cursor.execute(statement, dict(params) if params else {})
+            days = [k for k, v in values.items() if isinstance(v, DayTables)]
+            if not days:
+                result = cursor.execute(statement, values)
+                columns = tuple(d[0] for d in result.description or ())
+                return QueryResult(columns, result.fetchall())
+            # The day tables and the rows in one snapshot: a day dropped meanwhile is
+            # still there for this read.
+            cursor.execute("BEGIN TRANSACTION")
+            for key in days:
+                values[key] = _covering_tables(cursor, values[key])
+            result = cursor.execute(statement, values)
             columns = tuple(d[0] for d in result.description or ())
-            return QueryResult(columns, result.fetchall())
+            rows = result.fetchall()
+            cursor.execute("COMMIT")
+            return QueryResult(columns, rows)
         finally:
             cursor.close()
 
@@ -402,6 +421,28 @@ def _changed(result: duckdb.DuckDBPyConnection) -> int:
     """The number of rows a DELETE/UPDATE/INSERT changed (DuckDB answers it as a row)."""
     row = result.fetchone()
     return int(row[0]) if row and row[0] is not None else 0
+
+
+def _covering_tables(con: duckdb.DuckDBPyConnection, wanted: DayTables) -> list[str]:
+    """The day tables of ``wanted.table`` overlapping its window (an empty table of
+    the stream's columns when none does)."""
+    spec = next(t for t in TABLES.values() if t.name == wanted.table)
+    lo = None if wanted.since_ns is None else _day_of(wanted.since_ns)
+    hi = None if wanted.until_ns is None else _day_of(wanted.until_ns - 1)
+    names = [
+        name
+        for day, name in sorted(parts.day_tables(con, spec).items())
+        if (lo is None or day >= lo) and (hi is None or day <= hi)
+    ]
+    return names or [_no_day(spec)]
+
+
+def _no_day(table: TableSpec) -> str:
+    return f"no_day_{table.name}"
+
+
+def _day_of(ns: int) -> dt.date:
+    return dt.datetime.fromtimestamp(ns // 10**9, tz=dt.UTC).date()
 
 
 def _scalar(con: duckdb.DuckDBPyConnection, statement: str) -> int:

@@ -145,6 +145,9 @@ class MarkerDialect:
     ) -> str:
         return _tag("update_from", table, dict(assignments), source, alias, on)
 
+    def raw_source(self, table: str, days: str) -> str:
+        return _tag("raw_source", table, days)
+
     def drop_partition(self, p: Params, table: str, column: str, day: dt.date) -> list[str]:
         return [_tag("drop_partition", table, column, day.isoformat())]
 
