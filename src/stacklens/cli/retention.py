@@ -13,18 +13,10 @@ import click
 import httpx
 import msgspec
 
+from stacklens.cli.options import KEY, URL
+
 __all__ = ["retention", "users"]
 
-_URL = click.option(
-    "--url",
-    envvar="STACKLENS_URL",
-    default="http://127.0.0.1:4320",
-    show_default=True,
-    help="The hub's URL (env STACKLENS_URL).",
-)
-_KEY = click.option(
-    "--key", envvar="STACKLENS_API_KEY", required=True, help="An API key (env STACKLENS_API_KEY)."
-)
 _JSON = click.option("--json", "as_json", is_flag=True, help="The hub's answer as JSON.")
 
 
@@ -55,8 +47,8 @@ def users() -> None:
 
 @users.command("erase")
 @click.argument("user_id")
-@_URL
-@_KEY
+@URL
+@KEY
 @_JSON
 def erase(user_id: str, url: str, key: str, as_json: bool) -> None:
     """Remove USER_ID's events, logs and session summaries in every tier and in the
@@ -82,8 +74,8 @@ def retention() -> None:
 
 
 @retention.command("status")
-@_URL
-@_KEY
+@URL
+@KEY
 @_JSON
 def status(url: str, key: str, as_json: bool) -> None:
     """Per tier: the configured period, the oldest data kept, bytes on disk and when
