@@ -2,8 +2,8 @@
 
 Every ``import`` in ``src/stacklens`` counts: module level, under ``if TYPE_CHECKING``
 and inside functions (a lazy import still couples the two modules; it only hides the
-cycle from the interpreter). ``from package import name`` is an edge to the submodule
-``package.name`` when there is one, else to the package.
+cycle from the interpreter). ``from package import name`` is an edge to the package (its
+``__init__`` runs) and to the submodule ``package.name`` when there is one.
 """
 
 from __future__ import annotations
@@ -38,10 +38,10 @@ def imported(module: str, path: Path, modules: dict[str, Path]) -> Iterator[str]
             if node.level:
                 anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
                 base = ".".join([*anchor, *([node.module] if node.module else [])])
-            # ``from package import name``: the submodule when there is one, else the package
-            targets = [
-                f"{base}.{alias.name}" if f"{base}.{alias.name}" in modules else base
-                for alias in node.names
+            # ``from package import name`` runs the package's ``__init__`` and, when
+            # ``name`` is a submodule, that too: an edge to each.
+            targets = [base] + [
+                f"{base}.{alias.name}" for alias in node.names if f"{base}.{alias.name}" in modules
             ]
         else:
             continue

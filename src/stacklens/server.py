@@ -79,7 +79,7 @@ from stacklens.retention.policy_file import (
 )
 from stacklens.retention.status import RetentionView
 from stacklens.store.duckdb import DuckDBStore
-from stacklens.web import install_console
+from stacklens.web.install import install_console
 
 __all__ = ["Hub", "create_app", "load_privacy_policies", "load_secret_key"]
 

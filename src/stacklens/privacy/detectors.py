@@ -31,9 +31,9 @@ import itertools
 import re
 from typing import Final
 
-from stacklens.privacy import encoded as _encoded
-from stacklens.privacy import maintained as _maintained
-from stacklens.privacy import urls as _urls
+import stacklens.privacy.encoded as _encoded
+import stacklens.privacy.maintained as _maintained
+import stacklens.privacy.urls as _urls
 from stacklens.privacy.key_names import KEYWORDS, key_rule
 
 __all__ = [

@@ -1,40 +1,19 @@
 """The web console: server-rendered pages (Jinja2, autoescaped) with Plotly charts,
 served by the hub itself (no CDN, no build step).
 
-The composition root installs it with :func:`install_console`, which also fills the
+The composition root installs it with :func:`stacklens.web.install.install_console`,
+which also fills the
 API's :data:`stacklens.api.auth.SESSIONS` slot: a console session may read the JSON API
 (GET/HEAD only). The API knows nothing of the console beyond that slot.
 """
 
 from __future__ import annotations
 
-import functools
 from pathlib import Path
 from typing import Final
 
-from fastapi import FastAPI
-from fastapi.staticfiles import StaticFiles
+__all__ = ["STATIC_DIR"]
 
-from stacklens.api.auth import SESSIONS
-from stacklens.web import forms
-from stacklens.web.console_hub import ConsoleHub
-from stacklens.web.routes import Console, router
-from stacklens.web.session import session_principal
-
-__all__ = ["STATIC_DIR", "install_console"]
-
+#: The console's static files (this package imports none of its modules: they import
+#: it, for this).
 STATIC_DIR: Final = Path(__file__).parent / "static"
-
-
-def install_console(
-    app: FastAPI, hub: ConsoleHub, *, secret_key: bytes, session_ttl_s: int = 12 * 3600
-) -> None:
-    """Add the console to ``app``: its pages at ``/``, its static files at ``/static``
-    (``/static/vendor/plotly.min.js`` from the installed ``plotly`` package) and the
-    session lookup the API's cookie fallback uses (:data:`stacklens.api.auth.SESSIONS`)."""
-    console = Console(hub, secret_key=secret_key, session_ttl_s=session_ttl_s)
-    app.state.console = console
-    SESSIONS.provide(app, functools.partial(session_principal, console.sessions))
-    app.include_router(router)
-    app.include_router(forms.router)  # before the /static mount: it serves /static/vendor
-    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="console-static")
