@@ -270,6 +270,11 @@ class Hub:
         self.registry.register(self.stack_metrics)
         self.started = False
 
+    @property
+    def alerting_role(self) -> dict[str, str] | None:
+        """This replica's part in alerting (``/health``); ``None`` with alerting off."""
+        return self.alerts.role if self.alerts is not None else None
+
     def bootstrap_admin(self) -> str | None:
         """At first start create the admin key; return it when it was generated here."""
         if self.keyring.has_admin():

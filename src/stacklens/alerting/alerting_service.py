@@ -5,6 +5,11 @@ external Alertmanager, :mod:`stacklens.alerting.forwarding`), ticked on one thre
 A thin facade: it owns the loop and the life cycle, and offers the reads the API and
 the console make (each from the half that holds it). Build one with
 :func:`stacklens.alerting.wiring.build_alerting`.
+
+With several replicas only the :class:`~stacklens.alerting.leadership.Leadership`'s
+leader evaluates, notifies and forwards; a standby re-reads the shared alert state at
+each pass (its API lists what the leader stored) and, once elected, loads the alert
+state and the notification log from the database before its first evaluation.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import structlog
 from stacklens.alerting.evaluator import Evaluator, RuleStatus
 from stacklens.alerting.forwarding import AlertmanagerNotify
 from stacklens.alerting.instruments import AlertMetrics
+from stacklens.alerting.leadership import Leadership, SoleLeader, Turn
 from stacklens.alerting.manager import NotificationManager
 from stacklens.alerting.message_templates import format_with_unit
 from stacklens.alerting.notifier import Notifier
@@ -42,14 +48,17 @@ class AlertingService:
         metrics: AlertMetrics,
         clock: Clock,
         forwarders: Sequence[AlertmanagerNotify] = (),
+        leadership: Leadership | None = None,
     ) -> None:
         self.evaluator = evaluator
+        self.leadership: Leadership = leadership if leadership is not None else SoleLeader()
         self.manager = manager
         self.forwarders = tuple(forwarders)
         self.metrics = metrics
         self._clock = clock
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        metrics.leader.set(1 if self.leadership.leading else 0)
 
     # -- what the API and console read ---------------------------------------------
 
@@ -107,12 +116,35 @@ class AlertingService:
 
     # -- the loop -------------------------------------------------------------------
 
+    @property
+    def role(self) -> dict[str, str]:
+        """``{"role": "leader"|"standby", "election": ...}`` (``/health`` shows it)."""
+        leading = self.leadership.leading
+        return {"role": "leader" if leading else "standby", "election": self.leadership.method}
+
     def tick(self) -> list[Transition]:
-        """One pass: the evaluator evaluates what is due and notifies; the manager
-        routes and flushes what is due."""
+        """One pass: on the leader (checked first, every pass) the evaluator evaluates
+        what is due and notifies, and the manager routes and flushes what is due; a
+        standby only refreshes the alerts it shows from the shared state."""
+        turn = self.leadership.check()
+        self.metrics.leader.set(1 if self.leadership.leading else 0)
+        if turn is Turn.ELECTED:
+            # The previous leader's last word is in the database: start from it, so
+            # nothing is re-notified that it delivered (the notification log) and no
+            # pending alert restarts its ``for``.
+            self.evaluator.reload_state()
+            self.manager.reload()
+        elif turn is Turn.DEPOSED:
+            self.manager.stand_down()
+        if not self.leadership.leading:
+            self.evaluator.reload_state()
+            return []
         return self.evaluator.tick()
 
     def next_wakeup_ns(self) -> int:
+        retry = self.leadership.retry_delay_ns()
+        if retry is not None:
+            return self._clock() + retry
         candidates = [
             t
             for t in (self.evaluator.next_evaluation_ns(), self.manager.next_flush_ns())
@@ -148,3 +180,4 @@ class AlertingService:
         self.manager.close(timeout)
         for forwarder in self.forwarders:
             forwarder.close(timeout)
+        self.leadership.close()

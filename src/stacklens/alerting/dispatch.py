@@ -13,6 +13,8 @@ and records it in the log only when delivery succeeded.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -57,6 +59,25 @@ class Notification:
     #: The sets recorded in the notification log after a successful delivery.
     firing: frozenset[str]
     resolved: frozenset[str]
+    #: When the integration was last sent this group (the log's entry this one follows).
+    previous_sent_ns: int | None = None
+
+    @property
+    def idempotency_key(self) -> str:
+        """The same for every attempt at this notification, on any replica: a function of
+        what is sent and of the log entry it follows, both in the shared database. A new
+        leader re-sending a notification whose delivery was in flight when the old one
+        died sends the same key; any later notification (whose log entry differs) a new
+        one. Receivers that dedup on it see each notification once."""
+        basis = [
+            self.integration.id,
+            self.group_key,
+            sorted(self.firing),
+            sorted(self.resolved),
+            self.previous_sent_ns,
+        ]
+        digest = hashlib.sha256(json.dumps(basis, separators=(",", ":")).encode()).hexdigest()
+        return digest[:32]
 
     @property
     def status(self) -> str:
@@ -177,6 +198,14 @@ class Dispatcher:
                 a for a in alerts if a.state is AlertState.FIRING or integration.send_resolved
             )
             out.append(
-                Notification(integration, group.key, dict(group.labels), sent, firing, resolved)
+                Notification(
+                    integration,
+                    group.key,
+                    dict(group.labels),
+                    sent,
+                    firing,
+                    resolved,
+                    previous_sent_ns=None if entry is None else entry.sent_at_ns,
+                )
             )
         return out

@@ -117,6 +117,15 @@ class Evaluator:
         self._next_eval: dict[str, int] = {}
         self._lock = threading.RLock()
 
+    def reload_state(self) -> None:
+        """Take the alert state from the database (another replica's, when this one
+        did not lead) and evaluate every group at the next pass."""
+        keys = {r.key for r in self.rules.enabled_rules()}
+        loaded = {k: v for k, v in self.states.load().items() if k in keys}
+        with self._lock:
+            self.alerts = loaded
+            self._next_eval.clear()
+
     # -- evaluation -----------------------------------------------------------------
 
     def _probes(self) -> dict[str, bool]:

@@ -3,7 +3,8 @@
 The evaluator's (:class:`EvaluationMetrics`):
 
 - ``stacklens_alerts{state}``: alerts pending and firing now;
-- ``stacklens_alert_rule_evaluation_failures_total{rule_group}``: rule queries that failed.
+- ``stacklens_alert_rule_evaluation_failures_total{rule_group}``: rule queries that failed;
+- ``stacklens_alerting_leader``: 1 on the replica running the alert engine, 0 on a standby.
 
 Delivery's (:class:`DeliveryMetrics`, the notification manager and the Alertmanager
 forwarder):
@@ -34,6 +35,12 @@ class EvaluationMetrics:
             "stacklens_alert_rule_evaluation_failures",
             "Alert rule evaluations whose query failed, by rule group.",
             ["rule_group"],
+            registry=self.registry,
+        )
+        self.leader = Gauge(
+            "stacklens_alerting_leader",
+            "1 on the replica that runs the alert engine (evaluation, notification), "
+            "0 on a standby.",
             registry=self.registry,
         )
         for state in ("pending", "firing"):

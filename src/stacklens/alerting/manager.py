@@ -106,6 +106,19 @@ class NotificationManager:
             for a in alerts
         ]
 
+    def reload(self) -> None:
+        """Start over from the shared notification log (on taking the leadership): the
+        aggregation groups are rebuilt from the next ``notify``."""
+        with self._lock:
+            self.notify_log.reload()
+            self.dispatcher.groups.clear()
+
+    def stand_down(self) -> None:
+        """Forget the aggregation groups (on losing the leadership); deliveries already
+        on the workers finish, with the same idempotency key the new leader would use."""
+        with self._lock:
+            self.dispatcher.groups.clear()
+
     def next_flush_ns(self) -> int | None:
         with self._lock:
             return self.dispatcher.next_due_ns()

@@ -46,13 +46,19 @@ class NotificationLog:
         self._load_nflog()
 
     def _load_nflog(self) -> None:
+        loaded: dict[tuple[str, str], NflogEntry] = {}
         with self._db.engine.connect() as con:
             for row in con.execute(sa.select(alert_nflog)).mappings():
-                self._nflog[(row["integration"], row["group_key"])] = NflogEntry(
+                loaded[(row["integration"], row["group_key"])] = NflogEntry(
                     frozenset(json.loads(row["firing"])),
                     frozenset(json.loads(row["resolved"])),
                     row["sent_at_ns"],
                 )
+        self._nflog = loaded
+
+    def reload(self) -> None:
+        """Re-read the dedup record (another replica may have written it)."""
+        self._load_nflog()
 
     def entry(self, integration: str, group_key: str) -> NflogEntry | None:
         return self._nflog.get((integration, group_key))

@@ -20,6 +20,8 @@ from stacklens.alerting.evaluator import Evaluator
 from stacklens.alerting.forwarding import AlertmanagerNotify
 from stacklens.alerting.health_probe import HealthProber
 from stacklens.alerting.instruments import AlertMetrics
+from stacklens.alerting.leader_choice import leadership_for
+from stacklens.alerting.leadership import Leadership
 from stacklens.alerting.manager import NotificationManager
 from stacklens.alerting.notify import Notify, fan_out
 from stacklens.alerting.rules import RuleSet
@@ -41,9 +43,11 @@ def build_alerting(
     metrics: AlertMetrics | None = None,
     prober: HealthProber | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    leadership: Leadership | None = None,
 ) -> AlertingService:
     """The evaluator's ``notify`` is the manager's; with ``alertmanagers:`` in the
-    config it fans out to those Alertmanagers too (logged in the same notification log)."""
+    config it fans out to those Alertmanagers too (logged in the same notification log).
+    ``leadership`` decides whether this replica runs them (default: always)."""
     metrics = metrics if metrics is not None else AlertMetrics()
     manager = NotificationManager(
         config, metadata=metadata, clock=clock, metrics=metrics, sleep=sleep
@@ -71,7 +75,14 @@ def build_alerting(
         metrics=metrics,
         prober=prober,
     )
-    return AlertingService(evaluator, manager, metrics=metrics, clock=clock, forwarders=forwarders)
+    return AlertingService(
+        evaluator,
+        manager,
+        metrics=metrics,
+        clock=clock,
+        forwarders=forwarders,
+        leadership=leadership,
+    )
 
 
 def with_alertmanager_url(config: AlertingConfig, urls: Sequence[str]) -> AlertingConfig:
@@ -105,12 +116,14 @@ def create_alert_engine(
     config = load_alerting_config(config_file)
     if alertmanager_url:
         config = with_alertmanager_url(config, alertmanager_url.split(","))
+    rules = effective_rules(rules_file, defaults=default_rules)
     return build_alerting(
-        effective_rules(rules_file, defaults=default_rules),
+        rules,
         config,
         reader=store,
         metadata=metadata,
         clock=clock,
         metrics=AlertMetrics(registry),
         prober=HealthProber(targets, clock=clock, interval_s=probe_interval_s),
+        leadership=leadership_for(metadata, rules, clock=clock),
     )

@@ -68,6 +68,8 @@ class HealthSources(Protocol):
     def metadata(self) -> _Pingable: ...
     @property
     def config(self) -> _LagBound: ...
+    @property
+    def alerting_role(self) -> Mapping[str, str] | None: ...
 
 
 HEALTH = Part[HealthSources]("health")
@@ -108,6 +110,10 @@ def check_health(hub: HealthSources) -> dict[str, dict[str, Any]]:
             name: loader.rows_quarantined for name, loader in loaders.items()
         },
     }
+    role = hub.alerting_role
+    if role is not None:
+        # A standby is healthy: it serves the API and takes over when the leader dies.
+        checks["alerting"] = {"ok": True, **role}
     for name, ping in (("store", hub.store.ping), ("metadata", hub.metadata.ping)):
         try:
             ping()

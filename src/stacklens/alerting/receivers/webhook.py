@@ -2,6 +2,11 @@
 
 ``max_alerts`` (0 = all) truncates ``alerts`` and reports the rest in
 ``truncatedAlerts``, as Alertmanager does.
+
+Every POST carries ``Idempotency-Key``: the notification's
+(:attr:`~stacklens.alerting.dispatch.Notification.idempotency_key`), the same on a retry
+and on a new leader's re-send after a failover, so a receiver that dedups on it is
+notified exactly once. The body stays Alertmanager's.
 """
 
 from __future__ import annotations
@@ -12,7 +17,9 @@ from stacklens.alerting.config_file import IntegrationConfig, Secret
 from stacklens.alerting.dispatch import Notification
 from stacklens.alerting.receivers.base import SendContext, alert_json, common, post_json, secrets_of
 
-__all__ = ["WebhookSender", "webhook_payload"]
+__all__ = ["IDEMPOTENCY_HEADER", "WebhookSender", "webhook_payload"]
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
 
 
 def webhook_payload(
@@ -47,4 +54,5 @@ class WebhookSender:
 
     def send(self, notification: Notification, context: SendContext) -> None:
         body = webhook_payload(notification, context.external_url, self._max_alerts)
-        post_json(context, self._url, body, self._secrets)
+        headers = {IDEMPOTENCY_HEADER: notification.idempotency_key}
+        post_json(context, self._url, body, self._secrets, headers)
