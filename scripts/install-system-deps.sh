@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Debian packages the test suite runs for real (promtool, alertmanager, chromium,
-# docker-compose and kubectl for the deploy checks, buildah for the image test).
+# docker-compose and kubectl for the deploy checks, buildah for the image test, PostgreSQL
+# for the metadata tests).
 # Installed only when missing; `apt-get update` runs once, before the first install.
 set -euo pipefail
 declare -A wanted=(
@@ -21,6 +22,11 @@ missing=()
 for binary in "${!wanted[@]}"; do
   command -v "$binary" >/dev/null 2>&1 || missing+=("${wanted[$binary]}")
 done
+# Debian keeps initdb/pg_ctl off PATH, in /usr/lib/postgresql/<version>/bin (where the
+# tests' PostgresServer looks for them).
+if ! command -v initdb >/dev/null 2>&1 && ! compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null; then
+  missing+=(postgresql)
+fi
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi

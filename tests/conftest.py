@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from stacklens.testing import in_process_hub
+from stacklens.testing.postgres import PostgresServer, postgres_server_session
 
 
 @pytest.fixture
@@ -23,3 +24,17 @@ def client(hub_and_client: tuple[Any, Any]) -> Any:
 @pytest.fixture
 def hub(hub_and_client: tuple[Any, Any]) -> Any:
     return hub_and_client[0]
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """One real PostgreSQL for the whole run (started only if a test asks for it)."""
+    yield from postgres_server_session()
+
+
+@pytest.fixture
+def postgres_url(postgres_server: PostgresServer) -> Iterator[str]:
+    """A fresh, empty database on the session's PostgreSQL: its SQLAlchemy URL."""
+    name = postgres_server.create_database()
+    yield postgres_server.url(name)
+    postgres_server.drop_database(name)
