@@ -47,7 +47,8 @@ def test_kill_leader_mid_delivery_new_leader_delivers_it_once(
 ) -> None:
     files = write_failover_alerting(tmp_path / "conf", sink.url, interval=f"{INTERVAL_S:g}s")
     env = replica_env(postgres_url, files)
-    stacks = StackRegistry(MetadataDB(postgres_url))
+    db = MetadataDB(postgres_url)
+    stacks = StackRegistry(db)
     for name in ("a", "b"):
         (tmp_path / name).mkdir()
     a = HubProcess(tmp_path / "a" / "data", env=env)
@@ -91,6 +92,7 @@ def test_kill_leader_mid_delivery_new_leader_delivers_it_once(
         sink.release()
         b.stop()
         a.kill()
+        db.close()
 
     first, second = sink.for_group("stack_name", "first"), sink.for_group("stack_name", "second")
     # Delivered once before the crash and not again by the new leader.
