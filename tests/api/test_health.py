@@ -8,7 +8,9 @@ def test_health_ok_lists_every_part(client: Any) -> None:
     assert response.status_code == 200
     body = response.json()
     assert body["status"] == "ok" and body["failing"] == []
-    assert set(body["checks"]) == {"spool", "loader", "store", "metadata"}
+    assert set(body["checks"]) == {"spool", "loader", "store", "metadata", "alerting"}
+    # SQLite metadata: one hub, always the one running the alert engine.
+    assert body["checks"]["alerting"] == {"ok": True, "role": "leader", "election": "single"}
     assert client.get("/ready").status_code == 200
 
 
