@@ -33,6 +33,9 @@ def email_message(
     message["Subject"] = title(notification)
     message["From"] = str(settings.get("from", "stacklens@localhost"))
     message["To"] = str(settings["to"])
+    # Stable across a retry and a failover re-send: mail systems that dedup on
+    # Message-ID show the notification once.
+    message["Message-ID"] = f"<{notification.idempotency_key}@stacklens.alerts>"
     lines = [title(notification), ""]
     for alert in notification.alerts:
         lines.extend(alert_lines(alert))
