@@ -38,3 +38,23 @@ def postgres_url(postgres_server: PostgresServer) -> Iterator[str]:
     name = postgres_server.create_database()
     yield postgres_server.url(name)
     postgres_server.drop_database(name)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def metadata_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The URL of an empty metadata database, once per engine: a SQLite file, then a
+    fresh database on the session's PostgreSQL. A test taking it runs twice."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'metadata.sqlite'}"
+    url: str = request.getfixturevalue("postgres_url")
+    return url
+
+
+@pytest.fixture
+def metadata_db(metadata_url: str) -> Iterator[Any]:
+    """A migrated, empty metadata database on each engine (see ``metadata_url``)."""
+    from stacklens.metadata.db import MetadataDB
+
+    db = MetadataDB(metadata_url)
+    yield db
+    db.close()

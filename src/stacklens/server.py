@@ -24,7 +24,6 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-import stacklens.alerting.alert_tables  # noqa: F401  (alert tables exist before create_all)
 from stacklens import __version__
 from stacklens.alerting.silences import SilenceStore
 from stacklens.alerting.statestore import AlertStateStore
@@ -35,7 +34,7 @@ from stacklens.analytics.collector import StackMetricsCollector
 from stacklens.analytics.pricing import Pricer, load_price_overrides
 from stacklens.analytics.rollups import ddl_statements, load_statements
 from stacklens.api import alerts as alerts_api
-from stacklens.api import analytics as analytics_api  # declares the budgets table before create_all
+from stacklens.api import analytics as analytics_api
 from stacklens.api import backup as backup_api
 from stacklens.api import costs as costs_api
 from stacklens.api import events as events_api
@@ -130,11 +129,9 @@ class Hub:
         self.retention_policy = load_retention_policy(config)
         data_dir = config.data_dir
         data_dir.mkdir(parents=True, exist_ok=True)
-        self.metadata = (
-            MetadataDB(config.metadata_url)
-            if config.metadata_url
-            else MetadataDB.in_data_dir(data_dir)
-        )
+        # Migrated to the newest schema as it opens (MetadataUnavailableError names a
+        # URL that cannot be used).
+        self.metadata = MetadataDB.open(config.metadata_url, data_dir)
         self.keyring = KeyRing(self.metadata, clock=clock, new_id=new_id)
         self.stacks = StackRegistry(self.metadata, clock=clock)
         self.store = DuckDBStore(

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from stacklens.metadata.db import MetadataDB
 from stacklens.store.duckdb import DuckDBStore
 from stacklens.testing import ManualClock
 from stacklens.testing.alerting import Recorder
@@ -25,11 +24,8 @@ def store(tmp_path: Path) -> Iterator[DuckDBStore]:
     s.close()
 
 
-@pytest.fixture
-def metadata_db(tmp_path: Path) -> Iterator[MetadataDB]:
-    db = MetadataDB(f"sqlite:///{tmp_path / 'metadata.sqlite'}")
-    yield db
-    db.close()
+# ``metadata_db`` (tests/conftest.py): each alerting test on it runs on SQLite and on
+# PostgreSQL.
 
 
 @pytest.fixture

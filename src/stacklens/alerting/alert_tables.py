@@ -1,5 +1,5 @@
-"""Metadata tables of alerting, declared on the shared MetaData object so
-that :class:`stacklens.metadata.MetadataDB` creates them with the others.
+"""Metadata tables of alerting, declared on the shared MetaData object (the metadata
+migrations create them; ``stacklens.metadata.declared`` gathers them for the schema test).
 
 - ``alert_states``: every pending/firing/recently resolved series (survives restarts);
 - ``alert_history``: state transitions (``GET /api/v1/alerts/history``);

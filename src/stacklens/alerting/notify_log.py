@@ -16,7 +16,6 @@ import sqlalchemy as sa
 from stacklens.alerting.alert_tables import alert_nflog, alert_notifications
 from stacklens.alerting.dispatch import NflogEntry
 from stacklens.metadata.db import MetadataDB
-from stacklens.metadata.tables import metadata
 
 __all__ = ["Attempt", "NotificationLog"]
 
@@ -42,7 +41,6 @@ class NotificationLog:
         self._keep = keep
         self._writes = 0
         self._nflog: dict[tuple[str, str], NflogEntry] = {}
-        metadata.create_all(db.engine, tables=[alert_nflog, alert_notifications])
         self._load_nflog()
 
     def _load_nflog(self) -> None:

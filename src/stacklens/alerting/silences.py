@@ -20,7 +20,6 @@ from stacklens.alerting.durations import rfc3339
 from stacklens.alerting.routing import Matcher, parse_matcher
 from stacklens.ids import Clock, system_clock_ns
 from stacklens.metadata.db import MetadataDB
-from stacklens.metadata.tables import metadata
 from stacklens.privacy.freetext import scrub_free_text
 
 __all__ = ["STACK_LABEL", "Silence", "SilenceStore", "confine_to_stack", "silenced_by"]
@@ -109,7 +108,6 @@ class SilenceStore:
     def __init__(self, db: MetadataDB, *, clock: Clock = system_clock_ns) -> None:
         self._db = db
         self._clock = clock
-        metadata.create_all(db.engine, tables=[alert_silences])
 
     def add(
         self,

@@ -16,7 +16,6 @@ import sqlalchemy as sa
 from stacklens.alerting.alert_tables import alert_history, alert_states
 from stacklens.alerting.state import Alert, AlertState, Transition
 from stacklens.metadata.db import MetadataDB
-from stacklens.metadata.tables import metadata
 
 __all__ = ["AlertStateStore"]
 
@@ -41,7 +40,6 @@ class AlertStateStore:
         self._db = db
         self._history_keep = history_keep
         self._history_writes = 0
-        metadata.create_all(db.engine, tables=[alert_states, alert_history])
 
     def load(self) -> dict[str, dict[str, Alert]]:
         out: dict[str, dict[str, Alert]] = {}

@@ -1,7 +1,7 @@
 """Budgets per stack: a monthly limit in USD and/or tokens, with utilization.
 
 Budgets are configuration, so they live in the metadata database (table ``budgets``,
-declared on the shared SQLAlchemy ``metadata`` so ``create_all`` makes it). Usage comes
+created by the metadata migrations). Usage comes
 from the billing records: month-to-date cost, and tokens = ``tokens_in + tokens_out``
 (cache reads are part of ``tokens_in``). ``status`` is ``ok`` below 80 % of a limit,
 ``warning`` from 80 %, ``exceeded`` from 100 % (the worse of the two limits).
@@ -43,7 +43,6 @@ class BudgetStore:
     def __init__(self, engine: sa.engine.Engine, *, clock: Callable[[], int]) -> None:
         self._engine = engine
         self._clock = clock
-        budgets_table.create(engine, checkfirst=True)
 
     def set(self, stack: str, *, monthly_usd: float | None, monthly_tokens: int | None) -> Budget:
         if not STACK_NAME_RE.fullmatch(stack):

@@ -14,22 +14,19 @@ from typing import Any
 import click
 
 from stacklens.alerting.yamlnodes import FileError
-from stacklens.cli.options import DATA_DIR
+from stacklens.cli.options import DATA_DIR, open_metadata
 
 __all__ = ["rules", "silence"]
 
 
 def _metadata(data_dir: Path | None) -> Any:
     from stacklens.config import load_config
-    from stacklens.metadata import MetadataDB
 
     try:
         config = load_config({"data_dir": data_dir})
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
-    if config.metadata_url:
-        return MetadataDB(config.metadata_url)
-    return MetadataDB.in_data_dir(config.data_dir)
+    return open_metadata(config.metadata_url, config.data_dir)
 
 
 @click.group()

@@ -16,7 +16,7 @@ from typing import Any
 import click
 import msgspec
 
-from stacklens.cli.options import DATA_DIR, KEY, URL
+from stacklens.cli.options import DATA_DIR, KEY, URL, open_metadata
 from stacklens.config import HubConfig, load_config
 
 __all__ = ["main"]
@@ -30,12 +30,8 @@ def _config(**overrides: Any) -> HubConfig:
 
 
 def _metadata(data_dir: Path | None) -> Any:
-    from stacklens.metadata import MetadataDB
-
     config = _config(data_dir=data_dir)
-    if config.metadata_url:
-        return MetadataDB(config.metadata_url), config
-    return MetadataDB.in_data_dir(config.data_dir), config
+    return open_metadata(config.metadata_url, config.data_dir), config
 
 
 def _err(message: str) -> None:
@@ -125,6 +121,7 @@ def serve(data_dir: Path | None, host: str | None, port: int | None) -> None:
     from stacklens.server import Hub, create_app
 
     configure_hub_logging()
+    from stacklens.metadata.db import MetadataUnavailableError
     from stacklens.retention.tiers import RetentionError
 
     config = _config(data_dir=data_dir, host=host, port=port)
@@ -132,6 +129,8 @@ def serve(data_dir: Path | None, host: str | None, port: int | None) -> None:
         hub = Hub(config)
     except RetentionError as exc:  # a retention setting the hub cannot run with
         raise click.ClickException(f"retention: {exc}") from None
+    except MetadataUnavailableError as exc:  # STACKLENS_METADATA_URL cannot be used
+        raise click.ClickException(f"{exc} (STACKLENS_METADATA_URL)") from None
     key = hub.bootstrap_admin()
     click.echo(f"stacklens {config.base_url}  (data in {config.data_dir.resolve()})")
     click.echo(f"  console   {config.base_url}/")

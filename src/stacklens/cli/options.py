@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
-__all__ = ["DATA_DIR", "KEY", "URL"]
+__all__ = ["DATA_DIR", "KEY", "URL", "open_metadata"]
 
 DATA_DIR = click.option(
     "--data-dir",
@@ -24,3 +25,14 @@ URL = click.option(
 KEY = click.option(
     "--key", envvar="STACKLENS_API_KEY", required=True, help="An API key (env STACKLENS_API_KEY)."
 )
+
+
+def open_metadata(url: str | None, data_dir: Path) -> Any:
+    """The metadata database (``STACKLENS_METADATA_URL`` or the data dir's SQLite) for a
+    command that writes it directly; one line, not a traceback, when it cannot open."""
+    from stacklens.metadata.db import MetadataDB, MetadataUnavailableError
+
+    try:
+        return MetadataDB.open(url, data_dir)
+    except MetadataUnavailableError as exc:
+        raise click.ClickException(f"{exc} (STACKLENS_METADATA_URL)") from None

@@ -72,9 +72,15 @@ def take_backup(source: BackupSource, *, clock: Callable[[], int] = time.time_ns
     root.mkdir(parents=True, exist_ok=True)
     # A directory of its own for each backup in progress, so two at once never collide.
     partial = Path(tempfile.mkdtemp(prefix=f"{stamp}.", suffix=".partial", dir=root))
-    source.flush()
-    source.store.backup(partial / STORE_FILE)
-    source.metadata.backup(partial / METADATA_FILE)
+    try:
+        source.flush()
+        source.store.backup(partial / STORE_FILE)
+        # Refuses a PostgreSQL metadata database (pg_dump backs that up): no half
+        # backup is left behind then.
+        source.metadata.backup(partial / METADATA_FILE)
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
     secret = source.data_dir / SECRET_FILE
     if secret.exists():
         shutil.copy2(secret, partial / SECRET_FILE)

@@ -41,7 +41,6 @@ class ErasureAudit:
 
     def __init__(self, engine: sa.engine.Engine) -> None:
         self._engine = engine
-        erasures_table.create(engine, checkfirst=True)
 
     def record(self, entry: ErasureRecord) -> None:
         with self._engine.begin() as con:

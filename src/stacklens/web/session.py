@@ -25,7 +25,7 @@ from starlette.requests import HTTPConnection
 from starlette.responses import Response
 
 from stacklens.metadata.keys import Principal, Role
-from stacklens.metadata.tables import api_keys
+from stacklens.metadata.tables import api_keys, metadata
 
 __all__ = [
     "COOKIE_NAME",
@@ -39,11 +39,9 @@ __all__ = [
 COOKIE_NAME: Final = "stacklens_session"
 DEFAULT_TTL_S: Final = 12 * 3600
 
-#: Its own MetaData: created with ``checkfirst`` when the console is installed.
-_metadata = sa.MetaData()
 console_sessions = sa.Table(
     "console_sessions",
-    _metadata,
+    metadata,
     sa.Column("id_hash", sa.String(64), primary_key=True),
     sa.Column("key_id", sa.String(64), nullable=False, index=True),
     sa.Column("created_ns", sa.BigInteger, nullable=False),
@@ -74,7 +72,6 @@ class SessionStore:
         self._engine = engine
         self._clock = clock
         self.ttl_s = ttl_s
-        console_sessions.create(engine, checkfirst=True)
 
     def create(self, principal: Principal) -> ConsoleSession:
         """A new session for the (already authenticated) key's principal."""
