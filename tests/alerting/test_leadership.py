@@ -176,6 +176,9 @@ def test_only_the_leader_notifies_and_a_new_leader_resends_nothing(tmp_path: Pat
         # alpha was delivered and logged by a: b does not send it again; beta it sends.
         assert [body["groupLabels"]["stack_name"] for body in hook.bodies] == ["alpha", "beta"]
         assert b.metrics.leader._value.get() == 1 and a.metrics.leader._value.get() == 0
+        # The alert gauges are the leader's: alpha and beta fire; the deposed one shows 0.
+        assert b.metrics.alerts.labels(state="firing")._value.get() == 2
+        assert a.metrics.alerts.labels(state="firing")._value.get() == 0
         assert b.role == {"role": "leader", "election": "lock"}
         assert a.role == {"role": "standby", "election": "lock"}
     finally:

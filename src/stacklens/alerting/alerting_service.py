@@ -136,6 +136,7 @@ class AlertingService:
             self.manager.reload()
         elif turn is Turn.DEPOSED:
             self.manager.stand_down()
+            self.metrics.set_alerts(0, 0)  # the alert gauges are the leader's to report
         if not self.leadership.leading:
             self.evaluator.reload_state()
             return []
