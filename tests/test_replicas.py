@@ -128,3 +128,17 @@ def test_silence_made_on_the_standby_mutes_the_leaders_notifications(
     time.sleep(3 * INTERVAL_S)
     assert replicas.sink.for_group("stack_name", "muted") == []
     assert len(replicas.sink.for_group("stack_name", "loud")) == 1
+
+
+def test_graceful_stop_hands_over_without_resending(replicas: Replicas) -> None:
+    """Last in this module: it stops the leader. SIGTERM drains the deliveries in flight,
+    then releases the lock; the standby takes over within an interval and re-sends
+    nothing (the log it loads has every delivery)."""
+    delivered = len(replicas.sink.received)
+    assert delivered >= 1
+    replicas.leader.stop()
+    stopped = time.monotonic()
+    wait_until(lambda: role(replicas.standby) == "leader", timeout=10, interval=0.02)
+    assert time.monotonic() - stopped <= 2 * INTERVAL_S
+    time.sleep(3 * INTERVAL_S)
+    assert len(replicas.sink.received) == delivered
