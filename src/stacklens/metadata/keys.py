@@ -108,6 +108,25 @@ class KeyRing:
             )
         return record, key
 
+    def adopt(self, role: Role | str, secret: str, *, label: str | None = None) -> bool:
+        """Create the key ``secret`` unless it exists (``True`` when created here).
+
+        Several hub replicas starting at once on one database all adopt the same
+        ``STACKLENS_BOOTSTRAP_ADMIN_KEY``: one inserts it, the others find it there.
+        """
+        try:
+            self.create(role, label=label, secret=secret)
+        except sa.exc.IntegrityError:
+            # The key is there (live, or revoked: then it stays revoked).
+            with self._db.engine.connect() as con:
+                found = con.execute(
+                    sa.select(api_keys.c.key_id).where(api_keys.c.key_hash == hash_key(secret))
+                ).first()
+            if found is None:
+                raise  # some other conflict
+            return False
+        return True
+
     def authenticate(self, key: str) -> Principal | None:
         """The principal of a live key, or ``None`` for an unknown or revoked one."""
         with self._db.engine.connect() as con:
