@@ -277,8 +277,11 @@ class Hub:
         if self.keyring.has_admin():
             return None
         given = self.config.bootstrap_admin_key
-        _, key = self.keyring.create("admin", label="bootstrap", secret=given)
-        return None if given else key
+        if given:  # replicas starting together may all adopt it: one of them inserts it
+            self.keyring.adopt("admin", given, label="bootstrap")
+            return None
+        _, key = self.keyring.create("admin", label="bootstrap")
+        return key
 
     def start(self) -> None:
         if self.pipeline_pool is not None:

@@ -16,6 +16,8 @@ import sqlalchemy as sa
 from stacklens.alerting.alert_tables import alert_nflog, alert_notifications
 from stacklens.alerting.dispatch import NflogEntry
 from stacklens.metadata.db import MetadataDB
+from stacklens.metadata.text_bounds import clipped_text
+from stacklens.metadata.upsert import upsert
 
 __all__ = ["Attempt", "NotificationLog"]
 
@@ -63,22 +65,22 @@ class NotificationLog:
 
     def set_entry(self, integration: str, group_key: str, entry: NflogEntry) -> None:
         self._nflog[(integration, group_key)] = entry
-        key = (alert_nflog.c.integration == integration) & (alert_nflog.c.group_key == group_key)
+        row = {
+            "integration": clipped_text(integration, alert_nflog.c.integration),
+            "group_key": clipped_text(group_key, alert_nflog.c.group_key),
+            "firing": json.dumps(sorted(entry.firing)),
+            "resolved": json.dumps(sorted(entry.resolved)),
+            "sent_at_ns": entry.sent_at_ns,
+        }
         with self._db.engine.begin() as con:
-            con.execute(alert_nflog.delete().where(key))
-            con.execute(
-                alert_nflog.insert().values(
-                    integration=integration,
-                    group_key=group_key,
-                    firing=json.dumps(sorted(entry.firing)),
-                    resolved=json.dumps(sorted(entry.resolved)),
-                    sent_at_ns=entry.sent_at_ns,
-                )
-            )
+            upsert(con, alert_nflog, row, ["integration", "group_key"])
 
     def record(self, attempt: Attempt) -> None:
         with self._db.engine.begin() as con:
-            con.execute(alert_notifications.insert().values(**attempt.__dict__))
+            row = dict(attempt.__dict__)
+            for name in ("receiver", "integration", "group_key", "status", "target", "error"):
+                row[name] = clipped_text(row[name], alert_notifications.c[name])
+            con.execute(alert_notifications.insert().values(**row))
             self._writes += 1
             if self._writes % 500 == 0:
                 newest = con.execute(sa.select(sa.func.max(alert_notifications.c.id))).scalar() or 0

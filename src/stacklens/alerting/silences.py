@@ -20,6 +20,7 @@ from stacklens.alerting.durations import rfc3339
 from stacklens.alerting.routing import Matcher, parse_matcher
 from stacklens.ids import Clock, system_clock_ns
 from stacklens.metadata.db import MetadataDB
+from stacklens.metadata.text_bounds import bounded_text
 from stacklens.privacy.freetext import scrub_free_text
 
 __all__ = ["STACK_LABEL", "Silence", "SilenceStore", "confine_to_stack", "silenced_by"]
@@ -140,6 +141,8 @@ class SilenceStore:
             raise ValueError("a silence must end after it starts")
         # Free text on disk: secrets in it are replaced (issue 11).
         created_by, comment = scrub_free_text(created_by), scrub_free_text(comment)
+        created_by = bounded_text(created_by, alert_silences.c.created_by, "createdBy")
+        comment = bounded_text(comment, alert_silences.c.comment, "comment")
         silence = Silence(str(uuid.uuid4()), parsed, start, ends_at_ns, created_by, comment)
         with self._db.engine.begin() as con:
             con.execute(
@@ -168,7 +171,9 @@ class SilenceStore:
                         alert_silences.c.starts_at_ns,
                         alert_silences.c.matchers,
                     ).where(
-                        alert_silences.c.id.startswith(silence_id, autoescape=True),
+                        # Lower case: ids are lower-case UUIDs, and LIKE ignores case
+                        # on SQLite but not on PostgreSQL.
+                        alert_silences.c.id.startswith(silence_id.lower(), autoescape=True),
                         alert_silences.c.ends_at_ns > now,
                     )
                 )
@@ -190,7 +195,10 @@ class SilenceStore:
 
     def list(self, *, include_expired: bool = True, stack: str | None = None) -> list[Silence]:
         """Every silence, or (``stack``) those confined to one stack."""
-        query = sa.select(alert_silences).order_by(alert_silences.c.starts_at_ns)
+        # The id breaks ties: without it, equal starts come back in any order.
+        query = sa.select(alert_silences).order_by(
+            alert_silences.c.starts_at_ns, alert_silences.c.id
+        )
         if not include_expired:
             query = query.where(alert_silences.c.ends_at_ns > self._clock())
         with self._db.engine.connect() as con:

@@ -16,13 +16,14 @@ import sqlalchemy as sa
 from stacklens.alerting.alert_tables import alert_history, alert_states
 from stacklens.alerting.state import Alert, AlertState, Transition
 from stacklens.metadata.db import MetadataDB
+from stacklens.metadata.text_bounds import clipped_text
 
 __all__ = ["AlertStateStore"]
 
 
 def _row(alert: Alert) -> dict[str, Any]:
     return {
-        "rule_key": alert.rule_key,
+        "rule_key": clipped_text(alert.rule_key, alert_states.c.rule_key),
         "fingerprint": alert.fingerprint,
         "state": alert.state.value,
         "labels": json.dumps(dict(alert.labels), sort_keys=True),
@@ -67,7 +68,7 @@ class AlertStateStore:
         history = [
             {
                 "at_ns": t.at_ns,
-                "rule_key": t.rule_key,
+                "rule_key": clipped_text(t.rule_key, alert_history.c.rule_key),
                 "fingerprint": t.fingerprint,
                 "labels": json.dumps(dict(t.labels), sort_keys=True),
                 "previous": t.previous.value,

@@ -16,6 +16,7 @@ import msgspec
 import sqlalchemy as sa
 
 from stacklens.metadata.tables import metadata
+from stacklens.metadata.upsert import upsert
 from stacklens.schema import STACK_NAME_RE
 
 __all__ = ["WARNING_RATIO", "Budget", "BudgetStore", "budgets_table", "utilization"]
@@ -55,8 +56,7 @@ class BudgetStore:
             raise ValueError("a budget must be positive")
         budget = Budget(stack, monthly_usd, monthly_tokens, self._clock())
         with self._engine.begin() as con:
-            con.execute(budgets_table.delete().where(budgets_table.c.stack_name == stack))
-            con.execute(budgets_table.insert().values(msgspec.structs.asdict(budget)))
+            upsert(con, budgets_table, msgspec.structs.asdict(budget), ["stack_name"])
         return budget
 
     def delete(self, stack: str) -> bool:
@@ -69,7 +69,9 @@ class BudgetStore:
         if stacks is not None:
             query = query.where(budgets_table.c.stack_name.in_(stacks))
         with self._engine.connect() as con:
-            return [Budget(**row) for row in con.execute(query).mappings()]
+            found = [Budget(**row) for row in con.execute(query).mappings()]
+        # Sorted here too: a PostgreSQL collation may order names unlike SQLite's bytes.
+        return sorted(found, key=lambda budget: budget.stack_name)
 
 
 def _status(ratio: float | None) -> str:

@@ -35,7 +35,11 @@ def backup(url: str, api_key: str) -> None:
     except httpx.HTTPError as exc:
         raise click.ClickException(f"cannot reach the hub at {url}: {exc}") from None
     if answer.status_code != 200:
-        raise click.ClickException(f"{url} answered {answer.status_code}: {answer.text}")
+        try:
+            reason = answer.json().get("error") or answer.text
+        except ValueError:
+            reason = answer.text
+        raise click.ClickException(f"{url} answered {answer.status_code}: {reason}")
     body = answer.json()
     manifest = body["manifest"]
     click.echo(f"backup of {manifest['events']} events written to {body['path']}")

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from stacklens.ids import Clock, IdFactory, new_ulid, system_clock_ns
 from stacklens.metadata.db import MetadataDB
 from stacklens.metadata.tables import api_keys
+from stacklens.metadata.text_bounds import bounded_text
 from stacklens.privacy.freetext import scrub_free_text
 from stacklens.schema import STACK_NAME_RE
 
@@ -93,7 +94,8 @@ class KeyRing:
             key_id=self._new_id(),
             role=role,
             stack_name=stack,
-            label=scrub_free_text(label),  # free text on disk: no secret in it
+            # Free text on disk: no secret in it, and it must fit its column.
+            label=bounded_text(scrub_free_text(label), api_keys.c.label, "label"),
             created_ns=self._clock(),
         )
         with self._db.engine.begin() as con:
@@ -105,6 +107,25 @@ class KeyRing:
                 )
             )
         return record, key
+
+    def adopt(self, role: Role | str, secret: str, *, label: str | None = None) -> bool:
+        """Create the key ``secret`` unless it exists (``True`` when created here).
+
+        Several hub replicas starting at once on one database all adopt the same
+        ``STACKLENS_BOOTSTRAP_ADMIN_KEY``: one inserts it, the others find it there.
+        """
+        try:
+            self.create(role, label=label, secret=secret)
+        except sa.exc.IntegrityError:
+            # The key is there (live, or revoked: then it stays revoked).
+            with self._db.engine.connect() as con:
+                found = con.execute(
+                    sa.select(api_keys.c.key_id).where(api_keys.c.key_hash == hash_key(secret))
+                ).first()
+            if found is None:
+                raise  # some other conflict
+            return False
+        return True
 
     def authenticate(self, key: str) -> Principal | None:
         """The principal of a live key, or ``None`` for an unknown or revoked one."""
@@ -121,7 +142,10 @@ class KeyRing:
     def list(self) -> list[ApiKey]:
         columns = [api_keys.c[name] for name in ApiKey.__struct_fields__]
         with self._db.engine.connect() as con:
-            rows = con.execute(sa.select(*columns).order_by(api_keys.c.created_ns)).mappings()
+            # The id breaks ties of equal creation times the same way on every engine.
+            rows = con.execute(
+                sa.select(*columns).order_by(api_keys.c.created_ns, api_keys.c.key_id)
+            ).mappings()
             return [ApiKey(**row) for row in rows]
 
     def revoke(self, key_id: str) -> bool:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -35,7 +34,6 @@ __all__ = [
     "alembic_config",
     "current_revision",
     "head_revision",
-    "new_revision",
     "upgrade_to_head",
 ]
 
@@ -85,6 +83,8 @@ def alembic_config(
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.set_main_option("path_separator", "os")
+    # New revision files get names that are module names (mypy checks them).
+    config.set_main_option("file_template", "v%%(rev)s_%%(slug)s")
     if connection is not None:
         config.attributes["connection"] = connection
     if target_metadata is not None:
@@ -140,18 +140,3 @@ def upgrade_to_head(engine: sa.Engine) -> UpgradeResult:
     if before != after:
         log.info("metadata database migrated from %s to %s", before or "empty", after)
     return UpgradeResult(before, after, adopted)
-
-
-def new_revision(
-    engine: sa.Engine, message: str, target_metadata: sa.MetaData, *, rev_id: str
-) -> Iterable[object]:
-    """For a developer: autogenerate the next revision from the declared tables,
-    against a database at head (``engine``). Returns Alembic's script objects."""
-    with engine.connect() as connection:
-        result = command.revision(
-            alembic_config(connection, target_metadata),
-            message=message,
-            autogenerate=True,
-            rev_id=rev_id,
-        )
-    return result if isinstance(result, list) else [result]

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from stacklens.ids import Clock, system_clock_ns
 from stacklens.metadata.db import MetadataDB
 from stacklens.metadata.tables import stacks
+from stacklens.metadata.text_bounds import bounded_text
 from stacklens.privacy.freetext import scrub_free_text, scrub_health_url
 from stacklens.schema import STACK_NAME_RE
 
@@ -39,7 +40,10 @@ class StackRegistry:
             raise ValueError("stack name must match [a-z0-9][a-z0-9_.-]{0,62}")
         # Free text reaches disk too: secrets in it are replaced (issue 11).
         stack = Stack(
-            name, self._clock(), scrub_free_text(description), scrub_health_url(health_url)
+            name,
+            self._clock(),
+            bounded_text(scrub_free_text(description), stacks.c.description, "description"),
+            bounded_text(scrub_health_url(health_url), stacks.c.health_url, "health_url"),
         )
         with self._db.engine.begin() as con:
             if con.execute(sa.select(stacks.c.name).where(stacks.c.name == name)).first():
@@ -66,4 +70,5 @@ class StackRegistry:
     def list(self) -> list[Stack]:
         with self._db.engine.connect() as con:
             rows = con.execute(sa.select(stacks).order_by(stacks.c.name)).mappings().all()
-        return [Stack(**row) for row in rows]
+        # Sorted here too: a PostgreSQL collation may order names unlike SQLite's bytes.
+        return sorted((Stack(**row) for row in rows), key=lambda stack: stack.name)

@@ -56,7 +56,9 @@ class ErasureAudit:
 
     def list(self) -> list[ErasureRecord]:
         with self._engine.connect() as con:
-            rows = con.execute(erasures_table.select().order_by(erasures_table.c.at_ns)).all()
+            rows = con.execute(
+                erasures_table.select().order_by(erasures_table.c.at_ns, erasures_table.c.audit_id)
+            ).all()
         return [
             ErasureRecord(
                 r.audit_id, r.at_ns, r.key_id, r.user_pseudonym, msgspec.json.decode(r.counts)

@@ -1,9 +1,8 @@
 """Alembic's environment for the metadata migrations.
 
-Run only through :func:`stacklens.metadata.migrate.upgrade_to_head` (or
-:func:`~stacklens.metadata.migrate.new_revision` for a developer), which build the
-Alembic ``Config`` in code and hand over an open connection in
-``config.attributes["connection"]``: no ``alembic.ini`` and no URL here.
+Run through a ``Config`` from :func:`stacklens.metadata.migrate.alembic_config`, built
+in code with an open connection in ``config.attributes["connection"]``: no
+``alembic.ini`` and no URL here (see the package's docstring for a new revision).
 """
 
 from __future__ import annotations
