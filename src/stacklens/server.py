@@ -59,6 +59,7 @@ from stacklens.ingest import loki_http, native_http, otlp_http
 from stacklens.ingest.instruments import HubMetrics
 from stacklens.ingest.limits import request_limits
 from stacklens.ingest.loader import Loader
+from stacklens.ingest.otlp_grpc import OtlpGrpcServer
 from stacklens.ingest.pipeline import IngestPipeline
 from stacklens.ingest.quarantine import Quarantine, quarantine_counter
 from stacklens.ingest.service import INGEST, IngestService
@@ -240,6 +241,17 @@ class Hub:
             pool=self.pipeline_pool,
             clock=clock,
         )
+        # Started and stopped with the app (create_app's lifespan), on its event loop.
+        self.otlp_grpc = (
+            OtlpGrpcServer(
+                self.ingest,
+                config.host,
+                config.otlp_grpc_port,
+                max_message_bytes=config.max_body_bytes,
+            )
+            if config.otlp_grpc_port
+            else None
+        )
         self.analytics = Analytics(
             self.store, clock=clock, raw_horizon=raw_horizon(self.retention_policy)
         )
@@ -321,7 +333,14 @@ def create_app(hub: Hub) -> FastAPI:
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         hub.start()
         try:
-            yield
+            if hub.otlp_grpc is not None:
+                await hub.otlp_grpc.start()
+            try:
+                yield
+            finally:
+                # gRPC calls in flight finish before the spools close under them.
+                if hub.otlp_grpc is not None:
+                    await hub.otlp_grpc.stop()
         finally:
             hub.stop()
 
