@@ -3,12 +3,14 @@
 A real hub (``stacklens serve``, fsync on) and a client in a separate process posting
 ``ExportTraceServiceRequest`` bodies of realistic GenAI spans (chat/tool/agent spans
 with model, token, agent, tool and prompt attributes, as OpenLLMetry/OpenLIT send them)
-over concurrent connections. Prints acknowledged spans/s and ack latency.
+over concurrent connections. Prints acknowledged spans/s and ack latency. With
+``--grpc``, the same bodies also go over OTLP/gRPC (``TraceService/Export`` on the hub's
+gRPC port, concurrent calls on one channel) to a fresh hub, printed beside HTTP.
 
 Before that, ``stages``: the same bodies through each stage in-process, on one core
 (protobuf decode into raw events, normalize, privacy, row encode), in µs per span.
 
-Run: ``.venv/bin/python bench/otlp.py [--seconds 15] [--concurrency 4] [--batch 512]``
+Run: ``.venv/bin/python bench/otlp.py [--seconds 15] [--concurrency 4] [--batch 512] [--grpc]``
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import grpc
 import httpx
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
@@ -86,9 +89,14 @@ def make_body(rng: random.Random, batch: int, tag: int) -> bytes:
     return request.SerializeToString()
 
 
+GRPC_EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
+
+
 async def client(
-    url: str, key: str, seconds: float, concurrency: int, batch: int
+    url: str, key: str, seconds: float, concurrency: int, batch: int, *, over_grpc: bool = False
 ) -> dict[str, Any]:
+    """Post for ``seconds`` over OTLP/HTTP (``url`` a base URL) or OTLP/gRPC (``url`` a
+    ``host:port`` target), ``concurrency`` requests in flight."""
     rng = random.Random(11)
     bodies = [make_body(rng, batch, t) for t in range(16)]
     headers = {"X-API-Key": key, "Content-Type": "application/x-protobuf"}
@@ -97,12 +105,15 @@ async def client(
     deadline = time.monotonic() + seconds
     counter = iter(range(10**9))
 
-    async def worker(http: httpx.AsyncClient) -> None:
+    def next_body() -> bytes:
+        n = next(counter)
+        # Fresh span ids per request so nothing is deduplicated away.
+        return bodies[n % len(bodies)] if n < len(bodies) else make_body(rng, batch, n)
+
+    async def http_worker(http: httpx.AsyncClient) -> None:
         nonlocal spans
         while time.monotonic() < deadline:
-            n = next(counter)
-            # Fresh span ids per request so nothing is deduplicated away.
-            body = bodies[n % len(bodies)] if n < len(bodies) else make_body(rng, batch, n)
+            body = next_body()
             t0 = time.perf_counter()
             response = await http.post("/v1/traces", content=body, headers=headers)
             if response.status_code != 200:
@@ -110,9 +121,23 @@ async def client(
             latencies.append(time.perf_counter() - t0)
             spans += batch
 
+    async def grpc_worker(export: Any) -> None:
+        nonlocal spans
+        while time.monotonic() < deadline:
+            body = next_body()
+            t0 = time.perf_counter()
+            await export(body, metadata=(("x-api-key", key),), timeout=60)  # raises unless OK
+            latencies.append(time.perf_counter() - t0)
+            spans += batch
+
     started = time.perf_counter()
-    async with httpx.AsyncClient(base_url=url, timeout=60) as http:
-        await asyncio.gather(*(worker(http) for _ in range(concurrency)))
+    if over_grpc:
+        async with grpc.aio.insecure_channel(url) as channel:
+            export = channel.unary_unary(GRPC_EXPORT)
+            await asyncio.gather(*(grpc_worker(export) for _ in range(concurrency)))
+    else:
+        async with httpx.AsyncClient(base_url=url, timeout=60) as http:
+            await asyncio.gather(*(http_worker(http) for _ in range(concurrency)))
     elapsed = time.perf_counter() - started
     latencies.sort()
     return {
@@ -163,10 +188,20 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--batch", type=int, default=512)
+    parser.add_argument("--grpc", action="store_true", help="also over OTLP/gRPC, beside OTLP/HTTP")
     parser.add_argument("--client", nargs=2, metavar=("URL", "KEY"), help=argparse.SUPPRESS)
+    parser.add_argument("--grpc-client", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.client:
-        result = asyncio.run(client(*args.client, args.seconds, args.concurrency, args.batch))
+        result = asyncio.run(
+            client(
+                *args.client,
+                args.seconds,
+                args.concurrency,
+                args.batch,
+                over_grpc=args.grpc_client,
+            )
+        )
         print(json.dumps(result))
         return
     print(f"machine: {platform.node()} cpus={os.cpu_count()} python={platform.python_version()}")
@@ -182,15 +217,30 @@ def main() -> None:
     for name, micros in per_stage.items():
         print(f"  {name:<12} {micros:>8.2f}")
     print(f"  request path total {sum(per_stage.values()):.2f} µs/span")
+    transports = ["http", "grpc"] if args.grpc else ["http"]
+    results = {transport: run_against_hub(args, transport) for transport in transports}
+    if len(results) == 1:
+        for key, value in results["http"].items():
+            print(f"  {key:<12} {value}")
+        return
+    print(f"  {'':<12} {'OTLP/HTTP':>12} {'OTLP/gRPC':>12}")
+    for key in results["http"]:
+        print(f"  {key:<12} {results['http'][key]!s:>12} {results['grpc'][key]!s:>12}")
+
+
+def run_against_hub(args: argparse.Namespace, transport: str) -> dict[str, Any]:
+    """One client run over ``transport`` against a fresh hub (fsync on), in a separate
+    process: the hub of one transport does not load the other's backlog."""
     with tempfile.TemporaryDirectory() as tmp:
         hub = HubProcess(Path(tmp) / "data").start()
+        target = hub.grpc_target if transport == "grpc" else hub.url
         try:
             out = subprocess.run(
                 [
                     sys.executable,
                     __file__,
                     "--client",
-                    hub.url,
+                    target,
                     hub.admin_key,
                     "--seconds",
                     str(args.seconds),
@@ -198,6 +248,7 @@ def main() -> None:
                     str(args.concurrency),
                     "--batch",
                     str(args.batch),
+                    *(["--grpc-client"] if transport == "grpc" else []),
                 ],
                 capture_output=True,
                 text=True,
@@ -206,8 +257,8 @@ def main() -> None:
             )
         finally:
             hub.stop()
-    for key, value in json.loads(out.stdout.splitlines()[-1]).items():
-        print(f"  {key:<12} {value}")
+    result: dict[str, Any] = json.loads(out.stdout.splitlines()[-1])
+    return result
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
-"""Secrets planted in everything the hub ingests, through every protocol, and in the
-free text the hub keeps (silences, stacks, key labels), never reach disk: every byte of
-the data directory (spool, DuckDB file and WAL, metadata.sqlite) is searched for each
-secret's raw, base64, hex and URL-encoded forms."""
+"""Secrets planted in everything the hub ingests, through every protocol (native,
+OTLP/HTTP, OTLP/gRPC, Loki, Zipkin), and in the free text the hub keeps (silences,
+stacks, key labels), never reach disk: every byte of the data directory (spool, DuckDB
+file and WAL, metadata.sqlite) is searched for each secret's raw, base64, hex and
+URL-encoded forms."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import Any
 from urllib.parse import quote
 
 import duckdb
+import grpc
 import msgspec
 from click.testing import CliRunner
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
@@ -21,7 +23,7 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from stacklens.cli import main as cli
-from stacklens.testing import in_process_hub
+from stacklens.testing import ADMIN_KEY, free_port, in_process_hub
 from stacklens.testing.secrets import (
     ANTHROPIC,
     ARGS_TOKEN,
@@ -61,7 +63,7 @@ def contexts(secret: str) -> list[tuple[str, str]]:
     return placed
 
 
-def otlp_traces(now: int) -> bytes:
+def otlp_traces(now: int, trace_byte: int = 1) -> bytes:
     request = ExportTraceServiceRequest()
     resource_spans = request.resource_spans.add()
     _kv(resource_spans.resource.attributes, "stack.name", "planted")
@@ -69,7 +71,7 @@ def otlp_traces(now: int) -> bytes:
     spans = resource_spans.scope_spans.add().spans
     for i, secret in enumerate(SECRETS):
         span = spans.add()
-        span.trace_id = bytes([1] * 15 + [i + 1])
+        span.trace_id = bytes([trace_byte] * 15 + [i + 1])
         span.span_id = bytes([2] * 7 + [i + 1])
         span.name = f"chat with {secret}" if secret in SHAPED_SECRETS else "chat"
         span.start_time_unix_nano = now
@@ -124,6 +126,50 @@ def otlp_metrics(now: int) -> bytes:
             f"https://q:{quote(secret, safe='')}@queue.internal/p?token={quote(secret, safe='')}",
         )
     return request.SerializeToString()
+
+
+def zipkin_spans(now: int) -> list[dict[str, Any]]:
+    """Zipkin v2 spans: every placement as a tag, in the name, an error and an exception."""
+    return [
+        {
+            "traceId": f"{i + 1:032x}",
+            "id": f"{i + 1:016x}",
+            "name": f"chat with {secret}" if secret in SHAPED_SECRETS else "chat",
+            "timestamp": now // 1000,
+            "duration": 1500,
+            "localEndpoint": {"serviceName": "edge"},
+            "tags": {
+                "stack.name": "planted",
+                "deploy.token": secret,
+                "gen_ai.request.model": "gpt-4o-mini",
+                "gen_ai.input.messages": json.dumps([{"role": "user", "content": f"use {secret}"}]),
+                "error": f"upstream said: password={secret}",
+                **dict(contexts(secret)),
+            },
+            "annotations": [
+                {
+                    "timestamp": now // 1000,
+                    "value": json.dumps(
+                        {"exception": {"exception.message": f"login failed password={secret}"}}
+                    ),
+                }
+            ],
+        }
+        for i, secret in enumerate(SECRETS)
+    ]
+
+
+def grpc_exports(target: str, now: int) -> None:
+    """The three OTLP signals over gRPC, secrets in attributes and bodies."""
+    metadata = (("x-api-key", ADMIN_KEY),)
+    with grpc.insecure_channel(target) as channel:
+        for service, body in (
+            ("trace.v1.TraceService", otlp_traces(now, trace_byte=9)),
+            ("logs.v1.LogsService", otlp_logs(now)),
+            ("metrics.v1.MetricsService", otlp_metrics(now)),
+        ):
+            export = channel.unary_unary(f"/opentelemetry.proto.collector.{service}/Export")
+            export(body, metadata=metadata, timeout=30)  # raises unless OK
 
 
 def loki_push(now: int) -> dict[str, Any]:
@@ -185,7 +231,11 @@ def find_leaks(blob: bytes) -> list[str]:
 def test_no_planted_secret_reaches_disk_through_any_endpoint(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     now = time.time_ns()
-    with in_process_hub(data_dir, loader_interval_s=3600) as (hub, client):
+    grpc_port = free_port()
+    with in_process_hub(data_dir, loader_interval_s=3600, otlp_grpc_port=grpc_port) as (
+        hub,
+        client,
+    ):
         hub.loader.stop()  # keep everything in the spool first, to search it as written
         hub.metrics_loader.stop()
         events = secret_events()
@@ -211,6 +261,9 @@ def test_no_planted_secret_reaches_disk_through_any_endpoint(tmp_path: Path) -> 
             ).status_code
             == 204
         )
+        grpc_exports(f"127.0.0.1:{grpc_port}", now)
+        response = client.post("/api/v2/spans", json=zipkin_spans(now))
+        assert response.json() == {"accepted": len(SECRETS), "rejected": []}
 
         write_metadata_free_text(client, data_dir)
         # A stack's description has no route yet: the registry the routes use.
@@ -225,9 +278,9 @@ def test_no_planted_secret_reaches_disk_through_any_endpoint(tmp_path: Path) -> 
         hub.loader.run_once()
         hub.metrics_loader.run_once()
         stored = hub.store.count_events()
-        assert (
-            stored >= 2 * len(events) // 2 + len(SECRETS) * 3
-        )  # natives (deduplicated) + spans, logs, Loki
+        # natives (deduplicated) + spans, logs, Loki; gRPC spans (the gRPC logs are the
+        # HTTP ones again: the same records, deduplicated); Zipkin spans
+        assert stored >= 2 * len(events) // 2 + len(SECRETS) * 5
         redactions = client.get("/metrics").text
         assert 'stacklens_redactions_total{rule="' in redactions
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 
@@ -20,6 +20,9 @@ class HubConfig(msgspec.Struct, frozen=True, kw_only=True):
     data_dir: Path = Path("./stacklens-data")
     host: str = "127.0.0.1"
     port: int = 4320
+    #: OTLP/gRPC port (traces, logs, metrics), on ``host`` in the same process; 0 turns
+    #: it off. 4317 is the port OTel SDKs and Collectors send gRPC to by default.
+    otlp_grpc_port: Annotated[int, msgspec.Meta(ge=0, le=65535)] = 4317
     #: Public URL printed for stacks (``stacks create --print-env``).
     public_url: str | None = None
     #: Largest request body accepted (also the largest after decompression).
@@ -86,6 +89,13 @@ class HubConfig(msgspec.Struct, frozen=True, kw_only=True):
     secret_key: str | None = None
     #: Adopted as the first admin key at first start (automation).
     bootstrap_admin_key: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.otlp_grpc_port and self.otlp_grpc_port == self.port:
+            raise ValueError(
+                f"otlp_grpc_port {self.otlp_grpc_port} is also the HTTP port: pick another "
+                "(STACKLENS_OTLP_GRPC_PORT; 0 turns OTLP/gRPC off)"
+            )
 
     @property
     def base_url(self) -> str:

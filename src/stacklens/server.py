@@ -54,10 +54,11 @@ from stacklens.api.retention import ERASER, RETENTION
 from stacklens.config import HubConfig
 from stacklens.event_schema import json_schema
 from stacklens.ids import Clock, IdFactory, new_ulid, system_clock_ns
-from stacklens.ingest import loki_http, native_http, otlp_http
+from stacklens.ingest import loki_http, native_http, otlp_http, zipkin_http
 from stacklens.ingest.instruments import HubMetrics
 from stacklens.ingest.limits import request_limits
 from stacklens.ingest.loader import Loader
+from stacklens.ingest.otlp_grpc import OtlpGrpcServer
 from stacklens.ingest.pipeline import IngestPipeline
 from stacklens.ingest.quarantine import Quarantine, quarantine_counter
 from stacklens.ingest.service import INGEST, IngestService
@@ -237,6 +238,17 @@ class Hub:
             pool=self.pipeline_pool,
             clock=clock,
         )
+        # Started and stopped with the app (create_app's lifespan), on its event loop.
+        self.otlp_grpc = (
+            OtlpGrpcServer(
+                self.ingest,
+                config.host,
+                config.otlp_grpc_port,
+                max_message_bytes=config.max_body_bytes,
+            )
+            if config.otlp_grpc_port
+            else None
+        )
         self.analytics = Analytics(
             self.store, clock=clock, raw_horizon=raw_horizon(self.retention_policy)
         )
@@ -326,7 +338,14 @@ def create_app(hub: Hub) -> FastAPI:
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         hub.start()
         try:
-            yield
+            if hub.otlp_grpc is not None:
+                await hub.otlp_grpc.start()
+            try:
+                yield
+            finally:
+                # gRPC calls in flight finish before the spools close under them.
+                if hub.otlp_grpc is not None:
+                    await hub.otlp_grpc.stop()
         finally:
             hub.stop()
 
@@ -343,6 +362,7 @@ def create_app(hub: Hub) -> FastAPI:
     app.include_router(native_http.router)
     app.include_router(otlp_http.router)
     app.include_router(loki_http.router)
+    app.include_router(zipkin_http.router)
     app.include_router(events_api.router)
     app.include_router(metric_points_api.router)
     app.include_router(analytics_api.router)

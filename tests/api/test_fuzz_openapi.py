@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 from stacklens.testing import in_process_hub
 from stacklens.testing.dataset import events
 
-#: Ingest routes have their own, body-aware fuzzing (tests/ingest/test_fuzz.py).
+#: Ingest routes have their own, body-aware fuzzing (tests/ingest/test_fuzz.py). Zipkin's
+#: ``/api/v2/spans`` is fuzzed here too: a JSON body is its whole input.
 INGEST = {"/v1/events", "/ingest", "/v1/traces", "/v1/logs", "/v1/metrics", "/loki/api/v1/push"}
 
 #: Extremes the probe of issue 11 found 5xx with: far times, huge durations and numbers.
@@ -89,6 +90,12 @@ def operations(client: Any) -> list[tuple[str, str, list[str]]]:
 def test_the_document_lists_the_read_side(app_client: Any) -> None:
     paths = {path for _, path, _ in operations(app_client)}
     assert {"/api/v1/events", "/api/v1/overview", "/api/v1/alerts", "/api/v1/costs"} <= paths
+
+
+def test_the_zipkin_route_is_documented_and_fuzzed(app_client: Any) -> None:
+    assert ("POST", "/api/v2/spans", []) in operations(app_client)
+    answers = app_client.app.openapi()["paths"]["/api/v2/spans"]["post"]["responses"]
+    assert {"202", "400", "401", "415", "503"} <= set(answers)
 
 
 @settings(

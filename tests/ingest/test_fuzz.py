@@ -156,7 +156,9 @@ def test_fuzz_client_still_stores_valid_events(fuzz_client: Any, tmp_path: Path)
 
 @SETTINGS
 @given(
-    path=st.sampled_from(["/v1/traces", "/v1/logs", "/v1/metrics", "/loki/api/v1/push"]),
+    path=st.sampled_from(
+        ["/v1/traces", "/v1/logs", "/v1/metrics", "/loki/api/v1/push", "/api/v2/spans"]
+    ),
     raw=st.binary(max_size=1500) | json_values.map(msgspec.json.encode),
     content_type=st.sampled_from(["application/x-protobuf", "application/json", "text/plain", ""]),
     encoding=st.sampled_from([None, "gzip", "snappy"]),
@@ -171,6 +173,50 @@ def test_otlp_and_loki_endpoints_never_5xx(
     body = gzip.compress(raw) if compress else raw
     response = fuzz_client.post(path, content=body, headers=headers)
     assert response.status_code < 500, response.text
+
+
+hex_ids = st.sampled_from([16, 32]).flatmap(
+    lambda n: st.text(alphabet="0123456789abcdefABCDEF", min_size=n, max_size=n)
+)
+zipkin_like = st.fixed_dictionaries(
+    {},
+    optional={
+        "traceId": hex_ids | json_values,
+        "id": hex_ids | json_values,
+        "parentId": hex_ids | json_values,
+        "name": json_values,
+        "kind": st.sampled_from(["CLIENT", "SERVER", "PRODUCER", "CONSUMER", "x"]) | json_values,
+        "timestamp": st.integers(min_value=-(2**70), max_value=2**70) | json_values,
+        "duration": st.integers(min_value=-(2**70), max_value=2**70) | json_values,
+        "localEndpoint": st.fixed_dictionaries(
+            {}, optional={"serviceName": json_values, "ipv4": json_values, "port": json_values}
+        )
+        | json_values,
+        "remoteEndpoint": json_values,
+        "tags": st.dictionaries(st.text(max_size=20), st.text(max_size=20) | json_values)
+        | json_values,
+        "annotations": st.lists(
+            st.fixed_dictionaries(
+                {}, optional={"timestamp": json_values, "value": st.text(max_size=30) | json_values}
+            ),
+            max_size=3,
+        )
+        | json_values,
+        "debug": json_values,
+    },
+)
+
+
+@SETTINGS
+@given(spans=st.lists(zipkin_like, max_size=5))
+def test_zipkin_span_shapes_never_5xx(fuzz_client: Any, spans: list[dict[str, Any]]) -> None:
+    response = fuzz_client.post(
+        "/api/v2/spans", content=msgspec.json.encode(spans), headers={"X-Stack-Name": "fuzz"}
+    )
+    assert response.status_code in (202, 400), response.text
+    if response.status_code == 202:
+        answer = response.json()
+        assert answer["accepted"] + len(answer["rejected"]) == len(spans)
 
 
 # -- extremes on every protocol: no 5xx, and nothing acknowledged the loader cannot load --
@@ -342,4 +388,39 @@ def test_loki_extremes(extreme_hub: tuple[Any, Any], ts: str, line: str) -> None
     hub, client = extreme_hub
     body = {"streams": [{"stream": {"job": "fuzz"}, "values": [[ts, line]]}]}
     response = client.post("/loki/api/v1/push", json=body, headers={"X-Scope-OrgID": "fuzz"})
+    _assert_loadable(hub, response)
+
+
+@EXTREME
+@given(
+    timestamp=extreme_ints,
+    duration=extreme_ints,
+    tokens=extreme_numbers.map(str) | st.sampled_from(["1e400", "-0", "NaN", "Infinity"]),
+    value=extreme_numbers.map(str),
+    annotation_ts=extreme_ints,
+)
+def test_zipkin_extremes(
+    extreme_hub: tuple[Any, Any],
+    timestamp: int,
+    duration: int,
+    tokens: str,
+    value: str,
+    annotation_ts: int,
+) -> None:
+    hub, client = extreme_hub
+    span = {
+        "traceId": "0af7651916cd43dd8448eb211c80319c",
+        "id": "b7ad6b7169203331",
+        "name": "chat",
+        "timestamp": timestamp,
+        "duration": duration,
+        "tags": {
+            "gen_ai.usage.input_tokens": tokens,
+            "gen_ai.usage.cost": tokens,
+            "x": value,
+            "labels": f'["{value}","{tokens}"]',
+        },
+        "annotations": [{"timestamp": annotation_ts, "value": '{"exception": {"n": 1}}'}],
+    }
+    response = client.post("/api/v2/spans", json=[span])
     _assert_loadable(hub, response)

@@ -141,3 +141,64 @@ def test_otlp_and_loki_decode_and_prepare_in_the_worker_pool(
                 exposition
             )
         assert hub.stacks.get("pool-loki") is not None
+
+
+def test_otlp_grpc_and_zipkin_decode_and_prepare_in_the_worker_pool(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import grpc
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+        ExportTraceServiceRequest,
+    )
+
+    from stacklens.ingest import zipkin_http
+    from stacklens.testing import ADMIN_KEY, free_port
+
+    now = time.time_ns()
+    port = free_port()
+    with in_process_hub(tmp_path / "data", ingest_workers=1, otlp_grpc_port=port) as (
+        hub,
+        client,
+    ):
+        monkeypatch.setattr(otlp, "trace_steps", _in_the_hub_process)
+        monkeypatch.setattr(zipkin_http, "zipkin_steps", _in_the_hub_process)
+        monkeypatch.setattr(IngestPipeline, "prepare_steps", _in_the_hub_process, raising=False)
+        monkeypatch.setattr(Redactor, "redact_value", _in_the_hub_process)
+
+        request = ExportTraceServiceRequest()
+        resource_spans = request.resource_spans.add()
+        resource_spans.resource.attributes.add(key="stack.name").value.string_value = "pool-rpc"
+        span = resource_spans.scope_spans.add().spans.add(
+            name="chat", start_time_unix_nano=now, end_time_unix_nano=now + 10**6
+        )
+        span.trace_id, span.span_id = bytes([3] * 16), bytes([4] * 8)
+        span.attributes.add(key="gen_ai.request.model").value.string_value = "gpt-4o"
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            export = channel.unary_unary(
+                "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
+            )
+            export(request.SerializeToString(), metadata=(("x-api-key", ADMIN_KEY),), timeout=30)
+        zipkin = client.post(
+            "/api/v2/spans",
+            json=[
+                {
+                    "traceId": "5" * 32,
+                    "id": "6" * 16,
+                    "name": "get /",
+                    "timestamp": now // 1000,
+                    "tags": {"stack.name": "pool-rpc", "token": GITHUB_PAT_CLASSIC},
+                }
+            ],
+        )
+        assert zipkin.status_code == 202
+
+        hub.flush()
+        events = client.get("/api/v1/events", params={"stack": "pool-rpc"}).json()["events"]
+        by_type = {e["event_type"]: e for e in events}
+        assert set(by_type) == {"llm_call", "span"} and by_type["llm_call"]["model"] == "gpt-4o"
+        assert GITHUB_PAT_CLASSIC not in msgspec.json.encode(by_type["span"]).decode()
+        exposition = client.get("/metrics").text
+        for protocol in ("otlp_grpc_traces", "zipkin"):
+            assert f'stacklens_ingest_events_accepted_total{{protocol="{protocol}"}} 1.0' in (
+                exposition
+            )

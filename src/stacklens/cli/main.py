@@ -125,6 +125,14 @@ def serve(data_dir: Path | None, host: str | None, port: int | None) -> None:
     from stacklens.retention.tiers import RetentionError
 
     config = _config(data_dir=data_dir, host=host, port=port)
+    if config.otlp_grpc_port:
+        from stacklens.ingest.otlp_grpc import listen_problem
+
+        problem = listen_problem(config.host, config.otlp_grpc_port)
+        if problem is not None:
+            raise click.ClickException(
+                f"OTLP/gRPC: {problem} (STACKLENS_OTLP_GRPC_PORT sets the port, 0 turns it off)"
+            )
     try:
         hub = Hub(config)
     except RetentionError as exc:  # a retention setting the hub cannot run with
@@ -135,6 +143,8 @@ def serve(data_dir: Path | None, host: str | None, port: int | None) -> None:
     click.echo(f"stacklens {config.base_url}  (data in {config.data_dir.resolve()})")
     click.echo(f"  console   {config.base_url}/")
     click.echo(f"  ingest    POST {config.base_url}/v1/events")
+    if config.otlp_grpc_port:
+        click.echo(f"  OTLP/gRPC {config.host}:{config.otlp_grpc_port}")
     click.echo(f"  API docs  {config.base_url}/docs")
     if key:
         click.echo("First admin key (shown once; store it now):")

@@ -33,7 +33,14 @@ from stacklens.ingest.pipeline import with_placeholders
 from stacklens.ingest.service import INGEST, Adapter, IngestService, Outcome
 from stacklens.ingest.steps import Steps
 
-__all__ = ["ADAPTERS", "decode_logs", "decode_metrics", "decode_traces", "router"]
+__all__ = [
+    "ADAPTERS",
+    "decode_logs",
+    "decode_metrics",
+    "decode_traces",
+    "router",
+    "summarize_rejections",
+]
 
 router = APIRouter(tags=["ingest"])
 
@@ -114,7 +121,7 @@ def _status(status: int, message: str, content_type: str | None) -> Response:
     return Response(body, status_code=status, media_type=media, headers=headers)
 
 
-def _summary(rejected: list[tuple[int, str]]) -> str:
+def summarize_rejections(rejected: list[tuple[int, str]]) -> str:
     shown = "; ".join(f"item {i}: {reason}" for i, reason in rejected[:5])
     more = f" (and {len(rejected) - 5} more)" if len(rejected) > 5 else ""
     return shown + more
@@ -128,9 +135,11 @@ def _render(kind: Kind, outcome: Outcome, headers: Headers) -> Response:
     content_type = headers.get("content-type")
     rejected = outcome.rejected
     if outcome.accepted == 0 and rejected:
-        return _status(400, f"every item was rejected: {_summary(rejected)}", content_type)
+        return _status(
+            400, f"every item was rejected: {summarize_rejections(rejected)}", content_type
+        )
     media = otlp.response_media_type(content_type)
-    body = otlp.export_response(kind, len(rejected), _summary(rejected), media)
+    body = otlp.export_response(kind, len(rejected), summarize_rejections(rejected), media)
     return Response(body, media_type=media)
 
 

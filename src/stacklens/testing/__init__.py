@@ -116,6 +116,8 @@ def hub_config(data_dir: Path, **overrides: Any) -> Any:
         "bootstrap_admin_key": ADMIN_KEY,
         "secret_key": "test-secret-key",
         "loader_interval_s": 0.05,
+        # In-process hubs do not listen for OTLP/gRPC unless a test gives them a port.
+        "otlp_grpc_port": 0,
         # Tests send events with fixed dates (2026-01-10 ...) on the real clock: the
         # seed's 7-day raw retention would refuse them at the door. Tests of retention
         # pass the tiers they test (``**SEED_RETENTION``).
@@ -153,6 +155,10 @@ class HubProcess:
         self.data_dir = data_dir
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        #: OTLP/gRPC, on a free port of its own (never the default 4317: test hubs run
+        #: side by side); ``env`` may set STACKLENS_OTLP_GRPC_PORT (``"0"``: off).
+        self.grpc_port = int((env or {}).get("STACKLENS_OTLP_GRPC_PORT") or free_port())
+        self.grpc_target = f"127.0.0.1:{self.grpc_port}"
         self.admin_key = ADMIN_KEY
         self.extra_env = env or {}
         self.process: subprocess.Popen[bytes] | None = None
@@ -164,6 +170,7 @@ class HubProcess:
             "STACKLENS_BOOTSTRAP_ADMIN_KEY": self.admin_key,
             "STACKLENS_SECRET_KEY": "test-secret-key",
             "STACKLENS_LOADER_INTERVAL_S": "0.05",
+            "STACKLENS_OTLP_GRPC_PORT": str(self.grpc_port),
             **{f"STACKLENS_{name.upper()}": value for name, value in LONG_RETENTION.items()},
             **self.extra_env,
         }

@@ -10,6 +10,7 @@ OpenLLMetry, HTTP). Span events are not stored as rows; the ones that carry cont
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any, Final
 
 from stacklens.ingest.limits import DEFAULT_REQUEST_LIMITS, RequestLimits
@@ -29,7 +30,7 @@ from .cost import check_message_item
 from .result import DecodeResult
 from .semconv import AGENT_OPERATIONS, LLM_HINT_FIELDS, LLM_OPERATIONS, TOOL_OPERATIONS
 
-__all__ = ["decode_traces", "span_event", "trace_steps"]
+__all__ = ["decode_traces", "request_steps", "span_event", "trace_steps"]
 
 _STATUS_ERROR: Final = 2  # Status.StatusCode.STATUS_CODE_ERROR
 _KIND_SERVER: Final = 2  # Span.SpanKind.SPAN_KIND_SERVER
@@ -55,10 +56,27 @@ def trace_steps(
 ) -> Steps[DecodeResult]:
     """:func:`decode_traces`, pausing (``yield``) between chunks of spans."""
     check_each = media_type(content_type) == PROTOBUF  # JSON was checked before parsing
+    return request_steps(
+        parse_chunks("traces", body, content_type, limits),
+        namespace_as_stack=namespace_as_stack,
+        limits=limits if check_each else None,
+    )
+
+
+def request_steps(
+    requests: Iterable[Any],
+    *,
+    namespace_as_stack: bool,
+    limits: RequestLimits | None,
+) -> Steps[DecodeResult]:
+    """Parsed ``ExportTraceServiceRequest`` messages (``None`` between them where the
+    caller may pause) → raw events. Other span formats (Zipkin) build these messages
+    and come through here, so a span maps the same whatever carried it. ``limits``:
+    check each span's attributes before mapping it (``None``: checked already)."""
     events: list[dict[str, Any]] = []
     rejected: list[tuple[int, str]] = []
     index = 0
-    for request in parse_chunks("traces", body, content_type, limits):
+    for request in requests:
         yield
         if request is None:
             continue
@@ -69,7 +87,7 @@ def trace_steps(
             for scope_spans in resource_spans.scope_spans:
                 base = scope_attributes(context.attributes, scope_spans.scope)
                 for span in scope_spans.spans:
-                    if check_each:
+                    if limits is not None:
                         check_message_item("traces", span, index, limits)
                     try:
                         event = span_event(span, base)
