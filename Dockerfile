@@ -38,7 +38,8 @@ ENV PATH=/opt/stacklens/bin:$PATH \
 USER stacklens
 WORKDIR /var/lib/stacklens
 VOLUME ["/var/lib/stacklens"]
-EXPOSE 4320
+# 4320: HTTP (API, console, OTLP/HTTP, Loki, Zipkin); 4317: OTLP/gRPC.
+EXPOSE 4320 4317
 # /health checks the spool, the loader and the store (503 naming what fails).
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
   CMD ["python3", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:' + os.environ.get('STACKLENS_PORT', '4320') + '/health', timeout=4)"]

@@ -65,7 +65,9 @@ def test_compose_file_is_valid_and_runs_the_hub_on_a_volume(stack: str, tmp_path
     # A named volume (not a host path) holds the data directory.
     assert mounts(hub)["/var/lib/stacklens"] == "stacklens-data"
     assert "stacklens-data" in document["volumes"]
-    assert any("4320" in str(port) for port in hub["ports"])
+    # docker-compose renders each port as {"target": 4320, "published": "4320", ...}.
+    published = {str(port["published"]) for port in hub["ports"]}
+    assert {"4320", "4317"} <= published  # HTTP, and OTLP/gRPC for the seed collectors
 
 
 def test_neighbours_wire_prometheus_alertmanager_and_grafana(tmp_path: Path) -> None:

@@ -97,6 +97,11 @@ def test_service_monitor_has_the_crd_shape_and_selects_the_service() -> None:
     assert set(endpoint) <= SERVICE_MONITOR_ENDPOINT
     assert endpoint["port"] in {p["name"] for p in service["spec"]["ports"]}
     assert endpoint["path"] == "/metrics"
+    # OTLP/gRPC: a named container port the Service forwards, marked as gRPC.
+    grpc = {p["name"]: p for p in service["spec"]["ports"]}["otlp-grpc"]
+    assert (grpc["port"], grpc["appProtocol"]) == (4317, "grpc")
+    (container,) = objects["StatefulSet"]["spec"]["template"]["spec"]["containers"]
+    assert {"name": "otlp-grpc", "containerPort": 4317} in container["ports"]
     credentials = endpoint["authorization"]["credentials"]
     assert set(credentials) == {"name", "key"}
 
