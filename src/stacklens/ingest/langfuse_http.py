@@ -9,6 +9,7 @@
   (:mod:`stacklens.ingest.langfuse.otel`); answered as OTLP/HTTP answers.
 * ``GET /api/public/projects``: what ``Langfuse.auth_check()`` reads (one project: the
   stack the credentials write to).
+* ``POST /api/public/scores``: scores from the Python SDK v4+ (mapped as score-create).
 
 Auth is HTTP Basic ``publicKey:secretKey``; the secret key is a stacklens API key. The
 public key names the stack, as ``X-Stack-Name`` does: for a key not bound to a stack it
@@ -25,6 +26,7 @@ import binascii
 from collections.abc import Mapping
 from typing import Annotated, Any
 
+import msgspec
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
@@ -45,7 +47,16 @@ from stacklens.ingest.service import INGEST, Adapter, IngestService, Outcome
 from stacklens.ingest.steps import Steps
 from stacklens.schema import STACK_NAME_RE
 
-__all__ = ["INGESTION", "OTEL_TRACES", "decode_ingestion", "decode_otel", "router", "stack_of"]
+__all__ = [
+    "INGESTION",
+    "OTEL_TRACES",
+    "SCORES",
+    "decode_ingestion",
+    "decode_otel",
+    "decode_scores",
+    "router",
+    "stack_of",
+]
 
 router = APIRouter(tags=["ingest"])
 
@@ -159,6 +170,71 @@ async def langfuse_ingestion(
 ) -> Response:
     """Langfuse ingestion API (the Langfuse JS v3 and Python v2 SDKs)."""
     return await service.serve(request, INGESTION)
+
+
+# ---------------------------------------------------------------- scores
+
+
+def _score_envelopes(body: bytes, received_ns: int) -> list[Any]:
+    try:
+        document = msgspec.json.decode(body)
+    except (msgspec.DecodeError, ValueError, RecursionError) as err:
+        raise IngestError(400, f"invalid JSON: {err}"[:300]) from None
+    items = document if isinstance(document, list) else [document]
+    envelopes: list[Any] = []
+    for index, item in enumerate(items):
+        score_id = item.get("id") if isinstance(item, dict) else None
+        envelopes.append(
+            {
+                "id": score_id if isinstance(score_id, str) and score_id else f"#{index}",
+                "type": "score-create",
+                "timestamp": received_ns,
+                "body": item,
+            }
+        )
+    return envelopes
+
+
+def decode_scores(request: IngestRequest) -> Steps[EventBatch]:
+    """``POST /api/public/scores``: a score, or a list of them (the Python SDK v4+)."""
+    envelopes = _score_envelopes(request.body, request.received_ns)
+    check_items(len(envelopes), request.limits, "scores")
+    yield
+    planned = plan(envelopes)
+    return EventBatch(list(planned.events), planned.rejected)
+
+
+def _answer_scores(outcome: Outcome, request: IngestRequest, _: Headers) -> Response:
+    document = msgspec.json.decode(request.body)  # parsed fine once already
+    if not isinstance(document, list):
+        if outcome.rejected:
+            return _error(400, outcome.rejected[0][1])
+        return JSONResponse({"id": envelope_ids(_score_envelopes(request.body, 0))[0]})
+    if not outcome.rejected:
+        return JSONResponse({"message": "Accepted"}, status_code=202)
+    errors = [{"message": f"score {i}: {reason}"} for i, reason in outcome.rejected]
+    body = {"accepted": outcome.accepted, "rejected": len(outcome.rejected), "errors": errors}
+    return JSONResponse(body, status_code=207)
+
+
+SCORES = Adapter(
+    name="langfuse",
+    decode=decode_scores,
+    render=_render_unused,
+    answer=_answer_scores,
+    render_error=_render_error,
+    ok_status=202,
+    check=_check_json,
+    stack_of=stack_of,
+)
+
+
+@router.post("/api/public/scores", response_class=Response)
+async def langfuse_scores(
+    request: Request, service: Annotated[IngestService, Depends(INGEST)]
+) -> Response:
+    """Langfuse scores (the Python SDK v4+ sends them here, not to the ingestion API)."""
+    return await service.serve(request, SCORES)
 
 
 # ---------------------------------------------------------------- OTel
