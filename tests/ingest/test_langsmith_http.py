@@ -160,17 +160,20 @@ def test_post_then_patch_in_two_requests_counts_the_run_once(tmp_path: Path) -> 
         end = {
             **run,
             "end_time": _iso(1.5),
-            "outputs": {"llm_output": {"token_usage": {"prompt_tokens": 7, "completion_tokens": 3}}},
+            "outputs": {
+                "llm_output": {"token_usage": {"prompt_tokens": 7, "completion_tokens": 3}}
+            },
         }
         del end["id"]
         for _ in range(2):  # the ending patch, and a retry of it
             patched = client.patch(f"/runs/{run_id}", json=end, headers=headers)
             assert patched.status_code == 202
-        events = wait_until(
-            lambda: (
-                lambda found: found if len(found) >= 2 else None
-            )(client.get("/api/v1/events", params={"stack": "runs"}).json()["events"])
-        )
+
+        def fetch() -> list[dict[str, Any]] | None:
+            found = client.get("/api/v1/events", params={"stack": "runs"}).json()["events"]
+            return found if len(found) >= 2 else None
+
+        events = wait_until(fetch)
         calls = [e for e in events if e["event_type"] == "llm_call"]
         assert len(calls) == 1
         [call] = calls
