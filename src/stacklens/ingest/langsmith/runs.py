@@ -340,6 +340,8 @@ def _time(value: Any, name: str) -> int | None:
         return None
     if isinstance(value, int | float) and not isinstance(value, bool):
         # Epoch milliseconds (the JS SDK's Date.now()) or seconds.
+        if not 0 <= value < 10**14:
+            raise ValueError(f"{name}: a number must be epoch milliseconds or seconds")
         value = int(value * 10**6) if value > 10**11 else int(value * 10**9)
     if (
         isinstance(value, str)
