@@ -232,3 +232,29 @@ def test_public_key_names_the_stack_but_never_another(tmp_path: Path) -> None:
         events = stored(client, "stack-a", 2)
         assert {e["stack_name"] for e in events} == {"stack-a"}
         assert client.get("/api/v1/events", params={"stack": "stack-b"}).json()["events"] == []
+
+
+def test_ingestion_and_scores_in_the_worker_pool(tmp_path: Path) -> None:
+    with in_process_hub(tmp_path / "data", ingest_workers=1) as (_, client):
+        headers = basic("pool")
+        batch = [
+            {"id": "e1", "type": "generation-create", "body": generation("g1", model="m")},
+            {"id": "e2", "type": "nope", "body": {}},
+        ]
+        answer = post(client, batch, headers)
+        assert answer.status_code == 207
+        assert [e["id"] for e in answer.json()["errors"]] == ["e2"]
+        scores = [
+            {"id": "s1", "traceId": "t-1", "name": "helpful", "value": 0.75},
+            {"id": "s2", "traceId": "t-1", "value": 1},  # no name
+        ]
+        many = client.post("/api/public/scores", json=scores, headers=headers)
+        assert many.status_code == 207
+        assert (many.json()["accepted"], many.json()["rejected"]) == (1, 1)
+        one = client.post(
+            "/api/public/scores", json={"id": "s3", "name": "x", "value": 1}, headers=headers
+        )
+        assert (one.status_code, one.json()) == (200, {"id": "s3"})
+        events = stored(client, "pool", 3)
+        scores_stored = sorted(e["score"] for e in events if e["event_type"] == "feedback")
+        assert scores_stored == [0.75, 1.0]

@@ -191,3 +191,46 @@ def test_post_then_patch_in_two_requests_counts_the_run_once(tmp_path: Path) -> 
         info = client.get("/info").json()
         assert info["batch_ingest_config"]["use_multipart_endpoint"] is True
         assert info["instance_flags"] == {}
+
+
+def test_batch_and_multipart_in_the_worker_pool(tmp_path: Path) -> None:
+    # The decoders (PATCH's carries its path id) run in a worker process, as pickled.
+    with in_process_hub(tmp_path / "data", ingest_workers=1) as (hub, client):
+        _, key = hub.keyring.create("ingest", stack="pool")
+        headers = {"X-API-Key": key}
+        a, b, c = (str(uuid.uuid4()) for _ in range(3))
+        llm = {"name": "m", "run_type": "llm", "start_time": _iso(0), "end_time": _iso(1)}
+        batch = {"post": [{**llm, "id": a}], "patch": []}
+        assert client.post("/runs/batch", json=batch, headers=headers).status_code == 202
+        post = {"id": b, "name": "t", "run_type": "tool", "start_time": _iso(0)}
+        assert client.post("/runs", json=post, headers=headers).status_code == 202
+        patch = {**post, "end_time": _iso(3)}
+        assert client.patch(f"/runs/{b}", json=patch, headers=headers).status_code == 202
+        boundary = "bnd"
+        body = (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="post.{c}"\r\n'
+            f"Content-Type: application/json\r\n\r\n"
+            + '{"name": "agent", "run_type": "chain", "start_time": "2026-12-02T06:00:00",'
+            ' "end_time": "2026-12-02T06:00:04"}' + f"\r\n--{boundary}\r\n"
+            f'Content-Disposition: form-data; name="feedback.{c}"\r\n\r\n'
+            + f'{{"id": "{c}", "run_id": "{c}", "key": "ok", "score": 0.5}}'
+            + f"\r\n--{boundary}--\r\n"
+        ).encode()
+        multipart = {**headers, "Content-Type": f"multipart/form-data; boundary={boundary}"}
+        assert client.post("/runs/multipart", content=body, headers=multipart).status_code == 202
+        # A key bound to "pool" naming another stack: refused whole, nothing stored there.
+        elsewhere = {**multipart, "X-Stack-Name": "other"}
+        assert client.post("/runs/multipart", content=body, headers=elsewhere).status_code == 403
+
+        def fetch() -> list[dict[str, Any]] | None:
+            found = client.get("/api/v1/events", params={"stack": "pool"}).json()["events"]
+            return found if len(found) >= 5 else None
+
+        events = wait_until(fetch, timeout=15)
+        kinds = sorted((e["event_type"], e["span_id"]) for e in events)
+        assert kinds == sorted(
+            [("llm_call", a), ("span", b), ("tool_use", b), ("span", c), ("feedback", c)]
+        )
+        tool = next(e for e in events if e["event_type"] == "tool_use")
+        assert tool["duration_ms"] == 3000.0
+        assert client.get("/api/v1/events", params={"stack": "other"}).json()["events"] == []
