@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from stacklens.testing import ADMIN_KEY, HubProcess, in_process_hub, wait_until
 from stacklens.testing.llm_clients import bound_key, run_node_client
@@ -227,6 +228,24 @@ def test_public_key_names_the_stack_but_never_another(tmp_path: Path) -> None:
         assert post(client, sneaky, basic("pk-lf-abc", key_a)).status_code == 207
         projects = client.get("/api/public/projects", headers=basic("stack-b", key_a)).json()
         assert projects["data"] == []
+        own = client.get("/api/public/projects", headers=basic("pk-lf-x", key_a)).json()
+        assert [p["name"] for p in own["data"]] == ["stack-a"]
+        unbound = client.get("/api/public/projects", headers=basic("pk-lf-x")).json()
+        assert unbound["data"] == []  # an unbound key and no stack named: nowhere to write
+        # OTel: a resource naming another stack is refused whole for a bound key.
+        request = ExportTraceServiceRequest()
+        resource_spans = request.resource_spans.add()
+        kv = resource_spans.resource.attributes.add(key="stack.name")
+        kv.value.string_value = "stack-b"
+        span = resource_spans.scope_spans.add().spans.add()
+        span.trace_id, span.span_id, span.name = b"\x01" * 16, b"\x02" * 8, "chat"
+        span.start_time_unix_nano = 1_796_191_200_000_000_000
+        otel = client.post(
+            "/api/public/otel/v1/traces",
+            content=request.SerializeToString(),
+            headers={**basic("pk-lf-x", key_a), "Content-Type": "application/x-protobuf"},
+        )
+        assert otel.status_code == 403
         assert post(client, one, basic("Not A Stack", key_a)).status_code == 400
         assert post(client, one, basic("stack-a", "wrong-key")).status_code == 401
         events = stored(client, "stack-a", 2)

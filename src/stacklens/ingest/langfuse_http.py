@@ -280,9 +280,10 @@ def langfuse_projects(request: Request) -> dict[str, Any]:
         named = stack_of(request.headers)
     except IngestError as exc:
         return {"data": [], "error": exc.message}
-    stack = principal.stack or named or "default"
-    if principal.stack is not None and named not in (None, principal.stack):
-        return {"data": []}  # this key cannot write there: no project for these keys
+    stack = principal.stack or named
+    if stack is None or (principal.stack is not None and named not in (None, principal.stack)):
+        # No stack named, or one this key cannot write to: no project for these keys.
+        return {"data": []}
     return {
         "data": [
             {
