@@ -37,8 +37,9 @@ from typing import Any, Final, NamedTuple
 
 import msgspec
 
-from stacklens.schema import EventError, parse_timestamp
+from stacklens.schema import EventError
 
+from .fields import content, link_trace, people, time_ns
 from .usage import cost_fields, token_fields
 
 __all__ = ["LangfuseBodyError", "Planned", "envelope_ids", "parse_batch", "plan"]
@@ -60,7 +61,6 @@ _OBSERVATION_TYPES: Final = {
 _UPDATABLE: Final = frozenset({"generation", "span", "observation"})
 _OTHER_TYPES: Final = frozenset({"trace-create", "score-create", "sdk-log"})
 _MAX_ID: Final = 120  # event ids are at most 128 characters; "lf-" comes first
-_encoder = msgspec.json.Encoder()
 
 
 class LangfuseBodyError(ValueError):
@@ -225,9 +225,9 @@ def _observation(
 ) -> dict[str, Any]:
     kind = _kind_of(env, body)
     oid = _observation_id(env)
-    start = _time(body.get("startTime"), "startTime")
-    end = _time(body.get("endTime"), "endTime")
-    stamp = start if start is not None else _time(env.timestamp, "timestamp")
+    start = time_ns(body.get("startTime"), "startTime")
+    end = time_ns(body.get("endTime"), "endTime")
+    stamp = start if start is not None else time_ns(env.timestamp, "timestamp")
     if late and end is not None:
         stamp = end
     if stamp is None:
@@ -267,7 +267,7 @@ def _observation(
         data.update(cost)
     if event_type == "tool_use" and isinstance(body.get("name"), str):
         data["tool"] = body["name"]
-    _content(data, body)
+    content(data, body)
     for key in ("metadata", "modelParameters", "environment", "version", "promptName"):
         value = body.get(key)
         if value is not None:
@@ -286,17 +286,17 @@ def _observation(
     parent = body.get("parentObservationId")
     if isinstance(parent, str) and parent:
         event["parent_span_id"] = parent
-    _link_trace(event, body.get("traceId"), traces)
+    link_trace(event, body.get("traceId"), traces)
     return event
 
 
 def _trace(env: _Envelope) -> dict[str, Any]:
     body = env.body
-    stamp = _time(body.get("timestamp"), "timestamp") or _time(env.timestamp, "timestamp")
+    stamp = time_ns(body.get("timestamp"), "timestamp") or time_ns(env.timestamp, "timestamp")
     if stamp is None:
         raise ValueError("trace-create has no timestamp")
     data: dict[str, Any] = {}
-    _content(data, body)
+    content(data, body)
     attributes: dict[str, Any] = {"langfuse.observation.type": "trace"}
     for key in ("metadata", "tags", "release", "version", "environment", "public"):
         value = body.get(key)
@@ -315,7 +315,7 @@ def _trace(env: _Envelope) -> dict[str, Any]:
     name = body.get("name")
     if isinstance(name, str) and name:
         event["message"] = name
-    _people(event, body)
+    people(event, body)
     return event
 
 
@@ -341,7 +341,7 @@ def _score(env: _Envelope, traces: dict[str, dict[str, Any]]) -> dict[str, Any]:
     comment = body.get("comment")
     if isinstance(comment, str) and comment:
         data["comment"] = comment
-    stamp = _time(body.get("timestamp"), "timestamp") or _time(env.timestamp, "timestamp")
+    stamp = time_ns(body.get("timestamp"), "timestamp") or time_ns(env.timestamp, "timestamp")
     if stamp is None:
         raise ValueError("score-create has no timestamp")
     score_id = body.get("id")
@@ -357,48 +357,8 @@ def _score(env: _Envelope, traces: dict[str, dict[str, Any]]) -> dict[str, Any]:
     observation = body.get("observationId")
     if isinstance(observation, str) and observation:
         event["span_id"] = observation
-    _link_trace(event, body.get("traceId"), traces)
+    link_trace(event, body.get("traceId"), traces)
     session = body.get("sessionId")
     if isinstance(session, str) and session:
         event["session_id"] = session
     return event
-
-
-def _link_trace(event: dict[str, Any], trace_id: Any, traces: dict[str, dict[str, Any]]) -> None:
-    if isinstance(trace_id, str) and trace_id:
-        event["trace_id"] = trace_id
-        trace = traces.get(trace_id)
-        if trace is not None:
-            _people(event, trace)
-
-
-def _people(event: dict[str, Any], body: Mapping[str, Any]) -> None:
-    for source, target in (("sessionId", "session_id"), ("userId", "user_id")):
-        value = body.get(source)
-        if isinstance(value, str) and value:
-            event.setdefault(target, value)
-
-
-def _content(data: dict[str, Any], body: Mapping[str, Any]) -> None:
-    """``input`` and ``output`` as one content text (the privacy engine hashes it)."""
-    parts = [_text(body[key]) for key in ("input", "output") if body.get(key) is not None]
-    if parts:
-        data["content"] = "\n".join(parts)
-
-
-def _text(value: Any) -> str:
-    if isinstance(value, str):
-        return value
-    try:
-        return _encoder.encode(value).decode()
-    except (TypeError, ValueError, msgspec.EncodeError):
-        return str(value)
-
-
-def _time(value: Any, name: str) -> int | None:
-    if value is None:
-        return None
-    try:
-        return parse_timestamp(value)
-    except EventError as err:
-        raise ValueError(f"{name}: {err}") from None
