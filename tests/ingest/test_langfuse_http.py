@@ -156,25 +156,22 @@ def stored(client: Any, stack: str, count: int) -> list[dict[str, Any]]:
 def test_207_per_envelope_merge_and_no_double_count(tmp_path: Path) -> None:
     with in_process_hub(tmp_path / "data") as (_, client):
         headers = basic("merge")
-        first = post(
-            client,
-            [
-                {"id": "e1", "type": "generation-create", "body": generation("g1", model="gpt-4o")},
-                {
-                    "id": "e2",
-                    "type": "generation-update",
-                    "body": {
-                        "id": "g1",
-                        "endTime": "2026-12-02T06:00:02.500Z",
-                        "usage": {"input": 10, "output": 20, "totalCost": 0.5},
-                    },
+        batch = [
+            {"id": "e1", "type": "generation-create", "body": generation("g1", model="gpt-4o")},
+            {
+                "id": "e2",
+                "type": "generation-update",
+                "body": {
+                    "id": "g1",
+                    "endTime": "2026-12-02T06:00:02.500Z",
+                    "usage": {"input": 10, "output": 20, "totalCost": 0.5},
                 },
-                {"id": "e3", "type": "widget-create", "body": {"id": "w"}},
-                {"id": "e4", "type": "span-create", "body": "not an object"},
-                {"id": "e5", "type": "sdk-log", "body": {"log": "hello"}},
-            ],
-            headers,
-        )
+            },
+            {"id": "e3", "type": "widget-create", "body": {"id": "w"}},
+            {"id": "e4", "type": "span-create", "body": "not an object"},
+            {"id": "e5", "type": "sdk-log", "body": {"log": "hello"}},
+        ]
+        first = post(client, batch, headers)
         assert first.status_code == 207
         answer = first.json()
         assert [s["id"] for s in answer["successes"]] == ["e1", "e2", "e5"]
@@ -193,12 +190,8 @@ def test_207_per_envelope_merge_and_no_double_count(tmp_path: Path) -> None:
             headers,
         )
         assert late.status_code == 207 and late.json()["errors"] == []
-        retry = post(
-            client,
-            [{"id": "e1", "type": "generation-create", "body": generation("g1", model="gpt-4o")}],
-            headers,
-        )
-        assert retry.status_code == 207
+        retry = post(client, batch, headers)
+        assert retry.status_code == 207 and retry.json() == answer
         events = stored(client, "merge", 2)
         calls = [e for e in events if e["event_type"] == "llm_call"]
         assert len(calls) == 1
@@ -208,6 +201,36 @@ def test_207_per_envelope_merge_and_no_double_count(tmp_path: Path) -> None:
         [update] = [e for e in events if e["event_type"] == "span"]
         assert update["attributes"]["langfuse.update_of"] == "g1"
         assert update["attributes"]["langfuse.tokens_in"] == 99 and "tokens_in" not in update
+
+
+def test_a_generation_ended_in_a_later_request_is_counted_once_with_its_usage(
+    tmp_path: Path,
+) -> None:
+    with in_process_hub(tmp_path / "data") as (_, client):
+        headers = basic("later")
+        started = [{"id": "e1", "type": "generation-create", "body": generation("g7", model="m")}]
+        assert post(client, started, headers).status_code == 207
+        end = {
+            "id": "g7",
+            "traceId": "t-1",
+            "endTime": "2026-12-02T06:00:03.000Z",
+            "usage": {"input": 40, "output": 2, "totalCost": 0.25},
+        }
+        ended = [{"id": "e2", "type": "generation-update", "body": end}]
+        for _ in range(2):  # the update, and an SDK retry of it
+            answer = post(client, ended, headers)
+            assert answer.status_code == 207 and [s["id"] for s in answer.json()["successes"]] == [
+                "e2"
+            ]
+        events = stored(client, "later", 3)
+        calls = [e for e in events if e["event_type"] == "llm_call"]
+        assert len(calls) == 1 and len(events) == 3
+        [call] = calls
+        assert (call["tokens_in"], call["tokens_out"], call["cost_usd"]) == (40, 2, 0.25)
+        assert call["span_id"] == "g7" and "model" not in call  # end() does not repeat it
+        spans = {e["event_id"]: e for e in events if e["event_type"] == "span"}
+        assert set(spans) == {"lf-g7:start", "lf-e2"}
+        assert spans["lf-g7:start"]["attributes"]["langfuse.model"] == "m"
 
 
 def test_public_key_names_the_stack_but_never_another(tmp_path: Path) -> None:
@@ -277,3 +300,18 @@ def test_ingestion_and_scores_in_the_worker_pool(tmp_path: Path) -> None:
         events = stored(client, "pool", 3)
         scores_stored = sorted(e["score"] for e in events if e["event_type"] == "feedback")
         assert scores_stored == [0.75, 1.0]
+
+
+def test_a_refused_second_row_is_reported_on_its_envelope(tmp_path: Path) -> None:
+    with in_process_hub(tmp_path / "data") as (_, client):
+        huge = {"id": "g8", "traceId": "t-1", "usage": {"input": 2**70, "output": 1}}
+        batch = [
+            {"id": "ok", "type": "span-create", "body": {"id": "s8", "startTime": NOW}},
+            {"id": "late", "type": "generation-update", "body": huge},
+        ]
+        answer = post(client, batch, basic("second"))
+        assert answer.status_code == 207
+        body = answer.json()
+        assert [s["id"] for s in body["successes"]] == ["ok"]
+        assert [e["id"] for e in body["errors"]] == ["late"]
+        assert "tokens_in" in body["errors"][0]["message"]

@@ -104,7 +104,9 @@ def decode_ingestion(request: IngestRequest) -> Steps[EventBatch]:
     check_items(len(batch), request.limits, "envelopes")
     yield
     planned = plan(batch)
-    return EventBatch(list(planned.events), planned.rejected)
+    # A late update's second row goes after the envelopes' slots (see _answer).
+    items = [*planned.events, *(event for _, event in planned.extra)]
+    return EventBatch(items, planned.rejected)
 
 
 def _error(status: int, message: str) -> Response:
@@ -132,14 +134,23 @@ def _check_json(headers: Headers) -> None:
 
 
 def _answer(outcome: Outcome, request: IngestRequest, _: Headers) -> Response:
-    ids = envelope_ids(parse_batch(request.body))  # parsed fine once already
-    refused = dict(outcome.rejected)
+    batch = parse_batch(request.body)  # parsed fine once already
+    ids = envelope_ids(batch)
+    owners = [position for position, _ in plan(batch).extra] if len(ids) < _last(outcome) else []
+    refused: dict[int, str] = {}
+    for index, reason in outcome.rejected:
+        # A second row's refusal is its envelope's.
+        refused.setdefault(index if index < len(ids) else owners[index - len(ids)], reason)
     successes = [{"id": ids[i], "status": 201} for i in range(len(ids)) if i not in refused]
     errors = [
         {"id": ids[i], "status": 400, "message": reason, "error": reason}
         for i, reason in sorted(refused.items())
     ]
     return JSONResponse({"successes": successes, "errors": errors}, status_code=207)
+
+
+def _last(outcome: Outcome) -> int:
+    return max((index for index, _ in outcome.rejected), default=-1) + 1
 
 
 def _render_unused(outcome: Outcome, _: Headers) -> Response:  # pragma: no cover
@@ -200,7 +211,7 @@ def decode_scores(request: IngestRequest) -> Steps[EventBatch]:
     envelopes = _score_envelopes(request.body, request.received_ns)
     check_items(len(envelopes), request.limits, "scores")
     yield
-    planned = plan(envelopes)
+    planned = plan(envelopes)  # scores have no second rows
     return EventBatch(list(planned.events), planned.rejected)
 
 

@@ -19,7 +19,15 @@ def test_a_trace_gives_its_session_and_user_to_its_observations() -> None:
     planned = plan(
         [
             env("e1", "trace-create", id="t1", sessionId="s1", userId="u1", input="q"),
-            env("e2", "generation-create", id="g1", traceId="t1", model="gpt-4o", startTime=NOW),
+            env(
+                "e2",
+                "generation-create",
+                id="g1",
+                traceId="t1",
+                model="gpt-4o",
+                startTime=NOW,
+                usage={"input": 1, "output": 1},
+            ),
             env("e3", "tool-create", id="x1", traceId="t1", name="search", input={"q": 1}),
             env("e4", "event-create", id="v1", traceId="t1", level="ERROR", statusMessage="boom"),
         ]
@@ -50,12 +58,30 @@ def test_updates_merge_into_their_create_wherever_they_are_in_the_batch() -> Non
     assert (merged["data"]["tokens_in"], merged["data"]["tokens_out"]) == (5, 6)
 
 
-def test_a_late_update_is_a_span_whose_usage_counts_nothing() -> None:
-    [late] = plan([env("u9", "generation-update", id="g1", usage={"input": 5}, model="m")]).events
-    assert late is not None
-    assert late["event_type"] == "span" and late["event_id"] == "lf-u9"
-    assert "tokens_in" not in late["data"] and late["attributes"]["langfuse.tokens_in"] == 5
-    assert late["attributes"]["langfuse.update_of"] == "g1"
+def test_a_create_before_the_call_is_over_is_a_start_span() -> None:
+    [start] = plan([env("c1", "generation-create", id="g1", startTime=NOW, model="m")]).events
+    assert start is not None and start["event_type"] == "span"
+    assert start["event_id"] == "lf-g1:start" and start["attributes"]["langfuse.model"] == "m"
+    assert "model" not in start["data"]
+
+
+def test_a_late_update_that_ends_the_call_is_the_call_and_a_span() -> None:
+    planned = plan([env("u9", "generation-update", id="g1", usage={"input": 5, "output": 2})])
+    [call] = planned.events
+    [(owner, update)] = planned.extra
+    assert call is not None and call["event_type"] == "llm_call" and call["event_id"] == "lf-g1"
+    assert (call["data"]["tokens_in"], call["data"]["tokens_out"]) == (5, 2)
+    assert owner == 0 and update["event_type"] == "span" and update["event_id"] == "lf-u9"
+    assert "tokens_in" not in update["data"] and update["attributes"]["langfuse.tokens_in"] == 5
+    assert update["attributes"]["langfuse.update_of"] == "g1"
+
+
+def test_a_late_update_without_end_or_usage_is_only_a_span() -> None:
+    planned = plan([env("u8", "generation-update", id="g1", output="later")])
+    [update] = planned.events
+    assert planned.extra == []
+    assert update is not None and update["event_type"] == "span"
+    assert update["data"]["content"] == "later"
 
 
 def test_scores() -> None:

@@ -19,15 +19,25 @@ Mapping:
 * ``input`` / ``output`` are content (``data.content``: hashed by default); ``metadata``
   goes to attributes (through the redactor like every attribute).
 
-Counting each call once: an observation's row has ``event_id`` ``lf-<observation id>``,
-so a retried batch dedups in the store. Updates in the same request as their create are
-merged into it (Langfuse's JS SDK sends ``generation.end()`` with the create when the
-call ends within a flush). An update that arrives in a *later* request cannot change the
-stored row (the store keeps the first row of an event id), and counting it again would
-double the call: it is stored as a ``span`` row of its own (``lf-<envelope id>``,
-``langfuse.update_of`` naming the observation) with its usage as attributes, never as
-token columns. Send usage with the create, or end the generation before a flush, to have
-it counted.
+Counting each call once. An observation's row has ``event_id`` ``lf-<observation id>``,
+so a retried batch dedups in the store (which keeps the first row of an event id).
+Updates in the same request as their create are merged into it (Langfuse's JS SDK sends
+``generation.end()`` with the create when the call ends within a flush). A generation's
+``llm_call`` is emitted once the call is over, that is once its ``endTime``, usage or
+cost is known:
+
+* from its create (merged with the request's updates) when that carries them (seed 001
+  sends the usage with the create);
+* otherwise the create is stored as a ``span`` ``lf-<id>:start`` (the model as the
+  attribute ``langfuse.model``, no tokens) and the ``llm_call`` comes from the later
+  update that carries the end or usage. That update rarely repeats the model (the JS
+  SDK's ``end()`` does not), so such a call is counted without a model, unpriced
+  unless the update carries its cost.
+
+Every late update (no create in its request) is also stored as a ``span`` of its own
+(``lf-<envelope id>``, ``langfuse.update_of`` naming the observation, its usage as
+attributes, never as token columns), so what it says is kept even when the generation's
+call row was already stored from its create.
 """
 
 from __future__ import annotations
@@ -71,6 +81,9 @@ class Planned(NamedTuple):
     #: One slot per envelope: its raw event, or ``None`` (no row of its own, or refused).
     events: list[dict[str, Any] | None]
     rejected: list[tuple[int, str]]
+    #: ``(envelope position, event)`` for a second row of one envelope (a late update
+    #: that completes a generation: the call, and the update itself).
+    extra: list[tuple[int, dict[str, Any]]]
 
 
 def parse_batch(body: bytes) -> list[Any]:
@@ -130,15 +143,18 @@ def plan(batch: list[Any]) -> Planned:
     for env in envelopes:
         if env.action == "update" and _observation_id(env) in creates:
             _merge(merged[_observation_id(env)], env.body)
+    extra: list[tuple[int, dict[str, Any]]] = []
     for env in envelopes:
         try:
-            event = _event(env, creates, merged, traces)
+            events = _events(env, creates, merged, traces)
         except (ValueError, EventError) as err:
             rejected.append((env.position, str(err)))
             continue
-        slots[env.position] = event
+        if events:
+            slots[env.position] = events[0]
+            extra += [(env.position, event) for event in events[1:]]
     rejected.sort()
-    return Planned(slots, rejected)
+    return Planned(slots, rejected, extra)
 
 
 def _envelope(index: int, raw: Any) -> _Envelope:
@@ -190,26 +206,45 @@ def _traces(envelopes: list[_Envelope]) -> dict[str, dict[str, Any]]:
     return traces
 
 
-def _event(
+def _events(
     env: _Envelope,
     creates: dict[str, _Envelope],
     merged: dict[str, dict[str, Any]],
     traces: dict[str, dict[str, Any]],
-) -> dict[str, Any] | None:
+) -> list[dict[str, Any]]:
+    """The rows of one envelope: none, one, or (a late update completing a generation)
+    the call and the update."""
     if env.kind == "sdk-log":
-        return None
+        return []
     if env.kind == "score-create":
-        return _score(env, traces)
+        return [_score(env, traces)]
     if env.kind == "trace":
-        return _trace(env)
+        return [_trace(env)]
     oid = _observation_id(env)
     if env.action == "update" and oid in creates:
-        return None  # merged into its create's row
+        return []  # merged into its create's row
     if env.action == "create":
         if creates[oid] is not env:
-            return None  # a repeated create, merged into the first
-        return _observation(env, merged[oid], traces, late=False)
-    return _observation(env, env.body, traces, late=True)
+            return []  # a repeated create, merged into the first
+        body = merged[oid]
+        if _is_call(env, body) and not _complete(body):
+            return [_observation(env, body, traces, role="start")]
+        return [_observation(env, body, traces, role="row")]
+    update = _observation(env, env.body, traces, role="update")
+    if _is_call(env, env.body) and _complete(env.body):
+        return [_observation(env, env.body, traces, role="row"), update]
+    return [update]
+
+
+def _is_call(env: _Envelope, body: Mapping[str, Any]) -> bool:
+    return _OBSERVATION_TYPES[_kind_of(env, body)] == "llm_call"
+
+
+def _complete(body: Mapping[str, Any]) -> bool:
+    """A generation whose call is over: its end or its usage is known."""
+    return any(
+        body.get(key) is not None for key in ("endTime", "usage", "usageDetails", "costDetails")
+    )
 
 
 def _kind_of(env: _Envelope, body: Mapping[str, Any]) -> str:
@@ -221,8 +256,11 @@ def _kind_of(env: _Envelope, body: Mapping[str, Any]) -> str:
 
 
 def _observation(
-    env: _Envelope, body: Mapping[str, Any], traces: dict[str, dict[str, Any]], *, late: bool
+    env: _Envelope, body: Mapping[str, Any], traces: dict[str, dict[str, Any]], *, role: str
 ) -> dict[str, Any]:
+    """``role``: ``row`` (the observation's own row, ``lf-<id>``), ``start`` (a generation
+    not over yet: a span ``lf-<id>:start``) or ``update`` (a late update's span)."""
+    late = role == "update"
     kind = _kind_of(env, body)
     oid = _observation_id(env)
     start = time_ns(body.get("startTime"), "startTime")
@@ -254,10 +292,13 @@ def _observation(
     tokens = token_fields(body.get("usageDetails"), body.get("usage"))
     cost = cost_fields(body.get("costDetails"), body.get("usage"))
     event_type = _OBSERVATION_TYPES[kind]
-    if late:
-        # Not a second call: its usage is kept as attributes, outside the token sums.
+    if role != "row":
+        # Not a call: its usage is kept as attributes, outside the token sums.
         event_type = "span"
-        attributes["langfuse.update_of"] = oid
+        if late:
+            attributes["langfuse.update_of"] = oid
+        else:
+            attributes["langfuse.phase"] = "started"
         attributes.update({f"langfuse.{k}": v for k, v in {**tokens, **cost}.items()})
         data.pop("model", None)
         if model:
@@ -273,7 +314,7 @@ def _observation(
         if value is not None:
             attributes[f"langfuse.{key}"] = value
     event: dict[str, Any] = {
-        "event_id": "lf-" + (env.id if late else oid),
+        "event_id": {"row": f"lf-{oid}", "start": f"lf-{oid}:start"}.get(role, f"lf-{env.id}"),
         "timestamp": stamp,
         "event_type": event_type,
         "span_id": oid,
