@@ -61,7 +61,13 @@ def test_seed_langfuse_service_with_the_js_sdk(hub: Hub) -> None:
         "LANGFUSE_HOST": hub.process.url,
     }
     sent = run_node_client(CLIENT_DIR, env, params, {"region": "eu"}, "4", "spot on")
-    events = events_of(hub.process, "lf-js", 3)
+
+    def of_trace() -> list[dict[str, Any]] | None:
+        found = events_of(hub.process, "lf-js", 1)
+        mine = [e for e in found if e.get("trace_id") == sent["traceId"]]
+        return mine if len(mine) >= 3 else None
+
+    events = wait_until(of_trace, timeout=20)
     by_type = {e["event_type"]: e for e in events}
     assert sorted(e["event_type"] for e in events) == ["feedback", "llm_call", "span"]
     call = by_type["llm_call"]
@@ -81,6 +87,41 @@ def test_seed_langfuse_service_with_the_js_sdk(hub: Hub) -> None:
     feedback = by_type["feedback"]
     assert feedback["trace_id"] == sent["traceId"]
     assert (feedback["score"], feedback["comment"]) == (4.0, "spot on")
+
+
+def test_js_sdk_generation_ended_after_a_flush_is_counted_once(hub: Hub) -> None:
+    params = {
+        "model": "gpt-4o-mini",
+        "prompt": "Write a long essay",
+        "response": "An essay.",
+        "inputTokens": 300,
+        "outputTokens": 1200,
+        "sessionId": "long-1",
+    }
+    env = {
+        "LANGFUSE_PUBLIC_KEY": "lf-js",
+        "LANGFUSE_SECRET_KEY": hub.keys["lf-js"],
+        "LANGFUSE_HOST": hub.process.url,
+    }
+    sent = run_node_client(CLIENT_DIR, env, params, script="late.js")
+
+    def rows() -> list[dict[str, Any]] | None:
+        found = [
+            e
+            for e in events_of(hub.process, "lf-js", 1)
+            if e.get("span_id") == sent["generationId"]
+        ]
+        return found if len(found) >= 3 else None
+
+    found = wait_until(rows, timeout=20)
+    calls = [e for e in found if e["event_type"] == "llm_call"]
+    assert len(calls) == 1 and len(found) == 3
+    [call] = calls
+    assert (call["tokens_in"], call["tokens_out"]) == (300, 1200)
+    assert call["trace_id"] == sent["traceId"]
+    [start] = [e for e in found if e["event_id"].endswith(":start")]
+    assert start["attributes"]["langfuse.model"] == "gpt-4o-mini"
+    assert start["session_id"] == "long-1"
 
 
 def test_python_sdk_generation_over_otel_and_its_score(hub: Hub) -> None:

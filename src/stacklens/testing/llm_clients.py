@@ -23,13 +23,15 @@ def bound_key(data_dir: Path, stack: str, role: str = "ingest") -> str:
     return key
 
 
-def run_node_client(client_dir: Path, env: dict[str, str], *args: Any) -> dict[str, Any]:
-    """Run ``send.js`` in ``client_dir`` (installed by ``make test``); its JSON line back."""
+def run_node_client(
+    client_dir: Path, env: dict[str, str], *args: Any, script: str = "send.js"
+) -> dict[str, Any]:
+    """Run ``script`` in ``client_dir`` (installed by ``make test``); its JSON line back."""
     node = shutil.which("node")
     assert node, "node is required (installed by make test)"
     assert (client_dir / "node_modules").exists(), f"run make test: it installs {client_dir.name}"
     done = subprocess.run(
-        [node, "send.js", *(a if isinstance(a, str) else json.dumps(a) for a in args)],
+        [node, script, *(a if isinstance(a, str) else json.dumps(a) for a in args)],
         cwd=client_dir,
         env={"PATH": os.environ.get("PATH", ""), **env},
         check=False,
