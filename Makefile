@@ -34,7 +34,17 @@ WINSTON := tests/ingest/loki/winston
 # oh-my-opencode that its end-to-end test runs it in.
 PLUGIN   := clients/opencode
 OPENCODE := tests/clients/opencode
-node-deps: $(WINSTON)/node_modules/.installed $(PLUGIN)/dist/index.js $(OPENCODE)/node_modules/.installed
+# The real langfuse (v3) and langsmith JS SDKs, running seed 001's services in tests.
+LANGFUSE  := tests/clients/langfuse
+LANGSMITH := tests/clients/langsmith
+node-deps: $(WINSTON)/node_modules/.installed $(PLUGIN)/dist/index.js $(OPENCODE)/node_modules/.installed \
+	$(LANGFUSE)/node_modules/.installed $(LANGSMITH)/node_modules/.installed
+$(LANGFUSE)/node_modules/.installed: $(LANGFUSE)/package.json $(LANGFUSE)/package-lock.json
+	cd $(LANGFUSE) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+$(LANGSMITH)/node_modules/.installed: $(LANGSMITH)/package.json $(LANGSMITH)/package-lock.json
+	cd $(LANGSMITH) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
 $(WINSTON)/node_modules/.installed: $(WINSTON)/package.json $(WINSTON)/package-lock.json
 	cd $(WINSTON) && npm ci --no-audit --no-fund --loglevel=error
 	touch $@

@@ -6,6 +6,7 @@ URL-encoded forms."""
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 from pathlib import Path
@@ -90,6 +91,82 @@ def otlp_traces(now: int, trace_byte: int = 1) -> bytes:
             span.attributes.add(key="frame").value.bytes_value = framed
         span.status.message = f"upstream said: password={secret}"
     return request.SerializeToString()
+
+
+def langfuse_otel(now: int) -> bytes:
+    """The OTLP spans above as Langfuse's OTel SDKs send them: langfuse.* attributes."""
+    request = ExportTraceServiceRequest()
+    request.ParseFromString(otlp_traces(now))
+    for span, secret in zip(request.resource_spans[0].scope_spans[0].spans, SECRETS, strict=True):
+        _kv(span.attributes, "langfuse.observation.type", "generation")
+        _kv(span.attributes, "langfuse.observation.input", f"my key is {secret}")
+        _kv(span.attributes, "langfuse.observation.output", json.dumps({"echo": secret}))
+        _kv(span.attributes, "langfuse.observation.metadata.api_key", secret)
+        span.span_id = bytes([3] * 7 + [span.span_id[-1]])  # rows of their own
+    return request.SerializeToString()
+
+
+def langfuse_batch(now: int) -> dict[str, Any]:
+    """Langfuse ingestion envelopes with secrets in input, output and metadata."""
+    stamp = f"{time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime(now // 10**9))}.000Z"
+    batch: list[dict[str, Any]] = []
+    for i, secret in enumerate(SECRETS):
+        metadata = dict(contexts(secret))
+        common = {"input": f"use {secret}", "output": {"reply": secret}, "metadata": metadata}
+        for kind, body in (
+            ("trace-create", {"id": f"t{i}", "timestamp": stamp, **common}),
+            (
+                "generation-create",
+                {"id": f"g{i}", "traceId": f"t{i}", "startTime": stamp, "model": "m", **common},
+            ),
+            ("span-create", {"id": f"s{i}", "traceId": f"t{i}", "startTime": stamp, **common}),
+            ("generation-update", {"id": f"late{i}", "endTime": stamp, **common}),
+            (
+                "score-create",
+                {
+                    "id": f"sc{i}",
+                    "traceId": f"t{i}",
+                    "name": "q",
+                    "value": 1,
+                    "comment": f"password={secret}",
+                },
+            ),
+        ):
+            batch.append({"id": f"{kind}-{i}", "type": kind, "timestamp": stamp, "body": body})
+    return {"batch": batch}
+
+
+def langsmith_multipart(now: int) -> tuple[bytes, str]:
+    """LangSmith runs (post + patch parts) and feedback with secrets in inputs, outputs
+    and extra, as the SDKs' multipart body."""
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now // 10**9)) + ".000000"
+    boundary = "plantedBoundary"
+    parts: list[tuple[str, Any]] = []
+    for i, secret in enumerate(SECRETS):
+        run_id = f"00000000-0000-4000-8000-{i:012d}"
+        extra = {"metadata": dict(contexts(secret)), "note": f"key {secret}"}
+        for run_type, suffix in (("llm", "a"), ("tool", "b"), ("chain", "c")):
+            rid = run_id[:-1] + suffix
+            parts.append((f"post.{rid}", {"name": "x", "run_type": run_type, "start_time": stamp}))
+            parts.append((f"post.{rid}.inputs", {"prompt": f"use {secret}"}))
+            parts.append((f"post.{rid}.extra", extra))
+            parts.append((f"patch.{rid}", {"end_time": stamp, "error": f"failed: {secret}"}))
+            parts.append((f"patch.{rid}.outputs", {"reply": secret}))
+        parts.append(
+            (
+                f"feedback.{run_id}",
+                {"id": run_id, "run_id": run_id, "key": "k", "comment": f"password={secret}"},
+            )
+        )
+    chunks = [
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n'
+        f"Content-Type: application/json\r\n\r\n".encode()
+        + json.dumps(value).encode()
+        + b"\r\n"
+        for name, value in parts
+    ]
+    body = b"".join(chunks) + f"--{boundary}--\r\n".encode()
+    return body, f"multipart/form-data; boundary={boundary}"
 
 
 def otlp_logs(now: int) -> bytes:
@@ -264,6 +341,42 @@ def test_no_planted_secret_reaches_disk_through_any_endpoint(tmp_path: Path) -> 
         grpc_exports(f"127.0.0.1:{grpc_port}", now)
         response = client.post("/api/v2/spans", json=zipkin_spans(now))
         assert response.json() == {"accepted": len(SECRETS), "rejected": []}
+
+        planted = {
+            "Authorization": "Basic "
+            + base64.b64encode(f"planted:{client.headers['X-API-Key']}".encode()).decode(),
+            "X-API-Key": "",
+        }
+        langfuse = client.post("/api/public/ingestion", json=langfuse_batch(now), headers=planted)
+        assert langfuse.status_code == 207 and langfuse.json()["errors"] == []
+        otel = client.post(
+            "/api/public/otel/v1/traces", content=langfuse_otel(now), headers={**proto, **planted}
+        )
+        assert otel.status_code == 200, otel.content
+        body, content_type = langsmith_multipart(now)
+        langsmith = client.post(
+            "/runs/multipart",
+            content=body,
+            headers={"Content-Type": content_type, "X-Stack-Name": "planted"},
+        )
+        assert langsmith.status_code == 202, langsmith.content
+        batch = client.post(
+            "/runs/batch",
+            json={
+                "post": [
+                    {
+                        "id": "r1",
+                        "name": "n",
+                        "run_type": "llm",
+                        "start_time": "2026-12-02T06:00:00",
+                        "inputs": {"q": SECRETS[0]},
+                        "extra": {"metadata": {"api_key": SECRETS[1]}},
+                    }
+                ]
+            },
+            headers={"X-Stack-Name": "planted"},
+        )
+        assert batch.status_code == 202, batch.content
 
         write_metadata_free_text(client, data_dir)
         # A stack's description has no route yet: the registry the routes use.

@@ -54,7 +54,14 @@ from stacklens.api.retention import ERASER, RETENTION
 from stacklens.config import HubConfig
 from stacklens.event_schema import json_schema
 from stacklens.ids import Clock, IdFactory, new_ulid, system_clock_ns
-from stacklens.ingest import loki_http, native_http, otlp_http, zipkin_http
+from stacklens.ingest import (
+    langfuse_http,
+    langsmith_http,
+    loki_http,
+    native_http,
+    otlp_http,
+    zipkin_http,
+)
 from stacklens.ingest.instruments import HubMetrics
 from stacklens.ingest.limits import request_limits
 from stacklens.ingest.loader import Loader
@@ -363,6 +370,8 @@ def create_app(hub: Hub) -> FastAPI:
     app.include_router(otlp_http.router)
     app.include_router(loki_http.router)
     app.include_router(zipkin_http.router)
+    app.include_router(langfuse_http.router)
+    app.include_router(langsmith_http.router)
     app.include_router(events_api.router)
     app.include_router(metric_points_api.router)
     app.include_router(analytics_api.router)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import gzip
 import math
@@ -424,3 +425,133 @@ def test_zipkin_extremes(
     }
     response = client.post("/api/v2/spans", json=[span])
     _assert_loadable(hub, response)
+
+
+# -- the Langfuse and LangSmith routes: shaped-but-wrong bodies and raw bytes --
+
+_field_values = json_values | extreme_ts_text | extreme_numbers
+langfuse_envelope = st.fixed_dictionaries(
+    {
+        "id": st.text(max_size=8) | json_values,
+        "type": st.sampled_from(
+            [
+                "trace-create",
+                "generation-create",
+                "generation-update",
+                "span-create",
+                "span-update",
+                "event-create",
+                "score-create",
+                "sdk-log",
+                "tool-create",
+                "observation-create",
+                "nope",
+            ]
+        )
+        | json_values,
+        "timestamp": _field_values,
+        "body": st.dictionaries(
+            st.sampled_from(
+                [
+                    "id",
+                    "traceId",
+                    "startTime",
+                    "endTime",
+                    "model",
+                    "usage",
+                    "usageDetails",
+                    "costDetails",
+                    "input",
+                    "output",
+                    "metadata",
+                    "value",
+                    "name",
+                    "level",
+                    "sessionId",
+                    "userId",
+                    "type",
+                ]
+            ),
+            _field_values,
+        )
+        | json_values,
+    }
+)
+langsmith_run = st.dictionaries(
+    st.sampled_from(
+        [
+            "id",
+            "name",
+            "run_type",
+            "start_time",
+            "end_time",
+            "inputs",
+            "outputs",
+            "extra",
+            "error",
+            "trace_id",
+            "parent_run_id",
+            "key",
+            "score",
+            "run_id",
+        ]
+    ),
+    _field_values,
+)
+NEW_ROUTES = [
+    ("POST", "/api/public/ingestion"),
+    ("POST", "/api/public/scores"),
+    ("POST", "/api/public/otel/v1/traces"),
+    ("POST", "/runs"),
+    ("PATCH", "/runs/r-1"),
+    ("POST", "/runs/batch"),
+    ("POST", "/runs/multipart"),
+    ("POST", "/feedback"),
+]
+
+
+@SETTINGS
+@given(
+    body=st.fixed_dictionaries({"batch": st.lists(langfuse_envelope, max_size=5)})
+    | st.lists(langsmith_run, max_size=4)
+    | st.fixed_dictionaries(
+        {"post": st.lists(langsmith_run, max_size=3), "patch": st.lists(langsmith_run, max_size=3)}
+    )
+    | langsmith_run
+    | json_values,
+    route=st.sampled_from(NEW_ROUTES),
+)
+def test_langfuse_and_langsmith_json_never_5xx(
+    fuzz_client: Any, body: Any, route: tuple[str, str]
+) -> None:
+    method, path = route
+    headers = {"X-Stack-Name": "fuzz", "Content-Type": "application/json"}
+    response = fuzz_client.request(method, path, content=msgspec.json.encode(body), headers=headers)
+    assert response.status_code < 500, response.text
+
+
+@SETTINGS
+@given(
+    route=st.sampled_from(NEW_ROUTES),
+    raw=st.binary(max_size=1500),
+    content_type=st.sampled_from(
+        [
+            "application/json",
+            "application/x-protobuf",
+            "multipart/form-data; boundary=b",
+            "multipart/form-data",
+            "text/plain",
+            "",
+        ]
+    ),
+    public=st.sampled_from(["fuzz", "pk-lf-1", "Bad Name!", ""]),
+)
+def test_langfuse_and_langsmith_bytes_never_5xx(
+    fuzz_client: Any, route: tuple[str, str], raw: bytes, content_type: str, public: str
+) -> None:
+    method, path = route
+    key = fuzz_client.headers["X-API-Key"]
+    token = base64.b64encode(f"{public}:{key}".encode()).decode()
+    headers = {"Content-Type": content_type, "Authorization": f"Basic {token}"}
+    response = fuzz_client.request(method, path, content=raw, headers=headers)
+    assert response.status_code < 500, response.text

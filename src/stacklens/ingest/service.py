@@ -121,6 +121,12 @@ class Adapter:
     #: How much larger than its body the request decodes to (snappy: about 4 times), for the
     #: inline-or-thread choice.
     size_factor: int = 1
+    #: The stack the request names, read another way than from ``stack_header`` (Langfuse:
+    #: the Basic public key); it may raise IngestError for a malformed one.
+    stack_of: Callable[[Headers], str | None] | None = None
+    #: Renders with the admitted request at hand, instead of ``render`` (Langfuse answers
+    #: each envelope of the body by its id).
+    answer: Callable[[Outcome, IngestRequest, Headers], Response] | None = None
 
 
 async def read_body(stream: AsyncIterable[bytes], declared: str | None, limit: int) -> bytes:
@@ -179,11 +185,15 @@ class IngestService:
                 request.stream(),
                 stack_header=adapter.stack_header,
                 undo_encoding=adapter.undo_encoding,
+                stack_of=adapter.stack_of,
             )
             outcome = await self.ingest(
                 admitted, adapter.decode, protocol=adapter.name, size_factor=adapter.size_factor
             )
-            response = adapter.render(outcome, headers)
+            if adapter.answer is not None:
+                response = adapter.answer(outcome, admitted, headers)
+            else:
+                response = adapter.render(outcome, headers)
         except IngestError as error:
             response = adapter.render_error(error, headers)
         status = response.status_code
@@ -201,6 +211,7 @@ class IngestService:
         *,
         stack_header: str = "x-stack-name",
         undo_encoding: bool = True,
+        stack_of: Callable[[Headers], str | None] | None = None,
     ) -> IngestRequest:
         """Authenticate, check the stack header, read the body; or raise IngestError."""
         try:
@@ -209,7 +220,7 @@ class IngestService:
             raise IngestError(exc.status_code, str(exc.detail)) from None
         if not principal.can_write():
             raise IngestError(403, f"a {principal.role} key cannot write")
-        header_stack = headers.get(stack_header) or None
+        header_stack = (stack_of(headers) if stack_of else headers.get(stack_header)) or None
         if header_stack is not None and not STACK_NAME_RE.fullmatch(header_stack):
             raise IngestError(400, f"{stack_header} must match [a-z0-9][a-z0-9_.-]{{0,62}}")
         if principal.stack is not None and header_stack not in (None, principal.stack):

@@ -168,6 +168,11 @@ CONTENT_KEYS: Final = frozenset(
         "llm.function_call",
         "embedding.text",
         "reranker.query",
+        # Langfuse's OTel SDKs (Python v3+, JS v4+)
+        "langfuse.observation.input",
+        "langfuse.observation.output",
+        "langfuse.trace.input",
+        "langfuse.trace.output",
     }
 )
 
