@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
+import sqlalchemy as sa
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
@@ -400,6 +401,18 @@ def create_app(hub: Hub) -> FastAPI:
             {"error": exc.detail},
             status_code=exc.status_code,
             headers=getattr(exc, "headers", None),
+        )
+
+    @app.exception_handler(sa.exc.OperationalError)
+    @app.exception_handler(sa.exc.InterfaceError)
+    async def metadata_unavailable(_: Request, exc: Exception) -> JSONResponse:
+        # The metadata database is the only SQLAlchemy engine: it went away (PostgreSQL
+        # restarting, a failover). Not the caller's fault and not a bug: retry later.
+        del exc  # its text may hold the server's address; /health names the part
+        return JSONResponse(
+            {"error": "the metadata database is unavailable; retry later"},
+            status_code=503,
+            headers={"Retry-After": "5"},
         )
 
     @app.exception_handler(OutsideRetentionError)
