@@ -108,21 +108,35 @@ def erasure_steps(d: Dialect, user_ids: tuple[str, ...]) -> list[ErasureStep]:
     )
     steps = [
         ErasureStep("", fold, dict(p.values)),
-        ErasureStep(_BILLING, f"DELETE FROM {BILLING_DAILY.name} WHERE {users}", _only(p)),
+        ErasureStep(
+            _BILLING,
+            d.rollup_delete(BILLING_DAILY.name, users),
+            _only(p),
+            _count(BILLING_DAILY.name, users),
+        ),
     ]
     steps.append(
         ErasureStep(
             _BILLING,
-            f"UPDATE {BILLING_ADJUSTMENTS.name} SET user_id = {marker} WHERE {users}",
+            d.update_where(BILLING_ADJUSTMENTS.name, {"user_id": marker}, users),
             dict(p.values),
+            _count(BILLING_ADJUSTMENTS.name, users),
         )
     )
     steps.append(
         ErasureStep(
-            "session_summaries", f"DELETE FROM {SESSION_SUMMARIES.name} WHERE {users}", _only(p)
+            "session_summaries",
+            d.rollup_delete(SESSION_SUMMARIES.name, users),
+            _only(p),
+            _count(SESSION_SUMMARIES.name, users),
         )
     )
     return steps
+
+
+def _count(table: str, users: str) -> str:
+    """The rows a step will change, for a store whose writes report no count."""
+    return f"SELECT count(*) FROM {table} WHERE {users}"
 
 
 def _only(p: Params, name: str = "users") -> dict[str, Any]:
