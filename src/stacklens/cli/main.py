@@ -126,12 +126,15 @@ def serve(data_dir: Path | None, host: str | None, port: int | None) -> None:
 
     configure_hub_logging()
     from stacklens.retention.tiers import RetentionError
+    from stacklens.store.urls import StoreUnavailableError
 
     config = _config(data_dir=data_dir, host=host, port=port)
     try:
         hub = Hub(config)
     except RetentionError as exc:  # a retention setting the hub cannot run with
         raise click.ClickException(f"retention: {exc}") from None
+    except StoreUnavailableError as exc:  # names the URL, password masked
+        raise click.ClickException(str(exc)) from None
     key = hub.bootstrap_admin()
     click.echo(f"stacklens {config.base_url}  (data in {config.data_dir.resolve()})")
     click.echo(f"  console   {config.base_url}/")
