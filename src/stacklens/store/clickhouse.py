@@ -71,6 +71,8 @@ WRITE_SETTINGS: Final = {
     "mutations_sync": 2,
     "lightweight_deletes_sync": 2,
 }
+#: The longest TTL set (30 years: ``toDateTime(ts) + INTERVAL`` must stay before 2106).
+MAX_TTL_DAYS: Final = 30 * 365
 #: ClickHouse error codes that blame the rows, not the server (retrying cannot help).
 _DATA_ERROR_CODES: Final = frozenset(
     {6, 26, 27, 38, 41, 53, 69, 70, 72, 117, 131, 190, 321, 349, 407, 691}
@@ -130,7 +132,10 @@ class ClickHouseStore:
         for statement in extra_ddl:
             client.command(statement)
         for table, days in (ttl_days or {}).items():
-            client.command(ttl_statement(table, days, cluster=clustered))
+            # TTL is computed as a DateTime (ends 2106): a longer tier sets none, and
+            # the retention job's day drops alone expire it.
+            if days <= MAX_TTL_DAYS:
+                client.command(ttl_statement(table, days, cluster=clustered))
         self._load_hooks = {stream: tuple(v) for stream, v in (load_hooks or {}).items()}
 
     @property
@@ -342,7 +347,9 @@ class ClickHouseStore:
         return True
 
     def backup(self, dest: Path) -> None:
-        raise NotImplementedError(
+        """Refused (``ValueError``: the API answers 409): a ClickHouse database is
+        backed up by ClickHouse, not copied into the hub's data directory."""
+        raise ValueError(
             "stacklens backup copies the embedded DuckDB store only; back a ClickHouse "
             "store up with ClickHouse itself (BACKUP DATABASE ... TO Disk/S3, or "
             "clickhouse-backup)"
