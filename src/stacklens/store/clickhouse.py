@@ -26,7 +26,9 @@ a background merge.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import threading
+import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final, Protocol
@@ -260,17 +262,26 @@ class ClickHouseStore:
     # -- maintenance writes --------------------------------------------------------
 
     def apply_staged(self, staged: StagedRows, statements: Sequence[str]) -> None:
+        """Stage the rows as a ``Memory`` table (a mutation — DELETE, ALTER UPDATE —
+        cannot read a session's temporary table) under a name of this call's own, so
+        two replicas' maintenance writes never share it, and run ``statements`` over
+        it in order. Not one transaction: each statement is applied when it returns."""
         name = check_identifier(staged.name)
+        unique = f"{name}_{uuid.uuid4().hex[:12]}"
+        renamed = [re.sub(rf"\b{name}\b", unique, s) for s in statements]
         arrow = _staged_arrow(staged)
         with self._write_lock:
-            self._client.command(f"DROP TEMPORARY TABLE IF EXISTS {name}")
-            self._client.command(_temp_table_ddl(name, list(staged.columns)))
+            self._client.command(
+                _temp_table_ddl(unique, list(staged.columns)).replace(
+                    "CREATE TEMPORARY TABLE", "CREATE TABLE"
+                )
+            )
             try:
-                self._client.insert_arrow(name, arrow, settings={"async_insert": 0})
-                for statement in statements:
+                self._client.insert_arrow(unique, arrow, settings={"async_insert": 0})
+                for statement in renamed:
                     self._client.command(statement, settings=WRITE_SETTINGS)
             finally:
-                self._client.command(f"DROP TEMPORARY TABLE IF EXISTS {name}")
+                self._client.command(f"DROP TABLE IF EXISTS {unique}")
 
     def drop_day(self, stream: str, day: dt.date) -> None:
         statements, params = sql.drop_day_sql(stream, day, CLICKHOUSE)
