@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from stacklens.analytics.rollups import ddl_statements, load_statements
@@ -128,3 +129,36 @@ def test_without_a_fault_the_figures_are_the_same(
     store, _, segments = faulty
     assert store.load_segments("events", segments).inserted == 12
     assert _figures(store) == EXACT
+
+
+@pytest.mark.parametrize(
+    ("mode", "target"),
+    [
+        ("after", "ALTER TABLE billing_daily__parts UPDATE"),
+        ("timeout", "ALTER TABLE billing_adjustments UPDATE"),
+        ("before", "DELETE FROM session_summaries__parts"),
+    ],
+    ids=["after-billing-move", "timeout-adjustments", "before-sessions"],
+)
+def test_an_erasure_run_again_after_a_fault_is_exact(
+    faulty: tuple[ClickHouseStore, FaultyClient, list[tuple[int, Path]]], mode: Mode, target: str
+) -> None:
+    from stacklens.retention.erasure import ERASED_USER, erasure_steps
+
+    store, client, segments = faulty
+    store.load_segments("events", segments)
+    other = msgspec.structs.replace(_event(99), event_id="other", user_id="u2")
+    store.load_segments("events", [(3, write_segment(segments[0][1].parent, 3, [other]))])
+    steps = erasure_steps(store.dialect, ("u1",))
+    client.arm(mode, target)
+    with pytest.raises((InjectedFault, TimeoutError)):
+        store.erase_user(("u1",), steps)
+    store.erase_user(("u1",), steps)  # the caller's retry: every step is idempotent
+    billing = store.fetch(
+        "SELECT user_id, sum(calls), sum(cost_usd) FROM billing_daily GROUP BY 1 ORDER BY 1"
+    )
+    # u1's 12 calls of $0.50 under the erased user, once; u2's call untouched.
+    assert billing.rows == [("u2", 1, 0.5), (ERASED_USER, 12, 6.0)]
+    assert store.count_events() == 1
+    # s1's summary was u1's (its first user): it goes whole, as on DuckDB.
+    assert store.fetch("SELECT count(*) FROM session_summaries").scalar() == 0

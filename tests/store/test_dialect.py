@@ -172,7 +172,7 @@ def test_rollup_delete_and_update_where(engine: SqlEngine) -> None:
     for select in ("SELECT 'a', 1", "SELECT 'b', 2", "SELECT 'a', 3"):
         engine.execute(D.upsert("r", ["k", "v"], ["k"], {"v": "sum"}, select))
     p = Params(D)
-    engine.execute(D.rollup_delete("r", f"k = {p('k', 'a')}"), p.values)
+    engine.execute(D.rollup_delete("r", ["k"], f"v > {p('v', 3, 'int')}"), p.values)
     assert engine.rows("SELECT k, v FROM r") == [("b", 2)]
     engine.execute(D.create_table("adj", [("u", "string"), ("n", "int")], ()))
     engine.execute("INSERT INTO adj SELECT 'x', 1")
@@ -180,6 +180,34 @@ def test_rollup_delete_and_update_where(engine: SqlEngine) -> None:
     p = Params(D)
     engine.execute(D.update_where("adj", {"u": p("to", "z")}, f"u = {p('from', 'x')}"), p.values)
     assert engine.rows("SELECT u, n FROM adj ORDER BY n") == [("z", 1), ("y", 2)]
+
+
+def test_rollup_reassign_moves_and_folds(engine: SqlEngine) -> None:
+    D = engine.dialect
+    columns = [("d", "int"), ("u", "string"), ("n", "int")]
+    merges: dict[str, Any] = {"n": "sum"}
+    for statement in D.create_rollup("b", columns, ["d", "u"], merges):
+        engine.execute(statement)
+    for select in (
+        "SELECT 1, 'a', 2",
+        "SELECT 1, 'x', 3",
+        "SELECT 1, 'gone', 5",
+        "SELECT 2, 'x', 7",
+    ):
+        engine.execute(D.upsert("b", ["d", "u", "n"], ["d", "u"], merges, select))
+    p = Params(D)
+    where = D.in_list("u", p("users", ("x",), "str_list"))
+    marker = p("to", "gone")
+    for statement in D.rollup_reassign(
+        "b", ["d", "u", "n"], ["d", "u"], merges, "u", marker, where
+    ):
+        engine.execute(statement, {k: v for k, v in p.values.items() if k in statement})
+    # x's rows moved under 'gone', folded into the row already there (day 1: 5 + 3)
+    assert engine.rows("SELECT d, u, n FROM b ORDER BY d, u") == [
+        (1, "a", 2),
+        (1, "gone", 8),
+        (2, "gone", 7),
+    ]
 
 
 def test_update_from_joins_the_source() -> None:

@@ -24,6 +24,7 @@ pseudonymizes as its export does; the audit record keeps the pseudonym only.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from typing import Any, Final, Protocol
 
@@ -91,30 +92,18 @@ def erasure_steps(d: Dialect, user_ids: tuple[str, ...]) -> list[ErasureStep]:
     into :data:`ERASED_USER` ones (summing into a record already there), drop theirs,
     anonymize their billing adjustments, drop their session summaries."""
     p, users = _users(d, user_ids)
-    key = [c for c in BILLING_DAILY.key if c != "user_id"]
-    values = [c for c in BILLING_DAILY.names if c not in BILLING_DAILY.key]
     marker = p("erased", ERASED_USER)
-    select = (
-        f"SELECT {', '.join(key[:2])}, {marker}, {', '.join(key[2:])}, "
-        + ", ".join(f"sum({c})" for c in values)
-        + f" FROM {BILLING_DAILY.name} WHERE {users} GROUP BY {', '.join(key)}"
-    )
-    fold = d.upsert(
+    *folds, moved = d.rollup_reassign(
         BILLING_DAILY.name,
         BILLING_DAILY.names,
         BILLING_DAILY.key,
-        {c: BILLING_DAILY.merges[c] for c in values},
-        select,
+        BILLING_DAILY.merges,
+        "user_id",
+        marker,
+        users,
     )
-    steps = [
-        ErasureStep("", fold, dict(p.values)),
-        ErasureStep(
-            _BILLING,
-            d.rollup_delete(BILLING_DAILY.name, users),
-            _only(p),
-            _count(BILLING_DAILY.name, users),
-        ),
-    ]
+    steps = [ErasureStep("", fold, _used(p, fold)) for fold in folds]
+    steps.append(ErasureStep(_BILLING, moved, _used(p, moved), _count(BILLING_DAILY.name, users)))
     steps.append(
         ErasureStep(
             _BILLING,
@@ -126,7 +115,7 @@ def erasure_steps(d: Dialect, user_ids: tuple[str, ...]) -> list[ErasureStep]:
     steps.append(
         ErasureStep(
             "session_summaries",
-            d.rollup_delete(SESSION_SUMMARIES.name, users),
+            d.rollup_delete(SESSION_SUMMARIES.name, SESSION_SUMMARIES.key, users),
             _only(p),
             _count(SESSION_SUMMARIES.name, users),
         )
@@ -137,6 +126,11 @@ def erasure_steps(d: Dialect, user_ids: tuple[str, ...]) -> list[ErasureStep]:
 def _count(table: str, users: str) -> str:
     """The rows a step will change, for a store whose writes report no count."""
     return f"SELECT count(*) FROM {table} WHERE {users}"
+
+
+def _used(p: Params, statement: str) -> dict[str, Any]:
+    """The parameters ``statement`` refers to (DuckDB refuses one it does not)."""
+    return {k: v for k, v in p.values.items() if re.search(rf"\b{k}\b", statement)}
 
 
 def _only(p: Params, name: str = "users") -> dict[str, Any]:

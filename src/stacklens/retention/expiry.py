@@ -136,7 +136,7 @@ def expire_rollup_sql(d: Dialect, expiry: RollupExpiry) -> str:
         f"SELECT {picked} FROM {table} x WHERE x.stack_name NOT IN {_OWN_POLICY} "
         f"AND x.{column} < {bound(_DEFAULT_CUTOFF)}"
     )
-    return d.rollup_delete(table, f"({keys}) IN ({own} UNION ALL {default})")
+    return d.rollup_delete(table, key, f"({keys}) IN ({own} UNION ALL {default})")
 
 
 def trim_day_sql(d: Dialect, stream: str, day: dt.date) -> str:

@@ -234,6 +234,10 @@ class ClickHouseDialect:
         cols = ", ".join(self._column(n, k, keyset) for n, k in columns)
         keys = ", ".join(check_identifier(k) for k in key)
         parts = parts_table(table)
+        # Sorted by the key's first column (the hour/day for the time rollups) only:
+        # the view groups by the whole key anyway, and a key column outside the sort
+        # key can be changed by a mutation (an erasure's move to the erased user).
+        first = check_identifier(key[0])
         folded = ", ".join(
             check_identifier(name)
             if name in keyset
@@ -243,7 +247,7 @@ class ClickHouseDialect:
         )
         return [
             f"CREATE TABLE IF NOT EXISTS {parts} ({cols}, {_VERSION_DEFAULT}) "
-            f"ENGINE = MergeTree ORDER BY ({keys}) SETTINGS {DEDUP_SETTINGS}",
+            f"ENGINE = MergeTree ORDER BY ({first}) SETTINGS {DEDUP_SETTINGS}",
             f"CREATE VIEW IF NOT EXISTS {check_identifier(table)} AS SELECT {folded} "
             f"FROM {parts} GROUP BY {keys}",
         ]
@@ -259,9 +263,33 @@ class ClickHouseDialect:
         names = ", ".join(check_identifier(c) for c in columns)
         return f"INSERT INTO {parts_table(table)} ({names}) {select}"
 
-    def rollup_delete(self, table: str, where: str) -> str:
-        """Delete a rollup's rows: its contributions (lightweight ``DELETE``)."""
-        return f"DELETE FROM {parts_table(table)} WHERE {where}"
+    def rollup_delete(self, table: str, key: Sequence[str], where: str) -> str:
+        """Delete a rollup's rows: every contribution of the keys whose folded row
+        matches ``where`` (lightweight ``DELETE``; the subquery reads the view)."""
+        keys = ", ".join(check_identifier(k) for k in key)
+        return (
+            f"DELETE FROM {parts_table(table)} WHERE ({keys}) IN "
+            f"(SELECT {keys} FROM {check_identifier(table)} WHERE {where})"
+        )
+
+    def rollup_reassign(
+        self,
+        table: str,
+        names: Sequence[str],
+        key: Sequence[str],
+        merges: Mapping[str, Merge],
+        column: str,
+        value: str,
+        where: str,
+    ) -> list[str]:
+        # The contributions change key; the view folds them into the new key's row.
+        # Possible because a parts table is sorted by the key's first column only.
+        if not key or column == key[0] or column not in key:
+            raise ValueError(f"cannot reassign {column!r} of {table!r}")
+        return [
+            f"ALTER TABLE {parts_table(table)} UPDATE {check_identifier(column)} = {value} "
+            f"WHERE {where}"
+        ]
 
     def update_where(self, table: str, assignments: Mapping[str, str], where: str) -> str:
         sets = ", ".join(f"{check_identifier(c)} = {expr}" for c, expr in assignments.items())

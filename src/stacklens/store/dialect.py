@@ -177,8 +177,28 @@ class Dialect(Protocol):
         (DuckDB: one keyed table; ClickHouse: a parts table and a view folding it)."""
         ...
 
-    def rollup_delete(self, table: str, where: str) -> str:
-        """Delete the rows of rollup ``table`` matching ``where``."""
+    def rollup_delete(self, table: str, key: Sequence[str], where: str) -> str:
+        """Delete the rows of rollup ``table`` (unique ``key``) matching ``where``,
+        ``where`` judged on the rollup's rows as read (ClickHouse: on the folded rows,
+        deleting every contribution of the keys it picks)."""
+        ...
+
+    def rollup_reassign(
+        self,
+        table: str,
+        names: Sequence[str],
+        key: Sequence[str],
+        merges: Mapping[str, Merge],
+        column: str,
+        value: str,
+        where: str,
+    ) -> list[str]:
+        """Move the rows of rollup ``table`` matching ``where`` to the key with key
+        column ``column`` set to ``value``, folding them into a row already there (an
+        erasure's billing records to the erased user). The last statement's changed
+        rows are the records moved. DuckDB: a folding upsert, then a delete, in the
+        store's transaction; ClickHouse: one mutation of the contributions' key column
+        (atomic per part, and a re-run after a crash finds nothing left to move)."""
         ...
 
     def update_where(self, table: str, assignments: Mapping[str, str], where: str) -> str:
@@ -348,8 +368,32 @@ class DuckDBDialect:
     ) -> list[str]:
         return [self.create_table(table, columns, key)]
 
-    def rollup_delete(self, table: str, where: str) -> str:
+    def rollup_delete(self, table: str, key: Sequence[str], where: str) -> str:
         return f"DELETE FROM {check_identifier(table)} WHERE {where}"
+
+    def rollup_reassign(
+        self,
+        table: str,
+        names: Sequence[str],
+        key: Sequence[str],
+        merges: Mapping[str, Merge],
+        column: str,
+        value: str,
+        where: str,
+    ) -> list[str]:
+        folds = {"sum": "sum({c})", "min": "min({c})", "max": "max({c})"}
+        t = check_identifier(table)
+        picked = [
+            value
+            if name == column
+            else check_identifier(name)
+            if name in key
+            else folds[merges[name]].format(c=check_identifier(name))
+            for name in names
+        ]
+        group = ", ".join(check_identifier(k) for k in key if k != column)
+        select = f"SELECT {', '.join(picked)} FROM {t} WHERE {where} GROUP BY {group}"
+        return [self.upsert(t, names, key, merges, select), self.rollup_delete(t, key, where)]
 
     def update_where(self, table: str, assignments: Mapping[str, str], where: str) -> str:
         sets = ", ".join(f"{check_identifier(c)} = {expr}" for c, expr in assignments.items())
