@@ -25,6 +25,7 @@ a background merge.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import re
 import threading
@@ -64,6 +65,9 @@ READ_SETTINGS: Final = {
     "join_use_nulls": 1,
     "union_default_mode": "DISTINCT",
     "prefer_column_name_to_alias": 1,
+    # Rows with one sorting key (ts among it) always share a day partition: FINAL
+    # need not merge across partitions, and runs per partition in parallel.
+    "do_not_merge_across_partitions_select_final": 1,
 }
 #: Writes are synchronous and wait for mutations (a DELETE/UPDATE is done on return).
 WRITE_SETTINGS: Final = {
@@ -111,7 +115,8 @@ def is_data_error(exc: BaseException) -> bool:
 class ClickHouseStore:
     """One ClickHouse database. ``client``: the writer (loads, maintenance; it holds
     the temporary ``staging`` table, so it is used under the write lock only);
-    ``reader``: for reads (defaults to ``client``)."""
+    ``reader``: for reads (defaults to ``client``); ``serialize_reads``: one read at a
+    time on it (chDB), or concurrent reads (an HTTP reader without a session)."""
 
     def __init__(
         self,
@@ -123,13 +128,21 @@ class ClickHouseStore:
         dedup_window_ns: int = 24 * 3600 * 10**9,
         ttl_days: Mapping[str, int] | None = None,
         clustered: bool = False,
+        serialize_reads: bool = True,
     ) -> None:
         self._client = client
         self._reader = reader or client
         self.dedup_window_ns = dedup_window_ns
         self._write_lock = threading.RLock()
-        # The chDB client is one engine handle: serialize reads on it too.
-        self._read_lock = self._write_lock if reader is None else threading.Lock()
+        # One client for both, or a chDB handle (whose thread safety chDB does not
+        # promise): one read at a time. An HTTP reader without a session needs none.
+        self._read_lock: contextlib.AbstractContextManager[Any] = (
+            self._write_lock
+            if reader is None
+            else threading.Lock()
+            if serialize_reads
+            else contextlib.nullcontext()
+        )
         migrations.apply(client, clustered=clustered)
         for statement in extra_ddl:
             client.command(statement)

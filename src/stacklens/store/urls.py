@@ -186,6 +186,7 @@ def open_store(url: str | None, options: StoreOptions, rollups: Rollups) -> Stor
             dedup_window_ns=options.dedup_window_ns,
             ttl_days=options.ttl_days,
             clustered=parsed.clustered,
+            serialize_reads=parsed.scheme == "chdb",
         )
     except ModuleNotFoundError as exc:
         raise _fail(
