@@ -125,7 +125,7 @@ class ClickHouseStore:
         reader: ClickHouseClient | None = None,
         extra_ddl: Iterable[str] = (),
         load_hooks: Mapping[str, Iterable[str]] | None = None,
-        dedup_window_ns: int = 24 * 3600 * 10**9,
+        dedup_window_ns: int = 3600 * 10**9,
         ttl_days: Mapping[str, int] | None = None,
         clustered: bool = False,
         serialize_reads: bool = True,
