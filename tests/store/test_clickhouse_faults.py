@@ -162,3 +162,34 @@ def test_an_erasure_run_again_after_a_fault_is_exact(
     assert store.count_events() == 1
     # s1's summary was u1's (its first user): it goes whole, as on DuckDB.
     assert store.fetch("SELECT count(*) FROM session_summaries").scalar() == 0
+
+
+@pytest.mark.parametrize(
+    ("mode", "target"),
+    [
+        ("after", "INSERT INTO usage_hourly__parts"),
+        ("timeout", "INSERT INTO session_summaries__parts"),
+        ("after", "INSERT INTO events"),
+    ],
+    ids=["after-hourly", "timeout-sessions", "after-events-rewrite"],
+)
+def test_a_backfill_run_again_after_a_fault_is_exact(
+    faulty: tuple[ClickHouseStore, FaultyClient, list[tuple[int, Path]]], mode: Mode, target: str
+) -> None:
+    from stacklens.analytics.backfill import backfill
+    from stacklens.analytics.pricing import PriceOverride, Pricer
+
+    store, client, segments = faulty
+    unpriced = msgspec.structs.replace(_event(50), event_id="x1", cost_usd=None, tokens_out=0)
+    store.load_segments("events", [(1, write_segment(segments[0][1].parent, 7, [unpriced]))])
+    pricer = Pricer({"p/m": PriceOverride(input_per_mtok=1000.0, output_per_mtok=0.0)})
+    client.arm(mode, target)
+    with pytest.raises((InjectedFault, TimeoutError)):
+        backfill(store, pricer, T0)
+    backfill(store, pricer, T0)  # run again by the operator
+    # x1: 100 tokens in at $1000 / M = $0.10, added once to every rollup.
+    assert store.fetch("SELECT sum(cost_usd) FROM usage_hourly").scalar() == pytest.approx(0.1)
+    assert store.fetch("SELECT sum(cost_usd) FROM billing_daily").scalar() == pytest.approx(0.1)
+    assert store.fetch("SELECT cost_usd FROM session_summaries").scalar() == pytest.approx(0.1)
+    assert store.fetch("SELECT cost_usd FROM events").rows == [(pytest.approx(0.1),)]
+    assert backfill(store, pricer, T0).repriced == 0  # nothing left to change

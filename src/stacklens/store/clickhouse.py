@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import hashlib
 import re
 import threading
 import uuid
@@ -34,6 +35,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final, Protocol
 
+import msgspec
 import pyarrow as pa
 
 from stacklens.store import clickhouse_migrations as migrations
@@ -278,7 +280,10 @@ class ClickHouseStore:
         """Stage the rows as a ``Memory`` table (a mutation — DELETE, ALTER UPDATE —
         cannot read a session's temporary table) under a name of this call's own, so
         two replicas' maintenance writes never share it, and run ``statements`` over
-        it in order. Not one transaction: each statement is applied when it returns."""
+        it in order. Not one transaction: each statement is applied when it returns;
+        each ``INSERT`` carries a deduplication token of the staged rows and of the
+        state they change (below), so running the same change again after a failure
+        — a backfill run again — applies every insert once."""
         name = check_identifier(staged.name)
         unique = f"{name}_{uuid.uuid4().hex[:12]}"
         renamed = [re.sub(rf"\b{name}\b", unique, s) for s in statements]
@@ -291,10 +296,26 @@ class ClickHouseStore:
             )
             try:
                 self._client.insert_arrow(unique, arrow, settings={"async_insert": 0})
-                for statement in renamed:
-                    self._client.command(statement, settings=WRITE_SETTINGS)
+                base = self._staged_token(staged, unique)
+                for original, statement in zip(statements, renamed, strict=True):
+                    step = hashlib.sha256(original.encode()).hexdigest()[:16]
+                    self._client.command(statement, settings=_token(f"{base}:{step}"))
             finally:
                 self._client.command(f"DROP TABLE IF EXISTS {unique}")
+
+    def _staged_token(self, staged: StagedRows, table: str) -> str:
+        """What identifies one change: the staged rows and, when they name events
+        (an ``event_id`` column: a backfill's new prices), the stored versions of those
+        events — a run again before the events were rewritten matches, a later change
+        of the same events (rewritten since: new versions) does not."""
+        digest = hashlib.sha256(msgspec.json.encode([staged.name, staged.columns, staged.rows]))
+        if any(name == "event_id" for name, _ in staged.columns):
+            versions = self.fetch(
+                "SELECT count(), groupBitXor(cityHash64(event_id, _version)) FROM events "
+                f"WHERE event_id IN (SELECT event_id FROM {check_identifier(table)})"
+            ).rows
+            digest.update(repr(versions).encode())
+        return f"staged:{staged.name}:{digest.hexdigest()[:32]}"
 
     def drop_day(self, stream: str, day: dt.date) -> None:
         statements, params = sql.drop_day_sql(stream, day, CLICKHOUSE)
