@@ -11,7 +11,7 @@ import cramjam
 from stacklens.ingest.prometheus.proto import WriteRequest
 from stacklens.ingest.prometheus.remote_write import STALE_NAN_BITS
 
-__all__ = ["HEADERS", "STALE_NAN", "write_body", "write_request_bytes"]
+__all__ = ["HEADERS", "STALE_NAN", "Series", "write_body", "write_request_bytes"]
 
 #: What Prometheus sends with every remote-write request.
 HEADERS: Final = {
