@@ -1,8 +1,8 @@
 """Secrets planted in everything the hub ingests, through every protocol (native,
 OTLP/HTTP, OTLP/gRPC, Loki, Zipkin, Prometheus remote write), and in the free text the
-hub keeps (silences, stacks, key labels), never reach disk: every byte of the data directory (spool, DuckDB
-file and WAL, metadata.sqlite) is searched for each secret's raw, base64, hex and
-URL-encoded forms."""
+hub keeps (silences, stacks, key labels), never reach disk: every byte of the data
+directory (spool, DuckDB file and WAL, metadata.sqlite) is searched for each secret's
+raw, base64, hex and URL-encoded forms."""
 
 from __future__ import annotations
 
