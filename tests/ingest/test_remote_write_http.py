@@ -241,3 +241,17 @@ def test_backlog_is_503_with_retry_after(tmp_path: Path) -> None:
         response = _post(client, write_body([(GPU, [(T0_MS, 1.0)])]), **{"X-Stack-Name": "s"})
         assert response.status_code == 503
         assert response.headers["Retry-After"].isdigit()
+
+
+def test_decoded_in_a_worker_process_the_same(tmp_path: Path) -> None:
+    """With ingest workers the decoder runs in another process (pickled by name)."""
+    with in_process_hub(tmp_path / "d", ingest_workers=1, loader_interval_s=3600) as (
+        store_hub,
+        client,
+    ):
+        body = write_body([({**GPU, "gpu_id": "3"}, [(T0_MS, 88.0), (T0_MS + 1, STALE_NAN)])])
+        assert _post(client, body, **{"X-Stack-Name": "w"}).status_code == 204
+        bad = _post(client, b"junk", **{"X-Stack-Name": "w"})
+        assert bad.status_code == 400 and "snappy" in bad.text
+        points = _points(store_hub, "gpu_utilization_percent", "w")
+        assert [(p["kind"], p.get("value")) for p in points] == [("gauge", 88.0), ("stale", None)]
