@@ -155,19 +155,39 @@ def _text(raw: bytes, what: str) -> str:
         raise _SeriesError(f"{what} is not valid UTF-8") from None
 
 
+#: Label names already checked (the same few dozen recur in every request); bounded, so
+#: a sender of random names cannot grow it.
+_CHECKED_NAMES: dict[bytes, str] = {}
+_CHECKED_NAMES_MAX: Final = 4096
+
+
+def _label_name(raw: bytes) -> str:
+    name = _CHECKED_NAMES.get(raw)
+    if name is not None:
+        return name
+    name = _text(raw, "a label name")
+    if not _LABEL_NAME.fullmatch(name):
+        raise _SeriesError(f"invalid label name {name[:64]!r}")
+    if len(_CHECKED_NAMES) < _CHECKED_NAMES_MAX:
+        _CHECKED_NAMES[raw] = name
+    return name
+
+
 def _labels(series: Any) -> dict[str, str]:
     labels: dict[str, str] = {}
     for label in series.labels:
-        name = _text(label.name, "a label name")
-        if not _LABEL_NAME.fullmatch(name):
-            raise _SeriesError(f"invalid label name {name[:64]!r}")
+        name = _label_name(label.name)
         if name in labels:
             raise _SeriesError(f"duplicate label name {name!r}")
-        if len(label.value) > MAX_LABEL_VALUE_BYTES:
+        value = label.value
+        if len(value) > MAX_LABEL_VALUE_BYTES:
             raise _SeriesError(
                 f"label {name!r} has a value longer than {MAX_LABEL_VALUE_BYTES} bytes"
             )
-        labels[name] = _text(label.value, f"the value of label {name!r}")
+        try:
+            labels[name] = value.decode()
+        except UnicodeDecodeError:
+            raise _SeriesError(f"the value of label {name!r} is not valid UTF-8") from None
     return labels
 
 
