@@ -189,3 +189,46 @@ def test_metric_value_over_metric_points(store: DuckDBStore, tmp_path: Path) -> 
         ),
     )
     assert filtered == {("alpha", "1"): 60.0}
+
+
+def test_metric_value_last_ends_at_a_stale_marker(store: DuckDBStore, tmp_path: Path) -> None:
+    """A remote-written stale marker (kind ``stale``, no value) ends its series for
+    ``last`` (and for a ratio's either side); it is no value for the other aggregates."""
+    stale = point(NOW - 20 * S, "gpu_utilization_percent", 0.0, gpu_id="0")
+    stale.kind, stale.value = "stale", None
+    revived = point(NOW - 40 * S, "gpu_utilization_percent", 0.0, gpu_id="1")
+    revived.kind, revived.value = "stale", None
+    used_stale = point(NOW - 5 * S, "gpu_memory_used_bytes", 0.0, gpu_id="0")
+    used_stale.kind, used_stale.value = "stale", None
+    add_points(
+        store,
+        tmp_path,
+        [
+            point(NOW - 60 * S, "gpu_utilization_percent", 99.0, gpu_id="0"),
+            stale,  # gpu 0 ended after its 99
+            point(NOW - 60 * S, "gpu_utilization_percent", 98.0, gpu_id="1"),
+            revived,
+            point(NOW - 30 * S, "gpu_utilization_percent", 97.0, gpu_id="1"),  # back again
+            point(NOW - 10 * S, "gpu_memory_used_bytes", 9.5, gpu_id="0"),
+            point(NOW - 10 * S, "gpu_memory_total_bytes", 10, gpu_id="0"),
+            used_stale,
+        ],
+    )
+    by = ("stack_name", "attributes.gpu_id")
+    last = run(store, cond("metric_value", 90, by=by, metric="gpu_utilization_percent"))
+    assert last == {("alpha", "1"): 97.0}
+    peak = run(
+        store, cond("metric_value", 90, by=by, metric="gpu_utilization_percent", aggregate="max")
+    )
+    assert peak == {("alpha", "0"): 99.0, ("alpha", "1"): 98.0}
+    ratio = run(
+        store,
+        cond(
+            "metric_value",
+            0.5,
+            by=by,
+            metric="gpu_memory_used_bytes",
+            divide_by="gpu_memory_total_bytes",
+        ),
+    )
+    assert ratio == {}
