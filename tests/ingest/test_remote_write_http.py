@@ -151,11 +151,13 @@ def test_refused_series_are_named_and_the_rest_stored(hub: tuple[Any, Any]) -> N
             ({"__name__": "ok_metric", "bad-name": "v"}, [(T0_MS, 1.0)]),
             ({"__name__": "ok_metric", "stack_name": "Not A Stack"}, [(T0_MS, 1.0)]),
             ({"__name__": "ok_metric", "job": "kept"}, [(T0_MS, 5.0)]),
+            ({"__name__": "ok_metric", "job": "ahead"}, [(T0_MS + 100 * 86_400_000, 1.0)]),
         ]
     )
     response = _post(client, body, **{"X-Stack-Name": "s"})
     assert response.status_code == 400  # non-retryable: resending cannot change it
-    assert "1 samples stored; 3 refused" in response.text
+    assert "1 samples stored; 4 refused" in response.text
+    assert "more than 24 h ahead" in response.text
     assert "no __name__" in response.text and "'bad-name'" in response.text
     assert "stack_name label must match" in response.text
     assert [p["value"] for p in _points(store_hub, "ok_metric")] == [5.0]

@@ -70,7 +70,9 @@ def _check(headers: Headers) -> None:
 def decode(request: IngestRequest) -> Steps[PointBatch]:
     """A remote-write body → its samples as metric points."""
     try:
-        decoded = yield from write_steps(request.body, request.max_body_bytes, request.limits)
+        decoded = yield from write_steps(
+            request.body, request.max_body_bytes, request.limits, request.received_ns
+        )
     except RemoteWriteError as exc:
         raise IngestError(400, f"cannot decode remote write request: {exc}") from None
     return PointBatch(decoded.points, decoded.rejected)

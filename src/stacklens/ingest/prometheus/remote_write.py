@@ -24,7 +24,8 @@ Refused whole (an :class:`RemoteWriteError`, 400): a body that is not snappy, or
 samples (413) or labels on one series (400). Refused per series (reported, the others
 stored): no ``__name__``, a label name Prometheus would not accept, a duplicate label
 name, a value that is not UTF-8 or longer than :data:`MAX_LABEL_VALUE_BYTES`, an invalid
-``stack_name``, and native histograms (the hub stores classic series only: send them as
+``stack_name``, a sample not after the epoch or more than a day ahead of the hub's clock,
+and native histograms (the hub stores classic series only: send them as
 classic histograms, Prometheus's default). Exemplars and metadata are ignored.
 """
 
@@ -47,11 +48,12 @@ from stacklens.ingest.limits import (
 )
 from stacklens.ingest.otlp import MetricPoint
 from stacklens.ingest.steps import CHUNK, Steps, run_steps
-from stacklens.schema import STACK_NAME_RE
+from stacklens.schema import DEFAULT_LIMITS, STACK_NAME_RE
 
 from .proto import WriteRequest
 
 __all__ = [
+    "MAX_AHEAD_NS",
     "MAX_LABEL_VALUE_BYTES",
     "STALE_NAN_BITS",
     "RemoteWriteError",
@@ -63,6 +65,8 @@ __all__ = [
 
 #: The NaN Prometheus writes as a staleness marker (``value.StaleNaN``).
 STALE_NAN_BITS: Final = 0x7FF0000000000002
+#: Samples further ahead of the hub's clock refuse their series (the events' bound).
+MAX_AHEAD_NS: Final = DEFAULT_LIMITS.max_future_ns
 #: A label value longer than this refuses its series (the events' string bound).
 MAX_LABEL_VALUE_BYTES: Final = 16 * 1024
 #: Prometheus's label-name grammar (legacy, the only one remote write 1.0 senders use).
@@ -94,15 +98,23 @@ def is_stale_marker(value: float) -> bool:
 
 
 def decode_write(
-    body: bytes, *, max_bytes: int, limits: RequestLimits = DEFAULT_REQUEST_LIMITS
+    body: bytes,
+    *,
+    max_bytes: int,
+    limits: RequestLimits = DEFAULT_REQUEST_LIMITS,
+    now_ns: int | None = None,
 ) -> RemoteWriteResult:
     """A snappy-compressed ``WriteRequest`` → points; raises :class:`RemoteWriteError`
-    when unreadable, RequestLimitError past a per-request bound."""
-    return run_steps(write_steps(body, max_bytes, limits))
+    when unreadable, RequestLimitError past a per-request bound. ``now_ns``: the hub's
+    clock, for refusing samples from too far ahead (None: no such check)."""
+    return run_steps(write_steps(body, max_bytes, limits, now_ns))
 
 
-def write_steps(body: bytes, max_bytes: int, limits: RequestLimits) -> Steps[RemoteWriteResult]:
+def write_steps(
+    body: bytes, max_bytes: int, limits: RequestLimits, now_ns: int | None = None
+) -> Steps[RemoteWriteResult]:
     """:func:`decode_write`, pausing (``yield``) between chunks of samples."""
+    latest_ms = None if now_ns is None else (now_ns + MAX_AHEAD_NS) // _NS_PER_MS
     request = WriteRequest()
     try:
         request.ParseFromString(unsnappy(body, max_bytes))
@@ -116,7 +128,7 @@ def write_steps(body: bytes, max_bytes: int, limits: RequestLimits) -> Steps[Rem
     for index, series in enumerate(request.timeseries):
         check_attributes(len(series.labels), limits, index, "series")
         try:
-            points.extend(_series_points(series))
+            points.extend(_series_points(series, latest_ms))
         except _SeriesError as err:
             rejected.append((index, str(err)))
         done += len(series.samples) + 1
@@ -191,7 +203,7 @@ def _labels(series: Any) -> dict[str, str]:
     return labels
 
 
-def _series_points(series: Any) -> list[MetricPoint]:
+def _series_points(series: Any, latest_ms: int | None) -> list[MetricPoint]:
     labels = _labels(series)
     name = labels.pop("__name__", "")
     if not name:
@@ -216,6 +228,11 @@ def _series_points(series: Any) -> list[MetricPoint]:
     for sample in series.samples:
         if sample.timestamp <= 0:
             raise _SeriesError(f"{name}: sample timestamp must be milliseconds since the epoch")
+        if latest_ms is not None and sample.timestamp > latest_ms:
+            raise _SeriesError(
+                f"{name}: sample timestamp {sample.timestamp} is more than 24 h ahead of "
+                "the hub's clock (timestamps are milliseconds since the epoch)"
+            )
         value = sample.value
         stale = math.isnan(value) and is_stale_marker(value)
         points.append(
