@@ -5,6 +5,7 @@ read (204 / 400 / 413 / 415 / 401 / 403 / 503 with Retry-After)."""
 from __future__ import annotations
 
 import json
+import struct
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -257,3 +258,16 @@ def test_decoded_in_a_worker_process_the_same(tmp_path: Path) -> None:
         assert bad.status_code == 400 and "snappy" in bad.text
         points = _points(store_hub, "gpu_utilization_percent", "w")
         assert [(p["kind"], p.get("value")) for p in points] == [("gauge", 88.0), ("stale", None)]
+
+
+def test_exemplars_are_ignored_and_their_samples_stored(hub: tuple[Any, Any]) -> None:
+    store_hub, client = hub
+    raw = write_request_bytes([({"__name__": "req_seconds_bucket", "le": "0.5"}, [(T0_MS, 3.0)])])
+    # TimeSeries field 3 (exemplars): trace_id label, value 0.42, timestamp T0_MS.
+    label = b"\x0a\x08trace_id\x12\x04abcd"
+    exemplar = b"\x0a" + bytes([len(label)]) + label + b"\x11" + struct.pack("<d", 0.42)
+    series = raw[2:] + b"\x1a" + bytes([len(exemplar)]) + exemplar
+    body = bytes(cramjam.snappy.compress_raw(b"\x0a" + bytes([len(series)]) + series))
+    assert _post(client, body, **{"X-Stack-Name": "s"}).status_code == 204
+    (point,) = _points(store_hub, "req_seconds_bucket")
+    assert point["value"] == 3.0 and _attrs(point) == {"le": "0.5"}
