@@ -58,3 +58,7 @@ def test_remote_written_points_on_each_store(tmp_path: Path, store: str) -> None
             ("1", ms + 15_000, "stale", None),
         ]
         assert all(attrs(p)["job"] == "dcgm" and p["service"] == "dcgm" for p in points)
+        names = client.get("/api/v1/metrics", params={"stack": "gpu-farm"}).json()["metrics"]
+        assert [(m["name"], m["kind"], m["points"]) for m in names] == [
+            ("gpu_temperature_celsius", "gauge", 3)  # the stale marker is not a point
+        ]
