@@ -1,8 +1,8 @@
 """Secrets planted in everything the hub ingests, through every protocol (native,
-OTLP/HTTP, OTLP/gRPC, Loki, Zipkin), and in the free text the hub keeps (silences,
-stacks, key labels), never reach disk: every byte of the data directory (spool, DuckDB
-file and WAL, metadata.sqlite) is searched for each secret's raw, base64, hex and
-URL-encoded forms."""
+OTLP/HTTP, OTLP/gRPC, Loki, Zipkin, Prometheus remote write), and in the free text the
+hub keeps (silences, stacks, key labels), never reach disk: every byte of the data
+directory (spool, DuckDB file and WAL, metadata.sqlite) is searched for each secret's
+raw, base64, hex and URL-encoded forms."""
 
 from __future__ import annotations
 
@@ -25,6 +25,8 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 
 from stacklens.cli import main as cli
 from stacklens.testing import ADMIN_KEY, free_port, in_process_hub
+from stacklens.testing.remote_write import HEADERS as REMOTE_WRITE_HEADERS
+from stacklens.testing.remote_write import write_body
 from stacklens.testing.secrets import (
     ANTHROPIC,
     ARGS_TOKEN,
@@ -205,6 +207,29 @@ def otlp_metrics(now: int) -> bytes:
     return request.SerializeToString()
 
 
+def remote_write(now: int) -> bytes:
+    """Prometheus remote write: secrets in label values, as a scrape target's labels or a
+    relabelled URL would carry them (label names must be Prometheus label names)."""
+    ms = now // 1_000_000
+    return write_body(
+        [
+            (
+                {
+                    "__name__": "queue_depth",
+                    "stack_name": "planted",
+                    "job": "queue",
+                    "password": secret,
+                    "endpoint": f"https://q:{quote(secret, safe='')}@queue.internal/p"
+                    f"?token={quote(secret, safe='')}",
+                    "series": str(index),
+                },
+                [(ms, 3.0)],
+            )
+            for index, secret in enumerate(SECRETS)
+        ]
+    )
+
+
 def zipkin_spans(now: int) -> list[dict[str, Any]]:
     """Zipkin v2 spans: every placement as a tag, in the name, an error and an exception."""
     return [
@@ -338,6 +363,10 @@ def test_no_planted_secret_reaches_disk_through_any_endpoint(tmp_path: Path) -> 
             ).status_code
             == 204
         )
+        written = client.post(
+            "/prometheus/api/v1/write", content=remote_write(now), headers=REMOTE_WRITE_HEADERS
+        )
+        assert written.status_code == 204, written.text
         grpc_exports(f"127.0.0.1:{grpc_port}", now)
         response = client.post("/api/v2/spans", json=zipkin_spans(now))
         assert response.json() == {"accepted": len(SECRETS), "rejected": []}
@@ -409,6 +438,7 @@ def test_no_planted_secret_reaches_disk_through_any_endpoint(tmp_path: Path) -> 
     )
     assert find_leaks(text.encode()) == []
     assert "planted" in text  # the rows are there, with their secrets removed
+    assert '"job":"queue"' in text and '"series":"0"' in text  # remote-written ones too
     assert BYTES_VALUE_KEY not in text
     # metadata.sqlite, read back as rows (not only as bytes): the free text is there.
     import sqlite3

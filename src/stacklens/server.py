@@ -61,6 +61,7 @@ from stacklens.ingest import (
     loki_http,
     native_http,
     otlp_http,
+    remote_write_http,
     zipkin_http,
 )
 from stacklens.ingest.instruments import HubMetrics
@@ -386,6 +387,7 @@ def create_app(hub: Hub) -> FastAPI:
     app.include_router(native_http.router)
     app.include_router(otlp_http.router)
     app.include_router(loki_http.router)
+    app.include_router(remote_write_http.router)
     app.include_router(zipkin_http.router)
     app.include_router(langfuse_http.router)
     app.include_router(langsmith_http.router)

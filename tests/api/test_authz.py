@@ -23,6 +23,8 @@ from stacklens.api.authz import MARK, group_in_stack
 from stacklens.metadata.keys import Principal, Role
 from stacklens.testing import ADMIN_KEY, ManualClock
 from stacklens.testing.alerting import hub_with_engine
+from stacklens.testing.remote_write import HEADERS as REMOTE_WRITE_HEADERS
+from stacklens.testing.remote_write import write_body
 
 S = 10**9
 MUTATING = {"POST", "PUT", "DELETE", "PATCH"}
@@ -278,6 +280,24 @@ def _ingest_probe(path: str, header: str, content_type: str, body: bytes) -> Cal
     return probe
 
 
+def probe_remote_write(w: World, who: str) -> None:
+    """Prometheus remote write: neither the header nor a series' stack_name label lets an
+    alpha key write bravo, and nothing of bravo is stored."""
+    client = w.client(who)
+    now_ms = w.clock() // 1_000_000
+    by_header = write_body([({"__name__": "probe_metric"}, [(now_ms, 1.0)])])
+    by_label = write_body([({"__name__": "probe_metric", "stack_name": "bravo"}, [(now_ms, 1.0)])])
+    path = "/prometheus/api/v1/write"
+    for body, headers in ((by_header, {"X-Stack-Name": "bravo"}), (by_label, {})):
+        response = client.post(path, content=body, headers={**REMOTE_WRITE_HEADERS, **headers})
+        assert response.status_code == 403, response.text
+    w.hub.flush()
+    stored = w.hub.store.query_metric_points(
+        name="probe_metric", stacks=("bravo",), since_ns=None, until_ns=None, limit=10
+    )
+    assert stored == []
+
+
 def _langfuse_probe(path: str, body: bytes) -> Callable[..., None]:
     """Langfuse SDKs name the stack by the public key of Basic auth (the secret is the
     key): ``bravo:<alpha's key>`` is refused, and so is ``X-Stack-Name: bravo``."""
@@ -328,6 +348,7 @@ PROBES: dict[tuple[str, str], Callable[[World, str], None]] = {
     ("POST", "/v1/metrics"): _ingest_probe(
         "/v1/metrics", "X-Stack-Name", "application/json", b"{}"
     ),
+    ("POST", "/prometheus/api/v1/write"): probe_remote_write,
     ("POST", "/loki/api/v1/push"): _ingest_probe(
         "/loki/api/v1/push", "X-Scope-OrgID", "application/json", b"{}"
     ),

@@ -1,7 +1,10 @@
 """The Grafana dashboards and provisioning under deploy/: a valid dashboard JSON model
-(schemaVersion, uid, a ``datasource`` variable every target uses, ``stack_name`` from
-``label_values``, no import-only ``__inputs``), PromQL that parses (``promtool check
-rules``) and uses only metric names and labels a real hub exposes on ``/metrics``."""
+(schemaVersion, uid, a ``datasource`` variable every PromQL target uses and a ``loki``
+variable every LogQL target uses, ``stack_name`` from ``label_values``, no import-only
+``__inputs``), PromQL that parses (``promtool check rules``) and uses only metric names
+and labels a real hub exposes on ``/metrics``, LogQL over the labels the hub's Loki API
+serves; the provisioned data sources (the hub's Prometheus and Loki APIs, and a
+Prometheus that scrapes the hub) and that every panel's data source resolves to one."""
 
 from __future__ import annotations
 
@@ -49,7 +52,8 @@ def expressions() -> list[tuple[str, str, str]]:
     for path in DASHBOARDS:
         for panel in panels(load(path)):
             for target in panel.get("targets", []):
-                out.append((path.name, panel["title"], target["expr"]))
+                if target["datasource"]["type"] == "prometheus":
+                    out.append((path.name, panel["title"], target["expr"]))
     for path in DASHBOARDS:
         for variable in load(path)["templating"]["list"]:
             if variable["type"] == "query":
@@ -85,18 +89,26 @@ def test_dashboard_json_model(path: Path) -> None:
     data_panels = [p for p in panels(dashboard) if p["type"] != "row"]
     assert len(data_panels) >= 6
     for panel in data_panels:
-        assert panel["datasource"] == {"type": "prometheus", "uid": "${datasource}"}, panel
+        source = panel["datasource"]
+        assert source in (PROMQL, LOGQL), panel
         assert panel["targets"], panel["title"]
         grid = panel["gridPos"]
         assert grid["x"] >= 0 and grid["x"] + grid["w"] <= 24 and grid["h"] > 0
         for target in panel["targets"]:
-            assert target["datasource"] == {"type": "prometheus", "uid": "${datasource}"}
+            assert target["datasource"] == source
             assert target["expr"].strip() and target["refId"]
             if "$stack_name" not in target["expr"]:
                 assert panel["title"] in _HUB_PANELS, panel["title"]
+        if panel["type"] == "logs":
+            assert source == LOGQL, panel["title"]
     # No datasource is hard-wired anywhere (importable into any Grafana).
     assert "stacklens-prometheus" not in path.read_text()
 
+
+PROMQL = {"type": "prometheus", "uid": "${datasource}"}
+LOGQL = {"type": "loki", "uid": "${loki}"}
+#: The stream labels the hub's Loki API selects on (issue 18).
+_LOKI_LABELS = {"stack_name", "service", "level", "event_type", "app", "service_name"}
 
 _HUB_PANELS = {
     "Ingest requests by protocol",
@@ -115,13 +127,40 @@ def test_stack_dashboard_has_a_single_stack_variable() -> None:
     assert variables["stack_name"]["multi"] is False
 
 
-def test_provisioning_yaml() -> None:
-    datasources = yaml.safe_load(
+def provisioned() -> list[dict[str, Any]]:
+    document = yaml.safe_load(
         (DEPLOY / "grafana/provisioning/datasources/stacklens.yaml").read_text()
     )
-    [source] = datasources["datasources"]
-    assert datasources["apiVersion"] == 1
-    assert source["type"] == "prometheus" and source["access"] == "proxy"
+    assert document["apiVersion"] == 1
+    sources: list[dict[str, Any]] = document["datasources"]
+    return sources
+
+
+def test_provisioning_yaml() -> None:
+    sources = {s["uid"]: s for s in provisioned()}
+    assert len(sources) == len(provisioned()) == 3
+    assert [s["uid"] for s in provisioned() if s.get("isDefault")] == ["stacklens-hub-prometheus"]
+    hub_prometheus = sources["stacklens-hub-prometheus"]
+    hub_loki = sources["stacklens-hub-loki"]
+    scraper = sources["stacklens-prometheus"]
+    assert (hub_prometheus["type"], hub_loki["type"], scraper["type"]) == (
+        "prometheus",
+        "loki",
+        "prometheus",
+    )
+    assert all(s["access"] == "proxy" for s in sources.values())
+    # The hub's APIs: Prometheus under /prometheus, Loki at the root (/loki/api/v1/...).
+    assert hub_prometheus["url"] == "${STACKLENS_URL:-http://stacklens:4320}/prometheus"
+    assert hub_loki["url"] == "${STACKLENS_URL:-http://stacklens:4320}"
+    for hub_source in (hub_prometheus, hub_loki):
+        assert hub_source["jsonData"]["httpHeaderName1"] == "Authorization"
+        # the key from the environment, kept in secureJsonData (encrypted by Grafana)
+        assert hub_source["secureJsonData"] == {
+            "httpHeaderValue1": "Bearer ${STACKLENS_GRAFANA_KEY}"
+        }
+    assert hub_prometheus["jsonData"]["httpMethod"] == "POST"
+    assert scraper["url"] == "${PROMETHEUS_URL:-http://prometheus:9090}"
+    assert "secureJsonData" not in scraper
     providers = yaml.safe_load(
         (DEPLOY / "grafana/provisioning/dashboards/stacklens.yaml").read_text()
     )
@@ -131,6 +170,59 @@ def test_provisioning_yaml() -> None:
     [job] = scrape["scrape_configs"]
     assert job["metrics_path"] == "/metrics"
     assert job["authorization"]["type"] == "Bearer"
+
+
+def _datasource_refs(dashboard: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    for variable in dashboard["templating"]["list"]:
+        if "datasource" in variable:
+            yield variable["datasource"]
+    for panel in panels(dashboard):
+        if panel["type"] == "row":
+            continue
+        yield panel["datasource"]
+        for target in panel["targets"]:
+            yield target["datasource"]
+
+
+@pytest.mark.parametrize("path", DASHBOARDS, ids=lambda p: p.stem)
+def test_every_datasource_uid_resolves_to_a_provisioned_source(path: Path) -> None:
+    """A uid is a provisioned data source's, or a ``datasource`` variable of the
+    dashboard whose type has at least one provisioned data source to pick."""
+    dashboard = load(path)
+    by_type: dict[str, set[str]] = {}
+    for source in provisioned():
+        by_type.setdefault(source["type"], set()).add(source["uid"])
+    variables = {
+        v["name"]: v["query"] for v in dashboard["templating"]["list"] if v["type"] == "datasource"
+    }
+    refs = list(_datasource_refs(dashboard))
+    assert refs
+    for ref in refs:
+        uid, kind = ref["uid"], ref["type"]
+        assert by_type.get(kind), f"{path.name}: no provisioned {kind} data source"
+        variable = re.fullmatch(r"\$\{(\w+)\}", uid)
+        if variable:
+            assert variables.get(variable.group(1)) == kind, f"{path.name}: {uid} is not a {kind}"
+        else:
+            assert uid in by_type[kind], f"{path.name}: {uid} is not provisioned"
+
+
+def test_log_panels_use_logql_over_the_hubs_labels() -> None:
+    logql = []
+    for path in DASHBOARDS:
+        for panel in panels(load(path)):
+            for target in panel.get("targets", []):
+                if target["datasource"] == LOGQL:
+                    logql.append((path.name, panel["title"], target["expr"]))
+    assert {name for name, _, _ in logql} == {"stack.json", "platform-overview.json"}
+    assert any("| json | duration_ms > 5000" in expr for _, _, expr in logql)  # seed 002
+    for dashboard, panel, expr in logql:
+        selectors = re.findall(r"\{([^}]*)\}", expr.replace("{{", "").replace("}}", ""))
+        assert selectors, (dashboard, panel)
+        for selector in selectors:
+            labels = set(re.findall(r"([a-zA-Z_][a-zA-Z0-9_]*)\s*(?:=~|!~|!=|=)", selector))
+            assert labels and labels <= _LOKI_LABELS, (dashboard, panel, labels)
+            assert "$stack_name" in selector, (dashboard, panel)
 
 
 @pytest.fixture(scope="module")

@@ -337,8 +337,18 @@ def _ratio(d: Dialect, numerator: str, denominator: str) -> str:
 
 def _metric_aggregate(d: Dialect, aggregate: str, cond: str | None = None) -> str:
     if aggregate == "last":
-        return d.arg_max("value", "ts", cond)
+        return _last_value(d, cond)
     return f"{aggregate}(value)" if cond is None else d.agg_if(aggregate, "value", cond)
+
+
+def _last_value(d: Dialect, cond: str | None) -> str:
+    """The newest value, or none when the newest point is a stale marker (a series
+    Prometheus saw disappear, remote-written as kind ``stale``): as in Prometheus, a
+    series that ended does not keep its last value for the rest of the window."""
+    live = "value IS NOT NULL" if cond is None else f"{cond} AND value IS NOT NULL"
+    stale = "kind = 'stale'" if cond is None else f"{cond} AND kind = 'stale'"
+    ended = f"{d.agg_if('max', 'ts', stale)} >= {d.agg_if('max', 'ts', live)}"
+    return f"CASE WHEN {ended} THEN NULL ELSE {d.arg_max('value', 'ts', live)} END"
 
 
 def _value_sql(condition: Condition, p: Params, now: str) -> tuple[str, list[str]]:
@@ -393,12 +403,14 @@ def _value_sql(condition: Condition, p: Params, now: str) -> tuple[str, list[str
         aggregate = condition.params.get("aggregate", "last")
         metric = p("metric", condition.params["metric"])
         divisor = condition.params.get("divide_by")
+        # Stale markers (no value) are read only to end a series (see _last_value).
+        valued = "(value IS NOT NULL OR kind = 'stale')"
         if divisor is None:
-            return _metric_aggregate(d, aggregate), [f"name = {metric}", "value IS NOT NULL"]
+            return _metric_aggregate(d, aggregate), [f"name = {metric}", valued]
         by = p("divisor", divisor)
         top = _metric_aggregate(d, aggregate, f"name = {metric}")
         bottom = _metric_aggregate(d, aggregate, f"name = {by}")
-        return _ratio(d, top, bottom), [f"name IN ({metric}, {by})", "value IS NOT NULL"]
+        return _ratio(d, top, bottom), [f"name IN ({metric}, {by})", valued]
     raise SignalError(f"unknown signal {name!r}")
 
 

@@ -177,9 +177,10 @@ def select_metric_points_sql(
 
 
 def metric_names_sql(stacks: tuple[str, ...] | None, d: Dialect = DUCKDB) -> Statement:
-    """Each metric name and kind: a unit, its number of points, its newest point (ns)."""
+    """Each metric name and kind: a unit, its number of points, its newest point (ns).
+    Stale markers (remote write's series ends) are no kind of their own, nor points."""
     p = Params(d)
-    where: list[str] = []
+    where: list[str] = ["kind != 'stale'"]
     _stacks(d, p, where, stacks)
     return (
         f"SELECT name, kind, {d.any_value('unit')} AS unit, count(*) AS points, "

@@ -45,6 +45,7 @@ def point(
     ts_ns: int,
     name: str,
     value: float,
+    /,
     stack: str = "alpha",
     service: str | None = None,
     **attributes: str,
