@@ -33,7 +33,7 @@ import threading
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Final, Protocol
+from typing import Any, Final
 
 import msgspec
 import pyarrow as pa
@@ -50,8 +50,14 @@ from stacklens.store.base import (
     RejectedDataError,
     StagedRows,
 )
+from stacklens.store.clickhouse_client import (
+    READ_SETTINGS,
+    WRITE_SETTINGS,
+    ClickHouseClient,
+    is_data_error,
+)
 from stacklens.store.clickhouse_dialect import CLICKHOUSE, PARTS_SUFFIX
-from stacklens.store.clickhouse_rows import read_batch, to_arrow
+from stacklens.store.clickhouse_rows import memory_table_ddl, read_batch, staged_arrow, to_arrow
 from stacklens.store.clickhouse_tables import ttl_statement
 from stacklens.store.columns import TABLES, TableSpec
 from stacklens.store.dialect import DayTables, Dialect, check_identifier
@@ -59,59 +65,8 @@ from stacklens.store.duckdb import event_out, format_ns
 
 __all__ = ["ClickHouseClient", "ClickHouseStore", "is_data_error"]
 
-#: Every read: FINAL on each ReplacingMergeTree (exact without merges), LEFT JOINs
-#: that miss give NULL, a bare UNION means DISTINCT, and a column wins over an output
-#: alias of the same name inside expressions (`SELECT sum(events) AS events`): as SQL.
-READ_SETTINGS: Final = {
-    "final": 1,
-    "join_use_nulls": 1,
-    "union_default_mode": "DISTINCT",
-    "prefer_column_name_to_alias": 1,
-    # Rows with one sorting key (ts among it) always share a day partition: FINAL
-    # need not merge across partitions, and runs per partition in parallel.
-    "do_not_merge_across_partitions_select_final": 1,
-}
-#: Writes are synchronous and wait for mutations (a DELETE/UPDATE is done on return).
-WRITE_SETTINGS: Final = {
-    **READ_SETTINGS,
-    "async_insert": 0,
-    "insert_deduplicate": 1,
-    "mutations_sync": 2,
-    "lightweight_deletes_sync": 2,
-}
 #: The longest TTL set (30 years: ``toDateTime(ts) + INTERVAL`` must stay before 2106).
 MAX_TTL_DAYS: Final = 30 * 365
-#: ClickHouse error codes that blame the rows, not the server (retrying cannot help).
-_DATA_ERROR_CODES: Final = frozenset(
-    {6, 26, 27, 38, 41, 53, 69, 70, 72, 117, 131, 190, 321, 349, 407, 691}
-)
-
-
-class ClickHouseClient(Protocol):
-    """What the adapter uses of a ``clickhouse_connect`` client (a fault-injecting
-    wrapper in :mod:`stacklens.testing.clickhouse_faults` has the same shape)."""
-
-    def command(
-        self, cmd: str, parameters: Any = None, settings: dict[str, Any] | None = None
-    ) -> Any: ...
-
-    def query(
-        self, query: str, parameters: Any = None, settings: dict[str, Any] | None = None
-    ) -> Any: ...
-
-    def insert_arrow(
-        self, table: str, arrow_table: Any, database: str | None = None, settings: Any = None
-    ) -> Any: ...
-
-    def close(self) -> None: ...
-
-
-def is_data_error(exc: BaseException) -> bool:
-    code = getattr(exc, "code", None)
-    if isinstance(code, int):
-        return code in _DATA_ERROR_CODES
-    text = str(exc)
-    return any(f"Code: {c}." in text for c in _DATA_ERROR_CODES)
 
 
 class ClickHouseStore:
@@ -263,7 +218,8 @@ class ClickHouseStore:
     def _stage(self, table: TableSpec, arrow: pa.Table) -> None:
         """The batch as the temporary table ``staging`` the rollup hooks read."""
         self._client.command("DROP TEMPORARY TABLE IF EXISTS staging")
-        self._client.command(_temp_table_ddl("staging", [(c.name, c.kind) for c in table.columns]))
+        columns = [(c.name, c.kind) for c in table.columns]
+        self._client.command(memory_table_ddl("staging", columns, temporary=True))
         self._client.insert_arrow("staging", arrow, settings={"async_insert": 0})
 
     def _set_checkpoint(self, stream: str, segment: int) -> None:
@@ -287,13 +243,9 @@ class ClickHouseStore:
         name = check_identifier(staged.name)
         unique = f"{name}_{uuid.uuid4().hex[:12]}"
         renamed = [re.sub(rf"\b{name}\b", unique, s) for s in statements]
-        arrow = _staged_arrow(staged)
+        arrow = staged_arrow(staged)
         with self._write_lock:
-            self._client.command(
-                _temp_table_ddl(unique, list(staged.columns)).replace(
-                    "CREATE TEMPORARY TABLE", "CREATE TABLE"
-                )
-            )
+            self._client.command(memory_table_ddl(unique, list(staged.columns)))
             try:
                 self._client.insert_arrow(unique, arrow, settings={"async_insert": 0})
                 base = self._staged_token(staged, unique)
@@ -412,35 +364,6 @@ class ClickHouseStore:
 
 def _token(token: str) -> dict[str, Any]:
     return {**WRITE_SETTINGS, "insert_deduplication_token": token}
-
-
-def _temp_table_ddl(name: str, columns: Sequence[tuple[str, str]]) -> str:
-    cols = ", ".join(
-        f"{check_identifier(n)} "
-        + (
-            CLICKHOUSE.column_type(k)
-            if k.endswith("_list")
-            else f"Nullable({CLICKHOUSE.column_type(k)})"
-        )
-        for n, k in columns
-    )
-    return f"CREATE TEMPORARY TABLE {check_identifier(name)} ({cols}) ENGINE = Memory"
-
-
-def _staged_arrow(staged: StagedRows) -> pa.Table:
-    types = {
-        "string": pa.string(),
-        "float": pa.float64(),
-        "int": pa.int64(),
-        "timestamp": pa.timestamp("us", tz="UTC"),
-    }
-    arrays = []
-    for i, (_, kind) in enumerate(staged.columns):
-        values = [row[i] for row in staged.rows]
-        if kind == "timestamp":  # epoch ns → µs
-            values = [None if v is None else int(v) // 1000 for v in values]
-        arrays.append(pa.array(values, type=types[kind]))
-    return pa.Table.from_arrays(arrays, names=[n for n, _ in staged.columns])
 
 
 def _row_out(row: dict[str, Any]) -> dict[str, Any]:

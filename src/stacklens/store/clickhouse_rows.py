@@ -18,10 +18,19 @@ from typing import Any, Final
 import msgspec
 import pyarrow as pa
 
-from stacklens.store.base import RejectedDataError
+from stacklens.store.base import RejectedDataError, StagedRows
+from stacklens.store.clickhouse_dialect import CLICKHOUSE
 from stacklens.store.columns import TableSpec
+from stacklens.store.dialect import check_identifier
 
-__all__ = ["SpoolBatch", "arrow_schema", "read_batch", "to_arrow"]
+__all__ = [
+    "SpoolBatch",
+    "arrow_schema",
+    "memory_table_ddl",
+    "read_batch",
+    "staged_arrow",
+    "to_arrow",
+]
 
 _ARROW: Final = {
     "string": pa.string(),
@@ -109,3 +118,38 @@ def _micros(ns: Any) -> int:
 
 def _json(value: Any) -> str:
     return msgspec.json.encode(value).decode()
+
+
+def memory_table_ddl(
+    name: str, columns: Sequence[tuple[str, str]], *, temporary: bool = False
+) -> str:
+    """A ``Memory`` table of these (name, kind) columns: a session's temporary one
+    (a load's ``staging``), or a plain one a mutation can read (staged rows)."""
+    cols = ", ".join(
+        f"{check_identifier(n)} "
+        + (
+            CLICKHOUSE.column_type(k)
+            if k.endswith("_list")
+            else f"Nullable({CLICKHOUSE.column_type(k)})"
+        )
+        for n, k in columns
+    )
+    kind = "TEMPORARY TABLE" if temporary else "TABLE"
+    return f"CREATE {kind} {check_identifier(name)} ({cols}) ENGINE = Memory"
+
+
+def staged_arrow(staged: StagedRows) -> pa.Table:
+    """A maintenance write's staged rows as Arrow (timestamps: epoch ns → µs)."""
+    types = {
+        "string": pa.string(),
+        "float": pa.float64(),
+        "int": pa.int64(),
+        "timestamp": pa.timestamp("us", tz="UTC"),
+    }
+    arrays = []
+    for i, (_, kind) in enumerate(staged.columns):
+        values = [row[i] for row in staged.rows]
+        if kind == "timestamp":  # epoch ns → µs
+            values = [None if v is None else int(v) // 1000 for v in values]
+        arrays.append(pa.array(values, type=types[kind]))
+    return pa.Table.from_arrays(arrays, names=[n for n, _ in staged.columns])
