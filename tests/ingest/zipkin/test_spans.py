@@ -159,6 +159,8 @@ def test_bad_spans_are_rejected_at_their_request_positions() -> None:
         span(id="0000000000000004", kind="SIDEWAYS"),
         span(id="0000000000000005", tags={"a": {"nested": 1}}),
         span(id="0000000000000006", parentId="00f067aa0ba902b7", kind="SERVER"),
+        span(id="0000000000000007", kind=[]),  # unhashable: was a TypeError (a 500)
+        span(id="0000000000000008", kind={"k": 1}),
     ]
     decoded = decode_zipkin(msgspec.json.encode(body))
     assert decoded.rejected == [
@@ -168,6 +170,8 @@ def test_bad_spans_are_rejected_at_their_request_positions() -> None:
         (4, "span has no timestamp"),
         (5, "kind must be CLIENT, SERVER, PRODUCER or CONSUMER"),
         (6, "tag 'a' must be a string"),
+        (8, "kind must be CLIENT, SERVER, PRODUCER or CONSUMER"),
+        (9, "kind must be CLIENT, SERVER, PRODUCER or CONSUMER"),
     ]
     first, last = decoded.events
     assert (first["span_id"], last["span_id"]) == ("0000000000000001", "0000000000000006")

@@ -148,7 +148,8 @@ def _span(
     if parent is not None:
         span.parent_span_id = _hex_id(parent, (16,), "parentId")
     kind = item.get("kind")
-    if kind not in _KINDS:
+    # A JSON list or object is not hashable: test the type before the lookup.
+    if not (kind is None or isinstance(kind, str)) or kind not in _KINDS:
         raise ItemError("kind must be CLIENT, SERVER, PRODUCER or CONSUMER")
     span.kind = _KINDS[kind]
     stamp = item.get("timestamp")
