@@ -15,6 +15,7 @@ import math
 import time
 from collections.abc import Callable
 from typing import Annotated, Any, Final
+from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
@@ -48,6 +49,7 @@ LOKI_BOUNDS = Part[Bounds]("loki_bounds")
 _LOOKBACK_NS: Final = 3600 * 10**9  # query_range's default window: the last hour
 _LABELS_LOOKBACK_NS: Final = 6 * 3600 * 10**9  # /labels, /series: Loki's 6 h
 _MAX_PARAM_CHARS: Final = 8192
+_MAX_FORM_BYTES: Final = 64 * 1024
 
 
 def _bounds(request: Request) -> Bounds:
@@ -60,10 +62,20 @@ async def _params(request: Request) -> dict[str, list[str]]:
     for key, value in request.query_params.multi_items():
         values.setdefault(key, []).append(value)
     if request.method == "POST":
-        form = await request.form()
-        for key, field in form.multi_items():
-            if isinstance(field, str):
-                values.setdefault(key, []).append(field)
+        media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+        if media != "application/x-www-form-urlencoded":
+            raise LogQLError("a POST body must be application/x-www-form-urlencoded")
+        body = bytearray()
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > _MAX_FORM_BYTES:
+                raise LogQLError(f"the form is larger than {_MAX_FORM_BYTES} bytes")
+        try:
+            fields = parse_qsl(body.decode(), keep_blank_values=True, max_num_fields=256)
+        except (UnicodeDecodeError, ValueError):
+            raise LogQLError("the form is not valid UTF-8 url-encoded fields") from None
+        for key, field in fields:
+            values.setdefault(key, []).append(field)
     for key, items in values.items():
         if len(items) > 64 or any(len(item) > _MAX_PARAM_CHARS for item in items):
             raise LogQLError(f"parameter {key[:40]!r} is too long or repeated too often")

@@ -16,6 +16,7 @@ from typing import Final, cast
 
 from stacklens.alerting.durations import parse_duration
 
+from .regex import compile_regex
 from .syntax import (
     AggOp,
     BinaryOp,
@@ -217,7 +218,7 @@ class _Parser:
             if op not in ("=", "!=", "=~", "!~") or self.peek()[0] != "op":
                 raise self.error("a matcher (=, !=, =~, !~)")
             self.i += 1
-            matchers.append(LabelMatcher(name, cast(MatchOp, op), self.string()))
+            matchers.append(_checked(LabelMatcher(name, cast(MatchOp, op), self.string())))
             if self.peek()[1] == ",":
                 self.i += 1
             elif self.peek()[1] != "}":
@@ -240,7 +241,10 @@ class _Parser:
             kind, value = self.peek()
             if kind == "op" and value in ("|=", "!=", "|~", "!~"):
                 self.i += 1
-                stages.append(LineFilter(cast(LineOp, value), self.string()))
+                line_filter = LineFilter(cast(LineOp, value), self.string())
+                if value in ("|~", "!~"):
+                    compile_regex(line_filter.value)
+                stages.append(line_filter)
             elif kind == "op" and value == "|":
                 self.i += 1
                 stages.append(self.stage())
@@ -310,7 +314,7 @@ class _Parser:
         if value_kind == "str":
             if op not in ("=", "!=", "=~", "!~"):
                 raise self.error("a number or duration after " + op)
-            return LabelMatcher(name, cast(MatchOp, op), self.string())
+            return _checked(LabelMatcher(name, cast(MatchOp, op), self.string()))
         if op in ("=~", "!~"):
             raise self.error("a quoted regular expression")
         compare = cast(CompareOp, "==" if op == "=" else op)
@@ -452,15 +456,18 @@ _PRECEDENCE: Final = (
 )
 
 
+def _checked(matcher: LabelMatcher) -> LabelMatcher:
+    if matcher.op in ("=~", "!~"):
+        compile_regex(matcher.value)
+    return matcher
+
+
 def _matches_empty(matcher: LabelMatcher) -> bool:
     if matcher.op == "=":
         return matcher.value == ""
     if matcher.op == "!=":
         return matcher.value != ""
-    try:
-        matched = re.fullmatch(matcher.value, "") is not None
-    except (re.error, RecursionError, OverflowError):
-        return False
+    matched = compile_regex(matcher.value).fullmatch("") is not None
     return matched if matcher.op == "=~" else not matched
 
 

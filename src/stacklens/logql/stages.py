@@ -8,9 +8,7 @@ that already carries an error through (only a string matcher such as
 number marks ``LabelFilterErr``. An extracted key that collides with a stream label
 gets the suffix ``_extracted``.
 
-Regular expressions are Python's ``re`` here (the store evaluates the pushed-down ones
-with its own RE2): one is refused when a repeated group itself repeats
-(``(a+)+``), the shape that backtracks exponentially, so no pattern can hang a query.
+Regular expressions are checked once by :func:`stacklens.logql.regex.compile_regex`.
 """
 
 from __future__ import annotations
@@ -18,14 +16,12 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
-from functools import lru_cache
-from re import _constants as _c  # type: ignore[attr-defined]
-from re import _parser as _p  # type: ignore[attr-defined]
 from typing import Any, Final
 
 import msgspec
 
 from .parser import parse_duration_value
+from .regex import compile_regex
 from .syntax import (
     JsonParser,
     LabelFilter,
@@ -33,16 +29,14 @@ from .syntax import (
     LineFilter,
     LineFormat,
     LogfmtParser,
-    LogQLError,
     NumberFilter,
     Stage,
     Unwrap,
 )
 
-__all__ = ["ERROR_LABEL", "MAX_REGEX_CHARS", "Processed", "compile_regex", "run_stages"]
+__all__ = ["ERROR_LABEL", "Processed", "match_label", "run_stages"]
 
 ERROR_LABEL: Final = "__error__"
-MAX_REGEX_CHARS: Final = 1024
 _SANITIZE: Final = re.compile(r"[^A-Za-z0-9_]")
 _LOGFMT: Final = re.compile(r'([^\s=]+)(?:=("(?:[^"\\]|\\.)*"|[^\s"]*))?')
 _MAX_JSON_DEPTH: Final = 16
@@ -50,55 +44,6 @@ _decoder = msgspec.json.Decoder()
 
 #: (line, labels, sample value) after the pipeline; ``None``: the line was dropped.
 Processed = tuple[str, dict[str, str], float | None]
-
-
-def _repeats(items: Any) -> bool:
-    """Whether the parsed pattern has a repeat (max > 1) inside another one."""
-    for op, arg in items:
-        if op in (_c.MAX_REPEAT, _c.MIN_REPEAT, _c.POSSESSIVE_REPEAT):
-            _low, high, sub = arg
-            if high > 1 and _has_repeat(sub):
-                return True
-            if _repeats(sub):
-                return True
-        elif op is _c.SUBPATTERN:
-            if _repeats(arg[-1]):
-                return True
-        elif op is _c.BRANCH:
-            if any(_repeats(branch) for branch in arg[1]):
-                return True
-        elif op in (_c.ASSERT, _c.ASSERT_NOT) and _repeats(arg[1]):
-            return True
-    return False
-
-
-def _has_repeat(items: Any) -> bool:
-    for op, arg in items:
-        if op in (_c.MAX_REPEAT, _c.MIN_REPEAT, _c.POSSESSIVE_REPEAT) and arg[1] > 1:
-            return True
-        if op is _c.SUBPATTERN and _has_repeat(arg[-1]):
-            return True
-        if op is _c.BRANCH and any(_has_repeat(b) for b in arg[1]):
-            return True
-    return False
-
-
-@lru_cache(maxsize=256)
-def compile_regex(pattern: str) -> re.Pattern[str]:
-    """A user's regular expression, checked; :class:`LogQLError` when unusable."""
-    if len(pattern) > MAX_REGEX_CHARS:
-        raise LogQLError(f"regular expression is longer than {MAX_REGEX_CHARS} characters")
-    try:
-        parsed = _p.parse(pattern)
-        compiled = re.compile(pattern)
-    except (re.error, RecursionError, OverflowError, ValueError) as exc:
-        raise LogQLError(f"invalid regular expression {pattern[:60]!r}: {exc}") from None
-    if _repeats(parsed.data if hasattr(parsed, "data") else parsed):
-        raise LogQLError(
-            f"regular expression {pattern[:60]!r} repeats a repeated group (like (a+)+), "
-            "which this hub refuses: rewrite it without the nested repeat"
-        )
-    return compiled
 
 
 def _line_filter(stage: LineFilter, line: str) -> bool:
