@@ -96,6 +96,19 @@ def test_arg_max_any_value_regex_casts_epoch_ms() -> None:
     )
 
 
+def test_contains_and_regex_search_are_unanchored() -> None:
+    for text, needle, regex, expected in (
+        ("an ERROR here", "ERR", "E.R", True),
+        ("an error here", "ERR", "E.R", False),
+    ):
+        p = Params(D)
+        found = scalar(f"SELECT {D.contains(repr(text), p('needle', needle))}", p.values)
+        assert found is expected
+        p = Params(D)
+        matched = scalar(f"SELECT {D.regex_search(repr(text), p('re', regex))}", p.values)
+        assert matched is expected
+
+
 def test_json_key_parameter_set_and_remove() -> None:
     doc = '(SELECT \'{"gpu.id": "0", "cost_source": "x", "k": 1}\'::JSON AS j)'
     p = Params(D)
