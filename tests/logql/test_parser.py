@@ -143,3 +143,27 @@ def test_nesting_and_length_are_bounded() -> None:
         parse_query(deep)
     with pytest.raises(LogQLError, match="max_query_chars"):
         parse_query('{a="' + "x" * 9000 + '"}')
+
+
+@pytest.mark.parametrize(
+    ("pattern", "needle"),
+    [
+        (r"a\Z", r"'\\Z' is not supported"),
+        (r"\p{L}", r"'\\p' is not supported"),
+        ("(?x)a", "'(?x' is not supported"),
+        ("(?#c)a", "'(?#' is not supported"),
+        ("(?=a)b", "'(?=' is not supported"),
+        ("(a)\\1", r"'\\1' is not supported"),
+        ("(a+)+b", "repeats a repeated group"),
+        ("(", "invalid regular expression"),
+    ],
+)
+def test_regexes_the_engines_disagree_on_are_refused(pattern: str, needle: str) -> None:
+    with pytest.raises(LogQLError) as caught:
+        parse_query('{a=~"' + pattern.replace("\\", "\\\\") + '"}')
+    assert needle in str(caught.value)
+
+
+@pytest.mark.parametrize("pattern", ["(?i)a", "(?:a|b)+", "(?P<n>a)", r"\d+\.\w", "[(?x]"])
+def test_regexes_both_engines_read_alike_are_taken(pattern: str) -> None:
+    assert isinstance(parse_query('{a=~"' + pattern.replace("\\", "\\\\") + '"}'), LogQuery)
