@@ -86,9 +86,10 @@ def _bad_escape(pattern: str) -> str | None:
             in_class = True
         elif char == "]":
             in_class = False
-        elif char == "(" and not in_class and pattern.startswith("(?", i):
-            if not _GROUP.match(pattern, i):
-                return pattern[i : i + 3]
+        elif (char == "(" and not in_class and pattern.startswith("(?", i)) and not _GROUP.match(
+            pattern, i
+        ):
+            return pattern[i : i + 3]
         i += 1
     return None
 
