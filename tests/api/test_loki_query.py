@@ -433,3 +433,45 @@ def test_post_form_is_read(loki: tuple[Any, Any]) -> None:
     )
     assert response.status_code == 200, response.text
     assert offsets(response.json()["data"]) == [40, 30]
+
+
+def test_structured_metadata_filters_without_splitting_series(hub: Any, client: Any) -> None:
+    now = hub.clock()
+    other = "0af7651916cd43dd8448eb211c80319c"
+    body = {
+        "streams": [
+            {
+                "stream": {"app": "api"},
+                "values": [
+                    [str(now - 3 * S), "one", {"trace_id": TRACE}],
+                    [str(now - 2 * S), "two", {"trace_id": other}],
+                    [str(now - 1 * S), "three"],
+                ],
+            }
+        ]
+    }
+    pushed = client.post("/loki/api/v1/push", json=body, headers={"X-Scope-OrgID": "meta"})
+    assert pushed.status_code == 204, pushed.text
+    hub.flush()
+    window = {"start": str(now - 60 * S), "end": str(now)}
+    data = client.get(
+        "/loki/api/v1/query_range", params={"query": f'{{app="api", trace_id="{TRACE}"}}', **window}
+    ).json()["data"]
+    assert [v[1] for s in data["result"] for v in s["values"]] == ["one"]
+    filtered = client.get(
+        "/loki/api/v1/query_range",
+        params={"query": f'{{app="api"}} | trace_id!="{TRACE}"', **window},
+    ).json()["data"]
+    assert sorted(v[1] for s in filtered["result"] for v in s["values"]) == ["three", "two"]
+    # One stream, one series: the trace ids do not split them.
+    everything = client.get(
+        "/loki/api/v1/query_range", params={"query": '{app="api"}', **window}
+    ).json()["data"]["result"]
+    assert len(everything) == 1 and "trace_id" not in everything[0]["stream"]
+    counted = client.get(
+        "/loki/api/v1/query",
+        params={"query": 'count_over_time({app="api"}[1m])', "time": str(now)},
+    ).json()["data"]["result"]
+    assert [r["value"][1] for r in counted] == ["3"]
+    names = client.get("/loki/api/v1/labels", params=window).json()["data"]
+    assert "trace_id" in names

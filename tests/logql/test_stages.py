@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from stacklens.logql.lines import event_labels, event_line
+from stacklens.logql.lines import event_labels, event_line, event_metadata
 from stacklens.logql.parser import parse_query
 from stacklens.logql.stages import run_stages
 from stacklens.logql.syntax import LogQuery
@@ -77,7 +77,26 @@ def test_log_event_line_is_its_message_others_are_json() -> None:
     assert event_labels(pushed) == {
         "stack_name": "s",
         "event_type": "log",
-        "trace_id": "t",
         "app": "auth",
         "namespace": "n",
     }
+    assert event_metadata(pushed) == {"trace_id": "t"}
+
+
+def test_label_filters_pushed_down_are_the_column_ones_after_a_plain_json() -> None:
+    from stacklens.logql.sql import pushed_label_filters
+
+    def pushed(pipeline: str) -> list[str]:
+        query = parse_query('{a="b"} ' + pipeline)
+        assert isinstance(query, LogQuery)
+        return [item.name for item in pushed_label_filters(query.stages)]
+
+    assert pushed('| json | duration_ms > 5000 | agent="x", app="y" | latency > 2s') == [
+        "duration_ms",
+        "agent",
+    ]
+    assert pushed("| duration_ms > 5000 | json") == []  # before the parser: not a field yet
+    assert pushed('| json | duration_ms > 5000 or agent="x"') == []
+    assert pushed("| logfmt | json | duration_ms > 5") == []
+    assert pushed('| json | line_format "x" | json | duration_ms > 5') == []
+    assert pushed('| json | status_code="500" | service_name="x"') == []

@@ -23,7 +23,7 @@ from stacklens.analytics import (
 from stacklens.analytics.heartbeats import DEFAULT_POLICY
 from stacklens.analytics.queries import Filters
 from stacklens.logql import sql as logql_sql
-from stacklens.logql.syntax import LabelMatcher, LineFilter
+from stacklens.logql.syntax import LabelMatcher, LineFilter, NumberFilter
 from stacklens.retention import erasure, status
 from stacklens.store import sql
 from stacklens.store.base import EventQuery
@@ -132,6 +132,7 @@ def _logql_statements() -> Iterator[tuple[str, str]]:
             direction=direction,
             limit=5,
             after=(1, "e"),  # type: ignore[arg-type]
+            label_filters=(NumberFilter("duration_ms", ">", 5.0), LabelMatcher("agent", "=~", "a")),
         )
         yield f"logql rows {direction}", statement[0]
     yield "logql label names", logql_sql.label_names_sql(window())[0]

@@ -21,8 +21,14 @@ from typing import Any, Final
 
 from stacklens.store.base import Reader
 
-from .lines import event_labels, event_line
-from .sql import Direction, Window, pushed_line_filters, select_rows_sql
+from .lines import event_labels, event_line, event_metadata
+from .sql import (
+    Direction,
+    Window,
+    pushed_label_filters,
+    pushed_line_filters,
+    select_rows_sql,
+)
 from .stages import ERROR_LABEL, run_stages
 from .syntax import (
     BinaryOp,
@@ -93,6 +99,7 @@ def _rows(
 ) -> Iterator[tuple[int, str, dict[str, str], float | None]]:
     """(ts, line, labels, sample) of every line the pipeline keeps, in order."""
     filters = pushed_line_filters(query.stages)
+    label_filters = pushed_label_filters(query.stages)
     after: tuple[int, str] | None = None
     while True:
         window = Window(
@@ -103,7 +110,12 @@ def _rows(
             matchers=query.matchers,
         )
         statement, params = select_rows_sql(
-            window, filters, direction=direction, limit=_PAGE, after=after
+            window,
+            filters,
+            direction=direction,
+            limit=_PAGE,
+            after=after,
+            label_filters=label_filters,
         )
         result = reader.fetch(statement, params)
         for row in result.dicts():
@@ -115,9 +127,14 @@ def _rows(
                 )
             line = event_line(row)
             scan.bytes += len(line.encode("utf-8", "surrogatepass"))
-            kept = run_stages(line, event_labels(row), query.stages)
+            metadata = event_metadata(row)
+            kept = run_stages(line, {**event_labels(row), **metadata}, query.stages)
             if kept is not None:
-                yield row["ts"], kept[0], kept[1], kept[2]
+                labels = kept[1]
+                for name, value in metadata.items():
+                    if labels.get(name) == value:
+                        del labels[name]  # metadata filters, it does not split series
+                yield row["ts"], kept[0], labels, kept[2]
         if len(result.rows) < _PAGE:
             return
         last = result.dicts()[-1]

@@ -10,8 +10,9 @@
 - **Stream labels.** ``stack_name``, ``event_type``, ``service``, ``level`` (when set),
   and the Promtail/Kubernetes labels a Loki push carried that stayed in the event's
   attributes (:data:`PUSH_LABELS`: ``app``, ``namespace``, ``pod``, ``container`` ...).
-- **Structured metadata.** ``trace_id`` and ``user_id`` when present, as Loki 3 adds a
-  line's structured metadata to its labels.
+- **Structured metadata.** ``trace_id`` and ``user_id`` when present: a selector and a
+  label filter see them, but they do not split streams or series (one series per user
+  or trace would make every plain ``rate(...)`` hit the series bound).
 
 A selector may name any of these, ``service_name`` (the service, as Loki's OTLP ingest
 names it), any other event column (``session_id``, ``model``, ``agent`` ...) or any
@@ -34,6 +35,7 @@ __all__ = [
     "STREAM_COLUMNS",
     "event_labels",
     "event_line",
+    "event_metadata",
     "label_column",
 ]
 
@@ -96,7 +98,7 @@ def _attributes(row: dict[str, Any]) -> dict[str, Any]:
 def event_labels(row: dict[str, Any]) -> dict[str, str]:
     """The stream labels and structured metadata of one stored event."""
     labels: dict[str, str] = {}
-    for name in STREAM_COLUMNS + METADATA_LABELS:
+    for name in STREAM_COLUMNS:
         value = row.get(name)
         if value:
             labels[name] = str(value)
@@ -106,6 +108,11 @@ def event_labels(row: dict[str, Any]) -> dict[str, str]:
         if isinstance(value, str) and value:
             labels[name] = value
     return labels
+
+
+def event_metadata(row: dict[str, Any]) -> dict[str, str]:
+    """The structured metadata of one stored event (``trace_id``, ``user_id``)."""
+    return {name: str(row[name]) for name in METADATA_LABELS if row.get(name)}
 
 
 def event_line(row: dict[str, Any]) -> str:

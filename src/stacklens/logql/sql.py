@@ -6,7 +6,11 @@ is the empty string, as in Loki. Line filters that come before any ``line_format
 pushed down for ``log`` events, whose line is their ``message`` (``contains`` /
 ``regex_search``); other events' lines are rendered in Python (see
 :mod:`stacklens.logql.lines`), so for them the push-down lets every row through and the
-engine applies the filter exactly. Every statement reads only the day partitions of
+engine applies the filter exactly. Likewise a label filter after a plain ``| json``
+on a field that is an event column (``duration_ms > 5000``, ``agent="oracle"``) is
+pushed down for the other events, whose JSON line is made of those columns; the
+engine still applies every filter, so a push-down only ever narrows the rows read.
+Every statement reads only the day partitions of
 its window and is bounded by a ``LIMIT``.
 """
 
@@ -15,15 +19,26 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Final, Literal
 
+from stacklens.store.columns import EVENT_COLUMNS
 from stacklens.store.dialect import Dialect, Params
 
 from .lines import LINE_COLUMNS, PUSH_LABELS, label_column
-from .syntax import LabelMatcher, LineFilter, LineFormat, Stage
+from .syntax import (
+    JsonParser,
+    LabelFilter,
+    LabelMatcher,
+    LineFilter,
+    LineFormat,
+    LogfmtParser,
+    NumberFilter,
+    Stage,
+)
 
 __all__ = [
     "Window",
     "label_names_sql",
     "label_values_sql",
+    "pushed_label_filters",
     "pushed_line_filters",
     "select_rows_sql",
     "series_sql",
@@ -34,6 +49,9 @@ Statement = tuple[str, dict[str, Any]]
 Direction = Literal["forward", "backward"]
 #: Names /labels reports from columns (when a row in the window has them).
 _NAME_COLUMNS: Final = ("stack_name", "event_type", "service", "level", "trace_id", "user_id")
+_KINDS: Final = {c.name: c.kind for c in EVENT_COLUMNS}
+_NUMERIC: Final = frozenset(n for n, k in _KINDS.items() if k in ("int", "float"))
+_SQL_COMPARE: Final = {"==": "=", "!=": "<>", ">": ">", ">=": ">=", "<": "<", "<=": "<="}
 
 
 class Window:
@@ -91,6 +109,29 @@ def pushed_line_filters(stages: Sequence[Stage]) -> list[LineFilter]:
     return pushed
 
 
+def pushed_label_filters(stages: Sequence[Stage]) -> list[LabelMatcher | NumberFilter]:
+    """The label filters that, for a non-log event, test one of its columns: after a
+    plain ``| json`` with no ``logfmt``/``line_format`` before them, single-alternative,
+    on a numeric column (numeric filters) or a string column (string matchers)."""
+    pushed: list[LabelMatcher | NumberFilter] = []
+    parsed = False
+    for stage in stages:
+        if isinstance(stage, LineFormat | LogfmtParser) or (
+            isinstance(stage, JsonParser) and stage.params
+        ):
+            break
+        if isinstance(stage, JsonParser):
+            parsed = True
+        elif isinstance(stage, LabelFilter) and parsed and len(stage.alternatives) == 1:
+            for item in stage.alternatives[0]:
+                if isinstance(item, NumberFilter):
+                    if item.name in _NUMERIC and not item.duration:
+                        pushed.append(item)
+                elif label_column(item.name) == item.name and _KINDS.get(item.name) == "string":
+                    pushed.append(item)
+    return pushed
+
+
 def select_rows_sql(
     window: Window,
     line_filters: Sequence[LineFilter],
@@ -98,13 +139,14 @@ def select_rows_sql(
     direction: Direction,
     limit: int,
     after: tuple[int, str] | None = None,
+    label_filters: Sequence[LabelMatcher | NumberFilter] = (),
 ) -> Statement:
     """The rows of the window, in ``direction`` order by (ts, event_id), after the
     keyset position ``after`` (the last row of the previous page), at most ``limit``."""
     d, p = window.d, window.p
     where = list(window.where)
     is_log = ""
-    if line_filters:
+    if line_filters or label_filters:
         is_log = f"(event_type = {p('log_type', 'log')} AND message IS NOT NULL)"
     for index, line_filter in enumerate(line_filters):
         needle = p(f"lf{index}", line_filter.value)
@@ -115,6 +157,13 @@ def select_rows_sql(
         if line_filter.op in ("!=", "!~"):
             test = f"NOT {test}"
         where.append(f"(NOT {is_log} OR {test})")
+    for index, item in enumerate(label_filters):
+        if isinstance(item, NumberFilter):
+            value = p(f"lv{index}", item.value, "float")
+            test = f"{item.name} {_SQL_COMPARE[item.op]} {value}"
+        else:
+            test = window.matcher(item, f"lm{index}")
+        where.append(f"({is_log} OR {test})")
     sign, order = ("<", "DESC") if direction == "backward" else (">", "ASC")
     if after is not None:
         at = d.ts_from_ns(p("after_ts", after[0], "ts_ns"))
