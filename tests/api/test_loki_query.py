@@ -475,3 +475,37 @@ def test_structured_metadata_filters_without_splitting_series(hub: Any, client: 
     assert [r["value"][1] for r in counted] == ["3"]
     names = client.get("/loki/api/v1/labels", params=window).json()["data"]
     assert "trace_id" in names
+
+
+def test_store_counted_windows_are_closed_on_the_right(loki: tuple[Any, Any]) -> None:
+    client = loki[1]
+    # Worker lines at exactly T0+50 and T0+60; 10 s steps from T0+40 to T0+70.
+    params = {"start": T0_NS + 40 * S, "end": T0_NS + 70 * S, "step": "10"}
+    t50, t60 = (T0_NS + 50 * S) // S, (T0_NS + 60 * S) // S
+    counted = query_range(
+        client, 'sum by (service) (count_over_time({service="worker"}[10s]))', **params
+    )
+    # logfmt makes the same count go line by line: both paths agree.
+    by_line = query_range(
+        client, 'sum by (service) (count_over_time({service="worker"} | logfmt [10s]))', **params
+    )
+    expected = [{"metric": {"service": "worker"}, "values": [[t50, "1"], [t60, "1"]]}]
+    assert counted["result"] == expected
+    assert by_line["result"] == expected
+
+
+def test_line_filters_on_rendered_lines_still_count(loki: tuple[Any, Any]) -> None:
+    # "gpt" is only in n1's rendered line (an llm_call at T0+100), not in any message.
+    response = loki[1].get(
+        "/loki/api/v1/query",
+        params={
+            "query": 'count_over_time({service="gateway"} |= "gpt" [5m])',
+            "time": T0_NS + 300 * S,
+        },
+    )
+    assert response.json()["data"]["result"] == [
+        {
+            "metric": {"event_type": "llm_call", "service": "gateway", "stack_name": "prod"},
+            "value": [(T0_NS + 300 * S) // S, "1"],
+        }
+    ]

@@ -135,6 +135,8 @@ def _logql_statements() -> Iterator[tuple[str, str]]:
             label_filters=(NumberFilter("duration_ms", ">", 5.0), LabelMatcher("agent", "=~", "a")),
         )
         yield f"logql rows {direction}", statement[0]
+    yield "logql count buckets", logql_sql.count_buckets_sql(window(), filters, 60 * S)[0]
+    yield "logql count buckets, all rows", logql_sql.count_buckets_sql(window(), [], S)[0]
     yield "logql label names", logql_sql.label_names_sql(window())[0]
     yield "logql label values", logql_sql.label_values_sql(window(), "app", 5)[0]
     yield "logql series", logql_sql.series_sql(window(), 5)[0]

@@ -21,6 +21,7 @@ from typing import Any, Final
 
 from stacklens.store.base import Reader
 
+from .counting import countable, counted_series
 from .lines import event_labels, event_line, event_metadata
 from .sql import (
     Direction,
@@ -96,6 +97,7 @@ def _rows(
     direction: Direction,
     bounds: Bounds,
     scan: Scan,
+    only_non_log: bool = False,
 ) -> Iterator[tuple[int, str, dict[str, str], float | None]]:
     """(ts, line, labels, sample) of every line the pipeline keeps, in order."""
     filters = pushed_line_filters(query.stages)
@@ -116,15 +118,11 @@ def _rows(
             limit=_PAGE,
             after=after,
             label_filters=label_filters,
+            only_non_log=only_non_log,
         )
         result = reader.fetch(statement, params)
         for row in result.dicts():
-            scan.lines += 1
-            if scan.lines > bounds.max_scan_lines:
-                raise LimitError(
-                    f"the query would read more than {bounds.max_scan_lines} log lines "
-                    "(max_scan_lines): narrow the selector or the time range"
-                )
+            _count(scan, bounds, 1)
             line = event_line(row)
             scan.bytes += len(line.encode("utf-8", "surrogatepass"))
             metadata = event_metadata(row)
@@ -139,6 +137,15 @@ def _rows(
             return
         last = result.dicts()[-1]
         after = (last["ts"], last["event_id"])
+
+
+def _count(scan: Scan, bounds: Bounds, lines: int) -> None:
+    scan.lines += lines
+    if scan.lines > bounds.max_scan_lines:
+        raise LimitError(
+            f"the query would read more than {bounds.max_scan_lines} log lines "
+            "(max_scan_lines): narrow the selector or the time range"
+        )
 
 
 def select_streams(
@@ -186,13 +193,45 @@ def _range_series(
     bounds: Bounds,
     scan: Scan,
 ) -> Series:
+    since_ns, until_ns = max(times[0] - node.range_ns + 1, 0), times[-1] + 1
+    if countable(node):
+        window = Window(
+            reader.dialect,
+            since_ns=since_ns,
+            until_ns=until_ns,
+            stacks=stacks,
+            matchers=node.query.matchers,
+        )
+        others = (
+            _rows(
+                reader,
+                node.query,
+                stacks=stacks,
+                since_ns=since_ns,
+                until_ns=until_ns,
+                direction="forward",
+                bounds=bounds,
+                scan=scan,
+                only_non_log=True,
+            )
+            if node.query.stages
+            else ()
+        )
+        return counted_series(
+            reader,
+            node,
+            times,
+            window,
+            lambda n: _count(scan, bounds, n),
+            ((ts, labels) for ts, _, labels, _ in others),
+        )
     samples: dict[Key, tuple[list[int], list[float]]] = {}
     lines = _rows(
         reader,
         node.query,
         stacks=stacks,
-        since_ns=max(times[0] - node.range_ns + 1, 0),
-        until_ns=times[-1] + 1,
+        since_ns=since_ns,
+        until_ns=until_ns,
         direction="forward",
         bounds=bounds,
         scan=scan,

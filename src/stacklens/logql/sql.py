@@ -36,6 +36,7 @@ from .syntax import (
 
 __all__ = [
     "Window",
+    "count_buckets_sql",
     "label_names_sql",
     "label_values_sql",
     "pushed_label_filters",
@@ -140,14 +141,17 @@ def select_rows_sql(
     limit: int,
     after: tuple[int, str] | None = None,
     label_filters: Sequence[LabelMatcher | NumberFilter] = (),
+    only_non_log: bool = False,
 ) -> Statement:
     """The rows of the window, in ``direction`` order by (ts, event_id), after the
     keyset position ``after`` (the last row of the previous page), at most ``limit``."""
     d, p = window.d, window.p
     where = list(window.where)
     is_log = ""
-    if line_filters or label_filters:
+    if line_filters or label_filters or only_non_log:
         is_log = f"(event_type = {p('log_type', 'log')} AND message IS NOT NULL)"
+    if only_non_log:
+        where.append(f"NOT {is_log}")
     for index, line_filter in enumerate(line_filters):
         needle = p(f"lf{index}", line_filter.value)
         if line_filter.op in ("|=", "!="):
@@ -220,4 +224,36 @@ def series_sql(window: Window, limit: int) -> Statement:
         f"SELECT DISTINCT {', '.join(parts)} FROM {window.source}{window.clause()} "
         f"LIMIT {window.p('series_limit', limit, 'int')}",
         window.p.values,
+    )
+
+
+def count_buckets_sql(
+    window: Window, line_filters: Sequence[LineFilter], bucket_ns: int
+) -> Statement:
+    """Lines per stream and ``bucket_ns``-wide bucket, counted in the store: every row
+    when there is no line filter, else the ``log`` rows the (then exact) filters keep.
+    A bucket ``s`` holds the rows with ``s < ts <= s + bucket_ns`` (Loki's windows are
+    closed on the right; stored times are whole microseconds, so ``ts - 1 µs``
+    bucketed half-open is that)."""
+    d, p = window.d, window.p
+    where = list(window.where)
+    if line_filters:
+        where.append(f"event_type = {p('log_type', 'log')} AND message IS NOT NULL")
+        for index, line_filter in enumerate(line_filters):
+            needle = p(f"lf{index}", line_filter.value)
+            if line_filter.op in ("|=", "!="):
+                test = d.contains("message", needle)
+            else:
+                test = d.regex_search("message", needle)
+            where.append(f"NOT {test}" if line_filter.op in ("!=", "!~") else test)
+    labels = [f"coalesce({c}, '') " for c in ("stack_name", "event_type", "service", "level")]
+    labels += [f"coalesce({d.json_text('attributes', n)}, '')" for n in PUSH_LABELS]
+    width = p("bucket", bucket_ns, "int")
+    bucket = d.bucket_ns(d.ts_from_ns(f"{d.ts_to_ns('ts')} - 1"), width)
+    names = ("stack_name", "event_type", "service", "level", *PUSH_LABELS)
+    columns = ", ".join(f"{expr} AS {name}" for expr, name in zip(labels, names, strict=True))
+    return (
+        f"SELECT {columns}, {bucket} AS bucket, count(*) AS lines FROM {window.source} "
+        f"WHERE {' AND '.join(where)} GROUP BY {', '.join(labels)}, {bucket}",
+        p.values,
     )
