@@ -12,7 +12,6 @@ through the line-by-line path and are bucketed the same way.
 
 from __future__ import annotations
 
-import bisect
 import math
 from collections import defaultdict
 from collections.abc import Callable, Iterable
@@ -56,11 +55,22 @@ def counted_series(
     filters = [s for s in node.query.stages if isinstance(s, LineFilter)]
     buckets: dict[Key, dict[int, float]] = defaultdict(lambda: defaultdict(float))
     result = reader.fetch(*count_buckets_sql(window, filters, width))
-    for row in result.dicts():
-        lines = int(row["lines"])
-        count_lines(lines)
-        key = _key(row)
-        buckets[key][int(row["bucket"])] += lines
+    columns = result.columns
+    at_bucket, at_lines = columns.index("bucket"), columns.index("lines")
+    label_at = [(columns.index(name), name) for name in _LABEL_COLUMNS]
+    keys: dict[tuple[Any, ...], Key] = {}
+    read = 0
+    for row in result.rows:
+        values = tuple(row[i] for i, _ in label_at)
+        key = keys.get(values)
+        if key is None:
+            key = keys[values] = tuple(
+                sorted((name, str(row[i])) for i, name in label_at if row[i])
+            )
+        lines = int(row[at_lines])
+        read += lines
+        buckets[key][int(row[at_bucket])] += lines
+    count_lines(read)
     for ts, labels in other_rows:
         buckets[tuple(sorted(labels.items()))][((ts - 1) // width) * width] += 1
     seconds = node.range_ns / 1e9
@@ -71,16 +81,15 @@ def counted_series(
         for start in starts:
             prefix.append(prefix[-1] + counts[start])
         points: dict[int, float] = {}
+        lo = hi = 0  # times ascend: both window edges only move forward
         for t in times:
-            lo = bisect.bisect_left(starts, t - node.range_ns)
-            hi = bisect.bisect_right(starts, t - width)
+            while lo < len(starts) and starts[lo] < t - node.range_ns:
+                lo += 1
+            while hi < len(starts) and starts[hi] <= t - width:
+                hi += 1
             if hi > lo:
                 total = prefix[hi] - prefix[lo]
                 points[t] = total / seconds if node.fn == "rate" else total
         if points:
             out[key] = points
     return out
-
-
-def _key(row: dict[str, Any]) -> Key:
-    return tuple(sorted((name, str(row[name])) for name in _LABEL_COLUMNS if row.get(name)))

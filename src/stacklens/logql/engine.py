@@ -98,6 +98,7 @@ def _rows(
     bounds: Bounds,
     scan: Scan,
     only_non_log: bool = False,
+    page: int = _PAGE,
 ) -> Iterator[tuple[int, str, dict[str, str], float | None]]:
     """(ts, line, labels, sample) of every line the pipeline keeps, in order."""
     filters = pushed_line_filters(query.stages)
@@ -115,7 +116,7 @@ def _rows(
             window,
             filters,
             direction=direction,
-            limit=_PAGE,
+            limit=page,
             after=after,
             label_filters=label_filters,
             only_non_log=only_non_log,
@@ -133,9 +134,9 @@ def _rows(
                     if labels.get(name) == value:
                         del labels[name]  # metadata filters, it does not split series
                 yield row["ts"], kept[0], labels, kept[2]
-        if len(result.rows) < _PAGE:
+        if len(result.rows) < page:
             return
-        last = result.dicts()[-1]
+        last = dict(zip(result.columns, result.rows[-1], strict=True))
         after = (last["ts"], last["event_id"])
 
 
@@ -172,6 +173,8 @@ def select_streams(
         direction=direction,
         bounds=bounds,
         scan=scan,
+        # A first page of the limit: enough when the filters are exact in SQL.
+        page=min(max(limit, 100), _PAGE),
     )
     for ts, line, labels, _ in lines:
         streams.setdefault(_key(labels), []).append([str(ts), line])
