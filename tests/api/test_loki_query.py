@@ -427,14 +427,6 @@ def test_log_query_on_instant_endpoint_is_refused(loki: tuple[Any, Any]) -> None
     assert "instant query" in response.text
 
 
-def test_post_form_is_read(loki: tuple[Any, Any]) -> None:
-    response = loki[1].post(
-        "/loki/api/v1/query_range", data={"query": '{app="inference"}', **WINDOW}
-    )
-    assert response.status_code == 200, response.text
-    assert offsets(response.json()["data"]) == [40, 30]
-
-
 def test_structured_metadata_filters_without_splitting_series(hub: Any, client: Any) -> None:
     now = hub.clock()
     other = "0af7651916cd43dd8448eb211c80319c"

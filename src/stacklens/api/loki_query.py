@@ -1,7 +1,7 @@
 """Loki's query API over the hub's events: Grafana's stock Loki data source, pointed
 at the hub's base URL (``http://hub:4320``: Grafana appends ``/loki/api/v1/...``).
 
-``GET|POST /loki/api/v1/query_range``, ``/query``, ``/labels``, ``/label/{name}/values``,
+``GET /loki/api/v1/query_range``, ``/query``, ``/labels``, ``/label/{name}/values``,
 ``/series`` and ``/index/stats``, answering in Loki's shapes
 (``{"status": "success", "data": {"resultType": "streams" | "matrix" | "vector", ...}}``);
 a bad query or parameter, or one past a bound, is a 400 with Loki's plain-text error
@@ -15,7 +15,6 @@ import math
 import time
 from collections.abc import Callable
 from typing import Annotated, Any, Final
-from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
@@ -49,7 +48,6 @@ LOKI_BOUNDS = Part[Bounds]("loki_bounds")
 _LOOKBACK_NS: Final = 3600 * 10**9  # query_range's default window: the last hour
 _LABELS_LOOKBACK_NS: Final = 6 * 3600 * 10**9  # /labels, /series: Loki's 6 h
 _MAX_PARAM_CHARS: Final = 8192
-_MAX_FORM_BYTES: Final = 64 * 1024
 
 
 def _bounds(request: Request) -> Bounds:
@@ -57,25 +55,11 @@ def _bounds(request: Request) -> Bounds:
 
 
 async def _params(request: Request) -> dict[str, list[str]]:
-    """Query string and (for POST) form fields, every value kept (``match[]`` repeats)."""
+    """The query string, every value kept (``match[]`` repeats). GET only, as Grafana
+    sends: a POST would be a state-changing method to the route audit."""
     values: dict[str, list[str]] = {}
     for key, value in request.query_params.multi_items():
         values.setdefault(key, []).append(value)
-    if request.method == "POST":
-        media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-        if media != "application/x-www-form-urlencoded":
-            raise LogQLError("a POST body must be application/x-www-form-urlencoded")
-        body = bytearray()
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > _MAX_FORM_BYTES:
-                raise LogQLError(f"the form is larger than {_MAX_FORM_BYTES} bytes")
-        try:
-            fields = parse_qsl(body.decode(), keep_blank_values=True, max_num_fields=256)
-        except (UnicodeDecodeError, ValueError):
-            raise LogQLError("the form is not valid UTF-8 url-encoded fields") from None
-        for key, field in fields:
-            values.setdefault(key, []).append(field)
     for key, items in values.items():
         if len(items) > 64 or any(len(item) > _MAX_PARAM_CHARS for item in items):
             raise LogQLError(f"parameter {key[:40]!r} is too long or repeated too often")
@@ -249,7 +233,7 @@ StoreDep = Annotated[Store, Depends(STORE)]
 ClockDep = Annotated[Clock, Depends(CLOCK)]
 
 
-@router.api_route("/query_range", methods=["GET", "POST"])
+@router.get("/query_range")
 async def query_range(
     request: Request, principal: Read, store: StoreDep, clock: ClockDep
 ) -> Response:
@@ -264,7 +248,7 @@ async def query_range(
     return await _answer(request, principal, store, clock, handler)
 
 
-@router.api_route("/query", methods=["GET", "POST"])
+@router.get("/query")
 async def query(request: Request, principal: Read, store: StoreDep, clock: ClockDep) -> Response:
     """A LogQL metric query at one time (``time``): a ``vector`` (or ``scalar``)."""
 
@@ -286,13 +270,13 @@ def _labels(
     return sorted(names)
 
 
-@router.api_route("/labels", methods=["GET", "POST"])
+@router.get("/labels")
 async def labels(request: Request, principal: Read, store: StoreDep, clock: ClockDep) -> Response:
     """The label names that streams in the window have."""
     return await _answer(request, principal, store, clock, _labels)
 
 
-@router.api_route("/label/{name}/values", methods=["GET", "POST"])
+@router.get("/label/{name}/values")
 async def label_values(
     name: str, request: Request, principal: Read, store: StoreDep, clock: ClockDep
 ) -> Response:
@@ -335,7 +319,7 @@ def _streams(
     return [found[key] for key in sorted(found)]
 
 
-@router.api_route("/series", methods=["GET", "POST"])
+@router.get("/series")
 async def series(request: Request, principal: Read, store: StoreDep, clock: ClockDep) -> Response:
     """The streams (label sets) matching ``match[]`` in the window."""
     return await _answer(request, principal, store, clock, _streams)
