@@ -228,12 +228,40 @@ async def _answer(
     return _success(data)
 
 
+def _doc(*names: str) -> dict[str, Any]:
+    """The query parameters a route reads from the raw query string, for the document."""
+    described = {
+        "query": "LogQL (a stream selector for /labels, /label/.../values, /index/stats)",
+        "start": "epoch ns, epoch s (<= 10 digits), float seconds or RFC 3339",
+        "end": "as start; default now",
+        "time": "as start; default now",
+        "step": "a duration (60000ms, 1m) or float seconds",
+        "limit": "lines returned (1 .. 5000, default 100)",
+        "direction": "forward or backward (default)",
+        "match[]": "stream selectors (repeatable)",
+    }
+    return {
+        "parameters": [
+            {
+                "name": n,
+                "in": "query",
+                "required": False,
+                "schema": {"type": "string"},
+                "description": described[n],
+            }
+            for n in names
+        ]
+    }
+
+
 Read = Annotated[Principal, Depends(require("read"))]
 StoreDep = Annotated[Store, Depends(STORE)]
 ClockDep = Annotated[Clock, Depends(CLOCK)]
 
 
-@router.get("/query_range")
+@router.get(
+    "/query_range", openapi_extra=_doc("query", "start", "end", "step", "limit", "direction")
+)
 async def query_range(
     request: Request, principal: Read, store: StoreDep, clock: ClockDep
 ) -> Response:
@@ -248,7 +276,7 @@ async def query_range(
     return await _answer(request, principal, store, clock, handler)
 
 
-@router.get("/query")
+@router.get("/query", openapi_extra=_doc("query", "time", "limit", "direction"))
 async def query(request: Request, principal: Read, store: StoreDep, clock: ClockDep) -> Response:
     """A LogQL metric query at one time (``time``): a ``vector`` (or ``scalar``)."""
 
@@ -270,13 +298,13 @@ def _labels(
     return sorted(names)
 
 
-@router.get("/labels")
+@router.get("/labels", openapi_extra=_doc("start", "end", "query"))
 async def labels(request: Request, principal: Read, store: StoreDep, clock: ClockDep) -> Response:
     """The label names that streams in the window have."""
     return await _answer(request, principal, store, clock, _labels)
 
 
-@router.get("/label/{name}/values")
+@router.get("/label/{name}/values", openapi_extra=_doc("start", "end", "query"))
 async def label_values(
     name: str, request: Request, principal: Read, store: StoreDep, clock: ClockDep
 ) -> Response:
@@ -319,13 +347,13 @@ def _streams(
     return [found[key] for key in sorted(found)]
 
 
-@router.get("/series")
+@router.get("/series", openapi_extra=_doc("match[]", "start", "end"))
 async def series(request: Request, principal: Read, store: StoreDep, clock: ClockDep) -> Response:
     """The streams (label sets) matching ``match[]`` in the window."""
     return await _answer(request, principal, store, clock, _streams)
 
 
-@router.get("/index/stats")
+@router.get("/index/stats", openapi_extra=_doc("query", "start", "end"))
 async def index_stats(
     request: Request, principal: Read, store: StoreDep, clock: ClockDep
 ) -> Response:
