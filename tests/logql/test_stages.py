@@ -100,3 +100,14 @@ def test_label_filters_pushed_down_are_the_column_ones_after_a_plain_json() -> N
     assert pushed("| logfmt | json | duration_ms > 5") == []
     assert pushed('| json | line_format "x" | json | duration_ms > 5') == []
     assert pushed('| json | status_code="500" | service_name="x"') == []
+
+
+def test_push_label_values_that_are_not_text_read_as_the_store_reads_them() -> None:
+    row = {"event_type": "x", "stack_name": "s", "attributes": '{"env":3.0,"job":true,"pod":7}'}
+    assert event_labels(row) == {
+        "stack_name": "s",
+        "event_type": "x",
+        "env": "3.0",
+        "job": "true",
+        "pod": "7",
+    }

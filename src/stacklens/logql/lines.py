@@ -105,7 +105,12 @@ def event_labels(row: dict[str, Any]) -> dict[str, str]:
     attributes = _attributes(row)
     for name in PUSH_LABELS:
         value = attributes.get(name)
-        if isinstance(value, str) and value:
+        # Spelled as the store's JSON text extraction spells it (the counting path).
+        if isinstance(value, bool):
+            labels[name] = "true" if value else "false"
+        elif isinstance(value, int | float):
+            labels[name] = _encoder.encode(value).decode()
+        elif isinstance(value, str) and value:
             labels[name] = value
     return labels
 
