@@ -501,3 +501,37 @@ def test_line_filters_on_rendered_lines_still_count(loki: tuple[Any, Any]) -> No
             "value": [(T0_NS + 300 * S) // S, "1"],
         }
     ]
+
+
+def test_lines_read_and_series_are_bounded(loki: tuple[Any, Any]) -> None:
+    from stacklens.api.loki_query import LOKI_BOUNDS
+    from stacklens.logql.engine import Bounds
+
+    client = loki[1]
+    LOKI_BOUNDS.provide(client.app, Bounds(max_scan_lines=3, max_series=2))
+    try:
+        # Six prod lines go through `| json` in Python: past 3, a 400 naming the bound.
+        parsed = client.get(
+            "/loki/api/v1/query_range",
+            params={"query": '{namespace="samosachaat-prod"} | json', **WINDOW},
+        )
+        assert parsed.status_code == 400 and "max_scan_lines" in parsed.text
+        # The store counts them itself: not bounded by lines read; two series fit.
+        at = {"time": T0_NS + HOUR}
+        counted = client.get(
+            "/loki/api/v1/query",
+            params={"query": 'sum by (level) (count_over_time({namespace=~".+"}[1h]))', **at},
+        )
+        assert counted.status_code == 200, counted.text
+        assert {r["metric"]["level"]: r["value"][1] for r in counted.json()["data"]["result"]} == {
+            "error": "4",
+            "info": "3",
+        }
+        # Per app there are three series: past 2, a 400 naming the bound.
+        split = client.get(
+            "/loki/api/v1/query",
+            params={"query": 'sum by (app) (count_over_time({namespace=~".+"}[1h]))', **at},
+        )
+        assert split.status_code == 400 and "max_query_series" in split.text
+    finally:
+        LOKI_BOUNDS.provide(client.app, Bounds())

@@ -50,7 +50,7 @@ def counted_series(
 ) -> dict[Key, dict[int, float]]:
     """The series of ``node`` at ``times``: store-counted buckets, plus ``other_rows``
     ((ts, labels) of rows the store could not filter) bucketed here. ``count_lines``
-    is told how many lines each part read (it enforces the scan bound)."""
+    is told how many lines the store counted."""
     width = bucket_width(times, node.range_ns)
     filters = [s for s in node.query.stages if isinstance(s, LineFilter)]
     buckets: dict[Key, dict[int, float]] = defaultdict(lambda: defaultdict(float))
