@@ -84,7 +84,7 @@ def label_column(name: str) -> str | None:
 
 def _attributes(row: dict[str, Any]) -> dict[str, Any]:
     raw = row.get("attributes")
-    if not raw:
+    if not raw or raw == "{}":
         return {}
     if isinstance(raw, dict):
         return raw
@@ -108,7 +108,7 @@ def event_labels(row: dict[str, Any]) -> dict[str, str]:
         # Spelled as the store's JSON text extraction spells it (the counting path).
         if isinstance(value, bool):
             labels[name] = "true" if value else "false"
-        elif isinstance(value, int | float):
+        elif isinstance(value, (int, float)):
             labels[name] = _encoder.encode(value).decode()
         elif isinstance(value, str) and value:
             labels[name] = value
