@@ -5,6 +5,7 @@ hand from the dataset (times are T0 + seconds)."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ from typing import Any
 import pytest
 
 from stacklens.testing import ManualClock, in_process_hub
+from stacklens.testing.backends import chdb_path
 from stacklens.testing.logs import T0_NS, TRACE, seed_logs
 
 S = 10**9
@@ -19,10 +21,16 @@ HOUR = 3600 * S
 WINDOW = {"start": str(T0_NS), "end": str(T0_NS + HOUR)}
 
 
-@pytest.fixture(scope="module")
-def loki(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, Any]]:
+@pytest.fixture(scope="module", params=["duckdb", "chdb"])
+def loki(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Any, Any]]:
+    """The dataset in a hub on each store backend (every query's SQL runs on both)."""
     data = Path(tmp_path_factory.mktemp("loki")) / "data"
-    with in_process_hub(data, clock=ManualClock(T0_NS + HOUR)) as (hub, client):
+    store: dict[str, Any] = {}
+    if request.param == "chdb":
+        store["store_url"] = f"chdb://{chdb_path()}?database=t_{uuid.uuid4().hex[:16]}"
+    with in_process_hub(data, clock=ManualClock(T0_NS + HOUR), **store) as (hub, client):
         seed_logs(hub, client)
         yield hub, client
 

@@ -55,9 +55,9 @@ def counted_series(
     filters = [s for s in node.query.stages if isinstance(s, LineFilter)]
     buckets: dict[Key, dict[int, float]] = defaultdict(lambda: defaultdict(float))
     result = reader.fetch(*count_buckets_sql(window, filters, width))
-    columns = result.columns
-    at_bucket, at_lines = columns.index("bucket"), columns.index("lines")
-    label_at = [(columns.index(name), name) for name in _LABEL_COLUMNS]
+    # By position, as selected (a backend may name no columns for an empty result).
+    at_bucket, at_lines = len(_LABEL_COLUMNS), len(_LABEL_COLUMNS) + 1
+    label_at = list(enumerate(_LABEL_COLUMNS))
     keys: dict[tuple[Any, ...], Key] = {}
     read = 0
     for row in result.rows:

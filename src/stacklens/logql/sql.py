@@ -22,7 +22,7 @@ from typing import Any, Final, Literal
 from stacklens.store.columns import EVENT_COLUMNS
 from stacklens.store.dialect import Dialect, Params
 
-from .lines import LINE_COLUMNS, PUSH_LABELS, label_column
+from .lines import LINE_COLUMNS, PUSH_LABELS, STREAM_COLUMNS, label_column
 from .syntax import (
     JsonParser,
     LabelFilter,
@@ -246,11 +246,11 @@ def count_buckets_sql(
             else:
                 test = d.regex_search("message", needle)
             where.append(f"NOT {test}" if line_filter.op in ("!=", "!~") else test)
-    labels = [f"coalesce({c}, '') " for c in ("stack_name", "event_type", "service", "level")]
+    labels = [f"coalesce({c}, '')" for c in STREAM_COLUMNS]
     labels += [f"coalesce({d.json_text('attributes', n)}, '')" for n in PUSH_LABELS]
     width = p("bucket", bucket_ns, "int")
     bucket = d.bucket_ns(d.ts_from_ns(f"{d.ts_to_ns('ts')} - 1"), width)
-    names = ("stack_name", "event_type", "service", "level", *PUSH_LABELS)
+    names = (*STREAM_COLUMNS, *PUSH_LABELS)  # the order counting.py reads them in
     columns = ", ".join(f"{expr} AS {name}" for expr, name in zip(labels, names, strict=True))
     return (
         f"SELECT {columns}, {bucket} AS bucket, count(*) AS lines FROM {window.source} "
