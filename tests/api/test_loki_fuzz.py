@@ -55,6 +55,8 @@ stage = st.one_of(
     st.builds(lambda o, v: f" {o} {_quote(v)}", st.sampled_from(["|=", "!=", "|~", "!~"]), values),
     st.just(" | json"),
     st.just(" | logfmt"),
+    st.just(" | drop __error__, level"),
+    st.just(" | keep app"),
     st.builds(
         lambda n, o, v: f" | {n} {o} {v}",
         names | st.sampled_from(["duration_ms", "status_code", "latency", "__error__"]),

@@ -543,3 +543,30 @@ def test_lines_read_and_series_are_bounded(loki: tuple[Any, Any]) -> None:
         assert split.status_code == 400 and "max_query_series" in split.text
     finally:
         LOKI_BOUNDS.provide(client.app, Bounds())
+
+
+def test_grafana_log_volume_query(loki: tuple[Any, Any]) -> None:
+    # Explore's log volume histogram: count by level, with `| drop __error__`.
+    data = query_range(
+        loki[1],
+        'sum by (level) (count_over_time({namespace="samosachaat-prod"} | drop __error__ [1m]))',
+        start=T0_NS,
+        end=T0_NS + 120 * S,
+        step="60000ms",
+    )
+    t60 = (T0_NS + 60 * S) // S
+    assert data["result"] == [
+        {"metric": {"level": "error"}, "values": [[t60, "3"]]},
+        {"metric": {"level": "info"}, "values": [[t60, "3"]]},
+    ]
+    # drop/keep on a log query: the streams merge once the label is gone.
+    kept = query_range(loki[1], '{namespace="samosachaat-prod"} | keep app')
+    assert sorted(s["stream"]["app"] for s in kept["result"]) == ["auth", "chat-api", "inference"]
+    assert all(set(s["stream"]) == {"app"} for s in kept["result"])
+    dropped = query_range(
+        loki[1], 'count_over_time({app="auth"} | drop level, namespace [1h])', start=T0_NS + HOUR
+    )
+    assert [r["metric"] for r in dropped["result"]] == [
+        {"app": "auth", "event_type": "log", "service": "auth", "stack_name": "samosachaat"}
+    ]
+    assert dropped["result"][0]["values"][0][1] == "4"

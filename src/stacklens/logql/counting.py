@@ -21,7 +21,8 @@ from stacklens.store.base import Reader
 
 from .lines import PUSH_LABELS, STREAM_COLUMNS
 from .sql import Window, count_buckets_sql
-from .syntax import LineFilter, RangeAggregation
+from .stages import drop_labels
+from .syntax import Drop, LineFilter, RangeAggregation
 
 __all__ = ["bucket_width", "countable", "counted_series"]
 
@@ -30,8 +31,10 @@ _LABEL_COLUMNS = STREAM_COLUMNS + PUSH_LABELS
 
 
 def countable(node: RangeAggregation) -> bool:
+    """Counting lines through line filters and ``drop``/``keep`` only (Grafana's log
+    volume query is ``count_over_time({...} | drop __error__ [1m])``)."""
     return node.fn in ("count_over_time", "rate") and all(
-        isinstance(stage, LineFilter) for stage in node.query.stages
+        isinstance(stage, LineFilter | Drop) for stage in node.query.stages
     )
 
 
@@ -53,6 +56,7 @@ def counted_series(
     is told how many lines the store counted."""
     width = bucket_width(times, node.range_ns)
     filters = [s for s in node.query.stages if isinstance(s, LineFilter)]
+    drops = [s for s in node.query.stages if isinstance(s, Drop)]
     buckets: dict[Key, dict[int, float]] = defaultdict(lambda: defaultdict(float))
     result = reader.fetch(*count_buckets_sql(window, filters, width))
     # By position, as selected (a backend may name no columns for an empty result).
@@ -64,9 +68,10 @@ def counted_series(
         values = tuple(row[i] for i, _ in label_at)
         key = keys.get(values)
         if key is None:
-            key = keys[values] = tuple(
-                sorted((name, str(row[i])) for i, name in label_at if row[i])
-            )
+            labels = {name: str(row[i]) for i, name in label_at if row[i]}
+            for drop in drops:
+                drop_labels(drop, labels)
+            key = keys[values] = tuple(sorted(labels.items()))
         lines = int(row[at_lines])
         read += lines
         buckets[key][int(row[at_bucket])] += lines

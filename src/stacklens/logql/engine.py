@@ -33,6 +33,7 @@ from .sql import (
 from .stages import ERROR_LABEL, run_stages
 from .syntax import (
     BinaryOp,
+    LineFilter,
     LogQLError,
     LogQuery,
     MetricExpr,
@@ -219,7 +220,7 @@ def _range_series(
                 scan=scan,
                 only_non_log=True,
             )
-            if node.query.stages
+            if any(isinstance(stage, LineFilter) for stage in node.query.stages)
             else ()
         )
         return counted_series(

@@ -22,6 +22,7 @@ from .syntax import (
     BinaryOp,
     BinOp,
     CompareOp,
+    Drop,
     Expr,
     JsonParser,
     LabelFilter,
@@ -270,6 +271,15 @@ class _Parser:
                 self.expect(")")
                 return Unwrap(label, duration=True)
             return Unwrap(self.label_name())
+        if kind == "ident" and value in ("drop", "keep") and self.peek(1)[0] == "ident":
+            self.i += 1
+            names = [self.label_name()]
+            while self.peek()[1] == ",":
+                self.i += 1
+                names.append(self.label_name())
+            if self.peek()[1] in ("=", "!=", "=~", "!~"):
+                raise LogQLError(f"{value} with matchers is not supported, only label names")
+            return Drop(tuple(names), keep=value == "keep")
         if kind == "ident" and value in _UNSUPPORTED_STAGES:
             raise LogQLError(f"the {value} stage is not supported by this hub")
         return self.label_filter()

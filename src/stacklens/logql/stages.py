@@ -23,6 +23,7 @@ import msgspec
 from .parser import parse_duration_value
 from .regex import compile_regex
 from .syntax import (
+    Drop,
     JsonParser,
     LabelFilter,
     LabelMatcher,
@@ -34,7 +35,7 @@ from .syntax import (
     Unwrap,
 )
 
-__all__ = ["ERROR_LABEL", "Processed", "match_label", "run_stages"]
+__all__ = ["ERROR_LABEL", "Processed", "drop_labels", "match_label", "run_stages"]
 
 ERROR_LABEL: Final = "__error__"
 _SANITIZE: Final = re.compile(r"[^A-Za-z0-9_]")
@@ -195,6 +196,14 @@ def _sample(stage: Unwrap, labels: dict[str, str]) -> float | None:
     return value
 
 
+def drop_labels(stage: Drop, labels: dict[str, str]) -> None:
+    """Apply ``| drop`` / ``| keep`` to ``labels`` in place."""
+    wanted = set(stage.names)
+    for name in list(labels):
+        if (name in wanted) != stage.keep:
+            del labels[name]
+
+
 def run_stages(line: str, labels: dict[str, str], stages: Sequence[Stage]) -> Processed | None:
     """``line`` with its ``labels`` through ``stages`` (``labels`` is modified)."""
     base = frozenset(labels)
@@ -210,6 +219,8 @@ def run_stages(line: str, labels: dict[str, str], stages: Sequence[Stage]) -> Pr
         elif isinstance(stage, LabelFilter):
             if not any(all(_predicate(i, labels) for i in alt) for alt in stage.alternatives):
                 return None
+        elif isinstance(stage, Drop):
+            drop_labels(stage, labels)
         elif isinstance(stage, LineFormat):
             line = "".join(labels.get(text, "") if ref else text for ref, text in stage.parts)
         else:

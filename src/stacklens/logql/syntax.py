@@ -12,6 +12,7 @@ from typing import Literal
 
 __all__ = [
     "BinaryOp",
+    "Drop",
     "Expr",
     "JsonParser",
     "LabelFilter",
@@ -94,6 +95,15 @@ class LineFormat:
 
 
 @dataclass(frozen=True)
+class Drop:
+    """``| drop __error__, pod``: these labels removed (what Grafana's log volume
+    query appends), or ``| keep a, b``: only these kept."""
+
+    names: tuple[str, ...]
+    keep: bool = False
+
+
+@dataclass(frozen=True)
 class Unwrap:
     """``| unwrap duration_ms`` (or ``duration(latency)``): the sample value."""
 
@@ -101,7 +111,7 @@ class Unwrap:
     duration: bool = False
 
 
-Stage = LineFilter | JsonParser | LogfmtParser | LabelFilter | LineFormat | Unwrap
+Stage = LineFilter | JsonParser | LogfmtParser | LabelFilter | LineFormat | Drop | Unwrap
 
 
 @dataclass(frozen=True)
