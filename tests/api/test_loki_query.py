@@ -570,3 +570,37 @@ def test_grafana_log_volume_query(loki: tuple[Any, Any]) -> None:
         {"app": "auth", "event_type": "log", "service": "auth", "stack_name": "samosachaat"}
     ]
     assert dropped["result"][0]["values"][0][1] == "4"
+
+
+def test_pages_of_rows_join_without_loss_or_repeat(loki: tuple[Any, Any]) -> None:
+    from stacklens.logql.engine import Bounds, Scan, _rows
+    from stacklens.logql.parser import parse_query
+    from stacklens.logql.syntax import LogQuery
+
+    hub = loki[0]
+    query = parse_query('{stack_name=~".+"} | json | __error__=""')
+    assert isinstance(query, LogQuery)
+
+    def read(page: int, direction: Any) -> list[tuple[int, str]]:
+        found = _rows(
+            hub.store,
+            query,
+            stacks=None,
+            since_ns=T0_NS,
+            until_ns=T0_NS + HOUR,
+            direction=direction,
+            bounds=Bounds(),
+            scan=Scan(),
+            page=page,
+        )
+        return [(ts, line) for ts, line, _, _ in found]
+
+    for direction in ("forward", "backward"):
+        whole = read(2000, direction)
+        # 15 stored (5 gateway, 2 worker, n1, 3 auth, 2 inference, 1 chat-api, 1 staging);
+        # the plain gateway line and the 2 logfmt worker lines fail `| json`.
+        assert len(whole) == 12
+        assert read(2, direction) == whole and read(3, direction) == whole
+        assert [ts for ts, _ in whole] == sorted(
+            (ts for ts, _ in whole), reverse=direction == "backward"
+        )
