@@ -20,7 +20,7 @@ from typing import Any, Final
 
 import msgspec
 
-from .parser import parse_duration_value
+from .lexer import parse_duration_value
 from .regex import compile_regex
 from .syntax import (
     Drop,
