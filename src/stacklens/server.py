@@ -137,7 +137,10 @@ class Hub:
         clock: Clock = system_clock_ns,
         new_id: IdFactory = new_ulid,
         registry: CollectorRegistry | None = None,
+        store: Store | None = None,
     ) -> None:
+        """``store``: an event store already opened (a test's, wrapped to fail on cue);
+        ``None`` opens the one ``config.store_url`` names."""
         self.config = config
         self.clock = clock
         # First: a retention setting that cannot be used stops the hub before it
@@ -153,7 +156,7 @@ class Hub:
         # STACKLENS_STORE_URL: DuckDB in the data dir by default, or ClickHouse
         # (StoreUnavailableError: one line naming the URL, password masked).
         raw_days = -(-self.retention_policy.longest("events") // (86400 * 10**9)) + 1
-        self.store: Store = open_store(
+        self.store: Store = store or open_store(
             config.store_url,
             StoreOptions(
                 data_dir=data_dir,
