@@ -2,7 +2,7 @@
 generated store, through the real app (in-process), p50/p95 per query.
 
     .venv/bin/python bench/query_api_logql.py [--events 10000000] [--days 30] [--runs 10]
-                                              [--data-dir DIR] [--reuse]
+                                              [--data-dir DIR] [--reuse] [--store chdb]
 
 The store is generated exactly as ``bench/queries.py`` does (8 stacks, sessions of 25
 events; 13 % logs of service ``opencode`` saying "something happened", 15 % llm_call
@@ -23,7 +23,13 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from queries import END_NS, prepare_store, store_arguments, time_get  # bench/queries.py
+from queries import (  # bench/queries.py, beside it
+    END_NS,
+    prepare_chdb,
+    prepare_store,
+    store_arguments,
+    time_get,
+)
 
 TARGET_MS = 200.0
 DAY_NS = 86400 * 10**9
@@ -32,6 +38,7 @@ DAY_NS = 86400 * 10**9
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     store_arguments(parser, runs=10)
+    parser.add_argument("--store", choices=("duckdb", "chdb"), default="duckdb")
     args = parser.parse_args()
 
     from fastapi.testclient import TestClient
@@ -39,9 +46,14 @@ def main() -> None:
     from stacklens.server import Hub, create_app
     from stacklens.testing import ADMIN_KEY, ManualClock, hub_config
 
-    data_dir, _ = prepare_store(args, "stacklens-logql-bench-")
+    overrides: dict[str, Any] = {}
+    if args.store == "chdb":
+        data_dir, path = prepare_chdb(args, "stacklens-logql-bench-chdb-")
+        overrides["store_url"] = f"chdb://{path}"
+    else:
+        data_dir, _ = prepare_store(args, "stacklens-logql-bench-")
     end = END_NS - 60 * 10**9
-    hub = Hub(hub_config(data_dir), clock=ManualClock(end))
+    hub = Hub(hub_config(data_dir, **overrides), clock=ManualClock(end))
     hub.bootstrap_admin()
     app = create_app(hub)
     window = {"start": str(end - DAY_NS), "end": str(end)}
@@ -99,6 +111,7 @@ def main() -> None:
         ("labels (24 h)", "/loki/api/v1/labels", window),
         ("label values: service (24 h)", "/loki/api/v1/label/service/values", window),
     ]
+    print(f"[{args.store}] {hub.store.count_events():,} events, {args.runs} runs per query")
     print(f"{'query':58} {'p50 ms':>8} {'p95 ms':>8}")
     worst = 0.0
     with TestClient(app) as client:
