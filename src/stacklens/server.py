@@ -40,6 +40,7 @@ from stacklens.api import backup as backup_api
 from stacklens.api import costs as costs_api
 from stacklens.api import events as events_api
 from stacklens.api import health as health_api
+from stacklens.api import loki_query as loki_query_api
 from stacklens.api import metric_points as metric_points_api
 from stacklens.api import quarantine as quarantine_api
 from stacklens.api import retention as retention_api
@@ -397,6 +398,7 @@ def create_app(hub: Hub) -> FastAPI:
     app.include_router(costs_api.router)
     app.include_router(alerts_api.router)
     app.include_router(health_api.router)
+    app.include_router(loki_query_api.router)
     app.include_router(backup_api.router)
     app.include_router(quarantine_api.router)
     app.include_router(retention_api.router)

@@ -119,6 +119,20 @@ def test_arg_max_any_value_regex_casts_epoch_ms(engine: SqlEngine) -> None:
     )
 
 
+def test_contains_and_regex_search_are_unanchored(engine: SqlEngine) -> None:
+    D = engine.dialect
+    for text, needle, regex, expected in (
+        ("an ERROR here", "ERR", "E.R", True),
+        ("an error here", "ERR", "E.R", False),
+    ):
+        p = Params(D)
+        found = scalar(engine, f"SELECT {D.contains(repr(text), p('needle', needle))}", p.values)
+        assert bool(found) is expected
+        p = Params(D)
+        matched = scalar(engine, f"SELECT {D.regex_search(repr(text), p('re', regex))}", p.values)
+        assert bool(matched) is expected
+
+
 def test_json_key_parameter_set_and_remove(engine: SqlEngine) -> None:
     D = engine.dialect
     literal = engine.json_literal('{"gpu.id": "0", "cost_source": "x", "k": 1}')

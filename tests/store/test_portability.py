@@ -22,6 +22,8 @@ from stacklens.analytics import (
 )
 from stacklens.analytics.heartbeats import DEFAULT_POLICY
 from stacklens.analytics.queries import Filters
+from stacklens.logql import sql as logql_sql
+from stacklens.logql.syntax import LabelMatcher, LineFilter, NumberFilter
 from stacklens.retention import erasure, status
 from stacklens.store import sql
 from stacklens.store.base import EventQuery
@@ -105,11 +107,40 @@ def statements() -> Iterator[tuple[str, str]]:
     yield "backfill candidates", backfill.candidates_sql(d, 0, S)[0]
     for i, statement in enumerate(backfill.repricing_statements(d)):
         yield f"repricing {i}", statement
+    yield from _logql_statements()
     for name, signal in SIGNALS.items():
         by = ("stack_name",) if signal.post else ("stack_name", "attributes.team")
         where = _FILTERS if signal.table == "events" else _FILTERS[2:3]
         condition = Condition(name, 300 * S, ">", 1.0, by, where, _SIGNAL_PARAMS.get(name, {}))
         yield f"signal {name}", build_query(condition, 10**18, dialect=d)[0]
+
+
+def _logql_statements() -> Iterator[tuple[str, str]]:
+    matchers = tuple(
+        LabelMatcher(name, op, "v")  # type: ignore[arg-type]
+        for name, op in (("service", "="), ("app", "!="), ("level", "=~"), ("pod", "!~"))
+    )
+    filters = [LineFilter(op, "x") for op in ("|=", "!=", "|~", "!~")]  # type: ignore[arg-type]
+
+    def window() -> logql_sql.Window:
+        return logql_sql.Window(d, since_ns=1, until_ns=S, stacks=("a",), matchers=matchers)
+
+    for direction in ("forward", "backward"):
+        statement = logql_sql.select_rows_sql(
+            window(),
+            filters,
+            direction=direction,
+            limit=5,
+            after=(1, "e"),  # type: ignore[arg-type]
+            label_filters=(NumberFilter("duration_ms", ">", 5.0), LabelMatcher("agent", "=~", "a")),
+        )
+        yield f"logql rows {direction}", statement[0]
+    yield "logql count buckets", logql_sql.count_buckets_sql(window(), filters, 60 * S)[0]
+    yield "logql count buckets, all rows", logql_sql.count_buckets_sql(window(), [], S)[0]
+    yield "logql label names", logql_sql.label_names_sql(window())[0]
+    yield "logql label values", logql_sql.label_values_sql(window(), "app", 5)[0]
+    yield "logql series", logql_sql.series_sql(window(), 5)[0]
+    yield "logql stats", logql_sql.stats_sql(window())[0]
 
 
 @pytest.mark.parametrize(("what", "statement"), list(statements()), ids=lambda v: str(v)[:40])

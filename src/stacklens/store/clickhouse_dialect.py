@@ -178,6 +178,12 @@ class ClickHouseDialect:
     def regex_full_match(self, expr: str, pattern: str) -> str:
         return f"match({expr}, concat('^(?:', {pattern}, ')$'))"
 
+    def contains(self, expr: str, needle: str) -> str:
+        return f"(position({expr}, {needle}) > 0)"
+
+    def regex_search(self, expr: str, pattern: str) -> str:
+        return f"match({expr}, {pattern})"
+
     def cast(self, expr: str, kind: str) -> str:
         base = self.column_type(kind)
         return f"CAST({expr} AS {base if _lists(kind) else f'Nullable({base})'})"

@@ -137,6 +137,14 @@ class Dialect(Protocol):
         """``expr`` matches the regular expression ``pattern`` as a whole (anchored)."""
         ...
 
+    def contains(self, expr: str, needle: str) -> str:
+        """``expr`` contains the text ``needle`` (a placeholder), case-sensitively."""
+        ...
+
+    def regex_search(self, expr: str, pattern: str) -> str:
+        """``expr`` matches the RE2 ``pattern`` (a placeholder) somewhere (unanchored)."""
+        ...
+
     def cast(self, expr: str, kind: str) -> str:
         """``expr`` converted to the logical kind (see :meth:`column_type`)."""
         ...
@@ -328,6 +336,12 @@ class DuckDBDialect:
 
     def regex_full_match(self, expr: str, pattern: str) -> str:
         return f"regexp_full_match({expr}, {pattern})"
+
+    def contains(self, expr: str, needle: str) -> str:
+        return f"contains({expr}, {needle})"
+
+    def regex_search(self, expr: str, pattern: str) -> str:
+        return f"regexp_matches({expr}, {pattern})"
 
     def cast(self, expr: str, kind: str) -> str:
         return f"CAST({expr} AS {self.column_type(kind)})"

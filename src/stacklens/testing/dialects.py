@@ -23,6 +23,7 @@ DUCKDB_ONLY: Final = (
     "list_sort",
     "list_distinct",
     "regexp_full_match",
+    "regexp_matches",
     "make_timestamp",
     "epoch_ns",
     "epoch_ms",
@@ -109,6 +110,12 @@ class MarkerDialect:
 
     def regex_full_match(self, expr: str, pattern: str) -> str:
         return _tag("regex_full_match", expr, pattern)
+
+    def contains(self, expr: str, needle: str) -> str:
+        return _tag("contains", expr, needle)
+
+    def regex_search(self, expr: str, pattern: str) -> str:
+        return _tag("regex_search", expr, pattern)
 
     def cast(self, expr: str, kind: str) -> str:
         return _tag("cast", expr, kind)
