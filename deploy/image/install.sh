@@ -9,7 +9,7 @@ python3 -m venv "$venv"
 "$venv/bin/pip" install --no-cache-dir --disable-pip-version-check --quiet --upgrade pip
 # server: the hub on its embedded store. postgres and clickhouse: the drivers a scale-out
 # needs (STACKLENS_METADATA_URL=postgresql+psycopg://..., STACKLENS_STORE_URL=clickhouse://...),
-# a few MB, so one image runs single node or as a replica. Not chdb: embedded ClickHouse is
+# about 30 MB, so one image runs single node or as a replica. Not chdb: embedded ClickHouse is
 # ~0.5 GB and a server deployment talks to a ClickHouse server instead.
 "$venv/bin/pip" install --no-cache-dir --disable-pip-version-check --quiet "$src[server,postgres,clickhouse]"
 # Byte-compile once at build time; the runtime user cannot write into /opt.
