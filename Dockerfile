@@ -1,4 +1,6 @@
-# stacklens hub image: the embedded store (DuckDB) and SQLite metadata in one volume.
+# stacklens hub image: the embedded store (DuckDB) and SQLite metadata in one volume, or,
+# as a scale-out replica, a ClickHouse server and PostgreSQL by URL (STACKLENS_STORE_URL,
+# STACKLENS_METADATA_URL: the drivers are in the image; see deploy/compose/scale-out).
 #
 #   docker build -t stacklens .
 #   docker run -p 4320:4320 -v stacklens-data:/var/lib/stacklens stacklens

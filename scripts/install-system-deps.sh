@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Debian packages the test suite runs for real (promtool, alertmanager, chromium,
-# docker-compose and kubectl for the deploy checks, buildah for the image test, PostgreSQL
-# for the metadata tests).
+# docker-compose, kubectl and haproxy for the deploy checks, buildah for the image test,
+# PostgreSQL for the metadata tests).
 # Installed only when missing; `apt-get update` runs once, before the first install.
 set -euo pipefail
 declare -A wanted=(
@@ -12,6 +12,7 @@ declare -A wanted=(
   [npm]=npm
   [docker-compose]=docker-compose
   [kubectl]=kubernetes-client
+  [haproxy]=haproxy
   [podman]=podman
   [buildah]=buildah
   [mmdebstrap]=mmdebstrap

@@ -2,7 +2,9 @@
 kustomize``, Debian's kubernetes-client), every built-in object validates against the
 Kubernetes schemas (``kubernetes-validate``), the prometheus-operator objects have their
 CRDs' shape, the PrometheusRule holds the rules the hub exports (``promtool`` accepts
-them), and the generated files are current."""
+them), and the generated files are current. The scale-out overlay runs several replicas,
+each on its own volume, with the shared URLs and keys from one Secret the header has the
+operator create, and a PodDisruptionBudget."""
 
 from __future__ import annotations
 
@@ -13,7 +15,9 @@ from typing import Any
 
 import pytest
 import yaml
+from sqlalchemy.engine import make_url
 
+from stacklens.store.urls import parse_store_url
 from stacklens.testing import require_binary
 
 KUBE = Path(__file__).resolve().parents[2] / "deploy" / "kubernetes"
@@ -38,7 +42,11 @@ def by_kind(objects: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 
 
 def test_overlays() -> None:
-    assert OVERLAYS == ["single-node"]
+    assert OVERLAYS == ["scale-out", "single-node"]
+
+
+#: The built-in kinds each overlay renders besides the StatefulSet, Service and ConfigMap.
+OVERLAY_KINDS = {"single-node": {"Secret"}, "scale-out": {"PodDisruptionBudget"}}
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
@@ -47,7 +55,8 @@ def test_built_in_objects_validate_against_the_kubernetes_schemas(overlay: str) 
 
     objects = render(overlay)
     built_in = [o for o in objects if not o["apiVersion"].startswith("monitoring.coreos.com")]
-    assert {o["kind"] for o in built_in} >= {"StatefulSet", "Service", "Secret", "ConfigMap"}
+    expected = {"StatefulSet", "Service", "ConfigMap"} | OVERLAY_KINDS[overlay]
+    assert {o["kind"] for o in built_in} >= expected
     for obj in built_in:
         kubernetes_validate.validate(obj, KUBERNETES_VERSION, strict=True)
 
@@ -141,3 +150,69 @@ def test_generated_manifests_are_current() -> None:
     spec.loader.exec_module(module)
     for path, build in module.GENERATED.items():
         assert path.read_text() == build(), f"stale {path.name}: run deploy/kubernetes/generate.py"
+
+
+SCALE_OUT = KUBE / "overlays" / "scale-out" / "kustomization.yaml"
+SHARED_KEYS = {
+    "STACKLENS_STORE_URL",
+    "STACKLENS_METADATA_URL",
+    "STACKLENS_SECRET_KEY",
+    "STACKLENS_BOOTSTRAP_ADMIN_KEY",
+}
+
+
+def test_scale_out_runs_replicas_each_on_its_own_volume() -> None:
+    objects = render("scale-out")
+    kinds = by_kind(objects)
+    sts = kinds["StatefulSet"]["spec"]
+    assert sts["replicas"] == 3
+    assert sts["podManagementPolicy"] == "Parallel"
+    # A claim per replica, mounted as the data directory (the spool).
+    (claim,) = sts["volumeClaimTemplates"]
+    (container,) = sts["template"]["spec"]["containers"]
+    data = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
+    assert data[claim["metadata"]["name"]] == "/var/lib/stacklens"
+    assert claim["spec"]["accessModes"] == ["ReadWriteOnce"]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["STACKLENS_DATA_DIR"] == "/var/lib/stacklens"
+    assert container["readinessProbe"]["httpGet"]["path"] == "/ready"
+    assert container["livenessProbe"]["httpGet"]["path"] == "/ready"
+    # The Service balances both ports over the replicas' pods.
+    service = kinds["Service"]
+    pod_labels = sts["template"]["metadata"]["labels"]
+    assert service["spec"]["selector"].items() <= pod_labels.items()
+    ports = {p["port"]: p["targetPort"] for p in service["spec"]["ports"]}
+    assert ports == {4320: "http", 4317: "otlp-grpc"}
+    assert "sessionAffinity" not in service["spec"]
+    # One replica at a time may be drained, and the budget covers the hub's pods.
+    pdb = kinds["PodDisruptionBudget"]["spec"]
+    assert pdb["selector"]["matchLabels"].items() <= pod_labels.items()
+    assert 0 < pdb["maxUnavailable"] < sts["replicas"]
+    assert all(
+        o["metadata"].get("namespace") == "stacklens" for o in objects if o["kind"] != "Namespace"
+    )
+
+
+def test_scale_out_takes_the_shared_settings_from_the_secret_its_header_creates() -> None:
+    objects = render("scale-out")
+    (container,) = by_kind(objects)["StatefulSet"]["spec"]["template"]["spec"]["containers"]
+    (source,) = container["envFrom"]
+    name = source["secretRef"]["name"]
+    assert source["secretRef"].get("optional") is not True  # no Secret, no start
+    # The Secret holds passwords: it is created by hand, not shipped (nor the base's
+    # bootstrap Secret with its empty key).
+    assert not [o for o in objects if o["kind"] == "Secret"]
+    header = SCALE_OUT.read_text()
+    command = header[header.index(f"create secret generic {name}") :].split("kubectl apply")[0]
+    literals = dict(
+        line.split("--from-literal=", 1)[1].rstrip(" \\").split("=", 1)
+        for line in command.splitlines()
+        if "--from-literal=" in line
+    )
+    assert set(literals) == SHARED_KEYS
+    store = parse_store_url(literals["STACKLENS_STORE_URL"].strip("'"))
+    assert (store.scheme, store.port, store.database) == ("clickhouse", 8123, "stacklens")
+    metadata = make_url(literals["STACKLENS_METADATA_URL"].strip("'"))
+    assert (metadata.drivername, metadata.port) == ("postgresql+psycopg", 5432)
+    assert parse_store_url(literals["STACKLENS_STORE_URL"].strip("'") + "?cluster=1").clustered
+    assert "?cluster=1" in header
