@@ -40,6 +40,7 @@ from stacklens.api import costs as costs_api
 from stacklens.api import events as events_api
 from stacklens.api import health as health_api
 from stacklens.api import metric_points as metric_points_api
+from stacklens.api import prometheus as prometheus_api
 from stacklens.api import quarantine as quarantine_api
 from stacklens.api import retention as retention_api
 from stacklens.api.alerts import ALERT_STORES, ALERTING, AlertStores
@@ -374,6 +375,7 @@ def create_app(hub: Hub) -> FastAPI:
     app.include_router(langsmith_http.router)
     app.include_router(events_api.router)
     app.include_router(metric_points_api.router)
+    app.include_router(prometheus_api.router)
     app.include_router(analytics_api.router)
     app.include_router(costs_api.router)
     app.include_router(alerts_api.router)
