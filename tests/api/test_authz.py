@@ -277,6 +277,43 @@ def _ingest_probe(path: str, header: str, content_type: str, body: bytes) -> Cal
     return probe
 
 
+def _prometheus_probe(
+    path: str, form: dict[str, str], marker: str | None = "bravo"
+) -> Callable[[World, str], None]:
+    """A read (POST form, as Grafana sends) by an alpha-bound key: ``marker`` (bravo's
+    series), which the unbound root key sees, never appears in the answer."""
+
+    def probe(w: World, who: str) -> None:
+        now_s = w.clock() // S
+        data = {**form, "start": str(now_s - 600), "end": str(now_s), "step": "60"}
+        for key in ("root", who):
+            response = w.client(key).post(f"/prometheus/api/v1/{path}", data=data)
+            assert response.status_code == 200, response.text
+            if marker is not None:
+                assert (marker in response.text) == (key == "root"), (key, response.text[:300])
+        assert "bravo" not in response.text
+
+    return probe
+
+
+PROMETHEUS_PROBES: dict[tuple[str, str], Callable[[World, str], None]] = {
+    ("POST", "/prometheus/api/v1/query"): _prometheus_probe(
+        "query", {"query": "stacklens_stack_events_total"}
+    ),
+    ("POST", "/prometheus/api/v1/query_range"): _prometheus_probe(
+        "query_range", {"query": "sum by (stack_name) (opencode_errors_total)"}
+    ),
+    ("POST", "/prometheus/api/v1/series"): _prometheus_probe(
+        "series", {"match[]": "opencode_errors_total"}
+    ),
+    ("POST", "/prometheus/api/v1/labels"): _prometheus_probe(
+        "labels", {"match[]": "opencode_errors_total"}, marker="stack_name"
+    ),
+    ("POST", "/prometheus/api/v1/query_exemplars"): _prometheus_probe(
+        "query_exemplars", {"query": "opencode_errors_total"}, marker=None
+    ),
+}
+
 PROBES: dict[tuple[str, str], Callable[[World, str], None]] = {
     ("PUT", "/api/v1/budgets/{stack}"): probe_put_budget,
     ("DELETE", "/api/v1/budgets/{stack}"): probe_delete_budget,
@@ -301,6 +338,7 @@ PROBES: dict[tuple[str, str], Callable[[World, str], None]] = {
     ("POST", "/loki/api/v1/push"): _ingest_probe(
         "/loki/api/v1/push", "X-Scope-OrgID", "application/json", b"{}"
     ),
+    **PROMETHEUS_PROBES,
 }
 
 
