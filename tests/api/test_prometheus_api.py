@@ -161,8 +161,9 @@ def test_errors_in_prometheus_shape(hub: tuple[Any, Any, str], grafana: Any) -> 
         "subqueries are not supported",
     )
     _error(grafana.get(f"{API}/series"), 400, "bad_data", "match[]")
-    _error(grafana.post(f"{API}/query", content=b"{}", headers={"content-type": "application/json"}),
-           400, "bad_data", "x-www-form-urlencoded")  # fmt: skip
+    json_body = {"content-type": "application/json"}
+    response = grafana.post(f"{API}/query", content=b"{}", headers=json_body)
+    _error(response, 400, "bad_data", "x-www-form-urlencoded")
 
 
 def test_auth(hub: tuple[Any, Any, str]) -> None:
@@ -210,7 +211,8 @@ _QUERIES = st.one_of(
             "1+1",
             TOKENS,
             "rate(opencode_tokens_total[5m])",
-            "histogram_quantile(0.9, sum by (le) (rate(opencode_response_duration_seconds_bucket[5m])))",
+            "histogram_quantile(0.9, sum by (le) "
+            "(rate(opencode_response_duration_seconds_bucket[5m])))",
             "topk(2, opencode_tokens_total)",
             'opencode_tokens_total{model=~"("}',
             "opencode_tokens_total / on(stack_name) opencode_tokens_total",
