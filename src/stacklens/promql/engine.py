@@ -25,9 +25,12 @@ __all__ = ["PromQLEngine", "format_value"]
 
 def format_value(v: float) -> str:
     """A sample value as Prometheus prints it (``NaN``, ``+Inf``, no exponent)."""
+    text = repr(v)
+    if "e" not in text and "n" not in text:  # the common case, fast: no exponent, finite
+        return text[:-2] if text.endswith(".0") else text
     if np.isnan(v):
         return "NaN"
-    if np.isinf(v):
+    if v in (float("inf"), float("-inf")):
         return "+Inf" if v > 0 else "-Inf"
     return str(np.format_float_positional(v, unique=True, trim="-"))
 

@@ -30,7 +30,7 @@ from stacklens.promql.model import (
     SeriesSource,
     UnsupportedError,
 )
-from stacklens.promql.range_functions import RANGE_FUNCTIONS
+from stacklens.promql.range_functions import RANGE_FUNCTIONS, Windows
 from stacklens.promql.values import Matrix, Scalar, String, Value, Vector, VectorSeries
 
 __all__ = ["Evaluator", "parse", "selector_matchers"]
@@ -289,12 +289,13 @@ class Evaluator:
         if not isinstance(matrix, Matrix):
             raise PromQLError(f"{name}() expects a range vector")
         at = self.steps - matrix.offset_ms
+        windows = Windows(at, matrix.range_ms)
         out = []
         for s in matrix.series:
             if param is not None:
                 values = _quantile_over_time(s, at, matrix.range_ms, param)
             else:
-                values = RANGE_FUNCTIONS[name](s, at, matrix.range_ms)
+                values = RANGE_FUNCTIONS[name](s, windows)
             if not np.isnan(values).all():
                 labels = (
                     dict(s.labels)

@@ -177,6 +177,12 @@ class HubSeriesSource:
                 wanted[_key(row)] = float(row[5])
         if not wanted:
             return []
+        # refuse before allocating: every wanted series is one value per grid point
+        # (a histogram's per-bound counters become its cumulative buckets)
+        if len(grid) * len(wanted) > limits.max_samples:
+            raise LimitError(
+                f"the query loads more than {limits.max_samples} samples (max_samples)"
+            )
         since_ns = (int(grid[0]) - res) * _MS
         until_ns = int(grid[-1]) * _MS
         increments = self._fetch(

@@ -54,6 +54,29 @@ def _bucket_quantile(q: float, bounds: list[float], counts: list[float]) -> floa
     return start + (end - start) * ((rank - below) / count)
 
 
+def _quantiles(q: Floats, bounds: Floats, counts: Floats) -> Floats:
+    """:func:`_bucket_quantile` for every step (column) at once, all buckets present."""
+    n = len(bounds)
+    out = np.full(counts.shape[1], np.nan)
+    if n < 2 or bounds[-1] != np.inf:
+        return out
+    cumulative = np.maximum.accumulate(counts, axis=0)
+    total = cumulative[-1]
+    with np.errstate(all="ignore"):
+        rank = q * total
+        b = np.argmax(cumulative >= rank[None, :], axis=0)
+        cols = np.arange(counts.shape[1])
+        below = np.where(b == 0, 0.0, cumulative[np.maximum(b - 1, 0), cols])
+        start = np.where(b == 0, 0.0, bounds[np.maximum(b - 1, 0)])
+        end = bounds[b]
+        value = start + (end - start) * ((rank - below) / (cumulative[b, cols] - below))
+    value = np.where(b == n - 1, bounds[-2], value)
+    value = np.where((b == 0) & (bounds[0] <= 0), bounds[0], value)
+    value = np.where(total == 0, np.nan, value)
+    value = np.where(q < 0, -np.inf, np.where(q > 1, np.inf, value))
+    return np.where(np.isnan(q), np.nan, value)
+
+
 def histogram_quantile(q: Floats, vector: Vector, n_steps: int) -> Vector:
     """Per group of series alike but for ``le`` (``__name__`` dropped), per step."""
     groups: dict[tuple[tuple[str, str], ...], tuple[dict[str, str], list[tuple[float, Floats]]]]
@@ -73,12 +96,14 @@ def histogram_quantile(q: Floats, vector: Vector, n_steps: int) -> Vector:
         buckets.sort(key=lambda b: b[0])
         bounds = [b for b, _ in buckets]
         matrix = np.vstack([v for _, v in buckets])
+        full = ~np.isnan(matrix).any(axis=0)
         values = np.full(n_steps, np.nan)
-        for i in range(n_steps):
+        if full.any():
+            values[full] = _quantiles(q[full], np.array(bounds), matrix[:, full])
+        for i in np.flatnonzero(~full & ~np.isnan(matrix).all(axis=0)).tolist():
+            # some buckets missing at this step: the scalar path over those present
             column = matrix[:, i]
             present = ~np.isnan(column)
-            if present.sum() == 0:
-                continue
             values[i] = _bucket_quantile(
                 float(q[i]),
                 [b for b, p in zip(bounds, present, strict=True) if p],

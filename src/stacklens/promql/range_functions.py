@@ -20,21 +20,40 @@ import numpy.typing as npt
 
 from stacklens.promql.model import Series
 
-__all__ = ["RANGE_FUNCTIONS", "evaluate_range_function"]
+__all__ = ["RANGE_FUNCTIONS", "Windows", "evaluate_range_function"]
 
 Floats = npt.NDArray[np.float64]
 Ints = npt.NDArray[np.int64]
 NAN: Final = float("nan")
 
 
-def _windows(s: Series, steps: Ints, range_ms: int) -> tuple[Ints, Ints]:
-    lo = np.searchsorted(s.ts, steps - range_ms, side="left")
-    hi = np.searchsorted(s.ts, steps, side="right")
-    return lo.astype(np.int64), hi.astype(np.int64)
+class Windows:
+    """Each step's window as sample indices ``[lo, hi)`` of a series; series sharing
+    one time axis (the hub's grid) share the search."""
+
+    def __init__(self, steps: Ints, range_ms: int) -> None:
+        self.steps = steps
+        self.range_ms = range_ms
+        self._seen: dict[tuple[int, int], tuple[Ints, Ints]] = {}
+
+    def __call__(self, s: Series) -> tuple[Ints, Ints]:
+        key = (int(s.ts.ctypes.data), len(s.ts))
+        found = self._seen.get(key)
+        if found is None:
+            lo = np.searchsorted(s.ts, self.steps - self.range_ms, side="left")
+            hi = np.searchsorted(s.ts, self.steps, side="right")
+            found = (lo.astype(np.int64), hi.astype(np.int64))
+            self._seen[key] = found
+        return found
 
 
-def _extrapolated(s: Series, steps: Ints, range_ms: int, *, counter: bool, rate: bool) -> Floats:
-    lo, hi = _windows(s, steps, range_ms)
+def _windows(s: Series, w: Windows) -> tuple[Ints, Ints]:
+    return w(s)
+
+
+def _extrapolated(s: Series, w: Windows, *, counter: bool, rate: bool) -> Floats:
+    steps, range_ms = w.steps, w.range_ms
+    lo, hi = _windows(s, w)
     n = hi - lo
     out = np.full(len(steps), NAN)
     ok = n >= 2
@@ -71,8 +90,9 @@ def _extrapolated(s: Series, steps: Ints, range_ms: int, *, counter: bool, rate:
     return out
 
 
-def _instant(s: Series, steps: Ints, range_ms: int, *, rate: bool) -> Floats:
-    lo, hi = _windows(s, steps, range_ms)
+def _instant(s: Series, w: Windows, *, rate: bool) -> Floats:
+    steps = w.steps
+    lo, hi = _windows(s, w)
     out = np.full(len(steps), NAN)
     ok = (hi - lo) >= 2
     if not ok.any():
@@ -87,9 +107,9 @@ def _instant(s: Series, steps: Ints, range_ms: int, *, rate: bool) -> Floats:
     return out
 
 
-def _cumulative(op: str) -> Callable[[Series, Ints, int], Floats]:
-    def run(s: Series, steps: Ints, range_ms: int) -> Floats:
-        lo, hi = _windows(s, steps, range_ms)
+def _cumulative(op: str) -> Callable[[Series, Windows], Floats]:
+    def run(s: Series, w: Windows) -> Floats:
+        lo, hi = _windows(s, w)
         n = (hi - lo).astype(np.float64)
         sums = np.concatenate([[0.0], np.cumsum(s.values)])
         total = sums[hi] - sums[lo]
@@ -100,9 +120,10 @@ def _cumulative(op: str) -> Callable[[Series, Ints, int], Floats]:
     return run
 
 
-def _per_window(reduce: Callable[[Floats], float]) -> Callable[[Series, Ints, int], Floats]:
-    def run(s: Series, steps: Ints, range_ms: int) -> Floats:
-        lo, hi = _windows(s, steps, range_ms)
+def _per_window(reduce: Callable[[Floats], float]) -> Callable[[Series, Windows], Floats]:
+    def run(s: Series, w: Windows) -> Floats:
+        steps = w.steps
+        lo, hi = _windows(s, w)
         out = np.full(len(steps), NAN)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
@@ -114,22 +135,23 @@ def _per_window(reduce: Callable[[Floats], float]) -> Callable[[Series, Ints, in
     return run
 
 
-def _last(s: Series, steps: Ints, range_ms: int) -> Floats:
-    lo, hi = _windows(s, steps, range_ms)
+def _last(s: Series, w: Windows) -> Floats:
+    steps = w.steps
+    lo, hi = _windows(s, w)
     out = np.full(len(steps), NAN)
     ok = hi > lo
     out[ok] = s.values[hi[ok] - 1]
     return out
 
 
-def _present(s: Series, steps: Ints, range_ms: int) -> Floats:
-    lo, hi = _windows(s, steps, range_ms)
+def _present(s: Series, w: Windows) -> Floats:
+    lo, hi = _windows(s, w)
     return np.where(hi > lo, 1.0, NAN)
 
 
-def _counting(kind: str) -> Callable[[Series, Ints, int], Floats]:
-    def run(s: Series, steps: Ints, range_ms: int) -> Floats:
-        lo, hi = _windows(s, steps, range_ms)
+def _counting(kind: str) -> Callable[[Series, Windows], Floats]:
+    def run(s: Series, w: Windows) -> Floats:
+        lo, hi = _windows(s, w)
         v = s.values
         hit = v[1:] < v[:-1] if kind == "resets" else v[1:] != v[:-1]
         cumulative = np.concatenate([[0.0], np.cumsum(hit.astype(np.float64))])
@@ -139,14 +161,14 @@ def _counting(kind: str) -> Callable[[Series, Ints, int], Floats]:
     return run
 
 
-RangeFunction = Callable[[Series, Ints, int], Floats]
+RangeFunction = Callable[[Series, Windows], Floats]
 
 RANGE_FUNCTIONS: Final[dict[str, RangeFunction]] = {
-    "rate": lambda s, t, r: _extrapolated(s, t, r, counter=True, rate=True),
-    "increase": lambda s, t, r: _extrapolated(s, t, r, counter=True, rate=False),
-    "delta": lambda s, t, r: _extrapolated(s, t, r, counter=False, rate=False),
-    "irate": lambda s, t, r: _instant(s, t, r, rate=True),
-    "idelta": lambda s, t, r: _instant(s, t, r, rate=False),
+    "rate": lambda s, w: _extrapolated(s, w, counter=True, rate=True),
+    "increase": lambda s, w: _extrapolated(s, w, counter=True, rate=False),
+    "delta": lambda s, w: _extrapolated(s, w, counter=False, rate=False),
+    "irate": lambda s, w: _instant(s, w, rate=True),
+    "idelta": lambda s, w: _instant(s, w, rate=False),
     "sum_over_time": _cumulative("sum"),
     "count_over_time": _cumulative("count"),
     "avg_over_time": _cumulative("avg"),
@@ -162,4 +184,4 @@ RANGE_FUNCTIONS: Final[dict[str, RangeFunction]] = {
 
 
 def evaluate_range_function(name: str, s: Series, steps: Ints, range_ms: int) -> Floats:
-    return RANGE_FUNCTIONS[name](s, steps, range_ms)
+    return RANGE_FUNCTIONS[name](s, Windows(steps, range_ms))
