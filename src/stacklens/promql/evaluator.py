@@ -43,7 +43,9 @@ _KEEP_NAME: Final = frozenset({"last_over_time"})
 
 def parse(query: str, limits: Limits) -> Any:
     if len(query) > limits.max_query_chars:
-        raise LimitError(f"the query is longer than {limits.max_query_chars} characters")
+        raise LimitError(
+            f"the query is longer than {limits.max_query_chars} characters (max_query_chars)"
+        )
     if not query.strip():
         raise PromQLError("empty query")
     try:
