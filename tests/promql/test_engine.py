@@ -307,3 +307,22 @@ def test_counter_history_survives_dropped_raw_days(factory: Any, tmp_path: Any) 
         assert one(engine, f"increase({ALPHA_IN}[5m])") == pytest.approx(600.0)
     finally:
         b.store.close()
+
+
+def test_stack_last_seen_and_up_history(engine: PromQLEngine) -> None:
+    seen = "stacklens_stack_last_seen_timestamp_seconds"
+    # the newest event before each sample: a3 (10:02:05) by 10:05, a1 by 10:01
+    assert instant(engine, seen) == {
+        L(__name__=seen, stack_name="alpha"): at(10, 2, 5) / 10**9,
+        L(__name__=seen, stack_name="beta"): at(10, 3, 20) / 10**9,
+    }
+    assert one(engine, f'{seen}{{stack_name="alpha"}}', ms(10, 1)) == at(10, 0, 5) / 10**9
+    # at 10:00:00 only the day before's call
+    assert one(engine, f'{seen}{{stack_name="alpha"}}', ms(10, 0)) == at(10, 0, day=-1) / 10**9
+    up = 'stacklens_stack_up{stack_name="alpha"}'
+    assert one(engine, up) == 1.0  # 10:02:05 is within 5 min of 10:05
+    assert one(engine, up, ms(10, 7, 30)) == 0.0  # not of 10:07:30
+    assert one(engine, up, ms(10, 0)) == 0.0  # a day old
+    assert set(instant(engine, "stacklens_stack_up", ms(10, 3))) == {
+        L(__name__="stacklens_stack_up", stack_name="alpha")
+    }  # beta's first sample is 10:03:30

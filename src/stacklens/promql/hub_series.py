@@ -12,8 +12,10 @@ scrape), the sample at ``g`` counting the events with ``ts < g``; a series start
 the first grid point after its first event and never ends (a counter does not
 disappear from ``/metrics``). Labels are ``/metrics``'s: ``stack_name`` and the
 family's own (no ``job``/``instance``: no scrape happened). Only the cumulative
-families are served; the gauges (active sessions, last seen, stack up) have no
-history here (a scraping Prometheus keeps theirs).
+families are served, and two gauges rebuilt likewise:
+``stacklens_stack_last_seen_timestamp_seconds`` (the newest event before each sample)
+and ``stacklens_stack_up`` (1 while that is within the heartbeat window, 5 min);
+``opencode_active_sessions`` has no history here (a scraping Prometheus keeps it).
 """
 
 from __future__ import annotations
@@ -25,8 +27,14 @@ from typing import Any, Final
 
 import numpy as np
 
-from stacklens.analytics.definitions import DURATION_BUCKETS
-from stacklens.promql.hub_sql import after_sql, increments_sql, series_sql, totals_sql
+from stacklens.analytics.definitions import DURATION_BUCKETS, HEARTBEAT_WINDOW_S
+from stacklens.promql.hub_sql import (
+    after_sql,
+    increments_sql,
+    newest_sql,
+    series_sql,
+    totals_sql,
+)
 from stacklens.promql.model import LimitError, Limits, Matcher, Series, matches_all
 from stacklens.store.base import Reader
 
@@ -73,6 +81,12 @@ FAMILIES: Final[dict[str, Family]] = {
     f"{_DURATION}_sum": Family(
         "duration_sum", ("model", "", ""), "LLM response duration.", "histogram"
     ),
+    "stacklens_stack_last_seen_timestamp_seconds": Family(
+        "last_seen", ("", "", ""), "Time of the stack's newest event.", "gauge"
+    ),
+    "stacklens_stack_up": Family(
+        "up", ("", "", ""), "1 when the stack sent an event within the heartbeat window.", "gauge"
+    ),
 }
 #: the ``le`` label values of the histogram, in bound order (as /metrics prints them)
 _LE: Final = [*(repr(float(b)) for b in DURATION_BUCKETS), "+Inf"]
@@ -99,17 +113,23 @@ class HubSeriesSource:
     bounds the grid (no sample after now)."""
 
     def __init__(
-        self, reader: Reader, clock: Callable[[], int], *, resolution_ms: int = 15_000
+        self,
+        reader: Reader,
+        clock: Callable[[], int],
+        *,
+        resolution_ms: int = 15_000,
+        heartbeat_window_s: int = HEARTBEAT_WINDOW_S,
     ) -> None:
         self._reader = reader
         self._clock = clock
         self.resolution_ms = resolution_ms
+        self.heartbeat_window_s = heartbeat_window_s
 
     def names(self, stacks: tuple[str, ...] | None) -> list[str]:
         return sorted(FAMILIES)
 
     def metadata(self) -> dict[str, tuple[str, str, str]]:
-        out = {n: (f.kind, f.help, "") for n, f in FAMILIES.items() if f.kind == "counter"}
+        out = {n: (f.kind, f.help, "") for n, f in FAMILIES.items() if f.kind != "histogram"}
         out[_DURATION] = ("histogram", FAMILIES[f"{_DURATION}_sum"].help, "seconds")
         return out
 
@@ -121,6 +141,11 @@ class HubSeriesSource:
         found: dict[tuple[tuple[str, str], ...], dict[str, str]] = {}
         for name, family in FAMILIES.items():
             if name not in wanted:
+                continue
+            if family.kind == "gauge":
+                for stack in sorted({str(r[0]) for r in rows}):
+                    labels = {"__name__": name, "stack_name": stack}
+                    found[tuple(sorted(labels.items()))] = labels
                 continue
             for row in rows:
                 if row[1] == family.source:
@@ -168,6 +193,8 @@ class HubSeriesSource:
         limits: Limits,
     ) -> list[Series]:
         d, family, res = self._reader.dialect, FAMILIES[name], self.resolution_ms
+        if family.kind == "gauge":
+            return self._last_seen(name, stacks, matchers, grid, limits)
         cap = limits.max_rows + 1
         totals = self._fetch(totals_sql(d, [family.source], stacks, cap), limits)
         wanted: dict[Key, float] = {}
@@ -246,6 +273,43 @@ class HubSeriesSource:
                 labels = {"__name__": name, "stack_name": stack, "model": model, "le": le}
                 if matches_all(matchers, labels):
                     out.append(Series(labels, grid[start:], running[start:], counter=True))
+        _check_series(out, limits)
+        return out
+
+    def _last_seen(
+        self,
+        name: str,
+        stacks: tuple[str, ...] | None,
+        matchers: Sequence[Matcher],
+        grid: np.ndarray[Any, Any],
+        limits: Limits,
+    ) -> list[Series]:
+        """A stack's newest event time at each grid point (the events before it), and
+        ``up``: 1 while that is within the heartbeat window."""
+        d, res = self._reader.dialect, self.resolution_ms
+        since_ns = (int(grid[0]) - res) * _MS
+        until_ns = int(grid[-1]) * _MS
+        before = dict(self._fetch(newest_sql(d, stacks, None, since_ns, None), limits))
+        rows = self._fetch(newest_sql(d, stacks, since_ns, until_ns, res * _MS), limits)
+        n = len(grid)
+        newest: dict[str, np.ndarray[Any, Any]] = {}
+        for stack, last in before.items():
+            newest[str(stack)] = np.full(n, int(last) / 1e9)
+        for stack, bucket, last in rows:
+            k = (int(bucket) // _MS + res - int(grid[0])) // res
+            arr = newest.setdefault(str(stack), np.full(n, np.nan))
+            if 0 <= k < n:
+                arr[k] = max(float(np.nan_to_num(arr[k], nan=0.0)), int(last) / 1e9)
+        out: list[Series] = []
+        for stack, arr in newest.items():
+            filled = np.fmax.accumulate(arr)  # a newest time carries forward
+            present = ~np.isnan(filled)
+            if name == "stacklens_stack_up":
+                age_ok = filled >= grid / 1000.0 - self.heartbeat_window_s
+                filled = np.where(age_ok, 1.0, 0.0)
+            labels = {"__name__": name, "stack_name": stack}
+            if present.any() and matches_all(matchers, labels):
+                out.append(Series(labels, grid[present], filled[present]))
         _check_series(out, limits)
         return out
 

@@ -104,3 +104,34 @@ def after_sql(
         f"LIMIT {p('limit', limit, 'int')}",
         p.values,
     )
+
+
+def newest_sql(
+    d: Dialect,
+    stacks: tuple[str, ...] | None,
+    since_ns: int | None,
+    until_ns: int,
+    resolution_ns: int | None,
+) -> Statement:
+    """Each stack's newest event time (ns) before ``until_ns`` — per ``resolution_ns``
+    bucket from ``since_ns`` on, or overall (``resolution_ns=None``): the history of
+    ``stacklens_stack_last_seen_timestamp_seconds``."""
+    p = Params(d)
+    source = p.raw_source("events", since_ns, until_ns)
+    where = [f"ts < {d.ts_from_ns(p('until', until_ns, 'ts_ns'))}"]
+    if since_ns is not None:
+        where.append(f"ts >= {d.ts_from_ns(p('since', since_ns, 'ts_ns'))}")
+    where += _stacks(d, p, "stack_name", stacks)
+    newest = d.ts_to_ns("max(ts)")
+    if resolution_ns is None:
+        return (
+            f"SELECT stack_name, {newest} FROM {source} WHERE {' AND '.join(where)} "
+            "GROUP BY stack_name",
+            p.values,
+        )
+    bucket = d.bucket_ns("ts", p("resolution", resolution_ns, "int"))
+    return (
+        f"SELECT stack_name, {bucket} AS bucket, {newest} FROM {source} "
+        f"WHERE {' AND '.join(where)} GROUP BY stack_name, bucket ORDER BY bucket",
+        p.values,
+    )
