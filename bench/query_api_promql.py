@@ -35,6 +35,7 @@ RULES = [
     ),
     ("cost increase 1 h > 10", "increase(stacklens_cost_usd_total[1h]) > 10"),
     ("tokens increase 1 h", "sum by (stack_name) (increase(opencode_tokens_total[1h]))"),
+    ("stack down (up == 0)", "stacklens_stack_up == 0"),
 ]
 
 

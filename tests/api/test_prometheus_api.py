@@ -243,3 +243,9 @@ def test_fuzzed_parameters_never_5xx(
         assert body["status"] == ("success" if response.status_code == 200 else "error")
         if response.status_code == 422:
             assert "max_" in body["error"] or "limit" in body["error"]
+    # the same text as a series selector of the metadata routes
+    for path in ("series", "labels", "label/stack_name/values"):
+        metadata = {"match[]": query, "start": start, "end": end}
+        response = grafana.get(f"{API}/{path}", params=metadata)
+        assert response.status_code in (200, 400, 422), (path, metadata, response.text[:300])
+        assert response.json()["status"] in ("success", "error")
