@@ -295,11 +295,16 @@ class HubSeriesSource:
         newest: dict[str, np.ndarray[Any, Any]] = {}
         for stack, last in before.items():
             newest[str(stack)] = np.full(n, int(last) / 1e9)
+        by_stack: dict[str, list[tuple[int, float]]] = defaultdict(list)
         for stack, bucket, last in rows:
-            k = (int(bucket) // _MS + res - int(grid[0])) // res
-            arr = newest.setdefault(str(stack), np.full(n, np.nan))
-            if 0 <= k < n:
-                arr[k] = max(float(np.nan_to_num(arr[k], nan=0.0)), int(last) / 1e9)
+            by_stack[str(stack)].append((int(bucket) // _MS, int(last) / 1e9))
+        for stack, found in by_stack.items():
+            if stack not in newest:
+                newest[stack] = np.full(n, np.nan)
+            k = (np.array([b for b, _ in found], dtype=np.int64) + res - int(grid[0])) // res
+            values = np.array([v for _, v in found])
+            inside = (k >= 0) & (k < n)
+            np.fmax.at(newest[stack], k[inside], values[inside])
         out: list[Series] = []
         for stack, arr in newest.items():
             filled = np.fmax.accumulate(arr)  # a newest time carries forward
