@@ -177,19 +177,22 @@ def _matches(pairs: list[tuple[str, str]]) -> list[str]:
     return [v for k, v in pairs if k == "match[]"]
 
 
-@router.api_route("/query", methods=["GET", "POST"])
+@router.get("/query", operation_id="prometheus_query_get")
+@router.post("/query", operation_id="prometheus_query_post")
 async def query(request: Request) -> JSONResponse:
     """An instant query (``query``, ``time`` float seconds or RFC 3339)."""
     return await _answer(request, _instant)
 
 
-@router.api_route("/query_range", methods=["GET", "POST"])
+@router.get("/query_range", operation_id="prometheus_query_range_get")
+@router.post("/query_range", operation_id="prometheus_query_range_post")
 async def query_range(request: Request) -> JSONResponse:
     """A range query (``query``, ``start``, ``end``, ``step`` seconds or duration)."""
     return await _answer(request, _range)
 
 
-@router.api_route("/series", methods=["GET", "POST"])
+@router.get("/series", operation_id="prometheus_series_get")
+@router.post("/series", operation_id="prometheus_series_post")
 async def series(request: Request) -> JSONResponse:
     def work(engine: PromQLEngine, pairs: list[tuple[str, str]], stacks: Any, now: int) -> Any:
         match = _matches(pairs)
@@ -200,7 +203,8 @@ async def series(request: Request) -> JSONResponse:
     return await _answer(request, work)
 
 
-@router.api_route("/labels", methods=["GET", "POST"])
+@router.get("/labels", operation_id="prometheus_labels_get")
+@router.post("/labels", operation_id="prometheus_labels_post")
 async def labels(request: Request) -> JSONResponse:
     def work(engine: PromQLEngine, pairs: list[tuple[str, str]], stacks: Any, now: int) -> Any:
         return engine.label_names(_matches(pairs), *_window(pairs, now), stacks)
@@ -231,7 +235,8 @@ async def metadata(request: Request) -> JSONResponse:
     return await _answer(request, work)
 
 
-@router.api_route("/query_exemplars", methods=["GET", "POST"])
+@router.get("/query_exemplars", operation_id="prometheus_query_exemplars_get")
+@router.post("/query_exemplars", operation_id="prometheus_query_exemplars_post")
 async def query_exemplars(request: Request) -> JSONResponse:
     """No exemplars are stored: always an empty list (Grafana asks for them)."""
     return await _answer(request, lambda *_: [])
