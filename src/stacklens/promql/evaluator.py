@@ -108,6 +108,8 @@ class Evaluator:
             raise LimitError(
                 f"the query spans more than {self.limits.max_range_s // 86400} days (max_range_s)"
             )
+        # nothing is stored before 1970: a window reaching back past it starts there
+        start, end = max(start, 0), max(end, 0)
         others = [m for m in matchers if m.name != "__name__"]
         found: list[Series] = []
         for source in self.sources:

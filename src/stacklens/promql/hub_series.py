@@ -210,7 +210,7 @@ class HubSeriesSource:
             raise LimitError(
                 f"the query loads more than {limits.max_samples} samples (max_samples)"
             )
-        since_ns = (int(grid[0]) - res) * _MS
+        since_ns = max(0, (int(grid[0]) - res) * _MS)
         until_ns = int(grid[-1]) * _MS
         increments = self._fetch(
             increments_sql(d, [family.source], stacks, since_ns, until_ns, res * _MS, cap),
@@ -287,7 +287,7 @@ class HubSeriesSource:
         """A stack's newest event time at each grid point (the events before it), and
         ``up``: 1 while that is within the heartbeat window."""
         d, res = self._reader.dialect, self.resolution_ms
-        since_ns = (int(grid[0]) - res) * _MS
+        since_ns = max(0, (int(grid[0]) - res) * _MS)
         until_ns = int(grid[-1]) * _MS
         before = dict(self._fetch(newest_sql(d, stacks, None, since_ns, None), limits))
         rows = self._fetch(newest_sql(d, stacks, since_ns, until_ns, res * _MS), limits)
