@@ -10,7 +10,12 @@
    hub's rollup hooks), in microseconds per event. ``bench/load_statements.py`` splits
    the load by statement.
 
-Run: ``.venv/bin/python bench/ingest.py [--seconds 20] [--concurrency 8]``
+``--store duckdb,chdb`` runs the end-to-end phases and the load stage on each store in
+one run: DuckDB (the embedded default) and ClickHouse through chDB
+(``STACKLENS_STORE_URL=chdb:///...``: the ClickHouse adapter's production client code,
+with no network between hub and store).
+
+Run: ``.venv/bin/python bench/ingest.py [--seconds 20] [--concurrency 8] [--store duckdb,chdb]``
 """
 
 from __future__ import annotations
@@ -43,9 +48,12 @@ from stacklens.testing import HubProcess
 from stacklens.testing.loadgen import make_batches
 
 
-def end_to_end(seconds: float, concurrency: int, rate: float = 0.0) -> dict[str, Any]:
+def end_to_end(
+    seconds: float, concurrency: int, rate: float = 0.0, store: str = "duckdb"
+) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
-        hub = HubProcess(Path(tmp) / "data").start()
+        env = {"STACKLENS_STORE_URL": f"chdb://{tmp}/chdb"} if store == "chdb" else None
+        hub = HubProcess(Path(tmp) / "data", env=env).start()
         try:
             probes: list[float] = []
             stop = threading.Event()
@@ -132,8 +140,26 @@ def _rss_mb(pid: int) -> float:
     return 0.0
 
 
-def stages(batches: int = 20) -> dict[str, float]:
-    """Microseconds per event in each stage of the ingest path."""
+def _open_store(name: str, directory: Path) -> Any:
+    """The store as the hub configures it: its rollup tables and the hooks that keep
+    them inside each load."""
+    if name == "duckdb":
+        return DuckDBStore(
+            directory / "events.duckdb",
+            extra_ddl=ddl_statements(),
+            load_hooks={"events": load_statements()},
+        )
+    from stacklens.store.urls import StoreOptions, open_store
+
+    def rollups(dialect: Any) -> tuple[list[str], dict[str, list[str]]]:
+        return ddl_statements(dialect), {"events": load_statements(dialect)}
+
+    return open_store(f"chdb://{directory / 'chdb'}", StoreOptions(data_dir=directory), rollups)
+
+
+def stages(batches: int = 20, stores: tuple[str, ...] = ("duckdb",)) -> dict[str, float]:
+    """Microseconds per event in each stage of the ingest path (the load stage once
+    per store, the same spooled batches each time)."""
     rng = random.Random(7)
     pool = make_batches(rng, "stage", batches, 1000)
     bodies = [body for _, body in pool]
@@ -164,29 +190,28 @@ def stages(batches: int = 20) -> dict[str, float]:
     timings["row_encode"] = time.perf_counter() - t
 
     with tempfile.TemporaryDirectory() as tmp:
-        spool = Spool(Path(tmp) / "spool")
-        spool.open()
         payloads = [b"\n".join(lines[i : i + 1000]) + b"\n" for i in range(0, len(lines), 1000)]
+        for number, name in enumerate(stores):
+            # Each store loads its own copy of the same spooled batches (a load
+            # consumes its segments); the spool is timed on the first copy.
+            spool = Spool(Path(tmp) / f"spool-{name}")
+            spool.open()
 
-        async def write_all() -> None:
-            await asyncio.gather(*(spool.append(p, 1000) for p in payloads))
+            async def write_all(spool: Spool = spool) -> None:
+                await asyncio.gather(*(spool.append(p, 1000) for p in payloads))
 
-        t = time.perf_counter()
-        asyncio.run(write_all())
-        timings["spool_fsync"] = time.perf_counter() - t
-        # The store as the hub configures it: its rollup tables and the hooks that keep
-        # them inside the load transaction.
-        store = DuckDBStore(
-            Path(tmp) / "events.duckdb",
-            extra_ddl=ddl_statements(),
-            load_hooks={"events": load_statements()},
-        )
-        loader = Loader(spool, store)
-        t = time.perf_counter()
-        loader.run_once()
-        timings["load_duckdb"] = time.perf_counter() - t
-        spool.close()
-        store.close()
+            t = time.perf_counter()
+            asyncio.run(write_all())
+            if number == 0:
+                timings["spool_fsync"] = time.perf_counter() - t
+            store = _open_store(name, Path(tmp) / name)
+            loader = Loader(spool, store)
+            t = time.perf_counter()
+            loader.run_once()
+            timings[f"load_{name}"] = time.perf_counter() - t
+            assert store.count_events() == events, (name, store.count_events())
+            spool.close()
+            store.close()
     return {name: round(seconds / events * 1e6, 2) for name, seconds in timings.items()}
 
 
@@ -199,14 +224,18 @@ def main() -> None:
     parser.add_argument(
         "--rate", type=float, default=0.0, help="steady-rate phase (default: half the max)"
     )
+    parser.add_argument("--store", default="duckdb", help="comma-separated: duckdb, chdb")
     args = parser.parse_args()
+    stores = tuple(name.strip() for name in args.store.split(",") if name.strip())
+    if set(stores) - {"duckdb", "chdb"}:
+        parser.error("--store: choose from duckdb, chdb")
     print(
         f"machine: {platform.node()} {platform.machine()} cpus={os.cpu_count()} "
         f"python={platform.python_version()}"
     )
     print(f"date: {time.strftime('%Y-%m-%d %H:%M:%S %Z')}")
-    per_stage = stages()
-    total = sum(v for k, v in per_stage.items() if k != "load_duckdb")
+    per_stage = stages(stores=stores)
+    total = sum(v for k, v in per_stage.items() if not k.startswith("load_"))
     print("\nper-stage cost (µs/event, in-process, one core):")
     for name, micros in per_stage.items():
         print(f"  {name:<12} {micros:>8.2f}")
@@ -214,15 +243,19 @@ def main() -> None:
         f"  request path total {total:.2f} µs/event"
         f" -> ceiling {1e6 / total:,.0f} events/s on one core"
     )
-    summary = end_to_end(args.seconds, args.concurrency)
-    print("\nend to end, as fast as possible (real server, fsync on, separate load generator):")
-    for key, value in summary.items():
-        print(f"  {key:<20} {value}")
-    rate = args.rate or round(summary["events_per_s"] * 0.5, -3)
-    steady = end_to_end(args.seconds, args.concurrency, rate=rate)
-    print(f"\nend to end at a steady {rate:,.0f} events/s (about half the maximum):")
-    for key, value in steady.items():
-        print(f"  {key:<20} {value}")
+    for store in stores:
+        summary = end_to_end(args.seconds, args.concurrency, store=store)
+        print(
+            f"\n[{store}] end to end, as fast as possible (real server, fsync on, "
+            "separate load generator):"
+        )
+        for key, value in summary.items():
+            print(f"  {key:<20} {value}")
+        rate = args.rate or round(summary["events_per_s"] * 0.5, -3)
+        steady = end_to_end(args.seconds, args.concurrency, rate=rate, store=store)
+        print(f"\n[{store}] end to end at a steady {rate:,.0f} events/s (about half the maximum):")
+        for key, value in steady.items():
+            print(f"  {key:<20} {value}")
 
 
 if __name__ == "__main__":

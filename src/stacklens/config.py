@@ -45,6 +45,10 @@ class HubConfig(msgspec.Struct, frozen=True, kw_only=True):
     duckdb_threads: int = 2
     #: WAL size that triggers a DuckDB checkpoint (larger: cheaper loads, longer replay).
     duckdb_checkpoint_threshold: str = "256MB"
+    #: The event store: ``duckdb:///path`` (default: ``events.duckdb`` in the data
+    #: dir), ``clickhouse://user:password@host:8123/database`` (a ClickHouse server
+    #: over HTTP) or ``chdb:///path`` (ClickHouse embedded; the clickhouse extra).
+    store_url: str | None = None
     #: SQLAlchemy URL of the metadata database; default: SQLite in the data dir.
     metadata_url: str | None = None
     #: A retried event_id is recognised as a duplicate when its first copy was received

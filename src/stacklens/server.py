@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
+import sqlalchemy as sa
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
@@ -86,7 +87,9 @@ from stacklens.retention.policy_file import (
     split_policy_document,
 )
 from stacklens.retention.status import RetentionView
-from stacklens.store.duckdb import DuckDBStore
+from stacklens.store.base import Store
+from stacklens.store.dialect import Dialect
+from stacklens.store.urls import StoreOptions, open_store
 from stacklens.web.install import install_console
 
 __all__ = ["Hub", "create_app", "load_privacy_policies", "load_secret_key"]
@@ -120,6 +123,10 @@ def load_privacy_policies(path: Path | None) -> tuple[PrivacyPolicy, dict[str, P
     return default, stacks
 
 
+def _rollups(d: Dialect) -> tuple[list[str], dict[str, list[str]]]:
+    return ddl_statements(d), {"events": load_statements(d)}
+
+
 class Hub:
     """Every part of a running hub, started and stopped together."""
 
@@ -130,7 +137,10 @@ class Hub:
         clock: Clock = system_clock_ns,
         new_id: IdFactory = new_ulid,
         registry: CollectorRegistry | None = None,
+        store: Store | None = None,
     ) -> None:
+        """``store``: an event store already opened (a test's, wrapped to fail on cue);
+        ``None`` opens the one ``config.store_url`` names."""
         self.config = config
         self.clock = clock
         # First: a retention setting that cannot be used stops the hub before it
@@ -143,14 +153,21 @@ class Hub:
         self.metadata = MetadataDB.open(config.metadata_url, data_dir)
         self.keyring = KeyRing(self.metadata, clock=clock, new_id=new_id)
         self.stacks = StackRegistry(self.metadata, clock=clock)
-        self.store = DuckDBStore(
-            data_dir / "events.duckdb",
-            memory_limit=config.duckdb_memory_limit,
-            threads=config.duckdb_threads,
-            checkpoint_threshold=config.duckdb_checkpoint_threshold,
-            extra_ddl=ddl_statements(),
-            load_hooks={"events": load_statements()},
-            dedup_window_ns=int(config.dedup_window_s * 1e9),
+        # STACKLENS_STORE_URL: DuckDB in the data dir by default, or ClickHouse
+        # (StoreUnavailableError: one line naming the URL, password masked).
+        raw_days = -(-self.retention_policy.longest("events") // (86400 * 10**9)) + 1
+        self.store: Store = store or open_store(
+            config.store_url,
+            StoreOptions(
+                data_dir=data_dir,
+                duckdb_memory_limit=config.duckdb_memory_limit,
+                duckdb_threads=config.duckdb_threads,
+                duckdb_checkpoint_threshold=config.duckdb_checkpoint_threshold,
+                dedup_window_ns=int(config.dedup_window_s * 1e9),
+                # A backstop behind the retention job's day drops, a day later.
+                ttl_days={"events": raw_days, "metric_points": raw_days},
+            ),
+            _rollups,
         )
         self.spool = Spool(
             data_dir / "spool" / "events",
@@ -402,6 +419,18 @@ def create_app(hub: Hub) -> FastAPI:
             {"error": exc.detail},
             status_code=exc.status_code,
             headers=getattr(exc, "headers", None),
+        )
+
+    @app.exception_handler(sa.exc.OperationalError)
+    @app.exception_handler(sa.exc.InterfaceError)
+    async def metadata_unavailable(_: Request, exc: Exception) -> JSONResponse:
+        # The metadata database is the only SQLAlchemy engine: it went away (PostgreSQL
+        # restarting, a failover). Not the caller's fault and not a bug: retry later.
+        del exc  # its text may hold the server's address; /health names the part
+        return JSONResponse(
+            {"error": "the metadata database is unavailable; retry later"},
+            status_code=503,
+            headers={"Retry-After": "5"},
         )
 
     @app.exception_handler(OutsideRetentionError)

@@ -13,13 +13,27 @@ import msgspec
 import pytest
 
 from stacklens.testing import HubProcess
+from stacklens.testing.chdb_inspect import stored_copies
+
+
+def _stored(store: str, data_dir: Path, chdb: Path) -> dict[str, int]:
+    """event_id → copies stored (as stored: a duplicate counts even unmerged)."""
+    if store == "chdb":
+        return stored_copies(chdb)
+    con = duckdb.connect(str(data_dir / "events.duckdb"), read_only=True)
+    found = dict(con.execute("SELECT event_id, count(*) FROM events GROUP BY event_id").fetchall())
+    con.close()
+    return found
 
 
 @pytest.mark.slow
-def test_sigkill_under_load_loses_and_duplicates_nothing(tmp_path: Path) -> None:
+@pytest.mark.parametrize("store", ["duckdb", "chdb"])
+def test_sigkill_under_load_loses_and_duplicates_nothing(tmp_path: Path, store: str) -> None:
     data_dir = tmp_path / "data"
     acked_file = tmp_path / "acked.txt"
-    hub = HubProcess(data_dir).start()
+    chdb = tmp_path / "chdb"
+    env = {"STACKLENS_STORE_URL": f"chdb://{chdb}"} if store == "chdb" else {}
+    hub = HubProcess(data_dir, env=env).start()
     generator = subprocess.Popen(
         [
             sys.executable,
@@ -63,8 +77,7 @@ def test_sigkill_under_load_loses_and_duplicates_nothing(tmp_path: Path) -> None
 
     acked = acked_file.read_text().split()
     assert len(acked) == summary["acked_events"]
-    con = duckdb.connect(str(data_dir / "events.duckdb"), read_only=True)
-    counts = dict(con.execute("SELECT event_id, count(*) FROM events GROUP BY event_id").fetchall())
+    counts = _stored(store, data_dir, chdb)
     missing = [i for i in acked if i not in counts]
     duplicated = {i: c for i, c in counts.items() if c > 1}
     assert kills == 3

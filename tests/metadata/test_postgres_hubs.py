@@ -186,3 +186,19 @@ def test_backup_cli_on_a_postgresql_metadata_hub_says_one_line(
     (line,) = result.stderr.strip().splitlines()
     assert "answered 409" in line and "pg_dump" in line
     assert "{" not in line  # the reason, not the JSON body
+
+
+def test_requests_answer_503_while_postgresql_is_down(tmp_path: Path) -> None:
+    # A server of its own: this test stops it under a running hub.
+    with PostgresServer() as server:
+        url = server.url(server.create_database("down"))
+        with in_process_hub(tmp_path / "data", metadata_url=url) as (_, client):
+            assert client.get("/api/v1/silences").status_code == 200
+            server.stop()
+            answer = client.get("/api/v1/silences")
+            assert answer.status_code == 503
+            assert answer.headers["Retry-After"] == "5"
+            assert "metadata database is unavailable" in answer.json()["error"]
+            health = client.get("/health")
+            assert health.status_code == 503 and health.json()["failing"] == ["metadata"]
+            assert server.password not in health.text

@@ -123,10 +123,13 @@ class PostgresAdvisoryLock:
     def release(self) -> None:
         con, self._con = self._con, None
         if con is not None:
-            # Closing the session releases the lock; an explicit unlock first makes a
-            # graceful hand-over immediate even if the close lingers.
+            # Closing the session releases the lock, but the server ends the backend a
+            # moment after the client hangs up; an explicit unlock first makes a graceful
+            # hand-over immediate. ``unlock_all``: a session-level lock taken n times
+            # (a holder's re-entrant try_acquire) needs n unlocks, and this session
+            # holds nothing else.
             with contextlib.suppress(sa.exc.SQLAlchemyError):
-                con.execute(sa.text("SELECT pg_advisory_unlock(:key)"), {"key": self.key})
+                con.execute(sa.text("SELECT pg_advisory_unlock_all()"))
             with contextlib.suppress(sa.exc.SQLAlchemyError):
                 con.close()
 

@@ -113,9 +113,12 @@ def cost_by(d: Dialect, f: Filters, dim: str, *, limit: int = 1000) -> Query:
     p = Params(d)
     key = d.date_to_text("day") if dim == "day" else f"nullif({dim}, '')"
     order = "1" if dim == "day" else "cost_usd DESC, calls DESC, 1"
+    # Ordered outside the aggregate: an ORDER BY naming an output alias that is also
+    # a column (cost_usd) means the alias in SQL, the column on some backends.
     sql = (
-        f"SELECT {key} AS {dim}, {_sums()} FROM {BILLING_SOURCE} WHERE {_where(d, p, f)} "
-        f"GROUP BY 1 ORDER BY {order} LIMIT {p('limit', int(limit), 'int')}"
+        f"SELECT * FROM (SELECT {key} AS {dim}, {_sums()} FROM {BILLING_SOURCE} "
+        f"WHERE {_where(d, p, f)} GROUP BY 1) AS by_dim "
+        f"ORDER BY {order} LIMIT {p('limit', int(limit), 'int')}"
     )
     return sql, p.values
 
@@ -130,10 +133,11 @@ def unpriced(d: Dialect, f: Filters) -> Query:
     """Models seen with tokens but no known price: rows (provider, model, calls)."""
     p = Params(d)
     sql = (
-        "SELECT nullif(provider, '') AS provider, model, sum(unpriced) AS events, "
+        "SELECT * FROM (SELECT nullif(provider, '') AS provider, model, "
+        "sum(unpriced) AS events, "
         f"{d.date_to_text(d.agg_if('max', 'day', 'unpriced > 0'))} AS last_day "
         f"FROM {BILLING_SOURCE} WHERE {_where(d, p, f)} GROUP BY 1, 2 "
-        "HAVING sum(unpriced) > 0 ORDER BY events DESC, 2"
+        "HAVING sum(unpriced) > 0) AS models ORDER BY events DESC, 2"
     )
     return sql, p.values
 

@@ -220,10 +220,12 @@ def breakdown(
     if order not in measures:
         raise ValueError("order_by must be one of the measures")
     cond = where(d, p, f, source, event_types)
+    # Ordered outside the aggregate: ``ORDER BY events`` must name the output, not
+    # the rollup's column of the same name (which some backends prefer).
     sql = (
-        f"SELECT {_dim(source, dim)} AS {dim}, {_select(d, source, measures)} "
-        f"FROM {_from(p, f, source)} WHERE {cond} GROUP BY 1 ORDER BY {order} DESC, 1 "
-        f"LIMIT {p('limit', int(limit), 'int')}"
+        f"SELECT * FROM (SELECT {_dim(source, dim)} AS {dim}, {_select(d, source, measures)} "
+        f"FROM {_from(p, f, source)} WHERE {cond} GROUP BY 1) AS by_dim "
+        f"ORDER BY {order} DESC, 1 LIMIT {p('limit', int(limit), 'int')}"
     )
     return sql, p.values
 

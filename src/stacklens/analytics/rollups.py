@@ -231,7 +231,11 @@ CAPPED_DIMS: Final = ("model", "agent", "tool", "role")
 def ddl_statements(d: Dialect = DUCKDB) -> list[str]:
     """``CREATE TABLE IF NOT EXISTS`` for every rollup table and the billing
     adjustments."""
-    return [d.create_table(t.name, t.columns, t.key) for t in (*ROLLUP_TABLES, BILLING_ADJUSTMENTS)]
+    return [
+        statement
+        for t in (*ROLLUP_TABLES, BILLING_ADJUSTMENTS)
+        for statement in d.create_rollup(t.name, t.columns, t.key, t.merges)
+    ]
 
 
 def _upsert(d: Dialect, table: Table, select: str) -> str:
@@ -337,10 +341,23 @@ def counter_contributions(
         for dim in CAPPED_DIMS
     )
     labelled = (
-        "SELECT s.stack_name, s.event_type, s.success, s.level, s.cost_usd, s.duration_ms, "
-        + ("s.ts, " if with_ts else "")
-        + ", ".join(f"s.{c}" for c in TOKEN_COLUMNS)
-        + ", s.provider, "
+        # Named explicitly: a joined column keeps its qualifier on some backends.
+        "SELECT "
+        + ", ".join(
+            f"s.{c} AS {c}"
+            for c in (
+                "stack_name",
+                "event_type",
+                "success",
+                "level",
+                "cost_usd",
+                "duration_ms",
+                *TOKEN_COLUMNS,
+                "provider",
+            )
+        )
+        + ", "
+        + ("s.ts AS ts, " if with_ts else "")
         + ", ".join(_label(dim) for dim in CAPPED_DIMS)
         # metric_labels shares only stack_name with staging: the rest is unambiguous.
         + f", {IS_ERROR} AS is_error, {IS_UNPRICED} AS is_unpriced FROM {source} s {joins}"

@@ -48,12 +48,14 @@ def latency(d: Dialect, f: Filters, *, by_model: bool = False) -> Query:
     cond = where(d, p, f, RAW, ("llm_call",))
     quantiles = ", ".join(f"{d.quantile('duration_ms', q)} AS {name}_ms" for name, q in QUANTILES)
     group = "model, " if by_model else ""
-    tail = " GROUP BY 1 ORDER BY count DESC, 1" if by_model else ""
+    tail = " GROUP BY 1" if by_model else ""
     sql = (
         f"SELECT {group}count(*) AS count, avg(duration_ms) AS mean_ms, {quantiles}, "
         f"max(duration_ms) AS max_ms FROM {p.raw_source('events', f.since_ns, f.until_ns)} "
         f"WHERE {cond} AND duration_ms IS NOT NULL{tail}"
     )
+    if by_model:
+        sql = f"SELECT * FROM ({sql}) AS by_model ORDER BY count DESC, 1"
     return sql, p.values
 
 

@@ -123,6 +123,7 @@ def serve(data_dir: Path | None, host: str | None, port: int | None) -> None:
     configure_hub_logging()
     from stacklens.metadata.db import MetadataUnavailableError
     from stacklens.retention.tiers import RetentionError
+    from stacklens.store.urls import StoreUnavailableError
 
     config = _config(data_dir=data_dir, host=host, port=port)
     if config.otlp_grpc_port:
@@ -139,6 +140,8 @@ def serve(data_dir: Path | None, host: str | None, port: int | None) -> None:
         raise click.ClickException(f"retention: {exc}") from None
     except MetadataUnavailableError as exc:  # STACKLENS_METADATA_URL cannot be used
         raise click.ClickException(f"{exc} (STACKLENS_METADATA_URL)") from None
+    except StoreUnavailableError as exc:  # names the URL, password masked
+        raise click.ClickException(str(exc)) from None
     key = hub.bootstrap_admin()
     click.echo(f"stacklens {config.base_url}  (data in {config.data_dir.resolve()})")
     click.echo(f"  console   {config.base_url}/")

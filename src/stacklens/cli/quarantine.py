@@ -122,24 +122,25 @@ def _split(name: str) -> str:
     return f"{stream}/{entry_id}"
 
 
-def _retry_locally(data_dir: Path, entries: tuple[str, ...]) -> list[dict[str, Any]]:
-    import duckdb
-
+def _rollups(d: Any) -> tuple[list[str], dict[str, list[str]]]:
     from stacklens.analytics.rollups import ddl_statements, load_statements
+
+    return ddl_statements(d), {"events": load_statements(d)}  # rollups count retried rows
+
+
+def _retry_locally(data_dir: Path, entries: tuple[str, ...]) -> list[dict[str, Any]]:
+    from stacklens.config import load_config
     from stacklens.ingest.loader import retry_entry
-    from stacklens.store.duckdb import DuckDBStore
+    from stacklens.store.urls import StoreOptions, StoreUnavailableError, open_store
 
     quarantines = _quarantines(data_dir)
     wanted = [_split(name).split("/", 1) for name in entries] or [
         [stream, e.id] for stream, q in quarantines.items() for e in q.entries()
     ]
     try:
-        store = DuckDBStore(
-            data_dir / "events.duckdb",
-            extra_ddl=ddl_statements(),
-            load_hooks={"events": load_statements()},  # rollups count retried rows too
-        )
-    except duckdb.IOException as exc:
+        # The hub's store (STACKLENS_STORE_URL; default: the data dir's DuckDB file).
+        store = open_store(load_config().store_url, StoreOptions(data_dir=data_dir), _rollups)
+    except StoreUnavailableError as exc:
         raise click.ClickException(
             f"cannot open the store ({exc}); while a hub holds the data dir, use --url"
         ) from None

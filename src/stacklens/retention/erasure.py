@@ -24,6 +24,7 @@ pseudonymizes as its export does; the audit record keeps the pseudonym only.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from typing import Any, Final, Protocol
 
@@ -91,38 +92,45 @@ def erasure_steps(d: Dialect, user_ids: tuple[str, ...]) -> list[ErasureStep]:
     into :data:`ERASED_USER` ones (summing into a record already there), drop theirs,
     anonymize their billing adjustments, drop their session summaries."""
     p, users = _users(d, user_ids)
-    key = [c for c in BILLING_DAILY.key if c != "user_id"]
-    values = [c for c in BILLING_DAILY.names if c not in BILLING_DAILY.key]
     marker = p("erased", ERASED_USER)
-    select = (
-        f"SELECT {', '.join(key[:2])}, {marker}, {', '.join(key[2:])}, "
-        + ", ".join(f"sum({c})" for c in values)
-        + f" FROM {BILLING_DAILY.name} WHERE {users} GROUP BY {', '.join(key)}"
-    )
-    fold = d.upsert(
+    *folds, moved = d.rollup_reassign(
         BILLING_DAILY.name,
         BILLING_DAILY.names,
         BILLING_DAILY.key,
-        {c: BILLING_DAILY.merges[c] for c in values},
-        select,
+        BILLING_DAILY.merges,
+        "user_id",
+        marker,
+        users,
     )
-    steps = [
-        ErasureStep("", fold, dict(p.values)),
-        ErasureStep(_BILLING, f"DELETE FROM {BILLING_DAILY.name} WHERE {users}", _only(p)),
-    ]
+    steps = [ErasureStep("", fold, _used(p, fold)) for fold in folds]
+    steps.append(ErasureStep(_BILLING, moved, _used(p, moved), _count(BILLING_DAILY.name, users)))
     steps.append(
         ErasureStep(
             _BILLING,
-            f"UPDATE {BILLING_ADJUSTMENTS.name} SET user_id = {marker} WHERE {users}",
+            d.update_where(BILLING_ADJUSTMENTS.name, {"user_id": marker}, users),
             dict(p.values),
+            _count(BILLING_ADJUSTMENTS.name, users),
         )
     )
     steps.append(
         ErasureStep(
-            "session_summaries", f"DELETE FROM {SESSION_SUMMARIES.name} WHERE {users}", _only(p)
+            "session_summaries",
+            d.rollup_delete(SESSION_SUMMARIES.name, SESSION_SUMMARIES.key, users),
+            _only(p),
+            _count(SESSION_SUMMARIES.name, users),
         )
     )
     return steps
+
+
+def _count(table: str, users: str) -> str:
+    """The rows a step will change, for a store whose writes report no count."""
+    return f"SELECT count(*) FROM {table} WHERE {users}"
+
+
+def _used(p: Params, statement: str) -> dict[str, Any]:
+    """The parameters ``statement`` refers to (DuckDB refuses one it does not)."""
+    return {k: v for k, v in p.values.items() if re.search(rf"\b{k}\b", statement)}
 
 
 def _only(p: Params, name: str = "users") -> dict[str, Any]:

@@ -20,6 +20,7 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Final, NamedTuple
 
+from stacklens.analytics.rollups import ROLLUP_TABLES
 from stacklens.retention.tiers import RetentionPolicy, Tier
 from stacklens.store.base import StagedRows, Store
 from stacklens.store.columns import TABLES
@@ -103,32 +104,60 @@ def staged_cutoffs(values: Mapping[str, int]) -> StagedRows:
     )
 
 
-def _cutoff_of(d: Dialect, table: str) -> str:
-    """The staged cutoff for each row of ``table``: its stack's, else the default."""
-    return (
-        f"coalesce((SELECT r.before_ts FROM {CUTOFFS} r WHERE r.stack_name = {table}.stack_name), "
-        f"(SELECT r.before_ts FROM {CUTOFFS} r WHERE r.stack_name = '{DEFAULT_STACK}'))"
-    )
+_DEFAULT_CUTOFF: Final = (
+    f"(SELECT dflt.before_ts FROM {CUTOFFS} dflt WHERE dflt.stack_name = '{DEFAULT_STACK}')"
+)
+_OWN_POLICY: Final = (
+    f"(SELECT own.stack_name FROM {CUTOFFS} own WHERE own.stack_name != '{DEFAULT_STACK}')"
+)
 
 
 def expire_rollup_sql(d: Dialect, expiry: RollupExpiry) -> str:
     """Delete the rows of one rollup table past their stack's cutoff (over the staged
-    :data:`CUTOFFS`)."""
+    :data:`CUTOFFS`).
+
+    The rows go by key, chosen by a subquery that reads no column of the row being
+    deleted: ClickHouse runs the delete as a mutation, which refuses correlated
+    subqueries, and deletes a rollup's contributions (its parts table) while the key
+    is read from the folded rollup."""
     table, column = check_identifier(expiry.table), check_identifier(expiry.column)
-    cutoff = _cutoff_of(d, table)
-    bound = d.day(cutoff) if expiry.kind == "date" else cutoff
-    return f"DELETE FROM {table} WHERE {column} < {bound}"
+    key = next(t.key for t in ROLLUP_TABLES if t.name == table)
+    keys = ", ".join(key)
+    picked = ", ".join(f"x.{k}" for k in key)
+
+    def bound(cutoff: str) -> str:
+        return d.day(cutoff) if expiry.kind == "date" else cutoff
+
+    own = (
+        f"SELECT {picked} FROM {table} x JOIN {CUTOFFS} r ON r.stack_name = x.stack_name "
+        f"WHERE x.{column} < {bound('r.before_ts')}"
+    )
+    default = (
+        f"SELECT {picked} FROM {table} x WHERE x.stack_name NOT IN {_OWN_POLICY} "
+        f"AND x.{column} < {bound(_DEFAULT_CUTOFF)}"
+    )
+    return d.rollup_delete(table, key, f"({keys}) IN ({own} UNION ALL {default})")
 
 
 def trim_day_sql(d: Dialect, stream: str, day: dt.date) -> str:
     """Delete, from one raw day another stack still keeps, the rows of the stacks whose
     retention has passed it (over the staged :data:`CUTOFFS`). Day bounds are numbers
-    the job computed, never input."""
+    the job computed, never input.
+
+    Raw cutoffs are whole days (the job floors them to the day), so a stack's rows of
+    the day go exactly when its cutoff is at or past the day's end; a cutoff inside
+    the day (never computed) would keep the day's rows, never lose them early. No
+    subquery reads the row deleted (a ClickHouse mutation refuses correlated ones)."""
     table = check_identifier(TABLES[stream].name)
     start = day_start_ns(day)
     lo = d.ts_from_ns(str(int(start)))
     hi = d.ts_from_ns(str(int(start + DAY_NS)))
-    return f"DELETE FROM {table} WHERE ts >= {lo} AND ts < {hi} AND ts < {_cutoff_of(d, table)}"
+    passed = (
+        f"(stack_name IN (SELECT r.stack_name FROM {CUTOFFS} r WHERE r.before_ts >= {hi} "
+        f"AND r.stack_name != '{DEFAULT_STACK}') OR (stack_name NOT IN {_OWN_POLICY} "
+        f"AND {_DEFAULT_CUTOFF} >= {hi}))"
+    )
+    return f"DELETE FROM {table} WHERE ts >= {lo} AND ts < {hi} AND {passed}"
 
 
 def raw_days(store: Store, stream: str, before_ns: int) -> list[dt.date]:

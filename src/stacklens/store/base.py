@@ -97,11 +97,14 @@ class StagedRows(msgspec.Struct, frozen=True):
 class ErasureStep(msgspec.Struct, frozen=True):
     """One statement of a user's erasure besides the raw rows (a rollup's), built over
     the store's dialect; the rows it changes are counted under ``label`` (an empty
-    label: not counted)."""
+    label: not counted). ``counted``: a ``SELECT count(*)`` of the rows the step will
+    change, over the same ``params``, for a store whose writes report no row count
+    (ClickHouse), run just before the step."""
 
     label: str
     statement: str
     params: dict[str, Any] = msgspec.field(default_factory=dict)
+    counted: str = ""
 
 
 class RejectedDataError(ValueError):

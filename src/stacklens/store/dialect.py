@@ -6,10 +6,11 @@ the analytics and rollups in :mod:`stacklens.analytics`, the alert signals in
 supplies its spelling of parameters, time conversion and buckets, conditional
 aggregates, quantiles, JSON access, regular expressions, list membership, casts and
 column types, table DDL, upserts and dropping a day of a time-partitioned table.
-DuckDB is the embedded default; the ClickHouse dialect (coming) implements the same
-methods (``{name:Type}`` parameters, ``toStartOfInterval``, ``quantileExact``,
-``JSONExtractString``, ``has``, ``SummingMergeTree`` tables whose reads ``sum()``
-anyway, ``ALTER TABLE ... DROP PARTITION``).
+DuckDB is the embedded default; the ClickHouse dialect
+(:mod:`stacklens.store.clickhouse_dialect`) implements the same methods
+(``{name:Type}`` parameters, integer bucket math, ``quantileExactInclusive``,
+``JSONExtract*``, ``has``, rollups as parts tables under folding views,
+``ALTER TABLE ... DROP PARTITION``).
 
 Builders never format user input into SQL: values travel as parameters
 (:class:`Params`), identifiers come from fixed allow-lists, and the only literals a
@@ -165,6 +166,46 @@ class Dialect(Protocol):
         empty ``key``: an append-only table, no unique key)."""
         ...
 
+    def create_rollup(
+        self,
+        table: str,
+        columns: Sequence[tuple[str, str]],
+        key: Sequence[str],
+        merges: Mapping[str, Merge],
+    ) -> list[str]:
+        """The DDL of a rollup table whose rows :meth:`upsert` folds by ``merges``
+        (DuckDB: one keyed table; ClickHouse: a parts table and a view folding it)."""
+        ...
+
+    def rollup_delete(self, table: str, key: Sequence[str], where: str) -> str:
+        """Delete the rows of rollup ``table`` (unique ``key``) matching ``where``,
+        ``where`` judged on the rollup's rows as read (ClickHouse: on the folded rows,
+        deleting every contribution of the keys it picks)."""
+        ...
+
+    def rollup_reassign(
+        self,
+        table: str,
+        names: Sequence[str],
+        key: Sequence[str],
+        merges: Mapping[str, Merge],
+        column: str,
+        value: str,
+        where: str,
+    ) -> list[str]:
+        """Move the rows of rollup ``table`` matching ``where`` to the key with key
+        column ``column`` set to ``value``, folding them into a row already there (an
+        erasure's billing records to the erased user). The last statement's changed
+        rows are the records moved. DuckDB: a folding upsert, then a delete, in the
+        store's transaction; ClickHouse: one mutation of the contributions' key column
+        (atomic per part, and a re-run after a crash finds nothing left to move)."""
+        ...
+
+    def update_where(self, table: str, assignments: Mapping[str, str], where: str) -> str:
+        """Set ``assignments`` on the rows of the plain (not rollup, not raw) table
+        ``table`` matching ``where`` (ClickHouse renders a mutation)."""
+        ...
+
     def upsert(
         self,
         table: str,
@@ -317,6 +358,46 @@ class DuckDBDialect:
             return f"CREATE TABLE IF NOT EXISTS {name} ({cols})"
         keys = ", ".join(check_identifier(k) for k in key)
         return f"CREATE TABLE IF NOT EXISTS {name} ({cols}, PRIMARY KEY ({keys}))"
+
+    def create_rollup(
+        self,
+        table: str,
+        columns: Sequence[tuple[str, str]],
+        key: Sequence[str],
+        merges: Mapping[str, Merge],
+    ) -> list[str]:
+        return [self.create_table(table, columns, key)]
+
+    def rollup_delete(self, table: str, key: Sequence[str], where: str) -> str:
+        return f"DELETE FROM {check_identifier(table)} WHERE {where}"
+
+    def rollup_reassign(
+        self,
+        table: str,
+        names: Sequence[str],
+        key: Sequence[str],
+        merges: Mapping[str, Merge],
+        column: str,
+        value: str,
+        where: str,
+    ) -> list[str]:
+        folds = {"sum": "sum({c})", "min": "min({c})", "max": "max({c})"}
+        t = check_identifier(table)
+        picked = [
+            value
+            if name == column
+            else check_identifier(name)
+            if name in key
+            else folds[merges[name]].format(c=check_identifier(name))
+            for name in names
+        ]
+        group = ", ".join(check_identifier(k) for k in key if k != column)
+        select = f"SELECT {', '.join(picked)} FROM {t} WHERE {where} GROUP BY {group}"
+        return [self.upsert(t, names, key, merges, select), self.rollup_delete(t, key, where)]
+
+    def update_where(self, table: str, assignments: Mapping[str, str], where: str) -> str:
+        sets = ", ".join(f"{check_identifier(c)} = {expr}" for c, expr in assignments.items())
+        return f"UPDATE {check_identifier(table)} SET {sets} WHERE {where}"
 
     def upsert(
         self,

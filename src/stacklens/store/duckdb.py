@@ -38,7 +38,7 @@ from stacklens.store.base import (
 from stacklens.store.columns import TABLES, TableSpec
 from stacklens.store.dialect import DUCKDB, DayTables, Dialect, check_identifier
 
-__all__ = ["DuckDBStore", "format_ns", "is_data_error", "stage_segments_sql"]
+__all__ = ["DuckDBStore", "event_out", "format_ns", "is_data_error", "stage_segments_sql"]
 
 #: ``read_ndjson`` types of the row structs' JSON (timestamps are epoch ns on the wire).
 _NDJSON_TYPES: Final = {
@@ -361,7 +361,7 @@ class DuckDBStore:
 
     def query_events(self, query: EventQuery) -> list[dict[str, Any]]:
         statement, params = sql.select_events_sql(query)
-        return [_event_out(row) for row in self.fetch(statement, params).dicts()]
+        return [event_out(row) for row in self.fetch(statement, params).dicts()]
 
     def query_metric_points(
         self,
@@ -375,7 +375,7 @@ class DuckDBStore:
         statement, params = sql.select_metric_points_sql(
             name=name, stacks=stacks, since_ns=since_ns, until_ns=until_ns, limit=limit
         )
-        return [_event_out(row) for row in self.fetch(statement, params).dicts()]
+        return [event_out(row) for row in self.fetch(statement, params).dicts()]
 
     def metric_names(self, stacks: tuple[str, ...] | None) -> list[dict[str, Any]]:
         return [
@@ -461,7 +461,7 @@ def _sql_string(text: str) -> str:
     return text.replace("'", "''")
 
 
-def _event_out(row: dict[str, Any]) -> dict[str, Any]:
+def event_out(row: dict[str, Any]) -> dict[str, Any]:
     """A stored row as the API shows it: RFC 3339 time, attributes as an object,
     empty fields left out."""
     out: dict[str, Any] = {}

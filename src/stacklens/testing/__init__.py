@@ -131,14 +131,16 @@ def hub_config(data_dir: Path, **overrides: Any) -> Any:
 def in_process_hub(data_dir: Path, **overrides: Any) -> Iterator[tuple[Any, Any]]:
     """``(hub, client)``: a started hub and a Starlette ``TestClient`` bound to it.
 
-    Keyword arguments ``clock``, ``new_id`` and ``registry`` go to the ``Hub``; the
-    rest override the config.
+    Keyword arguments ``clock``, ``new_id``, ``registry`` and ``store`` go to the
+    ``Hub``; the rest override the config.
     """
     from fastapi.testclient import TestClient
 
     from stacklens.server import Hub, create_app
 
-    hub_kwargs = {k: overrides.pop(k) for k in ("clock", "new_id", "registry") if k in overrides}
+    hub_kwargs = {
+        k: overrides.pop(k) for k in ("clock", "new_id", "registry", "store") if k in overrides
+    }
     hub = Hub(hub_config(data_dir, **overrides), **hub_kwargs)
     hub.bootstrap_admin()
     with TestClient(create_app(hub), raise_server_exceptions=True) as client:

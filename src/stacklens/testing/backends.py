@@ -11,6 +11,8 @@ A second backend joins the suite by appending its factory to :data:`BACKENDS`.
 from __future__ import annotations
 
 import itertools
+import tempfile
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +28,8 @@ __all__ = [
     "BACKENDS",
     "Backend",
     "BackendFactory",
+    "chdb_backend",
+    "chdb_path",
     "clear_stream",
     "duckdb_backend",
     "write_segment",
@@ -85,5 +89,33 @@ def duckdb_backend(directory: Path) -> Backend:
     return Backend("duckdb", store, directory)
 
 
+_CHDB_PATH: list[str] = []
+
+
+def chdb_path() -> str:
+    """The one chDB data path of this process (chDB refuses a second path in a
+    process): made on first use, shared by every chDB store the process opens."""
+    if not _CHDB_PATH:
+        _CHDB_PATH.append(tempfile.mkdtemp(prefix="stacklens-chdb-"))
+    return _CHDB_PATH[0]
+
+
+def chdb_backend(directory: Path) -> Backend:
+    """ClickHouse through chDB, over clickhouse-connect's own chDB interface: a fresh
+    database on the process's chDB path, rollups as load hooks (as the hub)."""
+    from stacklens.store.clickhouse import ClickHouseStore
+    from stacklens.store.clickhouse_clients import chdb_clients
+    from stacklens.store.clickhouse_dialect import CLICKHOUSE
+
+    writer, reader = chdb_clients(chdb_path(), f"t_{uuid.uuid4().hex[:16]}")
+    store = ClickHouseStore(
+        writer,
+        reader=reader,
+        extra_ddl=ddl_statements(CLICKHOUSE),
+        load_hooks={"events": load_statements(CLICKHOUSE)},
+    )
+    return Backend("chdb", store, directory)
+
+
 #: Every backend the conformance suite runs against.
-BACKENDS: Final[tuple[BackendFactory, ...]] = (duckdb_backend,)
+BACKENDS: Final[tuple[BackendFactory, ...]] = (duckdb_backend, chdb_backend)

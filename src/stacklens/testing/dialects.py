@@ -130,6 +130,33 @@ class MarkerDialect:
     ) -> str:
         return _tag("create_table", table, list(columns), list(key))
 
+    def create_rollup(
+        self,
+        table: str,
+        columns: Sequence[tuple[str, str]],
+        key: Sequence[str],
+        merges: Mapping[str, Merge],
+    ) -> list[str]:
+        return [_tag("create_rollup", table, list(columns), list(key), dict(merges))]
+
+    def rollup_delete(self, table: str, key: Sequence[str], where: str) -> str:
+        return _tag("rollup_delete", table, list(key), where)
+
+    def rollup_reassign(
+        self,
+        table: str,
+        names: Sequence[str],
+        key: Sequence[str],
+        merges: Mapping[str, Merge],
+        column: str,
+        value: str,
+        where: str,
+    ) -> list[str]:
+        return [_tag("rollup_reassign", table, list(names), list(key), column, value, where)]
+
+    def update_where(self, table: str, assignments: Mapping[str, str], where: str) -> str:
+        return _tag("update_where", table, dict(assignments), where)
+
     def upsert(
         self,
         table: str,
