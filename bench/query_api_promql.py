@@ -4,6 +4,7 @@ FastAPI app (in-process) over a generated store; p50/p95 per query.
 
     .venv/bin/python bench/query_api_promql.py [--events 10000000] [--days 30]
                                                [--runs 5] [--data-dir DIR] [--reuse]
+                                               [--store duckdb,chdb]
 
 The store is bench/queries.py's (same generator, same distribution: 8 stacks, 5
 models, ...). Each range query reads the raw events of its window (7 days plus the
@@ -22,7 +23,12 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from queries import END_NS, prepare_store, store_arguments  # bench/queries.py, beside it
+from queries import (  # bench/queries.py, beside it
+    END_NS,
+    prepare_chdb,
+    prepare_store,
+    store_arguments,
+)
 
 WEEK_S = 7 * 86400
 RULES = [
@@ -42,22 +48,36 @@ RULES = [
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     store_arguments(parser, runs=5)
+    parser.add_argument("--store", default="duckdb", help="comma-separated: duckdb, chdb")
     args = parser.parse_args()
+    stores = [name.strip() for name in args.store.split(",") if name.strip()]
+    unknown = set(stores) - {"duckdb", "chdb"}
+    if unknown:
+        parser.error(f"unknown store {sorted(unknown)}: choose duckdb, chdb")
+    for name in stores:
+        run_store(args, name)
 
+
+def run_store(args: argparse.Namespace, store_name: str) -> None:
     from fastapi.testclient import TestClient
 
     from stacklens.server import Hub, create_app
     from stacklens.testing import ADMIN_KEY, ManualClock, hub_config
 
-    data_dir, path = prepare_store(args, "stacklens-promql-bench-")
+    if store_name == "chdb":
+        data_dir, path = prepare_chdb(args, "stacklens-promql-bench-chdb-")
+        overrides: dict[str, Any] = {"store_url": f"chdb://{path}"}
+    else:
+        data_dir, path = prepare_store(args, "stacklens-promql-bench-")
+        overrides = {}
     end_s = END_NS // 10**9 - 60
-    hub = Hub(hub_config(data_dir), clock=ManualClock(end_s * 10**9))
+    hub = Hub(hub_config(data_dir, **overrides), clock=ManualClock(end_s * 10**9))
     hub.bootstrap_admin()
     app = create_app(hub)
     form = {"start": str(end_s - WEEK_S), "end": str(end_s), "step": "60"}
     with TestClient(app) as client:
         client.headers["Authorization"] = f"Bearer {ADMIN_KEY}"
-        print(f"\n{hub.store.count_events():,} events, store {path.stat().st_size / 1e6:.0f} MB")
+        print(f"\n[{store_name}] {hub.store.count_events():,} events")
         print(f"7 d at 60 s step (10,081 points), {args.runs} runs per query\n")
         print(f"{'rule':<26} {'p50 ms':>9} {'p95 ms':>9} {'series':>7}")
         for label, query in RULES:
