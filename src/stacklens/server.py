@@ -42,6 +42,7 @@ from stacklens.api import events as events_api
 from stacklens.api import health as health_api
 from stacklens.api import loki_query as loki_query_api
 from stacklens.api import metric_points as metric_points_api
+from stacklens.api import prometheus as prometheus_api
 from stacklens.api import quarantine as quarantine_api
 from stacklens.api import retention as retention_api
 from stacklens.api.alerts import ALERT_STORES, ALERTING, AlertStores
@@ -394,6 +395,7 @@ def create_app(hub: Hub) -> FastAPI:
     app.include_router(langsmith_http.router)
     app.include_router(events_api.router)
     app.include_router(metric_points_api.router)
+    app.include_router(prometheus_api.router)
     app.include_router(analytics_api.router)
     app.include_router(costs_api.router)
     app.include_router(alerts_api.router)

@@ -298,6 +298,25 @@ def probe_remote_write(w: World, who: str) -> None:
     assert stored == []
 
 
+def _prometheus_probe(
+    path: str, form: dict[str, str], marker: str | None = "bravo"
+) -> Callable[[World, str], None]:
+    """A read (POST form, as Grafana sends) by an alpha-bound key: ``marker`` (bravo's
+    series), which the unbound root key sees, never appears in the answer."""
+
+    def probe(w: World, who: str) -> None:
+        now_s = w.clock() // S
+        data = {**form, "start": str(now_s - 600), "end": str(now_s), "step": "60"}
+        for key in ("root", who):
+            response = w.client(key).post(f"/prometheus/api/v1/{path}", data=data)
+            assert response.status_code == 200, response.text
+            if marker is not None:
+                assert (marker in response.text) == (key == "root"), (key, response.text[:300])
+        assert "bravo" not in response.text
+
+    return probe
+
+
 def _langfuse_probe(path: str, body: bytes) -> Callable[..., None]:
     """Langfuse SDKs name the stack by the public key of Basic auth (the secret is the
     key): ``bravo:<alpha's key>`` is refused, and so is ``X-Stack-Name: bravo``."""
@@ -312,6 +331,25 @@ def _langfuse_probe(path: str, body: bytes) -> Callable[..., None]:
         by_header(w, who)
 
     return probe
+
+
+PROMETHEUS_PROBES: dict[tuple[str, str], Callable[[World, str], None]] = {
+    ("POST", "/prometheus/api/v1/query"): _prometheus_probe(
+        "query", {"query": "stacklens_stack_events_total"}
+    ),
+    ("POST", "/prometheus/api/v1/query_range"): _prometheus_probe(
+        "query_range", {"query": "sum by (stack_name) (opencode_errors_total)"}
+    ),
+    ("POST", "/prometheus/api/v1/series"): _prometheus_probe(
+        "series", {"match[]": "opencode_errors_total"}
+    ),
+    ("POST", "/prometheus/api/v1/labels"): _prometheus_probe(
+        "labels", {"match[]": "opencode_errors_total"}, marker="stack_name"
+    ),
+    ("POST", "/prometheus/api/v1/query_exemplars"): _prometheus_probe(
+        "query_exemplars", {"query": "opencode_errors_total"}, marker=None
+    ),
+}
 
 
 def _langsmith_probe(
@@ -375,6 +413,7 @@ PROBES: dict[tuple[str, str], Callable[[World, str], None]] = {
     ("POST", "/feedback"): _langsmith_probe(
         "POST", "/feedback", b'{"run_id": "r-1", "key": "k", "score": 1}'
     ),
+    **PROMETHEUS_PROBES,
 }
 
 

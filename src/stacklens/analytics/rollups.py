@@ -26,7 +26,7 @@ Empty dimensions are stored as ``''`` (key columns cannot be NULL).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Final
 
 from stacklens.analytics.definitions import (
@@ -43,6 +43,7 @@ __all__ = [
     "ROLLUP_TABLES",
     "TOKEN_COLUMNS",
     "Table",
+    "counter_contributions",
     "ddl_statements",
     "load_statements",
 ]
@@ -318,7 +319,22 @@ def _label(dim: str) -> str:
     )
 
 
-def metric_counters_sql(d: Dialect = DUCKDB) -> str:
+def counter_contributions(
+    d: Dialect = DUCKDB,
+    source: str = "staging",
+    *,
+    where: str = "",
+    with_ts: bool = False,
+    families: Collection[str] | None = None,
+) -> tuple[str, str]:
+    """``(with_clause, union)``: each event's contribution ``v`` to the ``/metrics``
+    counter series ``(stack_name, family, l1, l2, l3)`` (and its ``ts`` when
+    ``with_ts``), from ``source`` rows (aliased ``s``) passing ``where``.
+
+    The loader folds these over ``staging`` into ``metric_counters``; the Prometheus
+    query API replays them over the raw events to rebuild a counter's past values.
+    ``families`` restricts the union to those families (``None``: every one).
+    """
     joins = " ".join(
         f"LEFT JOIN metric_labels l_{dim} ON l_{dim}.stack_name = s.stack_name "
         f"AND l_{dim}.dim = '{dim}' AND l_{dim}.value = s.{dim}"
@@ -341,36 +357,69 @@ def metric_counters_sql(d: Dialect = DUCKDB) -> str:
             )
         )
         + ", "
+        + ("s.ts AS ts, " if with_ts else "")
         + ", ".join(_label(dim) for dim in CAPPED_DIMS)
         # metric_labels shares only stack_name with staging: the rest is unambiguous.
-        + f", {IS_ERROR} AS is_error, {IS_UNPRICED} AS is_unpriced FROM staging s {joins}"
+        + f", {IS_ERROR} AS is_error, {IS_UNPRICED} AS is_unpriced FROM {source} s {joins}"
+        + (f" WHERE {where}" if where else "")
     )
     success = "CASE success WHEN true THEN 'true' WHEN false THEN 'false' ELSE 'unknown' END"
-    parts = [
-        "SELECT stack_name, 'sessions' AS family, '' AS l1, '' AS l2, '' AS l3, 1.0 AS v "
-        "FROM m WHERE event_type = 'session_start'",
-        "SELECT stack_name, 'messages', role_l, model_l, agent_l, 1.0 FROM m "
-        "WHERE event_type = 'message'",
+    tail = ", ts" if with_ts else ""
+
+    def part(family: str, l1: str, l2: str, l3: str, v: str, where: str = "") -> tuple[str, str]:
+        # every arm names its columns: a union of chosen families may start anywhere
+        cond = f" WHERE {where}" if where else ""
+        return family, (
+            f"SELECT stack_name, '{family}' AS family, {l1} AS l1, {l2} AS l2, {l3} AS l3, "
+            f"{v} AS v{tail} FROM m{cond}"
+        )
+
+    parts: list[tuple[str, str]] = [
+        part("sessions", "''", "''", "''", "1.0", "event_type = 'session_start'"),
+        part("messages", "role_l", "model_l", "agent_l", "1.0", "event_type = 'message'"),
         *(
-            f"SELECT stack_name, 'tokens', model_l, '{direction}', '', {d.cast(column, 'float')} "
-            f"FROM m WHERE {column} IS NOT NULL"
+            part(
+                "tokens",
+                "model_l",
+                f"'{direction}'",
+                "''",
+                d.cast(column, "float"),
+                f"{column} IS NOT NULL",
+            )
             for direction, column in TOKEN_DIRECTIONS
         ),
-        f"SELECT stack_name, 'tools', tool_l, {success}, '', 1.0 FROM m "
-        "WHERE event_type = 'tool_use'",
-        "SELECT stack_name, 'errors', '', '', '', 1.0 FROM m WHERE is_error",
-        "SELECT stack_name, 'cost', model_l, '', '', cost_usd FROM m WHERE cost_usd IS NOT NULL",
-        f"SELECT stack_name, 'duration_bucket', model_l, {duration_bucket_case('duration_ms')}, "
-        "'', 1.0 FROM m WHERE event_type = 'llm_call' AND duration_ms IS NOT NULL",
-        "SELECT stack_name, 'duration_sum', model_l, '', '', duration_ms / 1000.0 FROM m "
-        "WHERE event_type = 'llm_call' AND duration_ms IS NOT NULL",
-        "SELECT stack_name, 'unpriced', model_l, coalesce(provider, ''), '', 1.0 FROM m "
-        "WHERE is_unpriced",
-        "SELECT stack_name, 'events', event_type, '', '', 1.0 FROM m",
+        part("tools", "tool_l", success, "''", "1.0", "event_type = 'tool_use'"),
+        part("errors", "''", "''", "''", "1.0", "is_error"),
+        part("cost", "model_l", "''", "''", "cost_usd", "cost_usd IS NOT NULL"),
+        part(
+            "duration_bucket",
+            "model_l",
+            duration_bucket_case("duration_ms"),
+            "''",
+            "1.0",
+            "event_type = 'llm_call' AND duration_ms IS NOT NULL",
+        ),
+        part(
+            "duration_sum",
+            "model_l",
+            "''",
+            "''",
+            "duration_ms / 1000.0",
+            "event_type = 'llm_call' AND duration_ms IS NOT NULL",
+        ),
+        part("unpriced", "model_l", "coalesce(provider, '')", "''", "1.0", "is_unpriced"),
+        part("events", "event_type", "''", "''", "1.0"),
     ]
-    union = " UNION ALL ".join(parts)
+    chosen = [sql for family, sql in parts if families is None or family in families]
+    if not chosen:
+        raise ValueError("no counter family chosen")
+    return f"WITH m AS ({labelled})", " UNION ALL ".join(chosen)
+
+
+def metric_counters_sql(d: Dialect = DUCKDB) -> str:
+    with_clause, union = counter_contributions(d)
     select = (
-        f"WITH m AS ({labelled}) SELECT stack_name, family, l1, l2, l3, sum(v) "
+        f"{with_clause} SELECT stack_name, family, l1, l2, l3, sum(v) "
         f"FROM ({union}) u GROUP BY stack_name, family, l1, l2, l3"
     )
     return _upsert(d, METRIC_COUNTERS, select)

@@ -1,0 +1,199 @@
+"""The query engine behind ``/prometheus/api/v1``: instant and range queries, series
+and label look-ups, each answer in Prometheus's JSON ``data`` shape."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from stacklens.promql.evaluator import Evaluator, parse, selector_matchers
+from stacklens.promql.model import (
+    LimitError,
+    Limits,
+    PromQLError,
+    SeriesSource,
+    labels_key,
+    matches_all,
+)
+from stacklens.promql.values import Matrix, Scalar, String, Vector, VectorSeries
+
+__all__ = ["PromQLEngine", "format_value"]
+
+
+def format_value(v: float) -> str:
+    """A sample value as Prometheus prints it (``NaN``, ``+Inf``, no exponent)."""
+    text = repr(v)
+    if "e" not in text and "n" not in text:  # the common case, fast: no exponent, finite
+        return text[:-2] if text.endswith(".0") else text
+    if np.isnan(v):
+        return "NaN"
+    if v in (float("inf"), float("-inf")):
+        return "+Inf" if v > 0 else "-Inf"
+    return str(np.format_float_positional(v, unique=True, trim="-"))
+
+
+def _seconds(ms: int) -> float | int:
+    return ms // 1000 if ms % 1000 == 0 else ms / 1000.0
+
+
+class PromQLEngine:
+    def __init__(self, sources: Sequence[SeriesSource], limits: Limits | None = None) -> None:
+        self.sources = list(sources)
+        self.limits = limits or Limits()
+
+    def instant(self, query: str, time_ms: int, stacks: tuple[str, ...] | None) -> dict[str, Any]:
+        expr = parse(query, self.limits)
+        steps = np.array([time_ms], dtype=np.int64)
+        value = Evaluator(self.sources, steps, stacks, self.limits).eval(expr)
+        t = _seconds(time_ms)
+        if isinstance(value, Scalar):
+            return {"resultType": "scalar", "result": [t, format_value(float(value.values[0]))]}
+        if isinstance(value, String):
+            return {"resultType": "string", "result": [t, value.value]}
+        if isinstance(value, Matrix):
+            return {"resultType": "matrix", "result": _raw_matrix(value, time_ms)}
+        return {
+            "resultType": "vector",
+            "result": [
+                {"metric": s.labels, "value": [t, format_value(float(s.values[0]))]}
+                for s in _sorted(value)
+            ],
+        }
+
+    def range(
+        self,
+        query: str,
+        start_ms: int,
+        end_ms: int,
+        step_ms: int,
+        stacks: tuple[str, ...] | None,
+    ) -> dict[str, Any]:
+        if end_ms < start_ms:
+            raise PromQLError("end timestamp must not be before start time")
+        if step_ms <= 0:
+            raise PromQLError(
+                "zero or negative query resolution step widths are not accepted. "
+                "Try a positive integer"
+            )
+        if (end_ms - start_ms) // step_ms + 1 > self.limits.max_points:
+            raise PromQLError(
+                f"exceeded maximum resolution of {self.limits.max_points:,} points per "
+                "timeseries. Try decreasing the query resolution (?step=XX)"
+            )
+        expr = parse(query, self.limits)
+        steps = np.arange(start_ms, end_ms + 1, step_ms, dtype=np.int64)
+        value = Evaluator(self.sources, steps, stacks, self.limits).eval(expr)
+        if isinstance(value, Scalar):
+            value = Vector([_as_series(value)])
+        if not isinstance(value, Vector):
+            raise PromQLError(
+                "invalid expression type for range query, must be Scalar or instant Vector"
+            )
+        result = []
+        for s in _sorted(value):
+            present = ~np.isnan(s.values)
+            result.append(
+                {
+                    "metric": s.labels,
+                    "values": [
+                        [_seconds(int(t)), format_value(float(v))]
+                        for t, v in zip(steps[present], s.values[present], strict=True)
+                    ],
+                }
+            )
+        return {"resultType": "matrix", "result": result}
+
+    # ---- metadata -------------------------------------------------------------
+    def series(
+        self,
+        match: Sequence[str],
+        start_ms: int,
+        end_ms: int,
+        stacks: tuple[str, ...] | None,
+        limit: int = 100_000,
+    ) -> list[dict[str, str]]:
+        found: dict[tuple[tuple[str, str], ...], dict[str, str]] = {}
+        selectors = [self._selector(m) for m in match] if match else [None]
+        for source in self.sources:
+            for matchers in selectors:
+                names = source.names(stacks)
+                if matchers is not None:
+                    names = [
+                        n
+                        for n in names
+                        if matches_all(
+                            [m for m in matchers if m.name == "__name__"], {"__name__": n}
+                        )
+                    ]
+                if not names:
+                    continue
+                for labels in source.series(names, stacks, start_ms, end_ms):
+                    if matchers is None or matches_all(matchers, labels):
+                        found[labels_key(labels)] = labels
+                        if len(found) > limit:
+                            raise LimitError(f"more than {limit} series match (limit)")
+        return sorted(found.values(), key=labels_key)
+
+    def _selector(self, text: str) -> list[Any]:
+        expr = parse(text, self.limits)
+        if type(expr).__name__ != "VectorSelector":
+            raise PromQLError(f"match[] must be a series selector: {text[:80]!r}")
+        return selector_matchers(expr)
+
+    def label_names(
+        self, match: Sequence[str], start_ms: int, end_ms: int, stacks: tuple[str, ...] | None
+    ) -> list[str]:
+        names = {k for s in self.series(match, start_ms, end_ms, stacks) for k in s}
+        return sorted(names)
+
+    def label_values(
+        self,
+        label: str,
+        match: Sequence[str],
+        start_ms: int,
+        end_ms: int,
+        stacks: tuple[str, ...] | None,
+    ) -> list[str]:
+        if label == "__name__" and not match:
+            return sorted({n for source in self.sources for n in source.names(stacks)})
+        values = {s[label] for s in self.series(match, start_ms, end_ms, stacks) if s.get(label)}
+        return sorted(values)
+
+    def metadata(self, metric: str | None, limit: int | None) -> dict[str, list[dict[str, str]]]:
+        out: dict[str, list[dict[str, str]]] = {}
+        for source in self.sources:
+            for name, (kind, help_text, unit) in source.metadata().items():
+                if metric is None or name == metric:
+                    out.setdefault(name, [{"type": kind, "help": help_text, "unit": unit}])
+        names = sorted(out)[: limit if limit is not None and limit >= 0 else None]
+        return {n: out[n] for n in names}
+
+
+def _as_series(value: Scalar) -> VectorSeries:
+    return VectorSeries({}, value.values)
+
+
+def _sorted(vector: Vector) -> list[Any]:
+    return sorted(vector.series, key=lambda s: labels_key(s.labels))
+
+
+def _raw_matrix(matrix: Matrix, time_ms: int) -> list[dict[str, Any]]:
+    at = time_ms - matrix.offset_ms
+    out = []
+    for s in matrix.series:
+        keep = (s.ts >= at - matrix.range_ms) & (s.ts <= at)
+        ts: npt.NDArray[np.int64] = s.ts[keep]
+        if len(ts):
+            out.append(
+                {
+                    "metric": s.labels,
+                    "values": [
+                        [_seconds(int(t)), format_value(float(v))]
+                        for t, v in zip(ts, s.values[keep], strict=True)
+                    ],
+                }
+            )
+    return out

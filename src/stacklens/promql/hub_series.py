@@ -1,0 +1,338 @@
+"""The hub's own metric families as PromQL series, their history rebuilt.
+
+``/metrics`` shows each counter's value now (``metric_counters``, never pruned). A
+query about the past needs the value the counter had then: a counter is cumulative
+from its first event, so its value at ``t`` is its total now minus the contributions
+of the raw events at or after ``t`` (the same contributions the loader folds into
+``metric_counters``: :func:`stacklens.analytics.rollups.counter_contributions`). That
+holds even when retention has dropped older raw days — those events are in the total.
+
+Samples lie on a grid of ``resolution_ms`` (epoch-aligned, default 15 s: a virtual
+scrape), the sample at ``g`` counting the events with ``ts < g``; a series starts at
+the first grid point after its first event and never ends (a counter does not
+disappear from ``/metrics``). Labels are ``/metrics``'s: ``stack_name`` and the
+family's own (no ``job``/``instance``: no scrape happened). Only the cumulative
+families are served, and two gauges rebuilt likewise:
+``stacklens_stack_last_seen_timestamp_seconds`` (the newest event before each sample)
+and ``stacklens_stack_up`` (1 while that is within the heartbeat window, 5 min);
+``opencode_active_sessions`` has no history here (a scraping Prometheus keeps it).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+import numpy as np
+
+from stacklens.analytics.definitions import DURATION_BUCKETS, HEARTBEAT_WINDOW_S
+from stacklens.promql.hub_sql import (
+    after_sql,
+    increments_sql,
+    newest_sql,
+    series_sql,
+    totals_sql,
+)
+from stacklens.promql.model import LimitError, Limits, Matcher, Series, matches_all
+from stacklens.store.base import Reader
+
+__all__ = ["FAMILIES", "HubSeriesSource"]
+
+_MS: Final = 1_000_000  # ns per ms
+_DURATION: Final = "opencode_response_duration_seconds"
+
+
+@dataclass(frozen=True)
+class Family:
+    """A Prometheus name served from ``metric_counters`` family ``source``."""
+
+    source: str
+    #: label names of l1, l2, l3 (``""``: that column is not a label)
+    labels: tuple[str, str, str]
+    help: str
+    kind: str = "counter"
+
+
+FAMILIES: Final[dict[str, Family]] = {
+    "opencode_sessions_total": Family("sessions", ("", "", ""), "Sessions started."),
+    "opencode_messages_total": Family(
+        "messages", ("role", "model", "agent"), "Messages processed."
+    ),
+    "opencode_tokens_total": Family("tokens", ("model", "direction", ""), "Tokens used."),
+    "opencode_tool_invocations_total": Family(
+        "tools", ("tool", "success", ""), "Tool invocations."
+    ),
+    "opencode_errors_total": Family("errors", ("", "", ""), "Errors."),
+    "stacklens_cost_usd_total": Family("cost", ("model", "", ""), "LLM cost in USD."),
+    "stacklens_unpriced_events_total": Family(
+        "unpriced", ("model", "provider", ""), "Events with tokens whose model has no price."
+    ),
+    "stacklens_stack_events_total": Family(
+        "events", ("event_type", "", ""), "Events stored, by type."
+    ),
+    f"{_DURATION}_bucket": Family(
+        "duration_bucket", ("model", "le", ""), "LLM response duration.", "histogram"
+    ),
+    f"{_DURATION}_count": Family(
+        "duration_bucket", ("model", "", ""), "LLM response duration.", "histogram"
+    ),
+    f"{_DURATION}_sum": Family(
+        "duration_sum", ("model", "", ""), "LLM response duration.", "histogram"
+    ),
+    "stacklens_stack_last_seen_timestamp_seconds": Family(
+        "last_seen", ("", "", ""), "Time of the stack's newest event.", "gauge"
+    ),
+    "stacklens_stack_up": Family(
+        "up", ("", "", ""), "1 when the stack sent an event within the heartbeat window.", "gauge"
+    ),
+}
+#: the ``le`` label values of the histogram, in bound order (as /metrics prints them)
+_LE: Final = [*(repr(float(b)) for b in DURATION_BUCKETS), "+Inf"]
+_BOUND_LE: Final = dict(zip([*(f"{b:g}" for b in DURATION_BUCKETS), "+Inf"], _LE, strict=True))
+
+Key = tuple[str, str, str, str, str]
+
+
+def _key(row: Sequence[Any]) -> Key:
+    return (str(row[0]), str(row[1]), str(row[2]), str(row[3]), str(row[4]))
+
+
+def _labels(name: str, row: Sequence[Any]) -> dict[str, str]:
+    family = FAMILIES[name]
+    labels = {"__name__": name, "stack_name": str(row[0])}
+    for label, value in zip(family.labels, row[2:5], strict=True):
+        if label:
+            labels[label] = _BOUND_LE.get(str(value), str(value)) if label == "le" else str(value)
+    return labels
+
+
+class HubSeriesSource:
+    """Reads the families of :data:`FAMILIES` from ``reader``; ``clock`` (epoch ns)
+    bounds the grid (no sample after now)."""
+
+    def __init__(
+        self,
+        reader: Reader,
+        clock: Callable[[], int],
+        *,
+        resolution_ms: int = 15_000,
+        heartbeat_window_s: int = HEARTBEAT_WINDOW_S,
+    ) -> None:
+        self._reader = reader
+        self._clock = clock
+        self.resolution_ms = resolution_ms
+        self.heartbeat_window_s = heartbeat_window_s
+
+    def names(self, stacks: tuple[str, ...] | None) -> list[str]:
+        return sorted(FAMILIES)
+
+    def metadata(self) -> dict[str, tuple[str, str, str]]:
+        out = {n: (f.kind, f.help, "") for n, f in FAMILIES.items() if f.kind != "histogram"}
+        out[_DURATION] = ("histogram", FAMILIES[f"{_DURATION}_sum"].help, "seconds")
+        return out
+
+    def series(
+        self, names: Sequence[str], stacks: tuple[str, ...] | None, start_ms: int, end_ms: int
+    ) -> list[dict[str, str]]:
+        wanted = set(names)
+        rows = self._reader.fetch(*series_sql(self._reader.dialect, stacks, 1_000_000)).rows
+        found: dict[tuple[tuple[str, str], ...], dict[str, str]] = {}
+        for name, family in FAMILIES.items():
+            if name not in wanted:
+                continue
+            if family.kind == "gauge":
+                for stack in sorted({str(r[0]) for r in rows}):
+                    labels = {"__name__": name, "stack_name": stack}
+                    found[tuple(sorted(labels.items()))] = labels
+                continue
+            for row in rows:
+                if row[1] == family.source:
+                    labels = _labels(name, row)
+                    if name.endswith("_bucket"):
+                        for le in _LE:
+                            labels = {**labels, "le": le}
+                            found[tuple(sorted(labels.items()))] = labels
+                    else:
+                        found[tuple(sorted(labels.items()))] = labels
+        return list(found.values())
+
+    def samples(
+        self,
+        names: Sequence[str],
+        stacks: tuple[str, ...] | None,
+        matchers: Sequence[Matcher],
+        start_ms: int,
+        end_ms: int,
+        limits: Limits,
+    ) -> list[Series]:
+        res = self.resolution_ms
+        end_ms = min(end_ms, self._clock() // _MS)
+        first = -(-start_ms // res) * res
+        if end_ms < first:
+            return []
+        grid = np.arange(first, end_ms + 1, res, dtype=np.int64)
+        out: list[Series] = []
+        for name in names:
+            out += self._family(name, stacks, matchers, grid, limits)
+        return out
+
+    def _fetch(self, statement: tuple[str, dict[str, Any]], limits: Limits) -> list[Any]:
+        rows = self._reader.fetch(*statement).rows
+        if len(rows) > limits.max_rows:
+            raise LimitError(f"the query reads more than {limits.max_rows} rows (max_rows)")
+        return rows
+
+    def _family(
+        self,
+        name: str,
+        stacks: tuple[str, ...] | None,
+        matchers: Sequence[Matcher],
+        grid: np.ndarray[Any, Any],
+        limits: Limits,
+    ) -> list[Series]:
+        d, family, res = self._reader.dialect, FAMILIES[name], self.resolution_ms
+        if family.kind == "gauge":
+            return self._last_seen(name, stacks, matchers, grid, limits)
+        cap = limits.max_rows + 1
+        totals = self._fetch(totals_sql(d, [family.source], stacks, cap), limits)
+        wanted: dict[Key, float] = {}
+        for row in totals:
+            labels = _labels(name, row)
+            if name.endswith("_bucket") or matches_all(matchers, labels):
+                wanted[_key(row)] = float(row[5])
+        if not wanted:
+            return []
+        # refuse before allocating: every wanted series is one value per grid point
+        # (a histogram's per-bound counters become its cumulative buckets)
+        if len(grid) * len(wanted) > limits.max_samples:
+            raise LimitError(
+                f"the query loads more than {limits.max_samples} samples (max_samples)"
+            )
+        since_ns = max(0, (int(grid[0]) - res) * _MS)
+        until_ns = int(grid[-1]) * _MS
+        increments = self._fetch(
+            increments_sql(d, [family.source], stacks, since_ns, until_ns, res * _MS, cap),
+            limits,
+        )
+        after = self._fetch(after_sql(d, [family.source], stacks, until_ns, cap), limits)
+        after_by = {_key(r): float(r[5]) for r in after}
+        n = len(grid)
+        step: dict[Key, np.ndarray[Any, Any]] = defaultdict(lambda: np.zeros(n))
+        first_at: dict[Key, int] = {}
+        for row in increments:
+            key = _key(row)
+            if key not in wanted:
+                continue
+            k = (int(row[5]) // _MS + res - int(grid[0])) // res
+            if 0 <= k < n:
+                step[key][k] += float(row[6])
+                first_at[key] = min(first_at.get(key, n), k)
+        values: dict[Key, tuple[np.ndarray[Any, Any], int]] = {}
+        for key, total in wanted.items():
+            window = step[key] if key in step else np.zeros(n)
+            before = total - after_by.get(key, 0.0) - float(window.sum())
+            start = 0 if abs(before) > 1e-9 * max(1.0, abs(total)) else first_at.get(key, n)
+            if start < n:
+                values[key] = (before + np.cumsum(window), start)
+        if name.endswith("_bucket"):
+            return self._buckets(name, values, matchers, grid, limits)
+        if name.endswith("_count"):
+            values = _count_of_buckets(values)
+        series = [
+            Series(_labels(name, key), grid[start:], arr[start:], counter=True)
+            for key, (arr, start) in values.items()
+        ]
+        series = [s for s in series if matches_all(matchers, s.labels)]
+        _check_series(series, limits)
+        return series
+
+    def _buckets(
+        self,
+        name: str,
+        values: dict[Key, tuple[np.ndarray[Any, Any], int]],
+        matchers: Sequence[Matcher],
+        grid: np.ndarray[Any, Any],
+        limits: Limits,
+    ) -> list[Series]:
+        """Cumulative ``le`` buckets from the per-bound counters (as /metrics sums)."""
+        groups: dict[tuple[str, str], dict[str, tuple[np.ndarray[Any, Any], int]]] = defaultdict(
+            dict
+        )
+        for key, value in values.items():
+            groups[(key[0], key[2])][key[3]] = value
+        out: list[Series] = []
+        n = len(grid)
+        for (stack, model), bounds in groups.items():
+            start = min(s for _, s in bounds.values())
+            running = np.zeros(n)
+            for bound, le in _BOUND_LE.items():
+                if bound in bounds:
+                    running = running + bounds[bound][0]
+                labels = {"__name__": name, "stack_name": stack, "model": model, "le": le}
+                if matches_all(matchers, labels):
+                    out.append(Series(labels, grid[start:], running[start:], counter=True))
+        _check_series(out, limits)
+        return out
+
+    def _last_seen(
+        self,
+        name: str,
+        stacks: tuple[str, ...] | None,
+        matchers: Sequence[Matcher],
+        grid: np.ndarray[Any, Any],
+        limits: Limits,
+    ) -> list[Series]:
+        """A stack's newest event time at each grid point (the events before it), and
+        ``up``: 1 while that is within the heartbeat window."""
+        d, res = self._reader.dialect, self.resolution_ms
+        since_ns = max(0, (int(grid[0]) - res) * _MS)
+        until_ns = int(grid[-1]) * _MS
+        before = dict(self._fetch(newest_sql(d, stacks, None, since_ns, None), limits))
+        rows = self._fetch(newest_sql(d, stacks, since_ns, until_ns, res * _MS), limits)
+        n = len(grid)
+        newest: dict[str, np.ndarray[Any, Any]] = {}
+        for stack, last in before.items():
+            newest[str(stack)] = np.full(n, int(last) / 1e9)
+        by_stack: dict[str, list[tuple[int, float]]] = defaultdict(list)
+        for stack, bucket, last in rows:
+            by_stack[str(stack)].append((int(bucket) // _MS, int(last) / 1e9))
+        for stack, found in by_stack.items():
+            if stack not in newest:
+                newest[stack] = np.full(n, np.nan)
+            k = (np.array([b for b, _ in found], dtype=np.int64) + res - int(grid[0])) // res
+            values = np.array([v for _, v in found])
+            inside = (k >= 0) & (k < n)
+            np.fmax.at(newest[stack], k[inside], values[inside])
+        out: list[Series] = []
+        for stack, arr in newest.items():
+            filled = np.fmax.accumulate(arr)  # a newest time carries forward
+            present = ~np.isnan(filled)
+            if name == "stacklens_stack_up":
+                age_ok = filled >= grid / 1000.0 - self.heartbeat_window_s
+                filled = np.where(age_ok, 1.0, 0.0)
+            labels = {"__name__": name, "stack_name": stack}
+            if present.any() and matches_all(matchers, labels):
+                out.append(Series(labels, grid[present], filled[present]))
+        _check_series(out, limits)
+        return out
+
+
+def _count_of_buckets(
+    values: dict[Key, tuple[np.ndarray[Any, Any], int]],
+) -> dict[Key, tuple[np.ndarray[Any, Any], int]]:
+    summed: dict[Key, tuple[np.ndarray[Any, Any], int]] = {}
+    for key, (arr, start) in values.items():
+        group: Key = (key[0], key[1], key[2], "", "")
+        if group in summed:
+            prev, prev_start = summed[group]
+            summed[group] = (prev + arr, min(prev_start, start))
+        else:
+            summed[group] = (arr.copy(), start)
+    return summed
+
+
+def _check_series(series: list[Series], limits: Limits) -> None:
+    if len(series) > limits.max_series:
+        raise LimitError(f"a selector matches more than {limits.max_series} series (max_series)")

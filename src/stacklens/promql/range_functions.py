@@ -1,0 +1,187 @@
+"""Functions over a range vector (``rate``, ``increase``, ``*_over_time`` ...), each
+series evaluated at every step at once with ``searchsorted`` windows.
+
+A window at step ``t`` holds the samples with ``t - range <= ts <= t`` (both ends
+included, as Prometheus 2.x selects them). ``rate``/``increase``/``delta`` follow
+Prometheus's ``extrapolatedRate``: counter resets are added back, and the result is
+extrapolated to the window's edges unless the first or last sample lies further than
+1.1 average intervals from it (then by half an interval), never below zero for a
+counter.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from typing import Final
+
+import numpy as np
+import numpy.typing as npt
+
+from stacklens.promql.model import Series
+
+__all__ = ["RANGE_FUNCTIONS", "Windows", "evaluate_range_function"]
+
+Floats = npt.NDArray[np.float64]
+Ints = npt.NDArray[np.int64]
+NAN: Final = float("nan")
+
+
+class Windows:
+    """Each step's window as sample indices ``[lo, hi)`` of a series; series sharing
+    one time axis (the hub's grid) share the search."""
+
+    def __init__(self, steps: Ints, range_ms: int) -> None:
+        self.steps = steps
+        self.range_ms = range_ms
+        self._seen: dict[tuple[int, int], tuple[Ints, Ints]] = {}
+
+    def __call__(self, s: Series) -> tuple[Ints, Ints]:
+        key = (int(s.ts.ctypes.data), len(s.ts))
+        found = self._seen.get(key)
+        if found is None:
+            lo = np.searchsorted(s.ts, self.steps - self.range_ms, side="left")
+            hi = np.searchsorted(s.ts, self.steps, side="right")
+            found = (lo.astype(np.int64), hi.astype(np.int64))
+            self._seen[key] = found
+        return found
+
+
+def _windows(s: Series, w: Windows) -> tuple[Ints, Ints]:
+    return w(s)
+
+
+def _extrapolated(s: Series, w: Windows, *, counter: bool, rate: bool) -> Floats:
+    steps, range_ms = w.steps, w.range_ms
+    lo, hi = _windows(s, w)
+    n = hi - lo
+    out = np.full(len(steps), NAN)
+    ok = n >= 2
+    if not ok.any() or len(s.values) < 2:
+        return out
+    v, ts = s.values, s.ts.astype(np.float64)
+    first, last = lo[ok], hi[ok] - 1
+    result = v[last] - v[first]
+    if counter:
+        resets = np.where(v[1:] < v[:-1], v[:-1], 0.0)
+        cumulative = np.concatenate([[0.0], np.cumsum(resets)])
+        result = result + cumulative[last] - cumulative[first]
+    t = steps[ok].astype(np.float64)
+    to_start = (ts[first] - (t - range_ms)) / 1000.0
+    to_end = (t - ts[last]) / 1000.0
+    sampled = (ts[last] - ts[first]) / 1000.0
+    average = sampled / (n[ok] - 1)
+    if counter:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            to_zero = sampled * (v[first] / result)
+        shrink = (result > 0) & (v[first] >= 0) & (to_zero < to_start)
+        to_start = np.where(shrink, to_zero, to_start)
+    threshold = average * 1.1
+    interval = (
+        sampled
+        + np.where(to_start < threshold, to_start, average / 2)
+        + np.where(to_end < threshold, to_end, average / 2)
+    )
+    with np.errstate(divide="ignore", invalid="ignore"):
+        result = result * (interval / sampled)
+    if rate:
+        result = result / (range_ms / 1000.0)
+    out[ok] = result
+    return out
+
+
+def _instant(s: Series, w: Windows, *, rate: bool) -> Floats:
+    steps = w.steps
+    lo, hi = _windows(s, w)
+    out = np.full(len(steps), NAN)
+    ok = (hi - lo) >= 2
+    if not ok.any():
+        return out
+    last, prev = hi[ok] - 1, hi[ok] - 2
+    v = s.values
+    if rate:
+        dv = np.where(v[last] < v[prev], v[last], v[last] - v[prev])
+        out[ok] = dv / ((s.ts[last] - s.ts[prev]) / 1000.0)
+    else:
+        out[ok] = v[last] - v[prev]
+    return out
+
+
+def _cumulative(op: str) -> Callable[[Series, Windows], Floats]:
+    def run(s: Series, w: Windows) -> Floats:
+        lo, hi = _windows(s, w)
+        n = (hi - lo).astype(np.float64)
+        sums = np.concatenate([[0.0], np.cumsum(s.values)])
+        total = sums[hi] - sums[lo]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            value = {"sum": total, "count": n, "avg": total / n}[op]
+        return np.where(n > 0, value, NAN)
+
+    return run
+
+
+def _per_window(reduce: Callable[[Floats], float]) -> Callable[[Series, Windows], Floats]:
+    def run(s: Series, w: Windows) -> Floats:
+        steps = w.steps
+        lo, hi = _windows(s, w)
+        out = np.full(len(steps), NAN)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            for i, (a, b) in enumerate(zip(lo.tolist(), hi.tolist(), strict=True)):
+                if b > a:
+                    out[i] = reduce(s.values[a:b])
+        return out
+
+    return run
+
+
+def _last(s: Series, w: Windows) -> Floats:
+    steps = w.steps
+    lo, hi = _windows(s, w)
+    out = np.full(len(steps), NAN)
+    ok = hi > lo
+    out[ok] = s.values[hi[ok] - 1]
+    return out
+
+
+def _present(s: Series, w: Windows) -> Floats:
+    lo, hi = _windows(s, w)
+    return np.where(hi > lo, 1.0, NAN)
+
+
+def _counting(kind: str) -> Callable[[Series, Windows], Floats]:
+    def run(s: Series, w: Windows) -> Floats:
+        lo, hi = _windows(s, w)
+        v = s.values
+        hit = v[1:] < v[:-1] if kind == "resets" else v[1:] != v[:-1]
+        cumulative = np.concatenate([[0.0], np.cumsum(hit.astype(np.float64))])
+        last = np.maximum(hi - 1, 0)
+        return np.where(hi > lo, cumulative[last] - cumulative[np.minimum(lo, last)], NAN)
+
+    return run
+
+
+RangeFunction = Callable[[Series, Windows], Floats]
+
+RANGE_FUNCTIONS: Final[dict[str, RangeFunction]] = {
+    "rate": lambda s, w: _extrapolated(s, w, counter=True, rate=True),
+    "increase": lambda s, w: _extrapolated(s, w, counter=True, rate=False),
+    "delta": lambda s, w: _extrapolated(s, w, counter=False, rate=False),
+    "irate": lambda s, w: _instant(s, w, rate=True),
+    "idelta": lambda s, w: _instant(s, w, rate=False),
+    "sum_over_time": _cumulative("sum"),
+    "count_over_time": _cumulative("count"),
+    "avg_over_time": _cumulative("avg"),
+    "min_over_time": _per_window(lambda a: float(np.min(a))),
+    "max_over_time": _per_window(lambda a: float(np.max(a))),
+    "stddev_over_time": _per_window(lambda a: float(np.std(a))),
+    "stdvar_over_time": _per_window(lambda a: float(np.var(a))),
+    "last_over_time": _last,
+    "present_over_time": _present,
+    "changes": _counting("changes"),
+    "resets": _counting("resets"),
+}
+
+
+def evaluate_range_function(name: str, s: Series, steps: Ints, range_ms: int) -> Floats:
+    return RANGE_FUNCTIONS[name](s, Windows(steps, range_ms))
