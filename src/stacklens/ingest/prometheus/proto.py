@@ -25,17 +25,15 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+from stacklens.ingest.proto_classes import OPTIONAL as _OPTIONAL
+from stacklens.ingest.proto_classes import REPEATED as _REPEATED
+from stacklens.ingest.proto_classes import FieldType as _F
+from stacklens.ingest.proto_classes import Schema, message_classes
 
 __all__ = ["Label", "Sample", "TimeSeries", "WriteRequest"]
 
 _PACKAGE: Final = "stacklens.prometheus.prompb"
-_F = descriptor_pb2.FieldDescriptorProto
-_OPTIONAL: Final = _F.LABEL_OPTIONAL
-_REPEATED: Final = _F.LABEL_REPEATED
-
-# (message, [(field, number, type, label, message type or None)])
-_SCHEMA: Final[list[tuple[str, list[tuple[str, int, int, int, str | None]]]]] = [
+_SCHEMA: Final[Schema] = [
     ("Label", [
         ("name", 1, _F.TYPE_BYTES, _OPTIONAL, None),
         ("value", 2, _F.TYPE_BYTES, _OPTIONAL, None),
@@ -57,25 +55,7 @@ _SCHEMA: Final[list[tuple[str, list[tuple[str, int, int, int, str | None]]]]] = 
 ]  # fmt: skip
 
 
-def _build() -> dict[str, Any]:
-    file = descriptor_pb2.FileDescriptorProto(
-        name="stacklens/prometheus/remote.proto", package=_PACKAGE, syntax="proto3"
-    )
-    for message_name, fields in _SCHEMA:
-        message = file.message_type.add(name=message_name)
-        for name, number, kind, label, type_name in fields:
-            field = message.field.add(name=name, number=number, type=kind, label=label)
-            if type_name is not None:
-                field.type_name = f".{_PACKAGE}.{type_name}"
-    pool = descriptor_pool.DescriptorPool()
-    pool.Add(file)
-    return {
-        name: message_factory.GetMessageClass(pool.FindMessageTypeByName(f"{_PACKAGE}.{name}"))
-        for name, _ in _SCHEMA
-    }
-
-
-_CLASSES: Final = _build()
+_CLASSES: Final = message_classes("stacklens/prometheus/remote.proto", _PACKAGE, _SCHEMA)
 Label: Any = _CLASSES["Label"]
 Sample: Any = _CLASSES["Sample"]
 TimeSeries: Any = _CLASSES["TimeSeries"]
