@@ -12,38 +12,25 @@ from typing import Any
 import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from stacklens.testing import ADMIN_KEY, HubProcess, in_process_hub, wait_until
-from stacklens.testing.llm_clients import bound_key, run_node_client
+from stacklens.testing import ADMIN_KEY, in_process_hub, wait_until
+from stacklens.testing.llm_clients import (
+    ClientHub,
+    client_hub,
+    events_of,
+    run_node_client,
+)
 
 CLIENT_DIR = Path(__file__).parents[1] / "clients" / "langfuse"
 NOW = "2026-12-02T06:00:00.000Z"
 
 
-class Hub:
-    def __init__(self, process: HubProcess, keys: dict[str, str]) -> None:
-        self.process = process
-        self.keys = keys
-
-
 @pytest.fixture(scope="module")
-def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
-    data = tmp_path_factory.mktemp("langfuse") / "data"
-    keys = {stack: bound_key(data, stack) for stack in ("lf-js", "lf-py")}
-    with HubProcess(data) as running:
-        yield Hub(running, keys)
+def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClientHub]:
+    with client_hub(tmp_path_factory.mktemp("langfuse") / "data", ("lf-js", "lf-py")) as running:
+        yield running
 
 
-def events_of(hub: HubProcess, stack: str, count: int) -> list[dict[str, Any]]:
-    with hub.client() as client:
-
-        def fetch() -> list[dict[str, Any]] | None:
-            found = client.get("/api/v1/events", params={"stack": stack, "limit": 100}).json()
-            return found["events"] if len(found["events"]) >= count else None
-
-        return wait_until(fetch, timeout=20)
-
-
-def test_seed_langfuse_service_with_the_js_sdk(hub: Hub) -> None:
+def test_seed_langfuse_service_with_the_js_sdk(hub: ClientHub) -> None:
     params = {
         "model": "gpt-4o-mini",
         "provider": "openai",
@@ -89,7 +76,7 @@ def test_seed_langfuse_service_with_the_js_sdk(hub: Hub) -> None:
     assert (feedback["score"], feedback["comment"]) == (4.0, "spot on")
 
 
-def test_js_sdk_generation_ended_after_a_flush_is_counted_once(hub: Hub) -> None:
+def test_js_sdk_generation_ended_after_a_flush_is_counted_once(hub: ClientHub) -> None:
     params = {
         "model": "gpt-4o-mini",
         "prompt": "Write a long essay",
@@ -124,7 +111,7 @@ def test_js_sdk_generation_ended_after_a_flush_is_counted_once(hub: Hub) -> None
     assert start["session_id"] == "long-1"
 
 
-def test_python_sdk_generation_over_otel_and_its_score(hub: Hub) -> None:
+def test_python_sdk_generation_over_otel_and_its_score(hub: ClientHub) -> None:
     from langfuse import Langfuse, propagate_attributes
 
     langfuse = Langfuse(

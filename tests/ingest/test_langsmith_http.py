@@ -12,37 +12,24 @@ from typing import Any
 
 import pytest
 
-from stacklens.testing import HubProcess, in_process_hub, wait_until
-from stacklens.testing.llm_clients import bound_key, run_node_client
+from stacklens.testing import in_process_hub, wait_until
+from stacklens.testing.llm_clients import (
+    ClientHub,
+    client_hub,
+    events_of,
+    run_node_client,
+)
 
 CLIENT_DIR = Path(__file__).parents[1] / "clients" / "langsmith"
 
 
-class Hub:
-    def __init__(self, process: HubProcess, keys: dict[str, str]) -> None:
-        self.process = process
-        self.keys = keys
-
-
 @pytest.fixture(scope="module")
-def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
-    data = tmp_path_factory.mktemp("langsmith") / "data"
-    keys = {stack: bound_key(data, stack) for stack in ("ls-js", "ls-py")}
-    with HubProcess(data) as running:
-        yield Hub(running, keys)
+def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClientHub]:
+    with client_hub(tmp_path_factory.mktemp("langsmith") / "data", ("ls-js", "ls-py")) as running:
+        yield running
 
 
-def events_of(hub: HubProcess, stack: str, count: int) -> list[dict[str, Any]]:
-    with hub.client() as client:
-
-        def fetch() -> list[dict[str, Any]] | None:
-            found = client.get("/api/v1/events", params={"stack": stack, "limit": 100}).json()
-            return found["events"] if len(found["events"]) >= count else None
-
-        return wait_until(fetch, timeout=20)
-
-
-def test_seed_langsmith_service_with_the_js_sdk(hub: Hub) -> None:
+def test_seed_langsmith_service_with_the_js_sdk(hub: ClientHub) -> None:
     params = {
         "model": "gpt-4o-mini",
         "provider": "openai",
@@ -75,7 +62,7 @@ def test_seed_langsmith_service_with_the_js_sdk(hub: Hub) -> None:
     )
 
 
-def test_python_sdk_traceable_llm_tool_chain_and_feedback(hub: Hub) -> None:
+def test_python_sdk_traceable_llm_tool_chain_and_feedback(hub: ClientHub) -> None:
     from langsmith import Client, traceable, tracing_context
 
     client = Client(api_key=hub.keys["ls-py"], api_url=hub.process.url)

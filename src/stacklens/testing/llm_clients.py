@@ -1,5 +1,6 @@
 """Helpers for tests that run real LLM-analytics clients (Langfuse, LangSmith) against a
-hub: keys bound to a stack made before the hub starts, and a Node client runner."""
+hub: a hub process with keys bound to stacks made before it starts, its events read
+back, and a Node client runner."""
 
 from __future__ import annotations
 
@@ -7,10 +8,43 @@ import json
 import os
 import shutil
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["bound_key", "run_node_client"]
+from stacklens.testing import HubProcess, wait_until
+
+__all__ = ["ClientHub", "bound_key", "client_hub", "events_of", "run_node_client"]
+
+
+@dataclass
+class ClientHub:
+    """A running hub and an ingest key bound to each of its test stacks."""
+
+    process: HubProcess
+    keys: dict[str, str]
+
+
+@contextmanager
+def client_hub(data_dir: Path, stacks: tuple[str, ...]) -> Iterator[ClientHub]:
+    """A hub process on ``data_dir`` with a bound ingest key for each of ``stacks``."""
+    keys = {stack: bound_key(data_dir, stack) for stack in stacks}
+    with HubProcess(data_dir) as running:
+        yield ClientHub(running, keys)
+
+
+def events_of(hub: HubProcess, stack: str, count: int) -> list[dict[str, Any]]:
+    """``stack``'s events through the API, once at least ``count`` are visible."""
+    with hub.client() as client:
+
+        def fetch() -> list[dict[str, Any]] | None:
+            found = client.get("/api/v1/events", params={"stack": stack, "limit": 100}).json()
+            return found["events"] if len(found["events"]) >= count else None
+
+        found: list[dict[str, Any]] = wait_until(fetch, timeout=20)
+        return found
 
 
 def bound_key(data_dir: Path, stack: str, role: str = "ingest") -> str:
