@@ -3,9 +3,10 @@ started from the configs shipped in deploy/compose/neighbours, scraping a real h
 read key. Errors flow into the hub; the exported HighErrorRate rule fires in Prometheus,
 goes through the shipped Alertmanager routing and reaches a local Slack-shaped webhook.
 
-Only timing is changed from the shipped files: 1 s scrapes and evaluations, ``for: 0s``
-and ``group_wait: 1s``, so the test takes seconds instead of ten minutes; the hosts
-become loopback ports."""
+Only timing is changed from the shipped files: 2 s scrapes (a 2 s scrape timeout: a
+loaded 2-core runner can take more than 1 s to answer /metrics, and a timed-out scrape
+leaves a gap), 1 s evaluations, ``for: 0s`` and ``group_wait: 1s``, so the test takes
+seconds instead of ten minutes; the hosts become loopback ports."""
 
 from __future__ import annotations
 
@@ -114,7 +115,11 @@ def stack(tmp_path: Path) -> Iterator[tuple[HubProcess, Webhook, str]]:
         (tmp_path / "rules" / "stacklens.yml").write_text(rules)
 
         config = yaml.safe_load((NEIGHBOURS / "prometheus" / "prometheus.yml").read_text())
-        config["global"] = {"scrape_interval": "1s", "evaluation_interval": "1s"}
+        config["global"] = {
+            "scrape_interval": "2s",
+            "scrape_timeout": "2s",
+            "evaluation_interval": "1s",
+        }
         config["rule_files"] = [str(tmp_path / "rules" / "*.yml")]
         config["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"] = [
             f"127.0.0.1:{am_port}"
@@ -145,13 +150,36 @@ def stack(tmp_path: Path) -> Iterator[tuple[HubProcess, Webhook, str]]:
         hub.stop()
 
 
+def diagnosis(prometheus: str, acked: list[int], refused: list[str]) -> str:
+    """What each hop saw, for a failure message that says which hop stopped."""
+    expr = "sum by (stack_name) (rate(opencode_errors_total[5m]))"
+    parts = [f"{len(acked)} events acked, refused: {refused[:5]}"]
+    for path, params in (
+        ("/api/v1/query", {"query": expr}),
+        ("/api/v1/query", {"query": "opencode_errors_total"}),
+        ("/api/v1/targets", {}),
+        ("/api/v1/alerts", {}),
+    ):
+        try:
+            answer = httpx.get(f"{prometheus}{path}", params=params, timeout=5).text
+        except httpx.HTTPError as error:
+            answer = repr(error)
+        parts.append(f"{path} {params}: {answer[:600]}")
+    return "\n".join(parts)
+
+
 def test_an_exported_rule_fires_through_the_shipped_alertmanager(
     stack: tuple[HubProcess, Webhook, str],
 ) -> None:
     hub, webhook, prometheus = stack
     done = threading.Event()
 
+    acked: list[int] = []
+    refused: list[str] = []
+
     def errors() -> None:
+        # A slow or refused request is recorded, not raised: a sender thread that dies
+        # silently would leave the counter flat and the rule quiet for the wrong reason.
         with hub.client() as client:
             n = 0
             while not done.is_set():
@@ -163,7 +191,12 @@ def test_an_exported_rule_fires_through_the_shipped_alertmanager(
                     "message": f"upstream timeout {n}",
                     "data": {"error_code": "E_TIMEOUT"},
                 }
-                assert client.post("/v1/events", json=[event] * 1).status_code == 200
+                try:
+                    status = client.post("/v1/events", json=[event]).status_code
+                except httpx.HTTPError as error:
+                    refused.append(repr(error))
+                else:
+                    (acked if status == 200 else refused).append(status)
                 done.wait(0.1)
 
     sender = threading.Thread(target=errors, daemon=True)
@@ -183,10 +216,14 @@ def test_an_exported_rule_fires_through_the_shipped_alertmanager(
                     return body
             return None
 
-        body = wait_until(delivered, timeout=60, interval=0.5)
+        try:
+            body = wait_until(delivered, timeout=90, interval=0.5)
+        except TimeoutError:
+            pytest.fail(f"no HighErrorRate notification; {diagnosis(prometheus, acked, refused)}")
     finally:
         done.set()
         sender.join(timeout=10)
+    assert acked and not refused, (len(acked), refused[:5])
     text = json.dumps(body)
     # Routed as the hub's tree routes a warning: the default #ai-platform-alerts channel.
     assert body["channel"] == "#ai-platform-alerts"
