@@ -87,3 +87,52 @@ def test_unclustered_applies_on_chdb_once_and_is_recorded() -> None:
     finally:
         writer.close()
         reader.close()
+
+
+def test_the_generated_rollup_ddl_has_a_cluster_form_with_the_same_columns() -> None:
+    from stacklens.analytics.rollups import ddl_statements
+    from stacklens.store.clickhouse_dialect import CLICKHOUSE
+    from stacklens.store.clickhouse_tables import cluster_form
+
+    statements = ddl_statements(CLICKHOUSE)
+    creates = [s for s in statements if s.startswith("CREATE ")]
+    assert len(creates) >= 10  # every rollup's parts table and view
+    for statement in creates:
+        clustered = cluster_form(statement)
+        name = statement.split(" IF NOT EXISTS ", 1)[1].split(" ", 1)[0]
+        assert f"IF NOT EXISTS {name} ON CLUSTER '{{cluster}}' " in clustered
+        if "ENGINE = " in statement:
+            engine = statement.split("ENGINE = ", 1)[1].split(" ", 1)[0]
+            assert f"ENGINE = Replicated{engine}" in clustered, clustered
+        # Nothing else changes: the columns, keys and settings are the single-node ones.
+        assert clustered.replace(" ON CLUSTER '{cluster}'", "").replace(
+            "ENGINE = Replicated", "ENGINE = "
+        ) == statement.replace("ENGINE = MergeTree ORDER", "ENGINE = MergeTree() ORDER")
+    assert cluster_form("ALTER TABLE events DROP PARTITION 1") == (
+        "ALTER TABLE events DROP PARTITION 1"
+    )
+
+
+def test_a_clustered_store_creates_its_rollups_on_the_cluster() -> None:
+    """No cluster can run here (chDB has no Keeper): the statements the store sends
+    are recorded by a client that answers every command and query as empty."""
+    from stacklens.analytics.rollups import ddl_statements
+    from stacklens.store.clickhouse import ClickHouseStore
+    from stacklens.store.clickhouse_dialect import CLICKHOUSE
+
+    class Recorder:
+        def __init__(self) -> None:
+            self.commands: list[str] = []
+
+        def command(self, cmd: str, parameters: object = None, settings: object = None) -> None:
+            self.commands.append(cmd)
+
+        def query(self, query: str, parameters: object = None, settings: object = None) -> object:
+            return type("Result", (), {"result_rows": [], "column_names": ()})()
+
+    recorder = Recorder()
+    ClickHouseStore(recorder, extra_ddl=ddl_statements(CLICKHOUSE), clustered=True)  # type: ignore[arg-type]
+    creates = [c for c in recorder.commands if c.startswith("CREATE ")]
+    assert creates and all(" ON CLUSTER '{cluster}'" in c for c in creates)
+    assert "usage_hourly__parts ON CLUSTER" in " ".join(creates)
+    assert not any("ENGINE = MergeTree" in c or "ENGINE = ReplacingMergeTree" in c for c in creates)

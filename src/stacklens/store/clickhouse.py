@@ -58,7 +58,7 @@ from stacklens.store.clickhouse_client import (
 )
 from stacklens.store.clickhouse_dialect import CLICKHOUSE, PARTS_SUFFIX
 from stacklens.store.clickhouse_rows import memory_table_ddl, read_batch, staged_arrow, to_arrow
-from stacklens.store.clickhouse_tables import ttl_statement
+from stacklens.store.clickhouse_tables import cluster_form, ttl_statement
 from stacklens.store.columns import TABLES, TableSpec
 from stacklens.store.dialect import DayTables, Dialect, check_identifier
 from stacklens.store.duckdb import event_out, format_ns
@@ -102,7 +102,7 @@ class ClickHouseStore:
         )
         migrations.apply(client, clustered=clustered)
         for statement in extra_ddl:
-            client.command(statement)
+            client.command(cluster_form(statement) if clustered else statement)
         for table, days in (ttl_days or {}).items():
             # TTL is computed as a DateTime (ends 2106): a longer tier sets none, and
             # the retention job's day drops alone expire it.

@@ -25,6 +25,7 @@ declare the same columns as :mod:`stacklens.store.columns`.
 
 from __future__ import annotations
 
+import re
 from typing import Final
 
 from stacklens.store.clickhouse_dialect import CLICKHOUSE, VERSION_COLUMN
@@ -94,6 +95,29 @@ def _engine(kind: str, cluster: bool, *args: str) -> str:
 
 def _on_cluster(cluster: bool) -> str:
     return " ON CLUSTER '{cluster}'" if cluster else ""
+
+
+_CREATE: Final = re.compile(r"^(CREATE (?:TABLE|VIEW|MATERIALIZED VIEW) IF NOT EXISTS \w+) ")
+_ENGINE: Final = re.compile(
+    r"ENGINE = ((?:Replacing|Summing|Aggregating)?MergeTree)\b(\(([^)]*)\))?"
+)
+
+
+def cluster_form(statement: str) -> str:
+    """``statement`` (a ``CREATE`` the hub generates, such as a rollup's parts table
+    and view) as the clustered migrations write theirs: ``ON CLUSTER '{cluster}'``
+    after the name, a ``Replicated*`` engine on its default Keeper path; anything
+    else unchanged. Without it the rollups of a clustered store would exist on one
+    node only, unreplicated."""
+    created = _CREATE.match(statement)
+    if created is None:
+        return statement
+    statement = f"{created[1]}{_on_cluster(True)} {statement[created.end() :]}"
+    return _ENGINE.sub(
+        lambda m: f"ENGINE = {_engine(m[1], True, *filter(None, [(m[3] or '').strip()]))}",
+        statement,
+        count=1,
+    )
 
 
 def raw_table_ddl(table: TableSpec, *, cluster: bool) -> str:
