@@ -6,6 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from structlog.testing import capture_logs
+
 from stacklens.alerting.alerting_service import AlertingService
 from stacklens.alerting.config_file import parse_alerting_config
 from stacklens.alerting.rules import parse_rules
@@ -15,7 +17,7 @@ from stacklens.metadata.db import MetadataDB
 from stacklens.store.base import QueryResult
 from stacklens.store.dialect import DUCKDB
 from stacklens.store.duckdb import DuckDBStore
-from stacklens.testing import ManualClock
+from stacklens.testing import ManualClock, wait_until
 from stacklens.testing.alerting import Recorder, event, load
 
 S = 10**9
@@ -284,3 +286,28 @@ def test_missing_metric_table_is_no_data_and_bad_rules_report_errors(
     assert broken.status["spend/UserSpendHigh"].health == "err"
     engine.stop()
     broken.stop()
+
+
+def test_a_pass_failing_the_same_way_logs_its_traceback_once(
+    store: DuckDBStore, metadata_db: MetadataDB, clock: ManualClock, recorder: Recorder
+) -> None:
+    engine = make_engine(store, metadata_db, clock, recorder.url)
+    passes: list[int] = []
+
+    def tick() -> list[Any]:
+        passes.append(1)
+        if len(passes) <= 5:  # the metadata database is down for five passes
+            raise ConnectionError("metadata database unreachable")
+        return []
+
+    engine.tick = tick  # type: ignore[method-assign]
+    with capture_logs() as logs:
+        engine.start(poll_s=0.01)
+        try:
+            wait_until(lambda: len(passes) >= 8, timeout=10)
+        finally:
+            engine.stop()
+    events = [e["event"] for e in logs]
+    assert events.count("alert engine pass failed") == 1
+    assert events.count("alert engine pass recovered") == 1
+    assert events.index("alert engine pass failed") < events.index("alert engine pass recovered")

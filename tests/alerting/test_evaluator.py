@@ -10,6 +10,9 @@ import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
+
+from structlog.testing import capture_logs
 
 import stacklens.alerting.evaluator as evaluator_module
 from stacklens.alerting.evaluator import Evaluator
@@ -127,3 +130,44 @@ def test_evaluator_module_imports_nothing_of_routing() -> None:
     assert "stacklens.alerting.evaluator" in modules
     side = {m for m in modules if any(m == s or m.startswith(s + ".") for s in NOTIFICATION_SIDE)}
     assert side == set()
+
+
+class SwitchableReader:
+    """The store, or a store that refuses every read (an outage), on cue."""
+
+    def __init__(self, store: DuckDBStore) -> None:
+        self.store, self.down = store, False
+
+    def fetch(self, statement: str, params: Any = None) -> Any:
+        if self.down:
+            raise ConnectionError("store unreachable")
+        return self.store.fetch(statement, params)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.store, name)
+
+
+def test_a_store_outage_is_logged_once_per_rule_not_every_tick(
+    store: DuckDBStore, metadata_db: MetadataDB, clock: ManualClock
+) -> None:
+    reader = SwitchableReader(store)
+    evaluator = Evaluator(
+        parse_rules(RULES), reader=reader, metadata=metadata_db, notify=RecordingNotify(),
+        clock=clock,
+    )  # fmt: skip
+    reader.down = True
+    with capture_logs() as logs:
+        for _ in range(5):
+            evaluator.tick()
+            clock.advance(30)
+    failed = [e for e in logs if e["event"] == "alert rule evaluation failed"]
+    assert sorted(e["rule"] for e in failed) == sorted(evaluator.status)  # once per rule
+    assert all(s.health == "err" for s in evaluator.status.values())
+    reader.down = False
+    with capture_logs() as logs:
+        evaluator.tick()
+        clock.advance(30)
+        evaluator.tick()
+    recovered = [e for e in logs if e["event"] == "alert rule evaluation recovered"]
+    assert sorted(e["rule"] for e in recovered) == sorted(evaluator.status)
+    assert all(s.health == "ok" for s in evaluator.status.values())

@@ -154,11 +154,21 @@ class AlertingService:
         return min(candidates, default=self._clock())
 
     def _run(self, poll_s: float) -> None:
+        failing: str | None = None
         while not self._stop.is_set():
             try:
                 self.tick()
-            except Exception:  # keep alerting alive through a transient failure
-                log.exception("alert engine pass failed")
+            except Exception as exc:  # keep alerting alive through a transient failure
+                # The traceback once per distinct failure: a metadata database down for
+                # an hour must not write one per pass.
+                error = f"{type(exc).__name__}: {exc}"
+                if error != failing:
+                    log.exception("alert engine pass failed")
+                failing = error
+            else:
+                if failing is not None:
+                    log.info("alert engine pass recovered")
+                failing = None
             wait_s = (self.next_wakeup_ns() - self._clock()) / 1e9
             self._stop.wait(min(max(wait_s, 0.05), poll_s))
 

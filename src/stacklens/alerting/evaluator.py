@@ -150,6 +150,8 @@ class Evaluator:
             rule.key, rule.for_ns, rule.keep_firing_for_ns, previous, samples, now_ns
         )
         self.alerts[rule.key] = current
+        if status.health == "err":
+            log.info("alert rule evaluation recovered", rule=rule.key)
         status.health, status.last_error = "ok", None
         status.last_evaluation_ns = now_ns
         status.evaluation_ms = (time.monotonic() - started) * 1000
@@ -159,10 +161,15 @@ class Evaluator:
     def _failed(
         self, rule: Rule, status: RuleStatus, exc: Exception, now_ns: int
     ) -> list[Transition]:
-        status.health, status.last_error = "err", f"{type(exc).__name__}: {exc}"[:500]
+        error = f"{type(exc).__name__}: {exc}"[:500]
+        # Logged when it starts or changes, not on every tick: a store outage would
+        # otherwise write one line per rule per evaluation. The failures counter and
+        # the rule's health (``/api/v1/rules``) still count each one.
+        if status.health != "err" or status.last_error != error:
+            log.warning("alert rule evaluation failed", rule=rule.key, error=error)
+        status.health, status.last_error = "err", error
         status.last_evaluation_ns = now_ns
         self.metrics.evaluation_failures.labels(rule_group=rule.group).inc()
-        log.warning("alert rule evaluation failed", rule=rule.key, error=status.last_error)
         return []
 
     def evaluate_group(self, group: RuleGroup, now_ns: int) -> list[Transition]:
