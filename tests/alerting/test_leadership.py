@@ -160,8 +160,12 @@ def test_only_the_leader_notifies_and_a_new_leader_resends_nothing(tmp_path: Pat
             {"alertname": "Errors", "stack_name": "alpha"}
         ]
         assert a.metrics.leader._value.get() == 1 and b.metrics.leader._value.get() == 0
-        # The standby evaluated nothing but shows what the leader stored.
-        assert b.evaluator.status["errors/Errors"].last_evaluation_ns is None
+        # The standby evaluated nothing but shows what the leader stored: the alerts,
+        # and each rule's health as of the leader's evaluation (not "unknown").
+        assert b.metrics.evaluation_failures.labels(rule_group="errors")._value.get() == 0
+        leader_saw = a.evaluator.status["errors/Errors"]
+        assert leader_saw.health == "ok" and leader_saw.last_evaluation_ns == clock()
+        assert b.evaluator.status["errors/Errors"] == leader_saw
         assert [(x["labels"]["stack_name"], x["state"]) for x in b.active_alerts()] == [
             ("alpha", AlertState.FIRING.value)
         ]

@@ -82,3 +82,16 @@ alert_notifications = sa.Table(
     sa.Column("error", sa.String(2000), nullable=True),
     sa.Column("duration_ms", sa.Float, nullable=False),
 )
+
+#: Each rule's last evaluation, as the leader saw it: a standby replica shows it in
+#: ``/api/v1/rules`` (it evaluates nothing itself, so it would only know "unknown").
+alert_rule_health = sa.Table(
+    "alert_rule_health",
+    metadata,
+    sa.Column("rule_key", sa.String(400), primary_key=True),
+    sa.Column("health", sa.String(16), nullable=False),
+    sa.Column("last_error", sa.String(500), nullable=True),
+    sa.Column("last_evaluation_ns", sa.BigInteger, nullable=True),
+    sa.Column("evaluation_ms", sa.Float, nullable=False),
+    sa.Column("series", sa.Integer, nullable=False),
+)

@@ -19,7 +19,7 @@ import math
 import threading
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import structlog
@@ -115,6 +115,7 @@ class Evaluator:
             k: v for k, v in self.states.load().items() if k in keys
         }
         self._next_eval: dict[str, int] = {}
+        self._health_shared = True
         self._lock = threading.RLock()
 
     def reload_state(self) -> None:
@@ -122,8 +123,10 @@ class Evaluator:
         did not lead) and evaluate every group at the next pass."""
         keys = {r.key for r in self.rules.enabled_rules()}
         loaded = {k: v for k, v in self.states.load().items() if k in keys}
+        health = {k: RuleStatus(**v) for k, v in self.states.load_health().items() if k in keys}
         with self._lock:
             self.alerts = loaded
+            self.status.update(health)
             self._next_eval.clear()
 
     # -- evaluation -----------------------------------------------------------------
@@ -184,6 +187,7 @@ class Evaluator:
             if after != before:
                 changed[rule.key] = after
         self.states.save(changed, transitions)
+        self._share_health(group)
         for t in transitions:
             log.info(
                 "alert state",
@@ -194,6 +198,20 @@ class Evaluator:
                 value=t.value,
             )
         return transitions
+
+    def _share_health(self, group: RuleGroup) -> None:
+        """Save the group's rule health for the standby replicas. Best effort: a
+        metadata database that refuses it must not stop evaluating or notifying."""
+        try:
+            self.states.save_health(
+                {r.key: asdict(self.status[r.key]) for r in group.rules if r.enabled}
+            )
+        except Exception as exc:
+            if self._health_shared:
+                log.warning("rule health not shared", error=f"{type(exc).__name__}: {exc}")
+            self._health_shared = False
+        else:
+            self._health_shared = True
 
     # -- one pass -------------------------------------------------------------------
 

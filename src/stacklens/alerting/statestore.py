@@ -13,10 +13,12 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from stacklens.alerting.alert_tables import alert_history, alert_states
+from stacklens.alerting.alert_tables import alert_history, alert_rule_health, alert_states
 from stacklens.alerting.state import Alert, AlertState, Transition
 from stacklens.metadata.db import MetadataDB
 from stacklens.metadata.text_bounds import clipped_text
+from stacklens.metadata.upsert import upsert
+from stacklens.privacy.freetext import scrub_free_text
 
 __all__ = ["AlertStateStore"]
 
@@ -98,8 +100,36 @@ class AlertStateStore:
 
     def drop_rules_except(self, keep: Iterable[str]) -> None:
         """Forget the state of rules no longer configured."""
+        keep = list(keep)
         with self._db.engine.begin() as con:
-            con.execute(alert_states.delete().where(alert_states.c.rule_key.not_in(list(keep))))
+            con.execute(alert_states.delete().where(alert_states.c.rule_key.not_in(keep)))
+            con.execute(alert_rule_health.delete().where(alert_rule_health.c.rule_key.not_in(keep)))
+
+    def save_health(self, health: Mapping[str, Mapping[str, Any]]) -> None:
+        """Write each rule's last evaluation (``rule key → the columns of
+        alert_rule_health``), one upsert per rule in one transaction. An error text
+        is a driver's message: scrubbed like any text bound for the database."""
+        if not health:
+            return
+        with self._db.engine.begin() as con:
+            for rule_key, columns in health.items():
+                row = {
+                    **columns,
+                    "rule_key": clipped_text(rule_key, alert_rule_health.c.rule_key),
+                    "last_error": clipped_text(
+                        error
+                        if (error := columns.get("last_error")) is None
+                        else scrub_free_text(error),
+                        alert_rule_health.c.last_error,
+                    ),
+                }
+                upsert(con, alert_rule_health, row, ["rule_key"])
+
+    def load_health(self) -> dict[str, dict[str, Any]]:
+        """Each rule's last evaluation as the leader saved it."""
+        with self._db.engine.connect() as con:
+            rows = con.execute(sa.select(alert_rule_health)).mappings()
+            return {r["rule_key"]: {k: v for k, v in r.items() if k != "rule_key"} for r in rows}
 
     def history(
         self, *, limit: int = 100, rule_key: str | None = None, since_ns: int | None = None
