@@ -36,7 +36,13 @@ def probe_ok(status_code: int) -> bool:
 
 
 class HealthProber:
-    """Probes ``targets()`` — ``(stack_name, health_url)`` pairs — on a thread."""
+    """Probes ``targets()`` — ``(stack_name, health_url)`` pairs — on a thread.
+
+    Every replica probes, standbys included, although only the leader's evaluations
+    read the results: a standby that takes over must judge ``stack_up`` at its first
+    evaluation with results already in hand, or a stack whose ``/health`` fails would
+    look healthy for one pass and its firing StackUnhealthy be resolved by mistake.
+    A few extra GETs per stack and interval are the price."""
 
     def __init__(
         self,
