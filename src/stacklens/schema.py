@@ -488,6 +488,7 @@ _PLAIN_TOP: Final = frozenset(
 #: ``data`` keys that do not become attributes (their own columns; raw args, hashed).
 _COLUMN_DATA: Final = DATA_FIELDS | {"args"}
 _STRING_CHECKED: Final = frozenset(k for k, check in _DATA_CHECKS.items() if check is _string)
+_BOOL_CHECKED: Final = frozenset(k for k, check in _DATA_CHECKS.items() if check is _boolean)
 
 
 def _check_data(data: Mapping[str, Any], limits: Limits) -> dict[str, Any]:
@@ -495,12 +496,29 @@ def _check_data(data: Mapping[str, Any], limits: Limits) -> dict[str, Any]:
     checks = _DATA_CHECKS
     strings = _STRING_CHECKED
     max_string = limits.max_string_bytes
+    int_max = _INT_MAX
+    float_range = _FLOAT_RANGE
     for key, value in data.items():
         if value is None:
             continue
-        # The commonest case inline: a string field holding a string within the limit
-        # (what _string → _as_str would return unchanged).
-        if type(value) is str and key in strings and len(value) <= max_string:
+        # The common cases inline, each exactly what its check returns for a value of
+        # the field's own type within bounds; anything else (including every value the
+        # check refuses) goes to the check itself.
+        kind = type(value)
+        if kind is str:
+            if key in strings and len(value) <= max_string:
+                out[key] = value
+                continue
+        elif kind is int:
+            if key in int_max and 0 <= value <= int_max[key]:
+                out[key] = value
+                continue
+        elif kind is float:
+            bounds = float_range.get(key)
+            if bounds is not None and bounds[0] <= value <= bounds[1]:  # NaN fails both
+                out[key] = value
+                continue
+        elif kind is bool and key in _BOOL_CHECKED:
             out[key] = value
             continue
         check = checks.get(key)
@@ -546,7 +564,7 @@ def normalize(
     ``new_id`` makes an ``event_id`` when the client sent none. Raises
     :class:`EventError` with a client-facing reason.
     """
-    if not isinstance(raw, Mapping):
+    if type(raw) is not dict and not isinstance(raw, Mapping):
         raise EventError("an event must be a JSON object")
     top: Mapping[str, Any]
     data: Mapping[str, Any]
@@ -559,7 +577,7 @@ def normalize(
         raw_data = raw.get("data")
         if raw_data is None:
             data = {}
-        elif not isinstance(raw_data, Mapping):
+        elif type(raw_data) is not dict and not isinstance(raw_data, Mapping):
             raise EventError("data must be an object")
         elif raw_data.keys().isdisjoint(CAMEL_DATA_ALIASES):
             data = raw_data  # only read below (checked into a new dict)
