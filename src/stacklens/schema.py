@@ -665,20 +665,33 @@ def to_row(event: Mapping[str, Any], received_ns: int) -> EventRow:
                 columns[key] = value
             elif key != "args":  # raw args never reach a row; privacy leaves args_hash
                 attributes[key] = value
+    get = event.get
+    # Positional up to ``message`` (checked against the struct below): keyword matching
+    # of twelve names cost as much as the rest of the row.
     return EventRow(
-        event_id=event["event_id"],
-        ts=event["timestamp"],
-        stack_name=event["stack_name"],
-        event_type=event["event_type"],
-        session_id=event.get("session_id"),
-        trace_id=event.get("trace_id"),
-        span_id=event.get("span_id"),
-        parent_span_id=event.get("parent_span_id"),
-        user_id=event.get("user_id"),
-        service=event.get("service"),
-        level=event.get("level"),
-        message=event.get("message"),
+        event["event_id"],
+        event["timestamp"],
+        event["stack_name"],
+        event["event_type"],
+        get("session_id"),
+        get("trace_id"),
+        get("span_id"),
+        get("parent_span_id"),
+        get("user_id"),
+        get("service"),
+        get("level"),
+        get("message"),
         attributes=_attributes_encoder.encode(attributes).decode() if attributes else "{}",
         received_ns=received_ns,
         **columns,
     )
+
+
+if EventRow.__struct_fields__[:12] != (
+    "event_id",
+    "ts",
+    "stack_name",
+    "event_type",
+    *STRING_FIELDS,
+):
+    raise RuntimeError("to_row passes EventRow's leading fields by position: keep them in order")
