@@ -12,7 +12,10 @@ B. The hub's acknowledged rate for native NDJSON: ``bench/ingest.py``'s as-fast-
    the same at half that rate for acked → queryable p50/p99.
 C. The hub's acknowledged rate for OTLP/HTTP protobuf spans (``bench/otlp.py``'s client).
 D. Request-path CPU per event, in-process on one core, by stage: ``bench/ingest.py``'s
-   and ``bench/otlp.py``'s stage timers on the same batches as there.
+   and ``bench/otlp.py``'s stage timers on the same batches as there (median of
+   ``--repeat`` runs, after a warm-up), plus pricing (``price``: the hub runs it between
+   normalize and privacy; ``bench/ingest.py``'s stages leave it out). Once more under
+   the garbage-collector settings ``stacklens serve`` runs with.
 
 Then the ratios B/A and C/A and each target of issue 19. Rates are of a 2-core machine
 the load generator shares with the hub; the in-process µs/event (D) are the steadier
@@ -38,8 +41,9 @@ from typing import Any
 import msgspec
 import pyarrow as pa
 
+from stacklens.analytics.pricing import Pricer
 from stacklens.analytics.rollups import ddl_statements, load_statements
-from stacklens.cli.main import tune_gc
+from stacklens.cli import main as cli_main
 from stacklens.ids import new_ulid
 from stacklens.ingest.body import parse_native
 from stacklens.privacy import Redactor
@@ -123,6 +127,29 @@ def store_limit(seconds: float, *, rollups: bool, rows: list[EventRow]) -> dict[
     }
 
 
+def price_stage() -> float:
+    """µs/event of the pricing step the hub runs between normalize and privacy (outside
+    bench/ingest.py's stages), on the same batches, its price tables loaded first."""
+    pool = make_batches(random.Random(7), "stage", 20, 1000)
+    now = time.time_ns()
+
+    def canonical() -> list[dict[str, Any]]:
+        return [
+            normalize(raw, default_stack=None, now_ns=now, new_id=new_ulid)
+            for _, body in pool
+            for raw in parse_native(body).events
+        ]
+
+    pricer = Pricer()
+    for event in canonical()[:2000]:  # warm-up (pricing sets data.cost_usd: fresh copies)
+        pricer.apply(event)
+    events = canonical()
+    t = time.perf_counter()
+    for event in events:
+        pricer.apply(event)
+    return round((time.perf_counter() - t) / len(events) * 1e6, 2)
+
+
 def _median(runs: list[dict[str, float]]) -> dict[str, float]:
     """Each stage's median over ``runs`` (other work on the machine inflates single runs)."""
     return {name: round(statistics.median(run[name] for run in runs), 2) for name in runs[0]}
@@ -141,37 +168,49 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--repeat", type=int, default=3, help="stage runs (median)")
     parser.add_argument("--skip-hub", action="store_true", help="phases A and D only")
+    parser.add_argument("--stages-only", action="store_true", help="phase D only")
     args = parser.parse_args()
     ingest_bench, otlp_bench = _sibling("ingest"), _sibling("otlp")
     print(f"machine: {platform.machine()} cpus={os.cpu_count()} python={platform.python_version()}")
     print(f"date: {time.strftime('%Y-%m-%d %H:%M:%S %Z')}")
 
-    rows = realistic_rows(BATCH)
-    print(f"\n[A] store limit (DuckDB, {BATCH:,}-row Arrow batches, one commit each):")
-    alone = store_limit(args.seconds, rollups=False, rows=rows)
-    hubbed = store_limit(args.seconds, rollups=True, rows=rows)
-    for label, result in (("store alone", alone), ("with the hub's rollups", hubbed)):
-        print(f"  {label:<24} {result}")
-    limit = alone["rows_per_s"]
+    limit = 0
+    if not args.stages_only:
+        rows = realistic_rows(BATCH)
+        print(f"\n[A] store limit (DuckDB, {BATCH:,}-row Arrow batches, one commit each):")
+        alone = store_limit(args.seconds, rollups=False, rows=rows)
+        hubbed = store_limit(args.seconds, rollups=True, rows=rows)
+        for label, result in (("store alone", alone), ("with the hub's rollups", hubbed)):
+            print(f"  {label:<24} {result}")
+        limit = alone["rows_per_s"]
 
     print(f"\n[D] request-path CPU, in-process, one core (µs/event, median of {args.repeat}):")
     ingest_bench.stages(batches=5, stores=())  # warm-up: the privacy caches as under load
     otlp_bench.stages(512, bodies=5)
     native = _median([ingest_bench.stages(stores=("duckdb",)) for _ in range(args.repeat)])
+    native["price"] = statistics.median(price_stage() for _ in range(args.repeat))
     spans = _median([otlp_bench.stages(512) for _ in range(args.repeat)])
     print("  native:", msgspec.json.encode(native).decode())
     print("  otlp:  ", msgspec.json.encode(spans).decode())
-    # The same again under the collector settings `stacklens serve` runs with.
-    tune_gc()
+    # The same again under the collector settings `stacklens serve` runs with (its
+    # older name too, so the script measures an older checkout for a before/after).
+    (getattr(cli_main, "tune_gc", None) or cli_main._tune_gc)()
     native_gc = _median([ingest_bench.stages(stores=("duckdb",)) for _ in range(args.repeat)])
+    native_gc["price"] = statistics.median(price_stage() for _ in range(args.repeat))
     spans_gc = _median([otlp_bench.stages(512) for _ in range(args.repeat)])
     print("  native, serve's GC settings:", msgspec.json.encode(native_gc).decode())
     print("  otlp, serve's GC settings:  ", msgspec.json.encode(spans_gc).decode())
     native_path = _path(native)
     span_path = sum(spans.values())
+    if args.stages_only:
+        print(
+            f"request path: native {native_path:.2f} µs/event, OTLP {span_path:.2f} µs/span; "
+            f"under serve's GC settings {_path(native_gc):.2f} / {sum(spans_gc.values()):.2f}"
+        )
+        return
 
     results: dict[str, Any] = {}
-    if not args.skip_hub:
+    if not args.skip_hub and not args.stages_only:
         print(f"\n[B] hub, native NDJSON, as fast as possible ({args.seconds:g} s):")
         results["native"] = ingest_bench.end_to_end(args.seconds, args.concurrency)
         print("  ", {k: v for k, v in results["native"].items() if k != "metrics_excerpt"})
