@@ -43,7 +43,6 @@ import pyarrow as pa
 
 from stacklens.analytics.pricing import Pricer
 from stacklens.analytics.rollups import ddl_statements, load_statements
-from stacklens.cli import main as cli_main
 from stacklens.ids import new_ulid
 from stacklens.ingest.body import parse_native
 from stacklens.privacy import Redactor
@@ -194,6 +193,7 @@ def main() -> None:
     print("  otlp:  ", msgspec.json.encode(spans).decode())
     # The same again under the collector settings `stacklens serve` runs with (its
     # older name too, so the script measures an older checkout for a before/after).
+    cli_main = importlib.import_module("stacklens.cli.main")  # (the package exports a command)
     (getattr(cli_main, "tune_gc", None) or cli_main._tune_gc)()
     native_gc = _median([ingest_bench.stages(stores=("duckdb",)) for _ in range(args.repeat)])
     native_gc["price"] = statistics.median(price_stage() for _ in range(args.repeat))
