@@ -484,9 +484,10 @@ _ROUTES: Final[dict[str, tuple[int, str]]] = {
 _PLAIN_TOP: Final = frozenset(
     name for name, (section, to) in _ROUTES.items() if section == _TOP and name == to
 )
-#: ``data`` keys whose check is the plain string one (inlined in :func:`_check_data`).
 #: ``data`` keys that do not become attributes (their own columns; raw args, hashed).
 _COLUMN_DATA: Final = DATA_FIELDS | {"args"}
+#: ``data`` keys whose check is the plain string / boolean one (inlined in
+#: :func:`_check_data`).
 _STRING_CHECKED: Final = frozenset(k for k, check in _DATA_CHECKS.items() if check is _string)
 _BOOL_CHECKED: Final = frozenset(k for k, check in _DATA_CHECKS.items() if check is _boolean)
 
