@@ -73,17 +73,24 @@ def _staged_column(name: str, kind: str) -> str:
     return name
 
 
+def _stage_sql(table: TableSpec, source: str) -> str:
+    """``source``'s rows into the temp table ``staging``: the columns converted, rows
+    without a key (commit markers) left out, one row per key (the earliest received)."""
+    select = ", ".join(_staged_column(c.name, c.kind) for c in table.columns)
+    return (
+        f"CREATE OR REPLACE TEMP TABLE staging AS SELECT {select} FROM {source} "
+        f"WHERE {table.key} IS NOT NULL "
+        f"QUALIFY row_number() OVER (PARTITION BY {table.key} ORDER BY received_ns) = 1"
+    )
+
+
 def stage_segments_sql(table: TableSpec) -> str:
     """Read sealed spool segments (parameter ``$files``) into the temp table
     ``staging``, skipping commit-marker lines and keeping one row per key."""
-    select = ", ".join(_staged_column(c.name, c.kind) for c in table.columns)
     types = {c.name: _NDJSON_TYPES[c.kind] for c in table.columns}
-    return (
-        "CREATE OR REPLACE TEMP TABLE staging AS "
-        f"SELECT {select} FROM read_ndjson($files, "
-        f"columns = {_struct_literal(types)}, "
-        f"format = 'newline_delimited') WHERE {table.key} IS NOT NULL "
-        f"QUALIFY row_number() OVER (PARTITION BY {table.key} ORDER BY received_ns) = 1"
+    return _stage_sql(
+        table,
+        f"read_ndjson($files, columns = {_struct_literal(types)}, format = 'newline_delimited')",
     )
 
 
@@ -95,14 +102,8 @@ _ARROW_SOURCE: Final = "staging_arrow"
 def stage_arrow_sql(table: TableSpec) -> str:
     """Copy the registered Arrow batch (:data:`_ARROW_SOURCE`: the row struct's columns,
     timestamps as epoch-ns integers, as the spool's NDJSON holds them) into the temp
-    table ``staging``, with the same conversions and per-key dedup as
-    :func:`stage_segments_sql`."""
-    select = ", ".join(_staged_column(c.name, c.kind) for c in table.columns)
-    return (
-        f"CREATE OR REPLACE TEMP TABLE staging AS SELECT {select} FROM {_ARROW_SOURCE} "
-        f"WHERE {table.key} IS NOT NULL "
-        f"QUALIFY row_number() OVER (PARTITION BY {table.key} ORDER BY received_ns) = 1"
-    )
+    table ``staging``, exactly as :func:`stage_segments_sql` stages a segment's rows."""
+    return _stage_sql(table, _ARROW_SOURCE)
 
 
 def is_data_error(exc: BaseException) -> bool:
