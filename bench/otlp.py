@@ -25,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -149,8 +150,11 @@ async def client(
     }
 
 
-def stages(batch: int, bodies: int = 20) -> dict[str, float]:
-    """Microseconds per span in each stage of the OTLP request path, in-process."""
+def stages(
+    batch: int, bodies: int = 20, clock: Callable[[], float] = time.perf_counter
+) -> dict[str, float]:
+    """Microseconds per span in each stage of the OTLP request path, in-process
+    (``clock`` as in ``bench/ingest.py``'s stages)."""
     import msgspec
 
     from stacklens.ids import new_ulid
@@ -164,20 +168,20 @@ def stages(batch: int, bodies: int = 20) -> dict[str, float]:
     encoder = msgspec.json.Encoder()
     now = time.time_ns()
     timings: dict[str, float] = {}
-    t = time.perf_counter()
+    t = clock()
     decoded = [decode_traces(p, "application/x-protobuf").events for p in payloads]
-    timings["decode"] = time.perf_counter() - t
+    timings["decode"] = clock() - t
     raw = [event for events in decoded for event in events]
-    t = time.perf_counter()
+    t = clock()
     canonical = [normalize(e, default_stack="bench", now_ns=now, new_id=new_ulid) for e in raw]
-    timings["normalize"] = time.perf_counter() - t
-    t = time.perf_counter()
+    timings["normalize"] = clock() - t
+    t = clock()
     safe = [redactor.redact_event(e).event for e in canonical]
-    timings["privacy"] = time.perf_counter() - t
-    t = time.perf_counter()
+    timings["privacy"] = clock() - t
+    t = clock()
     for event in safe:
         encoder.encode(to_row(event, now))
-    timings["row_encode"] = time.perf_counter() - t
+    timings["row_encode"] = clock() - t
     return {name: round(seconds / len(raw) * 1e6, 2) for name, seconds in timings.items()}
 
 

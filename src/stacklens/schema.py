@@ -479,36 +479,59 @@ _ROUTES: Final[dict[str, tuple[int, str]]] = {
 }
 
 
+#: Keys whose raw name is their canonical top-level name: an event with only these keys
+#: (the native contract as documented) needs no routing, its dict is read as it is.
+_PLAIN_TOP: Final = frozenset(
+    name for name, (section, to) in _ROUTES.items() if section == _TOP and name == to
+)
+#: ``data`` keys that do not become attributes (their own columns; raw args, hashed).
+_COLUMN_DATA: Final = DATA_FIELDS | {"args"}
+#: ``data`` keys whose check is the plain string / boolean one (inlined in
+#: :func:`_check_data`).
+_STRING_CHECKED: Final = frozenset(k for k, check in _DATA_CHECKS.items() if check is _string)
+_BOOL_CHECKED: Final = frozenset(k for k, check in _DATA_CHECKS.items() if check is _boolean)
+
+
 def _check_data(data: Mapping[str, Any], limits: Limits) -> dict[str, Any]:
     out: dict[str, Any] = {}
     checks = _DATA_CHECKS
+    strings = _STRING_CHECKED
+    max_string = limits.max_string_bytes
+    int_max = _INT_MAX
+    float_range = _FLOAT_RANGE
     for key, value in data.items():
         if value is None:
+            continue
+        # The common cases inline, each exactly what its check returns for a value of
+        # the field's own type within bounds; anything else (including every value the
+        # check refuses) goes to the check itself.
+        kind = type(value)
+        if kind is str:
+            if key in strings and len(value) <= max_string:
+                out[key] = value
+                continue
+        elif kind is int:
+            if key in int_max and 0 <= value <= int_max[key]:
+                out[key] = value
+                continue
+        elif kind is float:
+            bounds = float_range.get(key)
+            if bounds is not None and bounds[0] <= value <= bounds[1]:  # NaN fails both
+                out[key] = value
+                continue
+        elif kind is bool and key in _BOOL_CHECKED:
+            out[key] = value
             continue
         check = checks.get(key)
         out[key] = value if check is None else check(key, value, limits)
     return out
 
 
-def normalize(
-    raw: object,
-    *,
-    default_stack: str | None,
-    now_ns: int,
-    new_id: Any,
-    limits: Limits = DEFAULT_LIMITS,
-) -> dict[str, Any]:
-    """Check one raw event and return its canonical form.
-
-    ``default_stack`` fills a missing ``stack_name`` (from the key or ``X-Stack-Name``);
-    ``new_id`` makes an ``event_id`` when the client sent none. Raises
-    :class:`EventError` with a client-facing reason.
-    """
-    if not isinstance(raw, Mapping):
-        raise EventError("an event must be a JSON object")
+def _route(raw: Mapping[str, Any], extra: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Each raw key to its section and canonical name (the first of a name and its
+    aliases wins); unknown keys to ``extra``."""
     top: dict[str, Any] = {}
     data: dict[str, Any] = {}
-    extra: dict[str, Any] = {}
     routes = _ROUTES
     for key, value in raw.items():
         route = routes.get(key)
@@ -525,6 +548,44 @@ def normalize(
             raise EventError("data must be an object")
         for key, value in raw_data.items():
             data[CAMEL_DATA_ALIASES.get(key, key)] = value
+    return top, data
+
+
+def normalize(
+    raw: object,
+    *,
+    default_stack: str | None,
+    now_ns: int,
+    new_id: Any,
+    limits: Limits = DEFAULT_LIMITS,
+) -> dict[str, Any]:
+    """Check one raw event and return its canonical form.
+
+    ``default_stack`` fills a missing ``stack_name`` (from the key or ``X-Stack-Name``);
+    ``new_id`` makes an ``event_id`` when the client sent none. Raises
+    :class:`EventError` with a client-facing reason.
+    """
+    if type(raw) is not dict and not isinstance(raw, Mapping):
+        raise EventError("an event must be a JSON object")
+    top: Mapping[str, Any]
+    data: Mapping[str, Any]
+    extra: dict[str, Any] = {}
+    raw_data: Any
+    if raw.keys() <= _PLAIN_TOP:
+        # Every key already canonical and top-level (no alias, no flat data key, no
+        # unknown key): routing would copy the dict key by key into an equal one.
+        top = raw
+        raw_data = raw.get("data")
+        if raw_data is None:
+            data = {}
+        elif type(raw_data) is not dict and not isinstance(raw_data, Mapping):
+            raise EventError("data must be an object")
+        elif raw_data.keys().isdisjoint(CAMEL_DATA_ALIASES):
+            data = raw_data  # only read below (checked into a new dict)
+        else:
+            data = {CAMEL_DATA_ALIASES.get(k, k): v for k, v in raw_data.items()}
+    else:
+        top, data = _route(raw, extra)
 
     event_type = top.get("event_type")
     if not isinstance(event_type, str) or event_type not in EVENT_TYPES:
@@ -558,11 +619,15 @@ def normalize(
         "stack_name": stack,
         "event_type": event_type,
     }
+    max_string = limits.max_string_bytes
     for name in STRING_FIELDS:
         value = top.get(name)
         if value is not None:
-            limit = limits.max_message_bytes if name == "message" else limits.max_string_bytes
-            canonical[name] = _as_str(name, value, limit)
+            limit = limits.max_message_bytes if name == "message" else max_string
+            if type(value) is str and len(value) <= limit:
+                canonical[name] = value  # what _as_str returns for a string in bounds
+            else:
+                canonical[name] = _as_str(name, value, limit)
 
     attributes: dict[str, Any] = {}
     raw_attributes = top.get("attributes")
@@ -574,12 +639,13 @@ def normalize(
         _flatten_attributes(extra, attributes, "", limits)
     checked = _check_data(data, limits) if data else {}
     # Unknown data keys end up in attributes (to_row): the same limits apply to them.
-    stored = len(attributes)
-    for key, value in checked.items():
-        if key not in DATA_FIELDS and key != "args":
-            stored += _count_leaves(f"data.{key}", value, limits)
-            if stored > limits.max_attributes:
-                raise EventError(f"more than {limits.max_attributes} attributes")
+    if not checked.keys() <= _COLUMN_DATA:
+        stored = len(attributes)
+        for key, value in checked.items():
+            if key not in _COLUMN_DATA:
+                stored += _count_leaves(f"data.{key}", value, limits)
+                if stored > limits.max_attributes:
+                    raise EventError(f"more than {limits.max_attributes} attributes")
     canonical["data"] = checked
     canonical["attributes"] = attributes
     return canonical
@@ -588,27 +654,45 @@ def normalize(
 def to_row(event: Mapping[str, Any], received_ns: int) -> EventRow:
     """Flatten a canonical (and already privacy-checked) event into a row."""
     data = event.get("data") or {}
-    attributes = dict(event.get("attributes") or {})
-    columns: dict[str, Any] = {}
-    for key, value in data.items():
-        if key in DATA_FIELDS:
-            columns[key] = value
-        elif key != "args":  # raw args never reach a row; privacy leaves args_hash
-            attributes[key] = value
+    attributes = event.get("attributes") or {}
+    columns: Mapping[str, Any]
+    if data.keys() <= DATA_FIELDS:
+        columns = data  # every key a column (the common case): no copy, no loop
+    else:
+        attributes = dict(attributes)
+        columns = {}
+        for key, value in data.items():
+            if key in DATA_FIELDS:
+                columns[key] = value
+            elif key != "args":  # raw args never reach a row; privacy leaves args_hash
+                attributes[key] = value
+    get = event.get
+    # Positional up to ``message`` (checked against the struct below): keyword matching
+    # of twelve names cost as much as the rest of the row.
     return EventRow(
-        event_id=event["event_id"],
-        ts=event["timestamp"],
-        stack_name=event["stack_name"],
-        event_type=event["event_type"],
-        session_id=event.get("session_id"),
-        trace_id=event.get("trace_id"),
-        span_id=event.get("span_id"),
-        parent_span_id=event.get("parent_span_id"),
-        user_id=event.get("user_id"),
-        service=event.get("service"),
-        level=event.get("level"),
-        message=event.get("message"),
+        event["event_id"],
+        event["timestamp"],
+        event["stack_name"],
+        event["event_type"],
+        get("session_id"),
+        get("trace_id"),
+        get("span_id"),
+        get("parent_span_id"),
+        get("user_id"),
+        get("service"),
+        get("level"),
+        get("message"),
         attributes=_attributes_encoder.encode(attributes).decode() if attributes else "{}",
         received_ns=received_ns,
         **columns,
     )
+
+
+if EventRow.__struct_fields__[:12] != (
+    "event_id",
+    "ts",
+    "stack_name",
+    "event_type",
+    *STRING_FIELDS,
+):
+    raise RuntimeError("to_row passes EventRow's leading fields by position: keep them in order")

@@ -230,11 +230,17 @@ class Pricer:
         if data.get("cost_usd") is not None:
             return
         model = data.get("model")
-        counts = [
-            data.get(k)
-            for k in ("tokens_in", "tokens_out", "tokens_cache_read", "tokens_cache_write")
-        ]
-        if not isinstance(model, str) or not model or all(c is None for c in counts):
+        if not isinstance(model, str) or not model:
+            return
+        # Most events (messages, tool calls, sessions) carry a model and no tokens:
+        # four lookups decide it, before any list is built.
+        counts = (
+            data.get("tokens_in"),
+            data.get("tokens_out"),
+            data.get("tokens_cache_read"),
+            data.get("tokens_cache_write"),
+        )
+        if counts[0] is None and counts[1] is None and counts[2] is None and counts[3] is None:
             return
         provider = data.get("provider")
         provider = provider if isinstance(provider, str) and provider else None

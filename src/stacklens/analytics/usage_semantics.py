@@ -113,7 +113,7 @@ def apply_raw_usage(data: dict[str, Any]) -> None:
     """Fill ``data.tokens_*`` from ``data.usage`` where the client sent none; the raw
     object stays (it becomes attributes) so nothing the client sent is lost."""
     usage = data.get(USAGE_KEY)
-    if not isinstance(usage, Mapping):
+    if usage is None or not isinstance(usage, Mapping):  # (None first: no ABC check)
         return
     if any(data.get(name) is not None for name in _TOKEN_FIELDS):
         return  # the client already spoke the contract; its fields win

@@ -205,21 +205,25 @@ class Redactor:
         clean_text = _CLEAN_TEXT
         pol = policy
         for key, value in event.items():
-            if key not in _TOP_FIELDS and key != "data":
-                new_key, new_value = self._item(key, value, "", found, 0, pol)
-                out[new_key] = new_value
-            elif type(value) is str:
+            kind = type(value)
+            if key not in _TOP_FIELDS:
+                if key != "data":
+                    new_key, new_value = self._item(key, value, "", found, 0, pol)
+                    out[new_key] = new_value
+                elif kind is dict or isinstance(value, Mapping):
+                    out[key] = self._data(value, policy, found)
+                else:
+                    out[key] = self._walk(value, key, found, 0, pol)
+            elif kind is str:
                 if key == "user_id" and policy.pseudonymize_users:
                     out[key] = self.pseudonymize_user(value)
                 elif len(value) < MIN_LENGTH or value in clean_text:
                     out[key] = value
                 else:
                     out[key] = self._text(value, key, found, 0, pol)
-            elif type(value) is int:
+            elif kind is int:
                 out[key] = value
-            elif key == "data" and (type(value) is dict or isinstance(value, Mapping)):
-                out[key] = self._data(value, policy, found)
-            elif key == "attributes" and type(value) is dict:
+            elif key == "attributes" and kind is dict:
                 out[key] = self._mapping(value, key, found, 1, pol)
             else:
                 out[key] = self._walk(value, key, found, 0, pol)
@@ -364,13 +368,17 @@ class Redactor:
         out: dict[str, Any] = {}
         pol = policy
         rules: list[str]
+        clean_text = _CLEAN_TEXT
         for key, value in data.items():
             if key in _PLAIN_DATA_FIELDS:
-                if type(value) is str:
-                    if len(value) < MIN_LENGTH or value in _CLEAN_TEXT:
+                kind = type(value)
+                if kind is str:
+                    if len(value) < MIN_LENGTH or value in clean_text:
                         out[key] = value
                     else:
                         out[key] = self._text(value, f"data.{key}", found, 1, pol)
+                elif kind is int or kind is float or kind is bool or value is None:
+                    out[key] = value  # what _walk returns for a number: no path built
                 else:
                     out[key] = self._walk(value, f"data.{key}", found, 1, pol)
             elif key in ("content", "args"):

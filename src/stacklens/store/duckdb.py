@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
 
@@ -38,7 +38,14 @@ from stacklens.store.base import (
 from stacklens.store.columns import TABLES, TableSpec
 from stacklens.store.dialect import DUCKDB, DayTables, Dialect, check_identifier
 
-__all__ = ["DuckDBStore", "event_out", "format_ns", "is_data_error", "stage_segments_sql"]
+__all__ = [
+    "DuckDBStore",
+    "event_out",
+    "format_ns",
+    "is_data_error",
+    "stage_arrow_sql",
+    "stage_segments_sql",
+]
 
 #: ``read_ndjson`` types of the row structs' JSON (timestamps are epoch ns on the wire).
 _NDJSON_TYPES: Final = {
@@ -66,18 +73,37 @@ def _staged_column(name: str, kind: str) -> str:
     return name
 
 
+def _stage_sql(table: TableSpec, source: str) -> str:
+    """``source``'s rows into the temp table ``staging``: the columns converted, rows
+    without a key (commit markers) left out, one row per key (the earliest received)."""
+    select = ", ".join(_staged_column(c.name, c.kind) for c in table.columns)
+    return (
+        f"CREATE OR REPLACE TEMP TABLE staging AS SELECT {select} FROM {source} "
+        f"WHERE {table.key} IS NOT NULL "
+        f"QUALIFY row_number() OVER (PARTITION BY {table.key} ORDER BY received_ns) = 1"
+    )
+
+
 def stage_segments_sql(table: TableSpec) -> str:
     """Read sealed spool segments (parameter ``$files``) into the temp table
     ``staging``, skipping commit-marker lines and keeping one row per key."""
-    select = ", ".join(_staged_column(c.name, c.kind) for c in table.columns)
     types = {c.name: _NDJSON_TYPES[c.kind] for c in table.columns}
-    return (
-        "CREATE OR REPLACE TEMP TABLE staging AS "
-        f"SELECT {select} FROM read_ndjson($files, "
-        f"columns = {_struct_literal(types)}, "
-        f"format = 'newline_delimited') WHERE {table.key} IS NOT NULL "
-        f"QUALIFY row_number() OVER (PARTITION BY {table.key} ORDER BY received_ns) = 1"
+    return _stage_sql(
+        table,
+        f"read_ndjson($files, columns = {_struct_literal(types)}, format = 'newline_delimited')",
     )
+
+
+#: The name an Arrow batch is registered under while :meth:`DuckDBStore.load_arrow`
+#: stages it.
+_ARROW_SOURCE: Final = "staging_arrow"
+
+
+def stage_arrow_sql(table: TableSpec) -> str:
+    """Copy the registered Arrow batch (:data:`_ARROW_SOURCE`: the row struct's columns,
+    timestamps as epoch-ns integers, as the spool's NDJSON holds them) into the temp
+    table ``staging``, exactly as :func:`stage_segments_sql` stages a segment's rows."""
+    return _stage_sql(table, _ARROW_SOURCE)
 
 
 def is_data_error(exc: BaseException) -> bool:
@@ -178,13 +204,45 @@ class DuckDBStore:
         self, stream: str, files: Sequence[Path], *, checkpoint: int | None = None
     ) -> LoadResult:
         table = TABLES[stream]
+
+        def stage(con: duckdb.DuckDBPyConnection) -> None:
+            con.execute(stage_segments_sql(table), {"files": [str(f) for f in files]})
+
+        return self._load(stream, stage if files else None, checkpoint)
+
+    def load_arrow(self, stream: str, batch: Any, *, checkpoint: int | None = None) -> LoadResult:
+        """Insert the rows of an Arrow table or record batch (the stream's row-struct
+        columns, timestamps as epoch-ns int64) in one transaction, exactly as
+        :meth:`load_files` inserts spool segments: dedup, rollup hooks, day tables,
+        checkpoint. The append path without NDJSON parsing (``bench/limit.py`` measures
+        the store's limit through it)."""
+        table = TABLES[stream]
+
+        def stage(con: duckdb.DuckDBPyConnection) -> None:
+            con.register(_ARROW_SOURCE, batch)
+            try:
+                con.execute(stage_arrow_sql(table))
+            finally:
+                con.unregister(_ARROW_SOURCE)
+
+        return self._load(stream, stage, checkpoint)
+
+    def _load(
+        self,
+        stream: str,
+        stage: Callable[[duckdb.DuckDBPyConnection], None] | None,
+        checkpoint: int | None,
+    ) -> LoadResult:
+        """One load transaction: ``stage`` fills ``staging``, then dedup, hooks, the
+        move into day tables and the checkpoint, committed together."""
+        table = TABLES[stream]
         staged = inserted = 0
         with self._write_lock:
             con = self._con
             con.execute("BEGIN TRANSACTION")
             try:
-                if files:
-                    con.execute(stage_segments_sql(table), {"files": [str(f) for f in files]})
+                if stage is not None:
+                    stage(con)
                     staged = _scalar(con, "SELECT count(*) FROM staging")
                     since = (
                         _scalar(con, "SELECT min(received_ns) FROM staging") - self.dedup_window_ns

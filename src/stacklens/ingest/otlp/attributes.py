@@ -35,12 +35,14 @@ from .semconv import (
 )
 
 __all__ = [
+    "Entry",
     "ItemError",
     "Mapped",
     "ResourceContext",
     "as_text",
     "attach_resource",
     "check_id",
+    "entries",
     "flatten_into",
     "plain",
     "resource_context",
@@ -146,6 +148,17 @@ def _action(key: str) -> Any:
     return action
 
 
+#: One attribute read out of its ``KeyValue``: key, ``AnyValue``, the value's set field.
+Entry = tuple[str, Any, str | None]
+
+
+def entries(kvs: Any) -> list[Entry]:
+    """A repeated ``KeyValue`` as :data:`Entry` tuples. Each access to a protobuf
+    element builds a Python object, so the cost bound (:func:`.cost.check_entries`) and
+    the mapping read these once, not each its own way."""
+    return [(kv.key, value, value.WhichOneof("value")) for kv in kvs for value in (kv.value,)]
+
+
 class Mapped:
     """Accumulates one item's mapped fields, content and attributes."""
 
@@ -160,15 +173,16 @@ class Mapped:
 
     def add(self, kvs: Any) -> None:
         """Map a repeated ``KeyValue`` (span/log attributes)."""
+        self.add_entries(entries(kvs))
+
+    def add_entries(self, items: list[Entry]) -> None:
+        """Map attributes already read out of their messages (:func:`entries`)."""
         actions = _ACTIONS
         scalars = _SCALARS
         attrs = self.attrs
         data = self.data
         ranks = self.ranks
-        for kv in kvs:
-            key = kv.key
-            value = kv.value
-            which = value.WhichOneof("value")
+        for key, value, which in items:
             if which is None:
                 continue
             scalar = which in scalars

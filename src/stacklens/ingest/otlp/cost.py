@@ -8,17 +8,29 @@ and the per-item checks run in the decoder's loop, before the item is mapped.
 
 from __future__ import annotations
 
-from typing import Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 from stacklens.ingest.limits import RequestLimits, check_attributes, check_items, depth_error
 
-__all__ = ["ITEM", "NOUNS", "check_json_items", "check_message_item", "count_items"]
+if TYPE_CHECKING:
+    from .attributes import Entry
+
+__all__ = [
+    "ITEM",
+    "NOUNS",
+    "check_entries",
+    "check_json_items",
+    "check_message_item",
+    "count_items",
+]
 
 Kind = Literal["traces", "logs", "metrics"]
 
 NOUNS: Final = {"traces": "spans", "logs": "log records", "metrics": "metric data points"}
 ITEM: Final = {"traces": "span", "logs": "log record", "metrics": "data point"}
 _JSON_NESTED: Final = ("kvlistValue", "kvlist_value", "arrayValue", "array_value")
+#: The ``AnyValue`` fields that nest (every other value is one level deep).
+_NESTED: Final = frozenset({"kvlist_value", "array_value"})
 
 
 def count_items(kind: Kind, message: Any) -> int:
@@ -86,6 +98,21 @@ def check_message_item(
     values = [kv.value for kv in attributes]
     if has_body and item.HasField("body"):
         values.append(item.body)
+    if _message_depth(values, limits.max_depth) > limits.max_depth:
+        raise depth_error(limits, index, ITEM[kind])
+
+
+def check_entries(kind: Kind, items: list[Entry], index: int, limits: RequestLimits) -> None:
+    """:func:`check_message_item` for an item without a body whose attributes are
+    already read out (:func:`.attributes.entries`): only the nested values are walked,
+    since a scalar is one level deep and no bound is below one (the same verdict)."""
+    check_attributes(len(items), limits, index, ITEM[kind])
+    if limits.max_depth >= 1:
+        values = [value for _, value, which in items if which in _NESTED]
+        if not values:
+            return
+    else:
+        values = [value for _, value, _ in items]
     if _message_depth(values, limits.max_depth) > limits.max_depth:
         raise depth_error(limits, index, ITEM[kind])
 

@@ -17,16 +17,18 @@ from stacklens.ingest.limits import DEFAULT_REQUEST_LIMITS, RequestLimits
 from stacklens.ingest.steps import CHUNK, Steps, run_steps
 
 from .attributes import (
+    Entry,
     ItemError,
     Mapped,
     attach_resource,
     check_id,
+    entries,
     plain,
     resource_context,
     scope_attributes,
 )
 from .content import PROTOBUF, media_type, parse_chunks
-from .cost import check_message_item
+from .cost import check_entries
 from .result import DecodeResult
 from .semconv import AGENT_OPERATIONS, LLM_HINT_FIELDS, LLM_OPERATIONS, TOOL_OPERATIONS
 
@@ -87,10 +89,11 @@ def request_steps(
             for scope_spans in resource_spans.scope_spans:
                 base = scope_attributes(context.attributes, scope_spans.scope)
                 for span in scope_spans.spans:
+                    attributes = entries(span.attributes)
                     if limits is not None:
-                        check_message_item("traces", span, index, limits)
+                        check_entries("traces", attributes, index, limits)
                     try:
-                        event = span_event(span, base)
+                        event = span_event(span, base, attributes)
                     except ItemError as err:
                         rejected.append((index, str(err)))
                     else:
@@ -101,8 +104,11 @@ def request_steps(
     return DecodeResult(events, rejected)
 
 
-def span_event(span: Any, base_attributes: dict[str, Any]) -> dict[str, Any]:
-    """Map one ``Span`` (resource/scope attributes given) to a raw event."""
+def span_event(
+    span: Any, base_attributes: dict[str, Any], attributes: list[Entry] | None = None
+) -> dict[str, Any]:
+    """Map one ``Span`` (resource/scope attributes given; its own, when already read
+    out, as ``attributes``) to a raw event."""
     trace_id = check_id(span.trace_id, 16, "trace_id", zero_is_absent=False)
     span_id = check_id(span.span_id, 8, "span_id", zero_is_absent=False)
     if trace_id is None or span_id is None:
@@ -113,7 +119,7 @@ def span_event(span: Any, base_attributes: dict[str, Any]) -> dict[str, Any]:
         raise ItemError("span has no start_time_unix_nano")
 
     mapped = Mapped(dict(base_attributes))
-    mapped.add(span.attributes)
+    mapped.add_entries(entries(span.attributes) if attributes is None else attributes)
     data = mapped.data
     attrs = mapped.attrs
     if span.events:
