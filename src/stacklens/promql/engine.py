@@ -20,7 +20,7 @@ from stacklens.promql.model import (
 )
 from stacklens.promql.values import Matrix, Scalar, String, Vector, VectorSeries
 
-__all__ = ["PromQLEngine", "format_value"]
+__all__ = ["PromQLEngine", "format_value", "format_values"]
 
 
 def format_value(v: float) -> str:
@@ -37,6 +37,27 @@ def format_value(v: float) -> str:
 
 def _seconds(ms: int) -> float | int:
     return ms // 1000 if ms % 1000 == 0 else ms / 1000.0
+
+
+def format_values(values: npt.NDArray[np.float64]) -> list[str]:
+    """:func:`format_value` of each value. A range answer holds up to 11,000 points per
+    series: the common values (finite, printed without an exponent) go through ``repr``
+    in C, the few others through :func:`format_value`."""
+    magnitude = np.abs(values)
+    plain = (magnitude == 0) | ((magnitude >= 1e-4) & (magnitude < 1e16))  # NaN, inf: False
+    texts = [t[:-2] if t.endswith(".0") else t for t in map(repr, values.tolist())]
+    for i in np.flatnonzero(~plain).tolist():
+        texts[i] = format_value(float(values[i]))
+    return texts
+
+
+def _points(ts_ms: npt.NDArray[np.int64], values: npt.NDArray[np.float64]) -> list[list[Any]]:
+    """``[[t, "v"], ...]``, Prometheus's sample pairs (``t`` in seconds)."""
+    if not np.any(ts_ms % 1000):
+        times: list[Any] = (ts_ms // 1000).tolist()
+    else:
+        times = [_seconds(t) for t in ts_ms.tolist()]
+    return list(map(list, zip(times, format_values(values), strict=True)))
 
 
 class PromQLEngine:
@@ -94,16 +115,8 @@ class PromQLEngine:
             )
         result = []
         for s in _sorted(value):
-            present = ~np.isnan(s.values)
-            result.append(
-                {
-                    "metric": s.labels,
-                    "values": [
-                        [_seconds(int(t)), format_value(float(v))]
-                        for t, v in zip(steps[present], s.values[present], strict=True)
-                    ],
-                }
-            )
+            keep = ~np.isnan(s.values)
+            result.append({"metric": s.labels, "values": _points(steps[keep], s.values[keep])})
         return {"resultType": "matrix", "result": result}
 
     # ---- metadata -------------------------------------------------------------
@@ -187,13 +200,5 @@ def _raw_matrix(matrix: Matrix, time_ms: int) -> list[dict[str, Any]]:
         keep = (s.ts >= at - matrix.range_ms) & (s.ts <= at)
         ts: npt.NDArray[np.int64] = s.ts[keep]
         if len(ts):
-            out.append(
-                {
-                    "metric": s.labels,
-                    "values": [
-                        [_seconds(int(t)), format_value(float(v))]
-                        for t, v in zip(ts, s.values[keep], strict=True)
-                    ],
-                }
-            )
+            out.append({"metric": s.labels, "values": _points(ts, s.values[keep])})
     return out

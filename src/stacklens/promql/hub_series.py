@@ -219,21 +219,12 @@ class HubSeriesSource:
         after = self._fetch(after_sql(d, [family.source], stacks, until_ns, cap), limits)
         after_by = {_key(r): float(r[5]) for r in after}
         n = len(grid)
-        step: dict[Key, np.ndarray[Any, Any]] = defaultdict(lambda: np.zeros(n))
-        first_at: dict[Key, int] = {}
-        for row in increments:
-            key = _key(row)
-            if key not in wanted:
-                continue
-            k = (int(row[5]) // _MS + res - int(grid[0])) // res
-            if 0 <= k < n:
-                step[key][k] += float(row[6])
-                first_at[key] = min(first_at.get(key, n), k)
+        steps = _increments(increments, wanted, int(grid[0]), n, res, limits)
         values: dict[Key, tuple[np.ndarray[Any, Any], int]] = {}
         for key, total in wanted.items():
-            window = step[key] if key in step else np.zeros(n)
+            window, first = steps.get(key) or (np.zeros(n), n)
             before = total - after_by.get(key, 0.0) - float(window.sum())
-            start = 0 if abs(before) > 1e-9 * max(1.0, abs(total)) else first_at.get(key, n)
+            start = 0 if abs(before) > 1e-9 * max(1.0, abs(total)) else first
             if start < n:
                 values[key] = (before + np.cumsum(window), start)
         if name.endswith("_bucket"):
@@ -317,6 +308,28 @@ class HubSeriesSource:
                 out.append(Series(labels, grid[present], filled[present]))
         _check_series(out, limits)
         return out
+
+
+def _increments(
+    rows: list[Any], wanted: dict[Key, float], first_ms: int, n: int, res: int, limits: Limits
+) -> dict[Key, tuple[np.ndarray[Any, Any], int]]:
+    """Per wanted series (a row of :func:`increments_sql`): what it gains at each grid
+    point (the events of the bucket starting at ``b`` count from the grid point
+    ``b + res`` on) and the index of the first point that gains."""
+    if sum(int(row[7]) for row in rows) > limits.max_rows:
+        raise LimitError(f"the query reads more than {limits.max_rows} rows (max_rows)")
+    out: dict[Key, tuple[np.ndarray[Any, Any], int]] = {}
+    for row in rows:
+        key = _key(row)
+        if key not in wanted:
+            continue
+        k = (np.array(row[5], dtype=np.int64) // _MS + res - first_ms) // res
+        v = np.array(row[6], dtype=np.float64)
+        inside = (k >= 0) & (k < n)
+        if inside.any():
+            at = k[inside]
+            out[key] = (np.bincount(at, weights=v[inside], minlength=n), int(at.min()))
+    return out
 
 
 def _count_of_buckets(
