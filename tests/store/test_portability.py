@@ -23,8 +23,8 @@ from stacklens.analytics import (
 from stacklens.analytics.heartbeats import DEFAULT_POLICY
 from stacklens.analytics.queries import Filters
 from stacklens.logql import sql as logql_sql
-from stacklens.promql import hub_sql
 from stacklens.logql.syntax import LabelMatcher, LineFilter, NumberFilter
+from stacklens.promql import hub_sql
 from stacklens.retention import erasure, status
 from stacklens.store import sql
 from stacklens.store.base import EventQuery
