@@ -143,9 +143,10 @@ def _logql_statements() -> Iterator[tuple[str, str]]:
     yield "logql series", logql_sql.series_sql(window(), 5)[0]
     yield "logql stats", logql_sql.stats_sql(window())[0]
     for family in ("tokens", "messages", "errors"):
-        yield f"promql increments {family}", hub_sql.increments_sql(
-            d, [family], ("a",), 0, S, 15 * S, 10
-        )[0]
+        yield (
+            f"promql increments {family}",
+            hub_sql.increments_sql(d, [family], ("a",), 0, S, 15 * S, 10)[0],
+        )
         yield f"promql after {family}", hub_sql.after_sql(d, [family], None, S, 10)[0]
     yield "promql totals", hub_sql.totals_sql(d, ["tokens"], ("a",), 10)[0]
     yield "promql newest", hub_sql.newest_sql(d, ("a",), 0, S, 15 * S)[0]

@@ -183,7 +183,7 @@ def _run_query(
         return {"resultType": "vector", "result": vector, "stats": _stats(scan, started)}
     texts: dict[float, str] = {}  # counts repeat: each formatted once
 
-    def text(value: float) -> str:
+    def formatted(value: float) -> str:
         found = texts.get(value)
         if found is None:
             found = texts[value] = _number(value)
@@ -192,7 +192,7 @@ def _run_query(
     matrix = [
         {
             "metric": dict(key),
-            "values": [[_seconds(t), text(points[t])] for t in sorted(points)],
+            "values": [[_seconds(t), formatted(points[t])] for t in sorted(points)],
         }
         for key, points in ordered
     ]
