@@ -326,3 +326,26 @@ def test_stack_last_seen_and_up_history(engine: PromQLEngine) -> None:
     assert set(instant(engine, "stacklens_stack_up", ms(10, 3))) == {
         L(__name__="stacklens_stack_up", stack_name="alpha")
     }  # beta's first sample is 10:03:30
+
+
+@pytest.mark.parametrize("factory", BACKENDS, ids=lambda f: f.__name__)
+def test_one_query_reads_a_family_once_and_the_next_reads_again(
+    factory: Any, tmp_path: Any
+) -> None:
+    b: Backend = factory(tmp_path)
+    try:
+        b.load(EVENTS[:2])  # alpha: 50 then 100 input tokens
+        engine = make_engine(b)
+        reads: list[str] = []
+        fetch = b.store.fetch
+        b.store.fetch = lambda *a: (reads.append(a[0]), fetch(*a))[1]  # type: ignore[method-assign]
+        # the same family three times over one window: each statement once
+        query = f"increase({ALPHA_IN}[5m]) + increase({TOK}[5m]) - increase({ALPHA_IN}[5m])"
+        assert len(instant(engine, query)) == 1
+        hub = [r for r in reads if "metric_points" not in r]  # the OTel source's own
+        assert len(hub) == len(set(hub)) == 3  # totals, increments, after
+        assert one(engine, ALPHA_IN) == 150.0
+        b.load(EVENTS[2:3])  # 200 more: the next query sees them
+        assert one(engine, ALPHA_IN) == 350.0
+    finally:
+        b.store.close()

@@ -67,6 +67,7 @@ class PromQLEngine:
 
     def instant(self, query: str, time_ms: int, stacks: tuple[str, ...] | None) -> dict[str, Any]:
         expr = parse(query, self.limits)
+        self._start()
         steps = np.array([time_ms], dtype=np.int64)
         value = Evaluator(self.sources, steps, stacks, self.limits).eval(expr)
         t = _seconds(time_ms)
@@ -105,6 +106,7 @@ class PromQLEngine:
                 "timeseries. Try decreasing the query resolution (?step=XX)"
             )
         expr = parse(query, self.limits)
+        self._start()
         steps = np.arange(start_ms, end_ms + 1, step_ms, dtype=np.int64)
         value = Evaluator(self.sources, steps, stacks, self.limits).eval(expr)
         if isinstance(value, Scalar):
@@ -118,6 +120,10 @@ class PromQLEngine:
             keep = ~np.isnan(s.values)
             result.append({"metric": s.labels, "values": _points(steps[keep], s.values[keep])})
         return {"resultType": "matrix", "result": result}
+
+    def _start(self) -> None:
+        for source in self.sources:
+            source.query_started()
 
     # ---- metadata -------------------------------------------------------------
     def series(

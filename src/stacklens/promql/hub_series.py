@@ -122,11 +122,17 @@ class HubSeriesSource:
     ) -> None:
         self._reader = reader
         self._clock = clock
+        # The rules ask a family several times over one window (``a{x="y"}[5m] / a[5m]``):
+        # within one query, each statement is read once.
+        self._read: dict[tuple[str, str], list[Any]] = {}
         self.resolution_ms = resolution_ms
         self.heartbeat_window_s = heartbeat_window_s
 
     def names(self, stacks: tuple[str, ...] | None) -> list[str]:
         return sorted(FAMILIES)
+
+    def query_started(self) -> None:
+        self._read.clear()
 
     def metadata(self) -> dict[str, tuple[str, str, str]]:
         out = {n: (f.kind, f.help, "") for n, f in FAMILIES.items() if f.kind != "histogram"}
@@ -179,7 +185,10 @@ class HubSeriesSource:
         return out
 
     def _fetch(self, statement: tuple[str, dict[str, Any]], limits: Limits) -> list[Any]:
-        rows = self._reader.fetch(*statement).rows
+        key = (statement[0], repr(sorted(statement[1].items())))
+        rows = self._read.get(key)
+        if rows is None:
+            rows = self._read[key] = self._reader.fetch(*statement).rows
         if len(rows) > limits.max_rows:
             raise LimitError(f"the query reads more than {limits.max_rows} rows (max_rows)")
         return rows

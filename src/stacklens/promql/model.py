@@ -159,3 +159,7 @@ class SeriesSource(Protocol):
     def metadata(self) -> dict[str, tuple[str, str, str]]:
         """``name → (type, help, unit)`` for the names this source knows."""
         ...
+
+    def query_started(self) -> None:
+        """A query begins: what a source kept from the previous one is stale."""
+        ...

@@ -189,6 +189,9 @@ class OtelSeriesSource:
                     found[labels_key(labels)] = labels
         return list(found.values())
 
+    def query_started(self) -> None:
+        """Nothing is kept between queries."""
+
     def samples(
         self,
         names: Sequence[str],
