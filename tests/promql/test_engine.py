@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import msgspec
 import pytest
 
 from stacklens.promql.engine import PromQLEngine
@@ -211,6 +212,24 @@ def test_range_query_steps_and_values(engine: PromQLEngine) -> None:
     assert scalar["result"] == [
         {"metric": {}, "values": [[int(at_s(10, 0, s)), "2"] for s in (0, 30, 60)]}
     ]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        f"rate({TOK}[2m])",  # fractions
+        f"{TOK} * 1e20",  # past an exponent's threshold
+        f"{TOK} / 1e9",
+        f"-{TOK} / 0",  # -Inf
+        f"{TOK} - {TOK}",  # 0
+    ],
+)
+def test_encoded_range_answers_are_the_same_json(engine: PromQLEngine, query: str) -> None:
+    for start, step in ((ms(10, 0), 60_000), (ms(10, 0) + 500, 7_500)):  # whole, half seconds
+        data = engine.range(query, start, ms(10, 5), step, None)
+        encoded = engine.range(query, start, ms(10, 5), step, None, encoded=True)
+        assert data["result"], query
+        assert msgspec.json.decode(msgspec.json.encode(encoded)) == data
 
 
 def test_otel_points_as_series(engine: PromQLEngine) -> None:

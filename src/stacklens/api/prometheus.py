@@ -174,7 +174,7 @@ def _range(engine: PromQLEngine, pairs: list[tuple[str, str]], stacks: Any, now:
     start = parse_time_ms(_one(pairs, "start") or "", "start")
     end = parse_time_ms(_one(pairs, "end") or "", "end")
     step = parse_duration_ms(_one(pairs, "step") or "", "step")
-    return engine.range(_query(pairs), start, end, step, stacks)
+    return engine.range(_query(pairs), start, end, step, stacks, encoded=True)
 
 
 def _matches(pairs: list[tuple[str, str]]) -> list[str]:
