@@ -19,6 +19,7 @@ from stacklens.promql.model import (
     labels_key,
     matches_all,
 )
+from stacklens.promql.spacing import lattice_ms
 from stacklens.promql.values import Matrix, Scalar, String, Vector, VectorSeries
 
 __all__ = ["PromQLEngine", "format_value", "format_values"]
@@ -123,7 +124,8 @@ class PromQLEngine:
         expr = parse(query, self.limits)
         self._start()
         steps = np.arange(start_ms, end_ms + 1, step_ms, dtype=np.int64)
-        value = Evaluator(self.sources, steps, stacks, self.limits).eval(expr)
+        spacing = lattice_ms(expr, steps)
+        value = Evaluator(self.sources, steps, stacks, self.limits, spacing_ms=spacing).eval(expr)
         if isinstance(value, Scalar):
             value = Vector([_as_series(value)])
         if not isinstance(value, Vector):

@@ -83,8 +83,11 @@ class Evaluator:
         stacks: tuple[str, ...] | None,
         limits: Limits,
         lookback_ms: int = LOOKBACK_MS,
+        spacing_ms: int | None = None,
     ) -> None:
         self.sources = sources
+        #: the query reads only samples at multiples of this (stacklens.promql.spacing)
+        self.spacing_ms = spacing_ms
         self.steps = steps
         self.n = len(steps)
         self.stacks = stacks
@@ -115,7 +118,9 @@ class Evaluator:
         for source in self.sources:
             names = self._names(source, matchers)
             if names:
-                found += source.samples(names, self.stacks, others, start, end, self.limits)
+                found += source.samples(
+                    names, self.stacks, others, start, end, self.limits, spacing_ms=self.spacing_ms
+                )
         if len(found) > self.limits.max_series:
             raise LimitError(
                 f"a selector matches more than {self.limits.max_series} series (max_series)"

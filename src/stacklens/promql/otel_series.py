@@ -200,6 +200,8 @@ class OtelSeriesSource:
         start_ms: int,
         end_ms: int,
         limits: Limits,
+        *,
+        spacing_ms: int | None = None,  # stored points are served as stored
     ) -> list[Series]:
         stored = self._stored_for(names, stacks)
         if not stored:
