@@ -431,3 +431,27 @@ def test_a_query_reading_between_its_steps_reads_the_grid(engine: PromQLEngine) 
     for reads_between in ("irate", "count_over_time", "max_over_time", "changes", "resets"):
         assert spacing(f"{reads_between}({TOK}[5m])") is None
     assert spacing(f"rate({TOK}[5m])", steps[:1]) is None  # an instant query
+
+
+def test_a_repeated_subexpression_is_evaluated_once(
+    engine: PromQLEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from stacklens.promql.evaluator import Evaluator
+
+    calls: list[str] = []
+    range_call = Evaluator._range_call
+
+    def spy(self: Evaluator, name: str, args: list[Any]) -> Any:
+        calls.append(name)
+        return range_call(self, name, args)
+
+    monkeypatch.setattr(Evaluator, "_range_call", spy)
+    rate = f"sum by (stack_name) (increase({TOK}[5m]))"
+    single = instant(engine, rate)
+    calls.clear()
+    doubled = instant(engine, f"{rate} + {rate} or {rate} * 0")
+    assert calls == ["increase"]
+    assert doubled == {k: 2 * v for k, v in single.items()}
+    calls.clear()
+    instant(engine, f'{rate} + sum by (stack_name) (increase({TOK}{{direction="input"}}[5m]))')
+    assert calls == ["increase", "increase"]  # not the same: both evaluated
