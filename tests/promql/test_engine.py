@@ -399,9 +399,9 @@ def test_a_range_query_read_at_its_steps_answers_as_on_the_grid(
     spacings: list[int] = []
     family = HubSeriesSource._family
 
-    def spy(self: Any, name: str, stacks: Any, matchers: Any, grid: Any, res: int, *rest: Any):  # type: ignore[no-untyped-def]
+    def spy(self: Any, name: str, stacks: Any, matchers: Any, grid: Any, res: int, limits: Any):  # type: ignore[no-untyped-def]
         spacings.append(res)
-        return family(self, name, stacks, matchers, grid, res, *rest)
+        return family(self, name, stacks, matchers, grid, res, limits)
 
     monkeypatch.setattr(HubSeriesSource, "_family", spy)
     coarse = engine.range(query, start, ms(11, 0), 60_000, None)

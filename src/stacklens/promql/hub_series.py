@@ -189,17 +189,15 @@ class HubSeriesSource:
             else None
         )
         end_ms = min(end_ms, now_ms)
-        # every counter family of the selector in one read (``{__name__=~"a|b"}``)
-        sources = sorted({FAMILIES[n].source for n in names if FAMILIES[n].kind != "gauge"})
         out: list[Series] = []
         for name in names:
             found = None
             if coarse is not None:
                 grid = _grid(start_ms, end_ms, coarse)
-                found = self._family(name, stacks, matchers, grid, coarse, limits, sources)
+                found = self._family(name, stacks, matchers, grid, coarse, limits)
             if found is None:  # a series starts between two samples read: the full grid
                 grid = _grid(start_ms, end_ms, res)
-                found = self._family(name, stacks, matchers, grid, res, limits, sources)
+                found = self._family(name, stacks, matchers, grid, res, limits)
             out += found or []
         return out
 
@@ -220,24 +218,19 @@ class HubSeriesSource:
         grid: np.ndarray[Any, Any],
         res: int,
         limits: Limits,
-        sources: Sequence[str] = (),
     ) -> list[Series] | None:
-        """The series of ``name`` sampled at ``grid`` (multiples of ``res``), read with
-        the other families of ``sources``; ``None`` when ``res`` is coarser than the
-        hub's grid and a series starts after the first point (where it starts between
-        two coarse points is not known)."""
+        """The series of ``name`` sampled at ``grid`` (multiples of ``res``); ``None``
+        when ``res`` is coarser than the hub's grid and a series starts after the first
+        point (where it starts between two coarse points is not known)."""
         if not len(grid):
             return []
         d, family = self._reader.dialect, FAMILIES[name]
         if family.kind == "gauge":
             return self._last_seen(name, stacks, matchers, grid, res, limits)
         cap = limits.max_rows + 1
-        read = sorted({family.source, *sources})
-        totals = self._fetch(totals_sql(d, read, stacks, cap), limits)
+        totals = self._fetch(totals_sql(d, [family.source], stacks, cap), limits)
         wanted: dict[Key, float] = {}
         for row in totals:
-            if row[1] != family.source:
-                continue
             labels = _labels(name, row)
             if name.endswith("_bucket") or matches_all(matchers, labels):
                 wanted[_key(row)] = float(row[5])
@@ -252,9 +245,10 @@ class HubSeriesSource:
         since_ns = max(0, (int(grid[0]) - res) * _MS)
         until_ns = int(grid[-1]) * _MS
         increments = self._fetch(
-            increments_sql(d, read, stacks, since_ns, until_ns, res * _MS, cap), limits
+            increments_sql(d, [family.source], stacks, since_ns, until_ns, res * _MS, cap),
+            limits,
         )
-        after = self._fetch(after_sql(d, read, stacks, until_ns, cap), limits)
+        after = self._fetch(after_sql(d, [family.source], stacks, until_ns, cap), limits)
         after_by = {_key(r): float(r[5]) for r in after}
         n = len(grid)
         steps = _increments(increments, wanted, int(grid[0]), n, res, limits)
