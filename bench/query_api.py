@@ -5,7 +5,7 @@ per query and the worst of each API.
 
     .venv/bin/python bench/query_api.py [--events 10000000] [--days 30] [--runs 5]
                                         [--data-dir DIR] [--reuse] [--store duckdb,chdb]
-                                        [--only promql|logql]
+                                        [--only promql|logql] [--match TEXT]
 
 The store is bench/queries.py's (same generator, same distribution: 8 stacks, 5 models,
 sessions of 25 events; 13 % logs of service ``opencode`` saying "something happened",
@@ -106,6 +106,7 @@ def main() -> None:
     store_arguments(parser, runs=5)
     parser.add_argument("--store", default="duckdb", help="comma-separated: duckdb, chdb")
     parser.add_argument("--only", choices=("promql", "logql"), default=None)
+    parser.add_argument("--match", default="", help="only the queries whose label has this")
     args = parser.parse_args()
     stores = [name.strip() for name in args.store.split(",") if name.strip()]
     unknown = set(stores) - {"duckdb", "chdb"}
@@ -135,18 +136,20 @@ def run_store(args: argparse.Namespace, store_name: str) -> None:
         client.headers["Authorization"] = f"Bearer {ADMIN_KEY}"
         print(f"\n[{store_name}] {hub.store.count_events():,} events, {args.runs} runs per query")
         if args.only != "logql":
-            run_promql(client, end_s, args.runs)
+            run_promql(client, end_s, args.runs, args.match)
         if args.only != "promql":
-            run_logql(client, end_s * 10**9, args.runs)
+            run_logql(client, end_s * 10**9, args.runs, args.match)
     hub.store.close()
 
 
-def run_promql(client: Any, end_s: int, runs: int) -> None:
+def run_promql(client: Any, end_s: int, runs: int, match: str) -> None:
     form = {"start": str(end_s - WEEK_S), "end": str(end_s), "step": "60"}
     print("\nPromQL query_range, 7 d at 60 s step (10,081 points)\n")
     print(f"{'rule':<34} {'p50 ms':>8} {'p95 ms':>8} {'series':>7}")
     worst = ("", 0.0)
     for label, query in promql_cases():
+        if match not in label:
+            continue
         samples: list[float] = []
         series = 0
         for _ in range(runs + 1):  # the first run warms the caches
@@ -162,11 +165,13 @@ def run_promql(client: Any, end_s: int, runs: int) -> None:
     _verdict("PromQL", worst)
 
 
-def run_logql(client: Any, end_ns: int, runs: int) -> None:
+def run_logql(client: Any, end_ns: int, runs: int, match: str) -> None:
     print("\nLogQL, 24 h (metric queries at a 60 s step)\n")
     print(f"{'query':<46} {'p50 ms':>8} {'p95 ms':>8}")
     worst = ("", 0.0)
     for label, path, params in logql_cases(end_ns):
+        if match not in label:
+            continue
         client.get(path, params=params)  # warm
         p50, p95 = time_get(client, path, params, max(runs, 2))
         worst = max(worst, (label, p95), key=lambda w: w[1])
