@@ -181,31 +181,16 @@ def _run_query(
             if end_ns in points
         ]
         return {"resultType": "vector", "result": vector, "stats": _stats(scan, started)}
-    texts: dict[float, str] = {}  # counts repeat: each formatted once
-
-    def formatted(value: float) -> str:
-        found = texts.get(value)
-        if found is None:
-            found = texts[value] = _number(value)
-        return found
-
-    # Each series' pairs as JSON text (msgspec.Raw): 10^4-10^5 small lists make the
-    # garbage collector walk the heap. Numbers are digits, ".", "-", NaN or Inf.
-    matrix = [
-        {
-            "metric": dict(key),
-            "values": msgspec.Raw(
-                (
-                    "["
-                    + ",".join(
-                        [f'[{_seconds(t)},"{formatted(points[t])}"]' for t in sorted(points)]
-                    )
-                    + "]"
-                ).encode()
-            ),
-        }
-        for key, points in ordered
-    ]
+    # Each series' pairs as JSON text: 10^4-10^5 small lists make the garbage collector
+    # walk the heap. Numbers are digits, ".", "-", NaN or Inf; counts repeat (a memo).
+    texts: dict[float, str] = {}
+    matrix = []
+    for key, points in ordered:
+        pairs = ",".join(
+            f'[{_seconds(t)},"{texts.get(v) or texts.setdefault(v, _number(v))}"]'
+            for t, v in sorted(points.items())
+        )
+        matrix.append({"metric": dict(key), "values": msgspec.Raw(f"[{pairs}]".encode())})
     return {"resultType": "matrix", "result": matrix, "stats": _stats(scan, started)}
 
 

@@ -10,7 +10,10 @@ holds even when retention has dropped older raw days — those events are in the
 Samples lie on a grid of ``resolution_ms`` (epoch-aligned, default 15 s: a virtual
 scrape), the sample at ``g`` counting the events with ``ts < g``; a series starts at
 the first grid point after its first event and never ends (a counter does not
-disappear from ``/metrics``). Labels are ``/metrics``'s: ``stack_name`` and the
+disappear from ``/metrics``). A range query that reads only multiples of a coarser
+spacing (:mod:`stacklens.promql.spacing`) gets its samples at those alone, the same
+values (the hub's grid again where a series starts between two of them). Labels are
+``/metrics``'s: ``stack_name`` and the
 family's own (no ``job``/``instance``: no scrape happened). Only the cumulative
 families are served, and two gauges rebuilt likewise:
 ``stacklens_stack_last_seen_timestamp_seconds`` (the newest event before each sample)
