@@ -6,6 +6,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import msgspec
+import numpy as np
 import pytest
 
 from stacklens.promql.engine import PromQLEngine
@@ -213,6 +215,24 @@ def test_range_query_steps_and_values(engine: PromQLEngine) -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    "query",
+    [
+        f"rate({TOK}[2m])",  # fractions
+        f"{TOK} * 1e20",  # past an exponent's threshold
+        f"{TOK} / 1e9",
+        f"-{TOK} / 0",  # -Inf
+        f"{TOK} - {TOK}",  # 0
+    ],
+)
+def test_encoded_range_answers_are_the_same_json(engine: PromQLEngine, query: str) -> None:
+    for start, step in ((ms(10, 0), 60_000), (ms(10, 0) + 500, 7_500)):  # whole, half seconds
+        data = engine.range(query, start, ms(10, 5), step, None)
+        encoded = engine.range(query, start, ms(10, 5), step, None, encoded=True)
+        assert data["result"], query
+        assert msgspec.json.decode(msgspec.json.encode(encoded)) == data
+
+
 def test_otel_points_as_series(engine: PromQLEngine) -> None:
     base = {"__name__": "gpu_util", "stack_name": "alpha", "service_name": "gpu-node"}
     assert instant(engine, "gpu_util") == {
@@ -326,3 +346,112 @@ def test_stack_last_seen_and_up_history(engine: PromQLEngine) -> None:
     assert set(instant(engine, "stacklens_stack_up", ms(10, 3))) == {
         L(__name__="stacklens_stack_up", stack_name="alpha")
     }  # beta's first sample is 10:03:30
+
+
+@pytest.mark.parametrize("factory", BACKENDS, ids=lambda f: f.__name__)
+def test_one_query_reads_a_family_once_and_the_next_reads_again(
+    factory: Any, tmp_path: Any
+) -> None:
+    b: Backend = factory(tmp_path)
+    try:
+        b.load(EVENTS[:2])  # alpha: 50 then 100 input tokens
+        engine = make_engine(b)
+        reads: list[str] = []
+        fetch = b.store.fetch
+        b.store.fetch = lambda *a: (reads.append(a[0]), fetch(*a))[1]  # type: ignore[method-assign]
+        # the same family three times over one window: each statement once
+        query = f"increase({ALPHA_IN}[5m]) + increase({TOK}[5m]) - increase({ALPHA_IN}[5m])"
+        assert len(instant(engine, query)) == 1
+        hub = [r for r in reads if "metric_points" not in r]  # the OTel source's own
+        assert len(hub) == len(set(hub)) == 3  # totals, increments, after
+        assert one(engine, ALPHA_IN) == 150.0
+        b.load(EVENTS[2:3])  # 200 more: the next query sees them
+        assert one(engine, ALPHA_IN) == 350.0
+    finally:
+        b.store.close()
+
+
+HIST = "opencode_response_duration_seconds_bucket"
+LATTICE_QUERIES = [
+    # (query, start, hub grid read): alpha's series began the day before, so every
+    # window from 10:02 on sees it established (read every minute); beta's begins at
+    # 10:03:30 and the error counter at 10:02:15, inside the windows (the 15 s grid)
+    (f"sum by (stack_name) (rate({ALPHA_IN}[5m]))", ms(10, 2), 60_000),
+    (f"sum by (stack_name) (rate({TOK}[5m]))", ms(10, 2), 15_000),
+    (f"increase({ALPHA_IN}[10m]) > 100", ms(10, 5), 60_000),
+    (f'histogram_quantile(0.9, sum by (le) (rate({HIST}{{stack_name="alpha"}}[5m])))',
+     ms(10, 2), 15_000),
+    ("sum(increase({__name__=~'opencode_response_duration_seconds_count|opencode_errors_total'"
+     ",stack_name='alpha'}[5m] offset 2m))", ms(10, 2), 15_000),
+    (f"last_over_time({ALPHA_IN}[5m]) - {ALPHA_IN} offset 1m", ms(10, 2), 60_000),
+    ("min by (stack_name) (stacklens_stack_up) == 0", ms(10, 2), 60_000),
+    ("stacklens_stack_last_seen_timestamp_seconds", ms(10, 2), 60_000),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("query", "start", "read"), LATTICE_QUERIES)
+def test_a_range_query_read_at_its_steps_answers_as_on_the_grid(
+    engine: PromQLEngine, query: str, start: int, read: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import stacklens.promql.engine as engine_module
+    from stacklens.promql.hub_series import HubSeriesSource
+
+    spacings: list[int] = []
+    family = HubSeriesSource._family
+
+    def spy(self: Any, name: str, stacks: Any, matchers: Any, grid: Any, res: int, limits: Any):  # type: ignore[no-untyped-def]
+        spacings.append(res)
+        return family(self, name, stacks, matchers, grid, res, limits)
+
+    monkeypatch.setattr(HubSeriesSource, "_family", spy)
+    coarse = engine.range(query, start, ms(11, 0), 60_000, None)
+    assert coarse["result"], query
+    assert (set(spacings) == {60_000}) if read == 60_000 else (15_000 in spacings)
+    with monkeypatch.context() as m:
+        m.setattr(engine_module, "lattice_ms", lambda *_: None)
+        spacings.clear()
+        assert engine.range(query, start, ms(11, 0), 60_000, None) == coarse
+        assert set(spacings) == {15_000}
+
+
+def test_a_query_reading_between_its_steps_reads_the_grid(engine: PromQLEngine) -> None:
+    from stacklens.promql.evaluator import parse
+    from stacklens.promql.model import Limits
+    from stacklens.promql.spacing import lattice_ms
+
+    steps = np.arange(0, 10 * 60_000, 60_000, dtype=np.int64)
+
+    def spacing(query: str, at: Any = steps) -> int | None:
+        return lattice_ms(parse(query, Limits()), at)
+
+    assert spacing(f"rate({TOK}[5m])") == 60_000
+    assert spacing(f"rate({TOK}[90s])") == 30_000
+    assert spacing(f"{TOK} offset 15s") == 15_000
+    assert spacing(f"rate({TOK}[5m])", steps + 30_000) == 30_000  # steps off the minute
+    for reads_between in ("irate", "count_over_time", "max_over_time", "changes", "resets"):
+        assert spacing(f"{reads_between}({TOK}[5m])") is None
+    assert spacing(f"rate({TOK}[5m])", steps[:1]) is None  # an instant query
+
+
+def test_a_repeated_subexpression_is_evaluated_once(
+    engine: PromQLEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from stacklens.promql.evaluator import Evaluator
+
+    calls: list[str] = []
+    range_call = Evaluator._range_call
+
+    def spy(self: Evaluator, name: str, args: list[Any]) -> Any:
+        calls.append(name)
+        return range_call(self, name, args)
+
+    monkeypatch.setattr(Evaluator, "_range_call", spy)
+    rate = f"sum by (stack_name) (increase({TOK}[5m]))"
+    single = instant(engine, rate)
+    calls.clear()
+    doubled = instant(engine, f"{rate} + {rate} or {rate} * 0")
+    assert calls == ["increase"]
+    assert doubled == {k: 2 * v for k, v in single.items()}
+    calls.clear()
+    instant(engine, f'{rate} + sum by (stack_name) (increase({TOK}{{direction="input"}}[5m]))')
+    assert calls == ["increase", "increase"]  # not the same: both evaluated

@@ -24,6 +24,7 @@ from stacklens.analytics.heartbeats import DEFAULT_POLICY
 from stacklens.analytics.queries import Filters
 from stacklens.logql import sql as logql_sql
 from stacklens.logql.syntax import LabelMatcher, LineFilter, NumberFilter
+from stacklens.promql import hub_sql
 from stacklens.retention import erasure, status
 from stacklens.store import sql
 from stacklens.store.base import EventQuery
@@ -141,6 +142,14 @@ def _logql_statements() -> Iterator[tuple[str, str]]:
     yield "logql label values", logql_sql.label_values_sql(window(), "app", 5)[0]
     yield "logql series", logql_sql.series_sql(window(), 5)[0]
     yield "logql stats", logql_sql.stats_sql(window())[0]
+    for family in ("tokens", "messages", "errors"):
+        yield (
+            f"promql increments {family}",
+            hub_sql.increments_sql(d, [family], ("a",), 0, S, 15 * S, 10)[0],
+        )
+        yield f"promql after {family}", hub_sql.after_sql(d, [family], None, S, 10)[0]
+    yield "promql totals", hub_sql.totals_sql(d, ["tokens"], ("a",), 10)[0]
+    yield "promql newest", hub_sql.newest_sql(d, ("a",), 0, S, 15 * S)[0]
 
 
 @pytest.mark.parametrize(("what", "statement"), list(statements()), ids=lambda v: str(v)[:40])

@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from typing import Annotated, Any, Final
 
+import msgspec
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from starlette.concurrency import run_in_threadpool
@@ -48,6 +49,8 @@ LOKI_BOUNDS = Part[Bounds]("loki_bounds")
 _LOOKBACK_NS: Final = 3600 * 10**9  # query_range's default window: the last hour
 _LABELS_LOOKBACK_NS: Final = 6 * 3600 * 10**9  # /labels, /series: Loki's 6 h
 _MAX_PARAM_CHARS: Final = 8192
+_ENCODER: Final = msgspec.json.Encoder()
+_JSON: Final = "application/json"
 
 
 def _bounds(request: Request) -> Bounds:
@@ -107,7 +110,8 @@ def _stats(scan: Scan, started: float) -> dict[str, Any]:
 
 
 def _success(data: Any) -> Response:
-    return JSONResponse({"status": "success", "data": data})
+    # msgspec, not the json module: a day at a 1-minute step is 1,440 pairs per series
+    return Response(_ENCODER.encode({"status": "success", "data": data}), media_type=_JSON)
 
 
 def _check_series(result: Series, bounds: Bounds) -> None:
@@ -177,13 +181,16 @@ def _run_query(
             if end_ns in points
         ]
         return {"resultType": "vector", "result": vector, "stats": _stats(scan, started)}
-    matrix = [
-        {
-            "metric": dict(key),
-            "values": [[_seconds(t), _number(points[t])] for t in sorted(points)],
-        }
-        for key, points in ordered
-    ]
+    # Each series' pairs as JSON text: 10^4-10^5 small lists make the garbage collector
+    # walk the heap. Numbers are digits, ".", "-", NaN or Inf; counts repeat (a memo).
+    texts: dict[float, str] = {}
+    matrix = []
+    for key, points in ordered:
+        pairs = ",".join(
+            f'[{_seconds(t)},"{texts.get(v) or texts.setdefault(v, _number(v))}"]'
+            for t, v in sorted(points.items())
+        )
+        matrix.append({"metric": dict(key), "values": msgspec.Raw(f"[{pairs}]".encode())})
     return {"resultType": "matrix", "result": matrix, "stats": _stats(scan, started)}
 
 

@@ -17,6 +17,8 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from typing import Any
 
+import numpy as np
+
 from stacklens.store.base import Reader
 
 from .lines import PUSH_LABELS, STREAM_COLUMNS
@@ -60,41 +62,36 @@ def counted_series(
     buckets: dict[Key, dict[int, float]] = defaultdict(lambda: defaultdict(float))
     result = reader.fetch(*count_buckets_sql(window, filters, width))
     # By position, as selected (a backend may name no columns for an empty result).
-    at_bucket, at_lines = len(_LABEL_COLUMNS), len(_LABEL_COLUMNS) + 1
-    label_at = list(enumerate(_LABEL_COLUMNS))
+    at_bucket = len(_LABEL_COLUMNS)
     keys: dict[tuple[Any, ...], Key] = {}
     read = 0
     for row in result.rows:
-        values = tuple(row[i] for i, _ in label_at)
+        values = row[:at_bucket]
         key = keys.get(values)
         if key is None:
-            labels = {name: str(row[i]) for i, name in label_at if row[i]}
+            labels = {name: str(v) for name, v in zip(_LABEL_COLUMNS, values, strict=True) if v}
             for drop in drops:
                 drop_labels(drop, labels)
             key = keys[values] = tuple(sorted(labels.items()))
-        lines = int(row[at_lines])
+        lines = int(row[at_bucket + 1])
         read += lines
         buckets[key][int(row[at_bucket])] += lines
     count_lines(read)
     for ts, labels in other_rows:
         buckets[tuple(sorted(labels.items()))][((ts - 1) // width) * width] += 1
     seconds = node.range_ns / 1e9
+    at = np.array(times, dtype=np.int64)
     out: dict[Key, dict[int, float]] = {}
     for key, counts in buckets.items():
-        starts = sorted(counts)
-        prefix = [0.0]
-        for start in starts:
-            prefix.append(prefix[-1] + counts[start])
-        points: dict[int, float] = {}
-        lo = hi = 0  # times ascend: both window edges only move forward
-        for t in times:
-            while lo < len(starts) and starts[lo] < t - node.range_ns:
-                lo += 1
-            while hi < len(starts) and starts[hi] <= t - width:
-                hi += 1
-            if hi > lo:
-                total = prefix[hi] - prefix[lo]
-                points[t] = total / seconds if node.fn == "rate" else total
-        if points:
-            out[key] = points
+        starts = np.array(sorted(counts), dtype=np.int64)
+        prefix = np.concatenate([[0.0], np.cumsum([counts[s] for s in starts.tolist()])])
+        # each step's window (t - range, t] is the buckets starting in [t - range, t - width]
+        lo = np.searchsorted(starts, at - node.range_ns, side="left")
+        hi = np.searchsorted(starts, at - width, side="right")
+        some = hi > lo
+        totals = prefix[hi[some]] - prefix[lo[some]]
+        if node.fn == "rate":
+            totals = totals / seconds
+        if some.any():
+            out[key] = dict(zip(at[some].tolist(), totals.tolist(), strict=True))
     return out

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import msgspec
 import numpy as np
 import numpy.typing as npt
 
@@ -18,9 +19,10 @@ from stacklens.promql.model import (
     labels_key,
     matches_all,
 )
+from stacklens.promql.spacing import lattice_ms
 from stacklens.promql.values import Matrix, Scalar, String, Vector, VectorSeries
 
-__all__ = ["PromQLEngine", "format_value"]
+__all__ = ["PromQLEngine", "format_value", "format_values"]
 
 
 def format_value(v: float) -> str:
@@ -39,6 +41,37 @@ def _seconds(ms: int) -> float | int:
     return ms // 1000 if ms % 1000 == 0 else ms / 1000.0
 
 
+def format_values(values: npt.NDArray[np.float64]) -> list[str]:
+    """:func:`format_value` of each value. A range answer holds up to 11,000 points per
+    series: the common values (finite, printed without an exponent) go through ``repr``
+    in C, the few others through :func:`format_value`."""
+    magnitude = np.abs(values)
+    plain = (magnitude == 0) | ((magnitude >= 1e-4) & (magnitude < 1e16))  # NaN, inf: False
+    texts = [t[:-2] if t.endswith(".0") else t for t in map(repr, values.tolist())]
+    for i in np.flatnonzero(~plain).tolist():
+        texts[i] = format_value(float(values[i]))
+    return texts
+
+
+def _times(ts_ms: npt.NDArray[np.int64]) -> list[Any]:
+    if not np.any(ts_ms % 1000):
+        return list((ts_ms // 1000).tolist())
+    return [_seconds(t) for t in ts_ms.tolist()]
+
+
+def _points(ts_ms: npt.NDArray[np.int64], values: npt.NDArray[np.float64]) -> list[list[Any]]:
+    """``[[t, "v"], ...]``, Prometheus's sample pairs (``t`` in seconds)."""
+    return list(map(list, zip(_times(ts_ms), format_values(values), strict=True)))
+
+
+def _points_json(ts_ms: npt.NDArray[np.int64], values: npt.NDArray[np.float64]) -> msgspec.Raw:
+    """:func:`_points` as JSON text: no list per pair (10^4-10^5 small lists make the
+    garbage collector walk the whole heap). The values are digits, ``.``, ``-``,
+    ``e``, ``NaN`` or ``Inf``: nothing to escape."""
+    pairs = [f'[{t},"{v}"]' for t, v in zip(_times(ts_ms), format_values(values), strict=True)]
+    return msgspec.Raw(("[" + ",".join(pairs) + "]").encode())
+
+
 class PromQLEngine:
     def __init__(self, sources: Sequence[SeriesSource], limits: Limits | None = None) -> None:
         self.sources = list(sources)
@@ -46,6 +79,7 @@ class PromQLEngine:
 
     def instant(self, query: str, time_ms: int, stacks: tuple[str, ...] | None) -> dict[str, Any]:
         expr = parse(query, self.limits)
+        self._start()
         steps = np.array([time_ms], dtype=np.int64)
         value = Evaluator(self.sources, steps, stacks, self.limits).eval(expr)
         t = _seconds(time_ms)
@@ -70,7 +104,11 @@ class PromQLEngine:
         end_ms: int,
         step_ms: int,
         stacks: tuple[str, ...] | None,
+        *,
+        encoded: bool = False,
     ) -> dict[str, Any]:
+        """A range query's ``data``; with ``encoded``, each series' ``values`` is its
+        JSON already (:class:`msgspec.Raw`, for a msgspec encoder: what the API sends)."""
         if end_ms < start_ms:
             raise PromQLError("end timestamp must not be before start time")
         if step_ms <= 0:
@@ -84,27 +122,26 @@ class PromQLEngine:
                 "timeseries. Try decreasing the query resolution (?step=XX)"
             )
         expr = parse(query, self.limits)
+        self._start()
         steps = np.arange(start_ms, end_ms + 1, step_ms, dtype=np.int64)
-        value = Evaluator(self.sources, steps, stacks, self.limits).eval(expr)
+        spacing = lattice_ms(expr, steps)
+        value = Evaluator(self.sources, steps, stacks, self.limits, spacing_ms=spacing).eval(expr)
         if isinstance(value, Scalar):
             value = Vector([_as_series(value)])
         if not isinstance(value, Vector):
             raise PromQLError(
                 "invalid expression type for range query, must be Scalar or instant Vector"
             )
+        points = _points_json if encoded else _points
         result = []
         for s in _sorted(value):
-            present = ~np.isnan(s.values)
-            result.append(
-                {
-                    "metric": s.labels,
-                    "values": [
-                        [_seconds(int(t)), format_value(float(v))]
-                        for t, v in zip(steps[present], s.values[present], strict=True)
-                    ],
-                }
-            )
+            keep = ~np.isnan(s.values)
+            result.append({"metric": s.labels, "values": points(steps[keep], s.values[keep])})
         return {"resultType": "matrix", "result": result}
+
+    def _start(self) -> None:
+        for source in self.sources:
+            source.query_started()
 
     # ---- metadata -------------------------------------------------------------
     def series(
@@ -187,13 +224,5 @@ def _raw_matrix(matrix: Matrix, time_ms: int) -> list[dict[str, Any]]:
         keep = (s.ts >= at - matrix.range_ms) & (s.ts <= at)
         ts: npt.NDArray[np.int64] = s.ts[keep]
         if len(ts):
-            out.append(
-                {
-                    "metric": s.labels,
-                    "values": [
-                        [_seconds(int(t)), format_value(float(v))]
-                        for t, v in zip(ts, s.values[keep], strict=True)
-                    ],
-                }
-            )
+            out.append({"metric": s.labels, "values": _points(ts, s.values[keep])})
     return out

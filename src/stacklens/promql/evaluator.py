@@ -83,8 +83,14 @@ class Evaluator:
         stacks: tuple[str, ...] | None,
         limits: Limits,
         lookback_ms: int = LOOKBACK_MS,
+        spacing_ms: int | None = None,
     ) -> None:
         self.sources = sources
+        #: the query reads only samples at multiples of this (stacklens.promql.spacing)
+        self.spacing_ms = spacing_ms
+        # A rule repeats subexpressions (``a / (a > 0)``, ``x or a * 0``): each distinct
+        # one (by its canonical text) is evaluated once per query.
+        self._done: dict[str, Vector] = {}
         self.steps = steps
         self.n = len(steps)
         self.stacks = stacks
@@ -115,7 +121,9 @@ class Evaluator:
         for source in self.sources:
             names = self._names(source, matchers)
             if names:
-                found += source.samples(names, self.stacks, others, start, end, self.limits)
+                found += source.samples(
+                    names, self.stacks, others, start, end, self.limits, spacing_ms=self.spacing_ms
+                )
         if len(found) > self.limits.max_series:
             raise LimitError(
                 f"a selector matches more than {self.limits.max_series} series (max_series)"
@@ -147,7 +155,13 @@ class Evaluator:
         method = getattr(self, f"_eval_{kind}", None)
         if method is None:
             raise UnsupportedError(f"{kind} expressions are not supported")
+        key = str(e) if kind in ("AggregateExpr", "Call") else None
+        if key is not None and key in self._done:
+            return _copy(self._done[key])
         result: Value = method(e)
+        if key is not None and isinstance(result, Vector):
+            self._done[key] = result
+            return _copy(result)
         return result
 
     def _eval_NumberLiteral(self, e: Any) -> Value:
@@ -318,6 +332,11 @@ def _quantile_over_time(s: Series, steps: Ints, range_ms: int, q: float) -> Any:
         if b > a:
             out[i] = -np.inf if q < 0 else np.inf if q > 1 else np.quantile(s.values[a:b], q)
     return out
+
+
+def _copy(vector: Vector) -> Vector:
+    """New series objects over the same (never modified) value arrays."""
+    return Vector([VectorSeries(dict(s.labels), s.values) for s in vector.series])
 
 
 def _map(vector: Vector, f: Any) -> Vector:

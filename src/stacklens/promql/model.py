@@ -151,11 +151,19 @@ class SeriesSource(Protocol):
         start_ms: int,
         end_ms: int,
         limits: Limits,
+        *,
+        spacing_ms: int | None = None,
     ) -> list[Series]:
         """Samples in ``[start_ms, end_ms]`` of the series of ``names`` matching
-        ``matchers`` (a :class:`LimitError` past ``limits``)."""
+        ``matchers`` (a :class:`LimitError` past ``limits``). ``spacing_ms``: the query
+        reads only the samples at multiples of it (:mod:`stacklens.promql.spacing`), a
+        source may serve those alone."""
         ...
 
     def metadata(self) -> dict[str, tuple[str, str, str]]:
         """``name → (type, help, unit)`` for the names this source knows."""
+        ...
+
+    def query_started(self) -> None:
+        """A query begins: what a source kept from the previous one is stale."""
         ...

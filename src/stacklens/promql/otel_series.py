@@ -189,6 +189,9 @@ class OtelSeriesSource:
                     found[labels_key(labels)] = labels
         return list(found.values())
 
+    def query_started(self) -> None:
+        """Nothing is kept between queries."""
+
     def samples(
         self,
         names: Sequence[str],
@@ -197,6 +200,8 @@ class OtelSeriesSource:
         start_ms: int,
         end_ms: int,
         limits: Limits,
+        *,
+        spacing_ms: int | None = None,  # stored points are served as stored
     ) -> list[Series]:
         stored = self._stored_for(names, stacks)
         if not stored:

@@ -62,8 +62,9 @@ def _extrapolated(s: Series, w: Windows, *, counter: bool, rate: bool) -> Floats
     v, ts = s.values, s.ts.astype(np.float64)
     first, last = lo[ok], hi[ok] - 1
     result = v[last] - v[first]
-    if counter:
-        resets = np.where(v[1:] < v[:-1], v[:-1], 0.0)
+    drops = v[1:] < v[:-1] if counter else None
+    if drops is not None and drops.any():  # most counters never reset: one pass, no sum
+        resets = np.where(drops, v[:-1], 0.0)
         cumulative = np.concatenate([[0.0], np.cumsum(resets)])
         result = result + cumulative[last] - cumulative[first]
     t = steps[ok].astype(np.float64)

@@ -198,6 +198,11 @@ class ClickHouseDialect:
     def distinct_list(self, expr: str) -> str:
         return f"arraySort(groupUniqArray({expr}))"
 
+    def ordered_list(self, expr: str, by: str) -> str:
+        # one array of (by, expr) pairs, sorted by its first element: groupArray alone
+        # promises no order
+        return f"arrayMap(p -> p.2, arraySort(groupArray(({by}, {expr}))))"
+
     def column_type(self, kind: str) -> str:
         return _TYPES[kind]
 

@@ -162,6 +162,11 @@ class Dialect(Protocol):
         """Aggregate: the sorted distinct non-null values of ``expr`` as a list."""
         ...
 
+    def ordered_list(self, expr: str, by: str) -> str:
+        """Aggregate: every value of ``expr`` as a list, in the order of ``by`` (two
+        such lists of one group, ordered by one unique ``by``, line up)."""
+        ...
+
     def column_type(self, kind: str) -> str:
         """Column type for a logical kind (string, int, float, bool, timestamp, date,
         json, str_list, float_list, int_list)."""
@@ -354,6 +359,9 @@ class DuckDBDialect:
 
     def distinct_list(self, expr: str) -> str:
         return f"list_sort(list_distinct(list({expr})))"
+
+    def ordered_list(self, expr: str, by: str) -> str:
+        return f"list({expr} ORDER BY {by})"
 
     def column_type(self, kind: str) -> str:
         return self._TYPES[kind]

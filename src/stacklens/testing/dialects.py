@@ -129,6 +129,9 @@ class MarkerDialect:
     def distinct_list(self, expr: str) -> str:
         return _tag("distinct_list", expr)
 
+    def ordered_list(self, expr: str, by: str) -> str:
+        return _tag("ordered_list", expr, by)
+
     def column_type(self, kind: str) -> str:
         return _tag("type", kind)
 
