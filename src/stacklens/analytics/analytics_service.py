@@ -233,7 +233,7 @@ class Analytics:
             "tokens_by_model": self.tokens(f, "model"),
             "errors": self.error_rate(f),
             "top_agents": self.agents(f),
-            "cost": self.one(costs.cost_in_days(self.d, f)).get("cost_usd", 0.0),
+            "cost": self.one(costs.cost_in_days(self.d, f, per_record=False)).get("cost_usd", 0.0),
         }
 
     def stack_dashboard(self, f: Filters) -> dict[str, Any]:
@@ -352,9 +352,8 @@ class Analytics:
         """Month-to-date cost and tokens (in + out) of one stack."""
         moment = dt.datetime.fromtimestamp(now_ns // 10**9, tz=dt.UTC)
         start, end = costs.month_range_ns(moment.year, moment.month)
-        row = self.one(
-            costs.cost_in_days(self.d, Filters(since_ns=start, until_ns=end, stacks=(stack,)))
-        )
+        window = Filters(since_ns=start, until_ns=end, stacks=(stack,))
+        row = self.one(costs.cost_in_days(self.d, window, per_record=False))
         return {
             "cost_usd": float(row.get("cost_usd") or 0.0),
             "tokens": float((row.get("tokens_in") or 0) + (row.get("tokens_out") or 0)),

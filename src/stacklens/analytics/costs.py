@@ -26,11 +26,11 @@ from stacklens.store.dialect import Dialect, Params
 __all__ = [
     "ADJUSTMENT_COLUMNS",
     "BILLING_COLUMNS",
-    "BILLING_SOURCE",
     "COST_DIMENSIONS",
     "Projection",
     "adjustment_rows",
     "billing_rows",
+    "billing_source",
     "cost_by",
     "cost_in_days",
     "day_range_ns",
@@ -54,15 +54,58 @@ BILLING_COLUMNS: Final = (
 DAY_NS: Final = 86_400 * 10**9
 
 _BILLING_KEY: Final = "day, stack_name, user_id, model, provider, agent"
-#: The billing records with the adjustments of closed months added (no calls, no
-#: tokens: an adjustment changes cost and the unpriced count only), as cost queries
-#: read them: a closed month's figures are its originals plus its adjustments.
-BILLING_SOURCE: Final = (
-    f"(SELECT {_BILLING_KEY}, calls, {', '.join(TOKEN_COLUMNS)}, cost_usd, unpriced "
-    f"FROM billing_daily UNION ALL SELECT {_BILLING_KEY}, 0, "
-    + ", ".join("0" for _ in TOKEN_COLUMNS)
-    + ", cost_usd, unpriced FROM billing_adjustments) billing"
-)
+_ZERO_TOKENS: Final = ", ".join("0" for _ in TOKEN_COLUMNS)
+#: What depends on a whole billing record, not on a sum of its contributions: a
+#: record whose every call is unpriced, a record with an unpriced call. Each holds of
+#: a sum of contributions if it holds of every one, and fails if it fails of every one.
+_ALL_UNPRICED: Final = "unpriced >= calls"
+_ANY_UNPRICED: Final = "unpriced > 0"
+
+
+def billing_source(d: Dialect, *, per_record: bool = True) -> str:
+    """The billing records with the adjustments of closed months added (no calls, no
+    tokens: an adjustment changes cost and the unpriced count only), as cost queries
+    read them: a closed month's figures are its originals plus its adjustments.
+
+    Columns: the key, calls, tokens, ``cost_usd``, ``unpriced`` — sums, read from the
+    records' contributions without folding them (:meth:`Dialect.rollup_sums_source`)
+    — and, with ``per_record``, what depends on whole records: the tokens of records
+    whose every call is unpriced (``unpriced_tokens_in``/``_out``) and the day of each
+    record or adjustment with an unpriced call (``unpriced_day``). Those come from the
+    contributions where every contribution of the same model agrees on both (then the
+    contribution's answer is its record's: :meth:`Dialect.rollup_uniform`), and from
+    the folded records of the other models (none, until a model is both priced and
+    unpriced, or repriced). Each row adds to each figure once, so sums over the union
+    are exact."""
+    measures = f"calls, {', '.join(TOKEN_COLUMNS)}, cost_usd, unpriced"
+    sums = d.rollup_sums_source("billing_daily")
+    adjustments = f"SELECT {_BILLING_KEY}, 0, {_ZERO_TOKENS}, cost_usd, unpriced"
+    if not per_record:
+        return (
+            f"(SELECT {_BILLING_KEY}, {measures} FROM {sums} "
+            f"UNION ALL {adjustments} FROM billing_adjustments) billing"
+        )
+
+    def per_record_columns(whole: str) -> str:
+        tokens = ", ".join(
+            f"CASE WHEN {whole}{_ALL_UNPRICED} THEN {c} ELSE 0 END AS unpriced_{c}"
+            for c in ("tokens_in", "tokens_out")
+        )
+        return f"{tokens}, CASE WHEN {whole}{_ANY_UNPRICED} THEN day END AS unpriced_day"
+
+    uniform = d.rollup_uniform("billing_daily", ("model",), (_ALL_UNPRICED, _ANY_UNPRICED))
+    contributions = (
+        f"SELECT {_BILLING_KEY}, {measures}, {per_record_columns('whole AND ')} "
+        f"FROM (SELECT *, {uniform} AS whole FROM {sums}) contributions"
+    )
+    records = (
+        f"SELECT {_BILLING_KEY}, 0, {_ZERO_TOKENS}, 0, 0, {per_record_columns('')} "
+        f"FROM billing_daily WHERE NOT ({uniform})"
+    )
+    return (
+        f"({contributions} UNION ALL {records} UNION ALL {adjustments}, 0, 0, "
+        f"CASE WHEN {_ANY_UNPRICED} THEN day END FROM billing_adjustments) billing"
+    )
 
 
 #: Cost of rows of which every call is unpriced is NULL, never $0: unpriced is not free
@@ -76,18 +119,17 @@ _PRICED_COST: Final = (
 #: Tokens of billing records whose every call is unpriced, reported apart from the
 #: priced ones (a record mixing client-costed and unpriced calls counts as priced).
 _UNPRICED_TOKENS: Final = tuple(
-    f"coalesce(sum(CASE WHEN unpriced >= calls THEN {c} ELSE 0 END), 0) AS unpriced_{c}"
-    for c in ("tokens_in", "tokens_out")
+    f"coalesce(sum(unpriced_{c}), 0) AS unpriced_{c}" for c in ("tokens_in", "tokens_out")
 )
 
 
-def _sums() -> str:
+def _sums(*, per_record: bool = True) -> str:
     return ", ".join(
         [
             f"{_PRICED_COST} AS {m}" if m == "cost_usd" else f"coalesce(sum({m}), 0) AS {m}"
             for m in _MEASURES
         ]
-        + list(_UNPRICED_TOKENS)
+        + (list(_UNPRICED_TOKENS) if per_record else [])
     )
 
 
@@ -116,17 +158,19 @@ def cost_by(d: Dialect, f: Filters, dim: str, *, limit: int = 1000) -> Query:
     # Ordered outside the aggregate: an ORDER BY naming an output alias that is also
     # a column (cost_usd) means the alias in SQL, the column on some backends.
     sql = (
-        f"SELECT * FROM (SELECT {key} AS {dim}, {_sums()} FROM {BILLING_SOURCE} "
+        f"SELECT * FROM (SELECT {key} AS {dim}, {_sums()} FROM {billing_source(d)} "
         f"WHERE {_where(d, p, f)} GROUP BY 1) AS by_dim "
         f"ORDER BY {order} LIMIT {p('limit', int(limit), 'int')}"
     )
     return sql, p.values
 
 
-def cost_in_days(d: Dialect, f: Filters) -> Query:
-    """One row of totals over the window's days."""
+def cost_in_days(d: Dialect, f: Filters, *, per_record: bool = True) -> Query:
+    """One row of totals over the window's days (without ``per_record``: no
+    ``unpriced_tokens_*``, and no record is folded to find them)."""
     p = Params(d)
-    return f"SELECT {_sums()} FROM {BILLING_SOURCE} WHERE {_where(d, p, f)}", p.values
+    source = billing_source(d, per_record=per_record)
+    return f"SELECT {_sums(per_record=per_record)} FROM {source} WHERE {_where(d, p, f)}", p.values
 
 
 def unpriced(d: Dialect, f: Filters) -> Query:
@@ -135,8 +179,8 @@ def unpriced(d: Dialect, f: Filters) -> Query:
     sql = (
         "SELECT * FROM (SELECT nullif(provider, '') AS provider, model, "
         "sum(unpriced) AS events, "
-        f"{d.date_to_text(d.agg_if('max', 'day', 'unpriced > 0'))} AS last_day "
-        f"FROM {BILLING_SOURCE} WHERE {_where(d, p, f)} GROUP BY 1, 2 "
+        f"{d.date_to_text('max(unpriced_day)')} AS last_day "
+        f"FROM {billing_source(d)} WHERE {_where(d, p, f)} GROUP BY 1, 2 "
         "HAVING sum(unpriced) > 0) AS models ORDER BY events DESC, 2"
     )
     return sql, p.values

@@ -321,6 +321,32 @@ class ClickHouseDialect:
             f"JOIN {check_identifier(source)} AS {check_identifier(alias)} ON {on}"
         )
 
+    def rollup_sums_source(self, table: str) -> str:
+        # Summing the contributions is summing the folded rows; folding first (the
+        # view's GROUP BY over every key) was most of the time of a dashboard read.
+        return parts_table(table)
+
+    def rollup_keys_with(self, table: str, columns: Sequence[str], cond: str) -> str:
+        # The view's GROUP BY then folds only these keys: an IN on key columns is
+        # pushed below it (a condition on folded values, such as last_ts, is not).
+        if not columns:
+            raise ValueError("rollup_keys_with needs a key column")
+        cols = ", ".join(check_identifier(c) for c in columns)
+        lhs = f"({cols})" if len(columns) > 1 else cols
+        return f"{lhs} IN (SELECT {cols} FROM {parts_table(table)} WHERE {cond})"
+
+    def rollup_uniform(self, table: str, columns: Sequence[str], conds: Sequence[str]) -> str:
+        # The values of ``columns`` some of whose contributions match a condition and
+        # some do not: one scan of the parts, grouped by those columns only.
+        if not columns or not conds:
+            raise ValueError("rollup_uniform needs key columns and conditions")
+        cols = ", ".join(check_identifier(c) for c in columns)
+        lhs = f"({cols})" if len(columns) > 1 else cols
+        mixed = " OR ".join(f"countIf({c}) NOT IN (0, count())" for c in conds)
+        return (
+            f"{lhs} NOT IN (SELECT {cols} FROM {parts_table(table)} GROUP BY {cols} HAVING {mixed})"
+        )
+
     def raw_source(self, table: str, days: str) -> str:
         # One table partitioned by day: partition pruning on ts does what DuckDB's
         # day tables do; the store drops the DayTables parameter.

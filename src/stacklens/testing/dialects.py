@@ -179,6 +179,15 @@ class MarkerDialect:
     ) -> str:
         return _tag("update_from", table, dict(assignments), source, alias, on)
 
+    def rollup_sums_source(self, table: str) -> str:
+        return _tag("rollup_sums_source", table)
+
+    def rollup_keys_with(self, table: str, columns: Sequence[str], cond: str) -> str:
+        return _tag("rollup_keys_with", table, list(columns), cond)
+
+    def rollup_uniform(self, table: str, columns: Sequence[str], conds: Sequence[str]) -> str:
+        return _tag("rollup_uniform", table, list(columns), list(conds))
+
     def raw_source(self, table: str, days: str) -> str:
         return _tag("raw_source", table, days)
 
