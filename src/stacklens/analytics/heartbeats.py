@@ -96,8 +96,13 @@ def regular_heartbeats_sql(
         f"FROM beats{' GROUP BY ' + keys if names else ''}"
     )
     join = f"JOIN last USING ({keys})" if names else "CROSS JOIN last"
+    # Each series' totals ride along with its tail rows (its newest heartbeat is
+    # always among them), so the result is read from the tail alone: ``last`` and
+    # ``beats`` are each read once (a backend that inlines a CTE per reference —
+    # ClickHouse — scanned the week of events three times).
     recent_rows = (
         f"SELECT {', '.join(f'beats.{n}' for n in names) + ', ' if names else ''}beats.ts_ns, "
+        "last.heartbeats AS heartbeats, last.last_ns AS last_ns, "
         f"beats.ts_ns - lag(beats.ts_ns) OVER ({partition}ORDER BY beats.ts_ns) AS gap_ns, "
         f"row_number() OVER ({partition}ORDER BY beats.ts_ns DESC) AS newest "
         f"FROM beats {join} WHERE beats.ts_ns >= last.last_ns - {tail}"
@@ -110,16 +115,11 @@ def regular_heartbeats_sql(
         f"(count(*) >= {n} AND {min_gap} >= {lo} AND {max_gap} <= {hi} "
         f"AND {max_gap} <= {jitter} * {min_gap})"
     )
-    judged = (
-        f"SELECT {keys + ', ' if names else ''}{regular} AS regular FROM ({recent_rows}) AS tail"
-        f"{' GROUP BY ' + keys if names else ''}"
-    )
-    judged_join = f"LEFT JOIN judged USING ({keys})" if names else "CROSS JOIN judged"
     return (
-        f"WITH beats AS ({beats}), last AS ({last}), judged AS ({judged}) "
-        f"SELECT {', '.join(f'last.{n}' for n in names) + ', ' if names else ''}"
-        f"last.heartbeats, last.last_ns AS last_heartbeat_ns, "
-        f"coalesce(judged.regular, false) AS regular FROM last {judged_join}"
+        f"WITH beats AS ({beats}), last AS ({last}) "
+        f"SELECT {keys + ', ' if names else ''}coalesce(max(heartbeats), 0) AS heartbeats, "
+        f"max(last_ns) AS last_heartbeat_ns, coalesce({regular}, false) AS regular "
+        f"FROM ({recent_rows}) AS tail{' GROUP BY ' + keys if names else ''}"
     )
 
 
