@@ -324,8 +324,13 @@ class Analytics:
         return rows
 
     def costs(self, f: Filters, by: str) -> dict[str, Any]:
-        rows = self.rows(costs.cost_by(self.d, f, by))
-        total = self.one(costs.cost_in_days(self.d, f))
+        rows = self.rows(costs.cost_by(self.d, f, by, with_total=True))
+        # The grand-total grouping set gives its row even over no records.
+        first = rows.pop(0)
+        assert first["total_row"], "the totals come first"
+        total = {k: v for k, v in first.items() if k not in (by, "total_row")}
+        for row in rows:
+            del row["total_row"]
         return {"by": by, "rows": rows, "total": total, "projection": self.projection(f)}
 
     def projection(self, f: Filters) -> dict[str, Any]:
@@ -333,19 +338,9 @@ class Analytics:
         day_start, day_end = costs.day_range_ns(now)
         moment = dt.datetime.fromtimestamp(now // 10**9, tz=dt.UTC)
         month_start, _ = costs.month_range_ns(moment.year, moment.month)
-        today = self.one(
-            costs.cost_in_days(
-                self.d, msgspec.structs.replace(f, since_ns=day_start, until_ns=day_end)
-            )
-        )
-        month = self.one(
-            costs.cost_in_days(
-                self.d, msgspec.structs.replace(f, since_ns=month_start, until_ns=day_end)
-            )
-        )
-        projection = costs.project(
-            now, float(today.get("cost_usd") or 0.0), float(month.get("cost_usd") or 0.0)
-        )
+        windows = [(day_start, day_end), (month_start, day_end)]
+        row = self.one(costs.priced_cost_in(self.d, f, windows))
+        projection = costs.project(now, float(row.get("w0") or 0.0), float(row.get("w1") or 0.0))
         return msgspec.structs.asdict(projection)
 
     def month_usage(self, stack: str, now_ns: int) -> dict[str, float]:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+from collections.abc import Sequence
 from typing import Final
 
 import msgspec
@@ -35,6 +36,7 @@ __all__ = [
     "cost_in_days",
     "day_range_ns",
     "month_range_ns",
+    "priced_cost_in",
     "project",
     "unpriced",
     "user_sessions",
@@ -147,22 +149,56 @@ def _where(d: Dialect, p: Params, f: Filters) -> str:
     return " AND ".join(parts)
 
 
-def cost_by(d: Dialect, f: Filters, dim: str, *, limit: int = 1000) -> Query:
+def cost_by(
+    d: Dialect, f: Filters, dim: str, *, limit: int = 1000, with_total: bool = False
+) -> Query:
     """Calls, tokens, cost and unpriced calls per value of ``dim`` (``day`` in date
-    order, others by cost, largest first)."""
+    order, others by cost, largest first).
+
+    ``with_total``: the window's totals too (what :func:`cost_in_days` gives), as a
+    first row with ``total_row`` 1 (every other row: 0), from the same read of the
+    records (``GROUPING SETS``), so the costs page reads them once."""
     if dim not in COST_DIMENSIONS:
         raise ValueError(f"unknown cost dimension {dim!r}")
     p = Params(d)
     key = d.date_to_text("day") if dim == "day" else f"nullif({dim}, '')"
     order = "1" if dim == "day" else "cost_usd DESC, calls DESC, 1"
+    total = f", grouping({dim}) AS total_row" if with_total else ""
+    group = f"GROUPING SETS (({dim}), ())" if with_total else "1"
+    first = "total_row DESC, " if with_total else ""
     # Ordered outside the aggregate: an ORDER BY naming an output alias that is also
     # a column (cost_usd) means the alias in SQL, the column on some backends.
     sql = (
-        f"SELECT * FROM (SELECT {key} AS {dim}, {_sums()} FROM {billing_source(d)} "
-        f"WHERE {_where(d, p, f)} GROUP BY 1) AS by_dim "
-        f"ORDER BY {order} LIMIT {p('limit', int(limit), 'int')}"
+        f"SELECT * FROM (SELECT {key} AS {dim}{total}, {_sums()} FROM {billing_source(d)} "
+        f"WHERE {_where(d, p, f)} GROUP BY {group}) AS by_dim "
+        f"ORDER BY {first}{order} LIMIT {p('limit', int(limit) + int(with_total), 'int')}"
     )
     return sql, p.values
+
+
+def priced_cost_in(d: Dialect, f: Filters, windows: Sequence[tuple[int, int]]) -> Query:
+    """One row: the cost (``w0``, ``w1``, ...) over the days of each ``[since,
+    until)`` window, with ``f``'s other filters, in one read of the records (NULL: a
+    window whose every call is unpriced, as :func:`cost_in_days` says it)."""
+    if not windows:
+        raise ValueError("priced_cost_in needs a window")
+    p = Params(d)
+    span = msgspec.structs.replace(
+        f, since_ns=min(w[0] for w in windows), until_ns=max(w[1] for w in windows)
+    )
+    cols = []
+    for i, (since_ns, until_ns) in enumerate(windows):
+        inside = (
+            f"day >= {d.date_from_ns(p(f'since{i}', since_ns, 'ts_ns'))} AND "
+            f"day <= {d.date_from_ns(p(f'last{i}', until_ns - 1, 'ts_ns'))}"
+        )
+        calls, unpriced = d.sum_if("calls", inside), d.sum_if("unpriced", inside)
+        cols.append(
+            f"CASE WHEN {calls} > 0 AND {unpriced} >= {calls} THEN NULL "
+            f"ELSE {d.sum_if('cost_usd', inside)} END AS w{i}"
+        )
+    source = billing_source(d, per_record=False)
+    return f"SELECT {', '.join(cols)} FROM {source} WHERE {_where(d, p, span)}", p.values
 
 
 def cost_in_days(d: Dialect, f: Filters, *, per_record: bool = True) -> Query:
