@@ -132,6 +132,10 @@ class ClickHouseDialect:
     def any_value(self, expr: str) -> str:
         return f"any({expr})"
 
+    def newest(self, expr: str, n: int) -> str:
+        # The n smallest of the negated values (kept sorted while aggregating).
+        return f"arrayMap(v -> -v, groupArraySorted({int(n)})(-({expr})))"
+
     def quantile(self, expr: str, q: float) -> str:
         if not 0.0 <= q <= 1.0:
             raise ValueError("a quantile is between 0 and 1")

@@ -107,6 +107,11 @@ class Dialect(Protocol):
         """Aggregate: any one non-null value of ``expr``."""
         ...
 
+    def newest(self, expr: str, n: int) -> str:
+        """Aggregate: the ``n`` largest values of the integer ``expr`` (fewer if there
+        are fewer), largest first, duplicates kept, as a list indexed from 1."""
+        ...
+
     def quantile(self, expr: str, q: float) -> str:
         """Exact (interpolated) quantile ``q`` of ``expr``."""
         ...
@@ -343,6 +348,9 @@ class DuckDBDialect:
 
     def any_value(self, expr: str) -> str:
         return f"any_value({expr})"
+
+    def newest(self, expr: str, n: int) -> str:
+        return f"max({expr}, {int(n)})"
 
     def quantile(self, expr: str, q: float) -> str:
         if not 0.0 <= q <= 1.0:

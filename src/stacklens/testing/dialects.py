@@ -90,6 +90,9 @@ class MarkerDialect:
     def any_value(self, expr: str) -> str:
         return _tag("any", expr)
 
+    def newest(self, expr: str, n: int) -> str:
+        return _tag("newest", expr, int(n))
+
     def quantile(self, expr: str, q: float) -> str:
         return _tag("quantile", expr, q)
 
