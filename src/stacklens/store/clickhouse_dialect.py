@@ -10,6 +10,11 @@ table ``<name>__parts`` of contributions (one row per load and key) under a view
 ``<name>`` that groups by the key and folds each value column by its merge; an upsert
 is an ``INSERT`` into the parts table. Reads through the view are exact whether or
 not ClickHouse has merged any part — nothing trusts a background merge.
+Folding every key is the expensive part of a read (a ``GROUP BY`` over all of them),
+so reads avoid it where the figure allows: a read that only sums sums the parts table
+(:meth:`ClickHouseDialect.rollup_sums_source`), and one that needs whole rows folds
+only the keys that can matter (:meth:`~ClickHouseDialect.rollup_keys_with`,
+:meth:`~ClickHouseDialect.rollup_uniform`).
 
 An ``UPDATE ... FROM`` (a cost backfill) is rendered as the re-insert of the changed
 rows with a newer ``_version``: the raw tables are ``ReplacingMergeTree(_version)``

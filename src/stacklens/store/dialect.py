@@ -5,7 +5,8 @@ the analytics and rollups in :mod:`stacklens.analytics`, the alert signals in
 :mod:`stacklens.alerting.signals`) against the small vocabulary below; a backend
 supplies its spelling of parameters, time conversion and buckets, conditional
 aggregates, quantiles, JSON access, regular expressions, list membership, casts and
-column types, table DDL, upserts and dropping a day of a time-partitioned table.
+column types, table DDL, upserts, how rollups are read (their contributions summed,
+which keys to fold) and dropping a day of a time-partitioned table.
 DuckDB is the embedded default; the ClickHouse dialect
 (:mod:`stacklens.store.clickhouse_dialect`) implements the same methods
 (``{name:Type}`` parameters, integer bucket math, ``quantileExactInclusive``,
