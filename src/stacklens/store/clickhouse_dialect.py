@@ -346,14 +346,17 @@ class ClickHouseDialect:
 
     def rollup_uniform(self, table: str, columns: Sequence[str], conds: Sequence[str]) -> str:
         # The values of ``columns`` some of whose contributions match a condition and
-        # some do not: one scan of the parts, grouped by those columns only.
+        # some do not, from one scan of the parts grouped by those columns only, as a
+        # scalar list: computed once per statement however often it is named, and an
+        # empty list (the usual case) lets the folding side of a read be skipped.
         if not columns or not conds:
             raise ValueError("rollup_uniform needs key columns and conditions")
         cols = ", ".join(check_identifier(c) for c in columns)
-        lhs = f"({cols})" if len(columns) > 1 else cols
+        value = f"({cols})" if len(columns) > 1 else cols
         mixed = " OR ".join(f"countIf({c}) NOT IN (0, count())" for c in conds)
         return (
-            f"{lhs} NOT IN (SELECT {cols} FROM {parts_table(table)} GROUP BY {cols} HAVING {mixed})"
+            f"NOT has((SELECT groupArray({value}) FROM (SELECT {cols} FROM "
+            f"{parts_table(table)} GROUP BY {cols} HAVING {mixed})), {value})"
         )
 
     def raw_source(self, table: str, days: str) -> str:
