@@ -233,7 +233,7 @@ class Analytics:
             "tokens_by_model": self.tokens(f, "model"),
             "errors": self.error_rate(f),
             "top_agents": self.agents(f),
-            "cost": self.one(costs.cost_in_days(self.d, f)).get("cost_usd", 0.0),
+            "cost": self.one(costs.cost_in_days(self.d, f, per_record=False)).get("cost_usd", 0.0),
         }
 
     def stack_dashboard(self, f: Filters) -> dict[str, Any]:
@@ -324,8 +324,13 @@ class Analytics:
         return rows
 
     def costs(self, f: Filters, by: str) -> dict[str, Any]:
-        rows = self.rows(costs.cost_by(self.d, f, by))
-        total = self.one(costs.cost_in_days(self.d, f))
+        rows = self.rows(costs.cost_by(self.d, f, by, with_total=True))
+        # The grand-total grouping set gives its row even over no records.
+        first = rows.pop(0)
+        assert first["total_row"], "the totals come first"
+        total = {k: v for k, v in first.items() if k not in (by, "total_row")}
+        for row in rows:
+            del row["total_row"]
         return {"by": by, "rows": rows, "total": total, "projection": self.projection(f)}
 
     def projection(self, f: Filters) -> dict[str, Any]:
@@ -333,28 +338,17 @@ class Analytics:
         day_start, day_end = costs.day_range_ns(now)
         moment = dt.datetime.fromtimestamp(now // 10**9, tz=dt.UTC)
         month_start, _ = costs.month_range_ns(moment.year, moment.month)
-        today = self.one(
-            costs.cost_in_days(
-                self.d, msgspec.structs.replace(f, since_ns=day_start, until_ns=day_end)
-            )
-        )
-        month = self.one(
-            costs.cost_in_days(
-                self.d, msgspec.structs.replace(f, since_ns=month_start, until_ns=day_end)
-            )
-        )
-        projection = costs.project(
-            now, float(today.get("cost_usd") or 0.0), float(month.get("cost_usd") or 0.0)
-        )
+        windows = [(day_start, day_end), (month_start, day_end)]
+        row = self.one(costs.priced_cost_in(self.d, f, windows))
+        projection = costs.project(now, float(row.get("w0") or 0.0), float(row.get("w1") or 0.0))
         return msgspec.structs.asdict(projection)
 
     def month_usage(self, stack: str, now_ns: int) -> dict[str, float]:
         """Month-to-date cost and tokens (in + out) of one stack."""
         moment = dt.datetime.fromtimestamp(now_ns // 10**9, tz=dt.UTC)
         start, end = costs.month_range_ns(moment.year, moment.month)
-        row = self.one(
-            costs.cost_in_days(self.d, Filters(since_ns=start, until_ns=end, stacks=(stack,)))
-        )
+        window = Filters(since_ns=start, until_ns=end, stacks=(stack,))
+        row = self.one(costs.cost_in_days(self.d, window, per_record=False))
         return {
             "cost_usd": float(row.get("cost_usd") or 0.0),
             "tokens": float((row.get("tokens_in") or 0) + (row.get("tokens_out") or 0)),

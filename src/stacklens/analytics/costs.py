@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+from collections.abc import Sequence
 from typing import Final
 
 import msgspec
@@ -26,15 +27,16 @@ from stacklens.store.dialect import Dialect, Params
 __all__ = [
     "ADJUSTMENT_COLUMNS",
     "BILLING_COLUMNS",
-    "BILLING_SOURCE",
     "COST_DIMENSIONS",
     "Projection",
     "adjustment_rows",
     "billing_rows",
+    "billing_source",
     "cost_by",
     "cost_in_days",
     "day_range_ns",
     "month_range_ns",
+    "priced_cost_in",
     "project",
     "unpriced",
     "user_sessions",
@@ -54,15 +56,58 @@ BILLING_COLUMNS: Final = (
 DAY_NS: Final = 86_400 * 10**9
 
 _BILLING_KEY: Final = "day, stack_name, user_id, model, provider, agent"
-#: The billing records with the adjustments of closed months added (no calls, no
-#: tokens: an adjustment changes cost and the unpriced count only), as cost queries
-#: read them: a closed month's figures are its originals plus its adjustments.
-BILLING_SOURCE: Final = (
-    f"(SELECT {_BILLING_KEY}, calls, {', '.join(TOKEN_COLUMNS)}, cost_usd, unpriced "
-    f"FROM billing_daily UNION ALL SELECT {_BILLING_KEY}, 0, "
-    + ", ".join("0" for _ in TOKEN_COLUMNS)
-    + ", cost_usd, unpriced FROM billing_adjustments) billing"
-)
+_ZERO_TOKENS: Final = ", ".join("0" for _ in TOKEN_COLUMNS)
+#: What depends on a whole billing record, not on a sum of its contributions: a
+#: record whose every call is unpriced, a record with an unpriced call. Each holds of
+#: a sum of contributions if it holds of every one, and fails if it fails of every one.
+_ALL_UNPRICED: Final = "unpriced >= calls"
+_ANY_UNPRICED: Final = "unpriced > 0"
+
+
+def billing_source(d: Dialect, *, per_record: bool = True) -> str:
+    """The billing records with the adjustments of closed months added (no calls, no
+    tokens: an adjustment changes cost and the unpriced count only), as cost queries
+    read them: a closed month's figures are its originals plus its adjustments.
+
+    Columns: the key, calls, tokens, ``cost_usd``, ``unpriced`` — sums, read from the
+    records' contributions without folding them (:meth:`Dialect.rollup_sums_source`)
+    — and, with ``per_record``, what depends on whole records: the tokens of records
+    whose every call is unpriced (``unpriced_tokens_in``/``_out``) and the day of each
+    record or adjustment with an unpriced call (``unpriced_day``). Those come from the
+    contributions where every contribution of the same model agrees on both (then the
+    contribution's answer is its record's: :meth:`Dialect.rollup_uniform`), and from
+    the folded records of the other models (none, until a model is both priced and
+    unpriced, or repriced). Each row adds to each figure once, so sums over the union
+    are exact."""
+    measures = f"calls, {', '.join(TOKEN_COLUMNS)}, cost_usd, unpriced"
+    sums = d.rollup_sums_source("billing_daily")
+    adjustments = f"SELECT {_BILLING_KEY}, 0, {_ZERO_TOKENS}, cost_usd, unpriced"
+    if not per_record:
+        return (
+            f"(SELECT {_BILLING_KEY}, {measures} FROM {sums} "
+            f"UNION ALL {adjustments} FROM billing_adjustments) billing"
+        )
+
+    def per_record_columns(whole: str) -> str:
+        tokens = ", ".join(
+            f"CASE WHEN {whole}{_ALL_UNPRICED} THEN {c} ELSE 0 END AS unpriced_{c}"
+            for c in ("tokens_in", "tokens_out")
+        )
+        return f"{tokens}, CASE WHEN {whole}{_ANY_UNPRICED} THEN day END AS unpriced_day"
+
+    uniform = d.rollup_uniform("billing_daily", ("model",), (_ALL_UNPRICED, _ANY_UNPRICED))
+    contributions = (
+        f"SELECT {_BILLING_KEY}, {measures}, {per_record_columns('whole AND ')} "
+        f"FROM (SELECT *, {uniform} AS whole FROM {sums}) contributions"
+    )
+    records = (
+        f"SELECT {_BILLING_KEY}, 0, {_ZERO_TOKENS}, 0, 0, {per_record_columns('')} "
+        f"FROM billing_daily WHERE NOT ({uniform})"
+    )
+    return (
+        f"({contributions} UNION ALL {records} UNION ALL {adjustments}, 0, 0, "
+        f"CASE WHEN {_ANY_UNPRICED} THEN day END FROM billing_adjustments) billing"
+    )
 
 
 #: Cost of rows of which every call is unpriced is NULL, never $0: unpriced is not free
@@ -76,18 +121,17 @@ _PRICED_COST: Final = (
 #: Tokens of billing records whose every call is unpriced, reported apart from the
 #: priced ones (a record mixing client-costed and unpriced calls counts as priced).
 _UNPRICED_TOKENS: Final = tuple(
-    f"coalesce(sum(CASE WHEN unpriced >= calls THEN {c} ELSE 0 END), 0) AS unpriced_{c}"
-    for c in ("tokens_in", "tokens_out")
+    f"coalesce(sum(unpriced_{c}), 0) AS unpriced_{c}" for c in ("tokens_in", "tokens_out")
 )
 
 
-def _sums() -> str:
+def _sums(*, per_record: bool = True) -> str:
     return ", ".join(
         [
             f"{_PRICED_COST} AS {m}" if m == "cost_usd" else f"coalesce(sum({m}), 0) AS {m}"
             for m in _MEASURES
         ]
-        + list(_UNPRICED_TOKENS)
+        + (list(_UNPRICED_TOKENS) if per_record else [])
     )
 
 
@@ -105,28 +149,64 @@ def _where(d: Dialect, p: Params, f: Filters) -> str:
     return " AND ".join(parts)
 
 
-def cost_by(d: Dialect, f: Filters, dim: str, *, limit: int = 1000) -> Query:
+def cost_by(
+    d: Dialect, f: Filters, dim: str, *, limit: int = 1000, with_total: bool = False
+) -> Query:
     """Calls, tokens, cost and unpriced calls per value of ``dim`` (``day`` in date
-    order, others by cost, largest first)."""
+    order, others by cost, largest first).
+
+    ``with_total``: the window's totals too (what :func:`cost_in_days` gives), as a
+    first row with ``total_row`` 1 (every other row: 0), from the same read of the
+    records (``GROUPING SETS``), so the costs page reads them once."""
     if dim not in COST_DIMENSIONS:
         raise ValueError(f"unknown cost dimension {dim!r}")
     p = Params(d)
     key = d.date_to_text("day") if dim == "day" else f"nullif({dim}, '')"
     order = "1" if dim == "day" else "cost_usd DESC, calls DESC, 1"
+    total = f", grouping({dim}) AS total_row" if with_total else ""
+    group = f"GROUPING SETS (({dim}), ())" if with_total else "1"
+    first = "total_row DESC, " if with_total else ""
     # Ordered outside the aggregate: an ORDER BY naming an output alias that is also
     # a column (cost_usd) means the alias in SQL, the column on some backends.
     sql = (
-        f"SELECT * FROM (SELECT {key} AS {dim}, {_sums()} FROM {BILLING_SOURCE} "
-        f"WHERE {_where(d, p, f)} GROUP BY 1) AS by_dim "
-        f"ORDER BY {order} LIMIT {p('limit', int(limit), 'int')}"
+        f"SELECT * FROM (SELECT {key} AS {dim}{total}, {_sums()} FROM {billing_source(d)} "
+        f"WHERE {_where(d, p, f)} GROUP BY {group}) AS by_dim "
+        f"ORDER BY {first}{order} LIMIT {p('limit', int(limit) + int(with_total), 'int')}"
     )
     return sql, p.values
 
 
-def cost_in_days(d: Dialect, f: Filters) -> Query:
-    """One row of totals over the window's days."""
+def priced_cost_in(d: Dialect, f: Filters, windows: Sequence[tuple[int, int]]) -> Query:
+    """One row: the cost (``w0``, ``w1``, ...) over the days of each ``[since,
+    until)`` window, with ``f``'s other filters, in one read of the records (NULL: a
+    window whose every call is unpriced, as :func:`cost_in_days` says it)."""
+    if not windows:
+        raise ValueError("priced_cost_in needs a window")
     p = Params(d)
-    return f"SELECT {_sums()} FROM {BILLING_SOURCE} WHERE {_where(d, p, f)}", p.values
+    span = msgspec.structs.replace(
+        f, since_ns=min(w[0] for w in windows), until_ns=max(w[1] for w in windows)
+    )
+    cols = []
+    for i, (since_ns, until_ns) in enumerate(windows):
+        inside = (
+            f"day >= {d.date_from_ns(p(f'since{i}', since_ns, 'ts_ns'))} AND "
+            f"day <= {d.date_from_ns(p(f'last{i}', until_ns - 1, 'ts_ns'))}"
+        )
+        calls, unpriced = d.sum_if("calls", inside), d.sum_if("unpriced", inside)
+        cols.append(
+            f"CASE WHEN {calls} > 0 AND {unpriced} >= {calls} THEN NULL "
+            f"ELSE {d.sum_if('cost_usd', inside)} END AS w{i}"
+        )
+    source = billing_source(d, per_record=False)
+    return f"SELECT {', '.join(cols)} FROM {source} WHERE {_where(d, p, span)}", p.values
+
+
+def cost_in_days(d: Dialect, f: Filters, *, per_record: bool = True) -> Query:
+    """One row of totals over the window's days (without ``per_record``: no
+    ``unpriced_tokens_*``, and no record is folded to find them)."""
+    p = Params(d)
+    source = billing_source(d, per_record=per_record)
+    return f"SELECT {_sums(per_record=per_record)} FROM {source} WHERE {_where(d, p, f)}", p.values
 
 
 def unpriced(d: Dialect, f: Filters) -> Query:
@@ -135,8 +215,8 @@ def unpriced(d: Dialect, f: Filters) -> Query:
     sql = (
         "SELECT * FROM (SELECT nullif(provider, '') AS provider, model, "
         "sum(unpriced) AS events, "
-        f"{d.date_to_text(d.agg_if('max', 'day', 'unpriced > 0'))} AS last_day "
-        f"FROM {BILLING_SOURCE} WHERE {_where(d, p, f)} GROUP BY 1, 2 "
+        f"{d.date_to_text('max(unpriced_day)')} AS last_day "
+        f"FROM {billing_source(d)} WHERE {_where(d, p, f)} GROUP BY 1, 2 "
         "HAVING sum(unpriced) > 0) AS models ORDER BY events DESC, 2"
     )
     return sql, p.values

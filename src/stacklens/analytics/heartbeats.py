@@ -73,53 +73,35 @@ def regular_heartbeats_sql(
 
     ``dims`` and ``where`` are SQL over one ``events`` row, built by the caller from
     allow-lists; every value they need is already in ``p``."""
-    n = p("hb_min_heartbeats", policy.min_heartbeats, "int")
+    count = policy.min_heartbeats
+    n = p("hb_min_heartbeats", count, "int")
     lo = p("hb_min_interval_ns", policy.min_interval_ns, "int")
     hi = p("hb_max_interval_ns", policy.max_interval_ns, "int")
     jitter = p("hb_jitter", float(policy.jitter), "float")
-    # A regular series' newest N heartbeats lie within (N-1) x max_interval of its last
-    # one; a series with fewer there is not regular anyway. So the window functions (the
-    # expensive part: a sort) run only over that tail of each series, never over a week
-    # of heartbeats.
-    tail = p("hb_tail_ns", (policy.min_heartbeats - 1) * policy.max_interval_ns, "int")
     names = [f"d{i}" for i in range(len(dims))]
     select = "".join(f"{dim} AS {name}, " for dim, name in zip(dims, names, strict=True))
-    partition = f"PARTITION BY {', '.join(names)} " if names else ""
     keys = ", ".join(names)
-    ts_ns = d.ts_to_ns("ts")
     beats = (
-        f"SELECT {select}{ts_ns} AS ts_ns FROM events "
+        f"SELECT {select}{d.ts_to_ns('ts')} AS ts_ns FROM events "
         f"WHERE {' AND '.join(['event_type = ' + p('hb_type', 'heartbeat'), *where])}"
     )
-    last = (
-        f"SELECT {keys + ', ' if names else ''}count(*) AS heartbeats, max(ts_ns) AS last_ns "
-        f"FROM beats{' GROUP BY ' + keys if names else ''}"
-    )
-    join = f"JOIN last USING ({keys})" if names else "CROSS JOIN last"
-    recent_rows = (
-        f"SELECT {', '.join(f'beats.{n}' for n in names) + ', ' if names else ''}beats.ts_ns, "
-        f"beats.ts_ns - lag(beats.ts_ns) OVER ({partition}ORDER BY beats.ts_ns) AS gap_ns, "
-        f"row_number() OVER ({partition}ORDER BY beats.ts_ns DESC) AS newest "
-        f"FROM beats {join} WHERE beats.ts_ns >= last.last_ns - {tail}"
-    )
-    # The newest N heartbeats have N-1 gaps: those of rows ranked 1..N-1.
-    recent = f"newest < {n}"
-    min_gap = d.agg_if("min", "gap_ns", recent)
-    max_gap = d.agg_if("max", "gap_ns", recent)
-    regular = (
-        f"(count(*) >= {n} AND {min_gap} >= {lo} AND {max_gap} <= {hi} "
-        f"AND {max_gap} <= {jitter} * {min_gap})"
-    )
-    judged = (
-        f"SELECT {keys + ', ' if names else ''}{regular} AS regular FROM ({recent_rows}) AS tail"
+    # One pass, no window functions and no self-join: each series' newest N heartbeats
+    # are kept while aggregating (a top-N list), the N-1 gaps read off the list.
+    per_series = (
+        f"SELECT {keys + ', ' if names else ''}count(*) AS heartbeats, "
+        f"max(ts_ns) AS last_ns, {d.newest('ts_ns', count)} AS newest FROM ({beats}) AS beats"
         f"{' GROUP BY ' + keys if names else ''}"
     )
-    judged_join = f"LEFT JOIN judged USING ({keys})" if names else "CROSS JOIN judged"
+    gaps = [f"(newest[{i}] - newest[{i + 1}])" for i in range(1, count)]
+    min_gap = gaps[0] if len(gaps) == 1 else f"least({', '.join(gaps)})"
+    max_gap = gaps[0] if len(gaps) == 1 else f"greatest({', '.join(gaps)})"
+    regular = (
+        f"length(newest) >= {n} AND {min_gap} >= {lo} AND {max_gap} <= {hi} "
+        f"AND {max_gap} <= {jitter} * {min_gap}"
+    )
     return (
-        f"WITH beats AS ({beats}), last AS ({last}), judged AS ({judged}) "
-        f"SELECT {', '.join(f'last.{n}' for n in names) + ', ' if names else ''}"
-        f"last.heartbeats, last.last_ns AS last_heartbeat_ns, "
-        f"coalesce(judged.regular, false) AS regular FROM last {judged_join}"
+        f"SELECT {keys + ', ' if names else ''}heartbeats, last_ns AS last_heartbeat_ns, "
+        f"coalesce({regular}, false) AS regular FROM ({per_series}) AS series"
     )
 
 

@@ -133,10 +133,11 @@ def choose_source(f: Filters, *, step: bool = False) -> Source:
 
 
 def _from(p: Params, f: Filters, source: Source) -> str:
-    """The source of a query: a rollup table, or raw events read from only the day
-    partitions the window covers (the store resolves them)."""
+    """The source of a query: the hourly rollup's rows to sum (every measure over it
+    is a sum by key columns: see :meth:`Dialect.rollup_sums_source`), or raw events
+    read from only the day partitions the window covers (the store resolves them)."""
     if not source.raw:
-        return source.table
+        return p.dialect.rollup_sums_source(source.table)
     return p.raw_source(source.table, f.since_ns, f.until_ns)
 
 

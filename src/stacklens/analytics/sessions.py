@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Final
 
 from stacklens.analytics.queries import Filters, Query
-from stacklens.analytics.rollups import TOKEN_COLUMNS
+from stacklens.analytics.rollups import SESSION_SUMMARIES, TOKEN_COLUMNS
 from stacklens.store.columns import EVENT_COLUMNS
 from stacklens.store.dialect import Dialect, Params
 
@@ -47,12 +47,20 @@ def _session_select(d: Dialect) -> str:
     return f"{', '.join(SESSION_COLUMNS)}, {times}"
 
 
+def _recent(d: Dialect, since: str) -> list[str]:
+    """``last_ts >= since``, and the same over the contributions first: a store that
+    folds on read (ClickHouse) then folds only the sessions with an event since then,
+    not every session kept (exact: the folded ``last_ts`` is the contributions' max)."""
+    cond = f"last_ts >= {since}"
+    return [d.rollup_keys_with(SESSION_SUMMARIES.name, ("session_id",), cond), cond]
+
+
 def list_sessions(d: Dialect, f: Filters, *, limit: int = 100, offset: int = 0) -> Query:
     """Sessions overlapping the window, newest first."""
     p = Params(d)
     parts = [
         f"first_ts < {d.ts_from_ns(p('until', f.until_ns, 'ts_ns'))}",
-        f"last_ts >= {d.ts_from_ns(p('since', f.since_ns, 'ts_ns'))}",
+        *_recent(d, d.ts_from_ns(p("since", f.since_ns, "ts_ns"))),
     ]
     if f.stacks is not None:
         parts.append(d.in_list("stack_name", p("stacks", f.stacks, "str_list")))
@@ -104,10 +112,8 @@ def active_sessions(
 ) -> Query:
     """Rows ``(stack_name, active)``: open sessions with an event in the window."""
     p = Params(d)
-    cond = (
-        f"end_ts IS NULL AND last_ts >= "
-        f"{d.ts_from_ns(p('cutoff', now_ns - window_s * 10**9, 'ts_ns'))}"
-    )
+    cutoff = d.ts_from_ns(p("cutoff", now_ns - window_s * 10**9, "ts_ns"))
+    cond = " AND ".join(["end_ts IS NULL", *_recent(d, cutoff)])
     if stacks is not None:
         cond += f" AND {d.in_list('stack_name', p('stacks', stacks, 'str_list'))}"
     sql = (

@@ -10,6 +10,11 @@ table ``<name>__parts`` of contributions (one row per load and key) under a view
 ``<name>`` that groups by the key and folds each value column by its merge; an upsert
 is an ``INSERT`` into the parts table. Reads through the view are exact whether or
 not ClickHouse has merged any part — nothing trusts a background merge.
+Folding every key is the expensive part of a read (a ``GROUP BY`` over all of them),
+so reads avoid it where the figure allows: a read that only sums sums the parts table
+(:meth:`ClickHouseDialect.rollup_sums_source`), and one that needs whole rows folds
+only the keys that can matter (:meth:`~ClickHouseDialect.rollup_keys_with`,
+:meth:`~ClickHouseDialect.rollup_uniform`).
 
 An ``UPDATE ... FROM`` (a cost backfill) is rendered as the re-insert of the changed
 rows with a newer ``_version``: the raw tables are ``ReplacingMergeTree(_version)``
@@ -131,6 +136,10 @@ class ClickHouseDialect:
 
     def any_value(self, expr: str) -> str:
         return f"any({expr})"
+
+    def newest(self, expr: str, n: int) -> str:
+        # The n smallest of the negated values (kept sorted while aggregating).
+        return f"arrayMap(v -> -v, groupArraySorted({int(n)})(-({expr})))"
 
     def quantile(self, expr: str, q: float) -> str:
         if not 0.0 <= q <= 1.0:
@@ -324,6 +333,35 @@ class ClickHouseDialect:
         return (
             f"INSERT INTO {t} ({names}) SELECT {select} FROM {t} FINAL "
             f"JOIN {check_identifier(source)} AS {check_identifier(alias)} ON {on}"
+        )
+
+    def rollup_sums_source(self, table: str) -> str:
+        # Summing the contributions is summing the folded rows; folding first (the
+        # view's GROUP BY over every key) was most of the time of a dashboard read.
+        return parts_table(table)
+
+    def rollup_keys_with(self, table: str, columns: Sequence[str], cond: str) -> str:
+        # The view's GROUP BY then folds only these keys: an IN on key columns is
+        # pushed below it (a condition on folded values, such as last_ts, is not).
+        if not columns:
+            raise ValueError("rollup_keys_with needs a key column")
+        cols = ", ".join(check_identifier(c) for c in columns)
+        lhs = f"({cols})" if len(columns) > 1 else cols
+        return f"{lhs} IN (SELECT {cols} FROM {parts_table(table)} WHERE {cond})"
+
+    def rollup_uniform(self, table: str, columns: Sequence[str], conds: Sequence[str]) -> str:
+        # The values of ``columns`` some of whose contributions match a condition and
+        # some do not, from one scan of the parts grouped by those columns only, as a
+        # scalar list: computed once per statement however often it is named, and an
+        # empty list (the usual case) lets the folding side of a read be skipped.
+        if not columns or not conds:
+            raise ValueError("rollup_uniform needs key columns and conditions")
+        cols = ", ".join(check_identifier(c) for c in columns)
+        value = f"({cols})" if len(columns) > 1 else cols
+        mixed = " OR ".join(f"countIf({c}) NOT IN (0, count())" for c in conds)
+        return (
+            f"NOT has((SELECT groupArray({value}) FROM (SELECT {cols} FROM "
+            f"{parts_table(table)} GROUP BY {cols} HAVING {mixed})), {value})"
         )
 
     def raw_source(self, table: str, days: str) -> str:

@@ -5,7 +5,8 @@ the analytics and rollups in :mod:`stacklens.analytics`, the alert signals in
 :mod:`stacklens.alerting.signals`) against the small vocabulary below; a backend
 supplies its spelling of parameters, time conversion and buckets, conditional
 aggregates, quantiles, JSON access, regular expressions, list membership, casts and
-column types, table DDL, upserts and dropping a day of a time-partitioned table.
+column types, table DDL, upserts, how rollups are read (their contributions summed,
+which keys to fold) and dropping a day of a time-partitioned table.
 DuckDB is the embedded default; the ClickHouse dialect
 (:mod:`stacklens.store.clickhouse_dialect`) implements the same methods
 (``{name:Type}`` parameters, integer bucket math, ``quantileExactInclusive``,
@@ -105,6 +106,11 @@ class Dialect(Protocol):
 
     def any_value(self, expr: str) -> str:
         """Aggregate: any one non-null value of ``expr``."""
+        ...
+
+    def newest(self, expr: str, n: int) -> str:
+        """Aggregate: the ``n`` largest values of the integer ``expr`` (fewer if there
+        are fewer), largest first, duplicates kept, as a list indexed from 1."""
         ...
 
     def quantile(self, expr: str, q: float) -> str:
@@ -241,6 +247,39 @@ class Dialect(Protocol):
         backfill; ClickHouse renders a mutation)."""
         ...
 
+    def rollup_sums_source(self, table: str) -> str:
+        """What to read to *sum* value columns of rollup ``table`` per key columns:
+        a read filtering on key columns only, whose every measure is a sum (or a
+        conditional sum on key columns) of columns the rollup merges by ``sum``, gets
+        the same figures from the contributions as from the folded rows, without
+        folding them first. DuckDB: the table (its rows are folded on write);
+        ClickHouse: the parts table (every contribution, unfolded)."""
+        ...
+
+    def rollup_keys_with(self, table: str, columns: Sequence[str], cond: str) -> str:
+        """A condition narrowing the rows of rollup ``table`` to those whose key
+        ``columns`` (the whole key, or some of it) have a contribution matching
+        ``cond``; true at least for every row with a contribution matching ``cond``.
+        The caller still applies its exact condition to the folded rows: this only
+        lets a backend that folds on read (ClickHouse) fold fewer keys. It is exact
+        wherever a folded row matching the caller's condition must have a contribution
+        matching ``cond``: ``last_ts >= x`` for a ``max``-merged ``last_ts``,
+        ``unpriced >= calls`` for two ``sum``-merged columns (a sum of contributions each
+        below another's is below). DuckDB: ``cond`` (a stored row is its one
+        contribution)."""
+        ...
+
+    def rollup_uniform(self, table: str, columns: Sequence[str], conds: Sequence[str]) -> str:
+        """A condition on the contributions (:meth:`rollup_sums_source`) of rollup
+        ``table``: every contribution sharing this one's ``columns`` values (some of
+        the key) agrees with it on each of ``conds`` (all match it, or none does; NULL
+        counts as not matching). For a condition that holds of a sum whenever it holds
+        of every term and fails of it whenever it fails of every term (``unpriced >=
+        calls``, ``unpriced > 0`` over ``sum``-merged columns), the contribution's
+        ``cond`` is then its folded row's: only the other keys need folding. DuckDB:
+        true (each stored row is its key's one contribution)."""
+        ...
+
     def raw_source(self, table: str, days: str) -> str:
         """The rows of the raw stream ``table``, read from only the day partitions the
         store names in the parameter ``days`` (a :class:`DayTables` it resolves): a
@@ -315,6 +354,9 @@ class DuckDBDialect:
 
     def any_value(self, expr: str) -> str:
         return f"any_value({expr})"
+
+    def newest(self, expr: str, n: int) -> str:
+        return f"max({expr}, {int(n)})"
 
     def quantile(self, expr: str, q: float) -> str:
         if not 0.0 <= q <= 1.0:
@@ -453,6 +495,17 @@ class DuckDBDialect:
         sets = ", ".join(f"{check_identifier(c)} = {expr}" for c, expr in assignments.items())
         t, a = check_identifier(table), check_identifier(alias)
         return f"UPDATE {t} SET {sets} FROM {check_identifier(source)} {a} WHERE {on}"
+
+    def rollup_sums_source(self, table: str) -> str:
+        return check_identifier(table)
+
+    def rollup_keys_with(self, table: str, columns: Sequence[str], cond: str) -> str:
+        check_identifier(table)
+        return f"({cond})"
+
+    def rollup_uniform(self, table: str, columns: Sequence[str], conds: Sequence[str]) -> str:
+        check_identifier(table)
+        return "true"
 
     def raw_source(self, table: str, days: str) -> str:
         # Binding the ``UNION ALL`` view costs ~0.4 ms per day table per reference

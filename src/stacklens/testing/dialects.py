@@ -90,6 +90,9 @@ class MarkerDialect:
     def any_value(self, expr: str) -> str:
         return _tag("any", expr)
 
+    def newest(self, expr: str, n: int) -> str:
+        return _tag("newest", expr, int(n))
+
     def quantile(self, expr: str, q: float) -> str:
         return _tag("quantile", expr, q)
 
@@ -181,6 +184,15 @@ class MarkerDialect:
         self, table: str, assignments: Mapping[str, str], source: str, alias: str, on: str
     ) -> str:
         return _tag("update_from", table, dict(assignments), source, alias, on)
+
+    def rollup_sums_source(self, table: str) -> str:
+        return _tag("rollup_sums_source", table)
+
+    def rollup_keys_with(self, table: str, columns: Sequence[str], cond: str) -> str:
+        return _tag("rollup_keys_with", table, list(columns), cond)
+
+    def rollup_uniform(self, table: str, columns: Sequence[str], conds: Sequence[str]) -> str:
+        return _tag("rollup_uniform", table, list(columns), list(conds))
 
     def raw_source(self, table: str, days: str) -> str:
         return _tag("raw_source", table, days)
