@@ -1,6 +1,6 @@
 """A real Prometheus (Debian ``prometheus``) scrapes the hub every second while known
 traffic flows; the same PromQL asked of Prometheus and of the hub's
-``/prometheus`` API agrees within what one scrape interval explains.
+``/prometheus`` API agrees within what Prometheus's extrapolation past its newest scrape explains.
 
 Why the answers can differ at all: Prometheus's samples are its scrapes (1 s apart,
 at times of its own), the hub's are its 15 s grid. At an evaluation time ``T`` on the
@@ -9,7 +9,10 @@ traffic, neither extrapolates at the start of a window (``rate`` extrapolates to
 zero value no further than where the series began); at the end the hub has a sample
 at ``T`` exactly while Prometheus's newest is up to one scrape interval older and is
 extrapolated by that much. So, for an increase ``B`` sampled by Prometheus over ``D``
-seconds (its first to last sample in the window): ``|prom - hub| <= B x 1 s / D``.
+seconds (its first to last sample in the window) whose newest sample is ``G`` seconds
+before ``T``: ``|prom - hub| <= B x G / D``. ``G`` and ``D`` are read from Prometheus's
+own samples: ``G`` is one scrape interval (1 s) on a quiet machine, but a loaded runner
+delays scrapes, and a fixed 1 s bound then failed now and then.
 Cumulative values (no ``rate``) agree exactly once Prometheus has scraped after the
 last event.
 """
@@ -111,6 +114,23 @@ def ask(url: str, query: str, t: float, key: str | None = None) -> dict[str, flo
     return {r["metric"].get("stack_name", ""): float(r["value"][1]) for r in body["data"]["result"]}
 
 
+def newest_sample_lag(prometheus: str, t: float) -> float:
+    """``G / D`` (module docstring), the worst over the token series: how far before
+    ``t`` Prometheus's newest sample is, over the time its samples in the window span."""
+    response = httpx.get(
+        f"{prometheus}/api/v1/query",
+        params={"query": "opencode_tokens_total[5m]", "time": f"{t:.3f}"},
+        timeout=10,
+    )
+    response.raise_for_status()
+    lags = []
+    for series in response.json()["data"]["result"]:
+        first, last = float(series["values"][0][0]), float(series["values"][-1][0])
+        lags.append((t - last) / (last - first))
+    assert lags, "Prometheus holds no token samples"
+    return max(lags)
+
+
 def call(i: int, stack: str, ts: float, tokens: int, duration_ms: float, cost: float) -> Any:
     return {
         "event_id": f"{stack}-{i}",
@@ -156,7 +176,7 @@ def test_prometheus_and_the_hub_agree(hub_url: str, prometheus: str) -> None:
     t = float((int(last + 3) // GRID_S + 1) * GRID_S)  # on the hub's grid, 3 s after
     wait_until(lambda: time.time() > t + 3 * SCRAPE_S, timeout=GRID_S + 10, interval=0.2)
     hub = hub_url + "/prometheus"
-    span = t - seed_at - 2 * SCRAPE_S  # Prometheus's first to last sample, at least
+    lag = newest_sample_lag(prometheus, t)
 
     def compare(query: str, expected: dict[str, float]) -> None:
         p, h = ask(prometheus, query, t), ask(hub, query, t, ADMIN_KEY)
@@ -164,8 +184,9 @@ def test_prometheus_and_the_hub_agree(hub_url: str, prometheus: str) -> None:
         for stack, value in expected.items():
             # the hub's sample at T sees the whole increase exactly
             assert h[stack] == pytest.approx(value, rel=1e-9), (query, h)
-            # Prometheus's newest sample is up to one scrape older, extrapolated
-            assert abs(p[stack] - h[stack]) <= value * SCRAPE_S / span + 1e-9, (query, p, h)
+            # Prometheus's newest sample is older than T, extrapolated by that much
+            # (exactly: the bound is met with equality, so only rounding is allowed for)
+            assert abs(p[stack] - h[stack]) <= value * (lag + 1e-6), (query, p, h, lag)
 
     compare(
         "sum by (stack_name) (rate(opencode_tokens_total[5m]))",
@@ -196,6 +217,6 @@ def test_prometheus_and_the_hub_agree(hub_url: str, prometheus: str) -> None:
     # only the 10 calls of 1.5 s increase the buckets from le=2 up: all in (1, 2] → rank
     # 9.5 of 10 in (1, 2]: 1 + 0.95
     assert h["alpha"] == pytest.approx(1.95)
-    assert abs(p["alpha"] - h["alpha"]) <= 1.0 * SCRAPE_S / span * 2 + 1e-9
+    assert abs(p["alpha"] - h["alpha"]) <= 1.0 * (lag + 1e-6) * 2
     errors = ask(hub, "rate(opencode_errors_total[5m]) > 0.1", t, ADMIN_KEY)
     assert errors == ask(prometheus, "rate(opencode_errors_total[5m]) > 0.1", t) == {}
