@@ -185,9 +185,14 @@ def time_get(client: Any, path: str, params: dict[str, Any], runs: int) -> tuple
         response = client.get(path, params=params)
         samples.append((time.perf_counter() - t) * 1000)
         assert response.status_code == 200, (path, response.status_code, response.text[:300])
-    samples.sort()
-    p95 = samples[min(len(samples) - 1, round(0.95 * (len(samples) - 1)))]
-    return statistics.median(samples), p95
+    return percentiles(samples)
+
+
+def percentiles(samples: list[float]) -> tuple[float, float]:
+    """(p50, p95) of ``samples``: the p95 is the nearest rank (the slowest of 20)."""
+    ordered = sorted(samples)
+    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+    return statistics.median(ordered), p95
 
 
 def store_arguments(parser: argparse.ArgumentParser, *, runs: int) -> None:
@@ -221,6 +226,18 @@ def prepare_chdb(args: argparse.Namespace, prefix: str) -> tuple[Path, Path]:
         print(f"generating {args.events:,} events over {args.days} days into {path} (chDB)")
         generate_chdb(path, args.events, args.days)
     return data_dir, path
+
+
+def prepare(
+    args: argparse.Namespace, store_name: str, prefix: str
+) -> tuple[Path, Path, dict[str, Any]]:
+    """(data dir, store path, config overrides) of ``store_name``'s generated store
+    (``duckdb`` or ``chdb``), made unless ``--reuse`` finds it."""
+    if store_name == "chdb":
+        data_dir, path = prepare_chdb(args, f"{prefix}chdb-")
+        return data_dir, path, {"store_url": f"chdb://{path}"}
+    data_dir, path = prepare_store(args, prefix)
+    return data_dir, path, {}
 
 
 def _size_mb(path: Path) -> float:
@@ -262,12 +279,7 @@ def run_store(args: argparse.Namespace, store_name: str) -> dict[str, tuple[floa
     from stacklens.server import Hub, create_app
     from stacklens.testing import ADMIN_KEY, ManualClock, hub_config
 
-    if store_name == "chdb":
-        data_dir, path = prepare_chdb(args, "stacklens-bench-chdb-")
-        overrides: dict[str, Any] = {"store_url": f"chdb://{path}"}
-    else:
-        data_dir, path = prepare_store(args, "stacklens-bench-")
-        overrides = {}
+    data_dir, path, overrides = prepare(args, store_name, "stacklens-bench-")
     size = _size_mb(path)
     clock = ManualClock(END_NS - 60 * 10**9)
     hub = Hub(hub_config(data_dir, **overrides), clock=clock)

@@ -29,7 +29,6 @@ fields), and the metric queries at Grafana's request shape (start/end in ns,
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -39,8 +38,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from queries import (  # bench/queries.py, beside it
     END_NS,
-    prepare_chdb,
-    prepare_store,
+    percentiles,
+    prepare,
     store_arguments,
     time_get,
 )
@@ -122,12 +121,7 @@ def run_store(args: argparse.Namespace, store_name: str) -> None:
     from stacklens.server import Hub, create_app
     from stacklens.testing import ADMIN_KEY, ManualClock, hub_config
 
-    if store_name == "chdb":
-        data_dir, path = prepare_chdb(args, "stacklens-query-api-bench-chdb-")
-        overrides: dict[str, Any] = {"store_url": f"chdb://{path}"}
-    else:
-        data_dir, path = prepare_store(args, "stacklens-query-api-bench-")
-        overrides = {}
+    data_dir, _, overrides = prepare(args, store_name, "stacklens-query-api-bench-")
     end_s = END_NS // 10**9 - 60
     hub = Hub(hub_config(data_dir, **overrides), clock=ManualClock(end_s * 10**9))
     hub.bootstrap_admin()
@@ -159,7 +153,7 @@ def run_promql(client: Any, end_s: int, runs: int, match: str) -> None:
             body: dict[str, Any] = response.json()
             assert response.status_code == 200, (query, body)
             series = len(body["data"]["result"])
-        p50, p95 = _percentiles(samples[1:])
+        p50, p95 = percentiles(samples[1:])
         worst = max(worst, (label, p95), key=lambda w: w[1])
         print(f"{label:<34} {p50:8.1f} {p95:8.1f} {series:>7}", flush=True)
     _verdict("PromQL", worst)
@@ -177,13 +171,6 @@ def run_logql(client: Any, end_ns: int, runs: int, match: str) -> None:
         worst = max(worst, (label, p95), key=lambda w: w[1])
         print(f"{label:<46} {p50:8.1f} {p95:8.1f}", flush=True)
     _verdict("LogQL", worst)
-
-
-def _percentiles(samples: list[float]) -> tuple[float, float]:
-    """(p50, p95) as bench/queries.py's ``time_get`` takes them."""
-    ordered = sorted(samples)
-    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
-    return statistics.median(ordered), p95
 
 
 def _verdict(api: str, worst: tuple[str, float]) -> None:

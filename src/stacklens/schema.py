@@ -542,13 +542,20 @@ def _route(raw: Mapping[str, Any], extra: dict[str, Any]) -> tuple[dict[str, Any
             top.setdefault(route[1], value)
         else:
             data.setdefault(route[1], value)
-    raw_data = top.get("data")
-    if raw_data is not None:
-        if not isinstance(raw_data, Mapping):
-            raise EventError("data must be an object")
-        for key, value in raw_data.items():
-            data[CAMEL_DATA_ALIASES.get(key, key)] = value
+    data.update(_nested_data(top.get("data")))  # the nested object wins over flat keys
     return top, data
+
+
+def _nested_data(raw_data: Any) -> Mapping[str, Any]:
+    """The event's ``data`` object with camelCase names resolved (itself when none is
+    camelCase: only read afterwards, checked into a new dict)."""
+    if raw_data is None:
+        return {}
+    if type(raw_data) is not dict and not isinstance(raw_data, Mapping):
+        raise EventError("data must be an object")
+    if raw_data.keys().isdisjoint(CAMEL_DATA_ALIASES):
+        return raw_data
+    return {CAMEL_DATA_ALIASES.get(k, k): v for k, v in raw_data.items()}
 
 
 def normalize(
@@ -570,20 +577,11 @@ def normalize(
     top: Mapping[str, Any]
     data: Mapping[str, Any]
     extra: dict[str, Any] = {}
-    raw_data: Any
     if raw.keys() <= _PLAIN_TOP:
         # Every key already canonical and top-level (no alias, no flat data key, no
         # unknown key): routing would copy the dict key by key into an equal one.
         top = raw
-        raw_data = raw.get("data")
-        if raw_data is None:
-            data = {}
-        elif type(raw_data) is not dict and not isinstance(raw_data, Mapping):
-            raise EventError("data must be an object")
-        elif raw_data.keys().isdisjoint(CAMEL_DATA_ALIASES):
-            data = raw_data  # only read below (checked into a new dict)
-        else:
-            data = {CAMEL_DATA_ALIASES.get(k, k): v for k, v in raw_data.items()}
+        data = _nested_data(raw.get("data"))
     else:
         top, data = _route(raw, extra)
 

@@ -12,7 +12,7 @@ import pytest
 
 from stacklens.alerting.signals import Condition, build_query
 from stacklens.schema import MetricRow
-from stacklens.testing.backends import BACKENDS, Backend, BackendFactory
+from stacklens.testing.backends import BACKENDS, Backend, backend_id
 
 S = 10**9
 NOW = 1_796_000_000 * S
@@ -46,11 +46,7 @@ POINTS = [
 ]
 
 
-def _name(factory: BackendFactory) -> str:
-    return factory.__name__.removesuffix("_backend")
-
-
-@pytest.fixture(scope="module", params=BACKENDS, ids=_name)
+@pytest.fixture(scope="module", params=BACKENDS, ids=backend_id)
 def backend(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Backend]:

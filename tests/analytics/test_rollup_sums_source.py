@@ -40,7 +40,7 @@ from stacklens.analytics import sessions
 from stacklens.analytics.analytics_service import Analytics
 from stacklens.analytics.queries import Filters
 from stacklens.schema import EventRow
-from stacklens.testing.backends import BACKENDS, Backend, BackendFactory
+from stacklens.testing.backends import BACKENDS, Backend, backend_id
 
 S = 10**9
 HOUR = 3600 * S
@@ -94,11 +94,7 @@ LOADS = [
 ]
 
 
-def _name(factory: BackendFactory) -> str:
-    return factory.__name__.removesuffix("_backend")
-
-
-@pytest.fixture(scope="module", params=BACKENDS, ids=_name)
+@pytest.fixture(scope="module", params=BACKENDS, ids=backend_id)
 def backend(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Backend]:

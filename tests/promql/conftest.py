@@ -8,16 +8,11 @@ from collections.abc import Iterator
 import pytest
 
 from stacklens.promql.engine import PromQLEngine
-from stacklens.testing.backends import BACKENDS, Backend, BackendFactory
+from stacklens.testing.backends import BACKENDS, Backend, backend_id
 from stacklens.testing.promql import EVENTS, POINTS, make_engine
 
 
-def _name(factory: BackendFactory) -> str:
-
-    return factory.__name__.removesuffix("_backend")
-
-
-@pytest.fixture(scope="module", params=BACKENDS, ids=_name)
+@pytest.fixture(scope="module", params=BACKENDS, ids=backend_id)
 def backend(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Backend]:

@@ -53,7 +53,7 @@ from stacklens.analytics.pricing import PriceOverride, Pricer
 from stacklens.analytics.queries import Filters
 from stacklens.schema import EventRow, MetricRow
 from stacklens.store.base import EventQuery, RejectedDataError
-from stacklens.testing.backends import BACKENDS, Backend, BackendFactory
+from stacklens.testing.backends import BACKENDS, Backend, backend_id
 
 S = 10**9
 DAY0 = 1_768_435_200 * S  # 2026-01-15T00:00:00Z
@@ -205,11 +205,7 @@ POINTS = [
 ]
 
 
-def _name(factory: BackendFactory) -> str:
-    return factory.__name__.removesuffix("_backend")
-
-
-@pytest.fixture(params=BACKENDS, ids=_name)
+@pytest.fixture(params=BACKENDS, ids=backend_id)
 def fresh(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[Backend]:
     """An empty store of each backend."""
     backend: Backend = request.param(tmp_path)
@@ -217,7 +213,7 @@ def fresh(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[Backend]:
     backend.store.close()
 
 
-@pytest.fixture(scope="module", params=BACKENDS, ids=_name)
+@pytest.fixture(scope="module", params=BACKENDS, ids=backend_id)
 def loaded(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Backend]:

@@ -28,6 +28,7 @@ __all__ = [
     "BACKENDS",
     "Backend",
     "BackendFactory",
+    "backend_id",
     "chdb_backend",
     "chdb_path",
     "clear_stream",
@@ -119,3 +120,9 @@ def chdb_backend(directory: Path) -> Backend:
 
 #: Every backend the conformance suite runs against.
 BACKENDS: Final[tuple[BackendFactory, ...]] = (duckdb_backend, chdb_backend)
+
+
+def backend_id(factory: BackendFactory) -> str:
+    """A parametrized test's id for ``factory`` (``duckdb``, ``chdb``):
+    ``@pytest.fixture(params=BACKENDS, ids=backend_id)``."""
+    return factory.__name__.removesuffix("_backend")
