@@ -25,6 +25,7 @@ import asyncio
 import os
 import platform
 import random
+import resource
 import statistics
 import subprocess
 import sys
@@ -86,6 +87,8 @@ def end_to_end(
 
             prober = threading.Thread(target=probe, daemon=True)
             prober.start()
+            hub_pid = hub.process.pid if hub.process else 0
+            hub_before, children_before = hub_cpu(hub_pid), _children_cpu()
             result = subprocess.run(
                 [
                     sys.executable,
@@ -108,9 +111,14 @@ def end_to_end(
                 check=True,
                 timeout=seconds + 120,
             )
+            hub_after, children_after = hub_cpu(hub_pid), _children_cpu()
             stop.set()
             prober.join(timeout=10)
             summary: dict[str, Any] = msgspec.json.decode(result.stdout.splitlines()[-1])
+            summary["cpu_s"] = {
+                "load_generator": round(children_after - children_before, 3),
+                **{k: round(hub_after[k] - hub_before.get(k, 0.0), 3) for k in hub_after},
+            }
             probes.sort()
             if probes:
                 summary["queryable_ms_p50"] = round(statistics.median(probes) * 1000, 1)
@@ -129,6 +137,42 @@ def end_to_end(
             return summary
         finally:
             hub.stop()
+
+
+def _ticks(stat: str) -> float:
+    """utime + stime, in seconds, of one /proc/.../stat line (fields 14 and 15; the
+    command name in brackets may hold spaces, so count from its closing bracket)."""
+    fields = stat[stat.rindex(")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def hub_cpu(pid: int) -> dict[str, float]:
+    """CPU seconds used so far by the hub: its main thread (the event loop: HTTP and
+    the request path when it runs inline), its other threads (spool, loader, alerts,
+    ``to_thread``) and its child processes (the pipeline worker pool, if configured).
+    Read from /proc, so Linux only; empty where it cannot be read."""
+    out = {"hub_main_thread": 0.0, "hub_other_threads": 0.0, "hub_children": 0.0}
+    try:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            key = "hub_main_thread" if task.name == str(pid) else "hub_other_threads"
+            out[key] += _ticks((task / "stat").read_text())
+        for proc in Path("/proc").iterdir():
+            if proc.name.isdigit() and proc.name != str(pid):
+                try:
+                    stat = (proc / "stat").read_text()
+                except OSError:
+                    continue
+                if int(stat[stat.rindex(")") + 2 :].split()[1]) == pid:  # ppid
+                    out["hub_children"] += _ticks(stat)
+    except OSError:
+        return {}
+    return out
+
+
+def _children_cpu() -> float:
+    """CPU seconds of this process's waited-for children (the load generator run)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _rss_mb(pid: int) -> float:

@@ -173,6 +173,43 @@ def _path(per_stage: dict[str, float]) -> float:
     return sum(v for k, v in per_stage.items() if not k.startswith("load_"))
 
 
+def cpu_budget(
+    run: dict[str, Any], request_path_us: float, loaded_rows_per_s: float, limit: float
+) -> None:
+    """Phase B's CPU, per acknowledged event, against what the machine has per event at
+    that rate: every core's time divided by the events acked. Each process's CPU is its
+    own utime + stime over the run (the hub's read from /proc, the load generator's from
+    its rusage), so the split says where the cores went, not an estimate of it."""
+    cpu, acked = run.get("cpu_s", {}), run.get("acked_events", 0)
+    if not cpu or not acked:
+        return
+    cores, seconds = os.cpu_count() or 1, run["seconds"]
+    per = {name: value * 1e6 / acked for name, value in cpu.items()}
+    available = cores * seconds * 1e6 / acked
+    print(f"\n[B] CPU budget at {run['events_per_s']:,.0f} events/s on {cores} cores:")
+    print(f"  available per acked event (cores x seconds / events) {available:6.1f} µs")
+    for name, value in per.items():
+        print(f"  spent: {name:<32} {value:6.1f} µs")
+    spent = sum(per.values())
+    print(f"  spent in all{'':<28} {spent:6.1f} µs  ({spent / available:.0%})")
+    # The hub's main thread runs the event loop; what it spends beyond the in-process
+    # request path (phase D) is the HTTP server, asyncio and the ack bookkeeping.
+    main = per.get("hub_main_thread", 0.0)
+    print(
+        f"  of the hub's main thread: request path (D) {request_path_us:.1f} µs, "
+        f"the rest (HTTP, event loop) {main - request_path_us:.1f} µs"
+    )
+    print(
+        f"  the store's own load with rollups (A) is {1e6 / loaded_rows_per_s:.1f} µs/row "
+        "of wall time on its own; the loader's share is in the hub's other threads"
+    )
+    target = TARGET_NATIVE * limit
+    print(
+        f"  at {TARGET_NATIVE:.0%} of the limit ({target:,.0f}/s) all of it together may cost "
+        f"{cores * 1e6 / target:.1f} µs per event; spent now {spent:.1f} µs"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -232,6 +269,9 @@ def main() -> None:
         otlp_args = argparse.Namespace(seconds=args.seconds, concurrency=4, batch=512)
         results["otlp"] = otlp_bench.run_against_hub(otlp_args, "http")
         print("  ", results["otlp"])
+
+    if "native" in results:
+        cpu_budget(results["native"], _path(native_gc), hubbed["rows_per_s"], limit)
 
     print(f"\nagainst the limit ({limit:,} rows/s, the store alone):")
 
