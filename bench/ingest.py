@@ -51,11 +51,14 @@ from stacklens.testing.loadgen import make_batches
 
 
 def end_to_end(
-    seconds: float, concurrency: int, rate: float = 0.0, store: str = "duckdb"
+    seconds: float, concurrency: int, rate: float = 0.0, store: str = "duckdb", workers: int = 0
 ) -> dict[str, Any]:
+    """``workers``: the hub's pipeline worker processes (``STACKLENS_INGEST_WORKERS``)."""
     with tempfile.TemporaryDirectory() as tmp:
-        env = {"STACKLENS_STORE_URL": f"chdb://{tmp}/chdb"} if store == "chdb" else None
-        hub = HubProcess(Path(tmp) / "data", env=env).start()
+        env = {"STACKLENS_STORE_URL": f"chdb://{tmp}/chdb"} if store == "chdb" else {}
+        if workers:
+            env["STACKLENS_INGEST_WORKERS"] = str(workers)
+        hub = HubProcess(Path(tmp) / "data", env=env or None).start()
         try:
             probes: list[float] = []
             stop = threading.Event()
