@@ -32,6 +32,7 @@ __all__ = ["MAX_DEPTH", "Redactor"]
 MAX_DEPTH: Final = 32
 _PSEUDONYM: Final = re.compile(r"u_[0-9a-f]{16}")
 _PSEUDONYMS_MAX: Final = 65536
+_CACHED_PATH_MAX: Final = 512  # longer file paths are not kept (memory bound)
 #: Top-level fields of the canonical event whose *names* are known not to be secrets.
 _TOP_FIELDS: Final = frozenset(
     {
@@ -133,7 +134,15 @@ class Redactor:
     ``stacklens_redactions_total{rule}``).
     """
 
-    __slots__ = ("_default", "_inner", "_on_redaction", "_outer", "_policies", "_pseudonyms")
+    __slots__ = (
+        "_default",
+        "_file_paths",
+        "_inner",
+        "_on_redaction",
+        "_outer",
+        "_policies",
+        "_pseudonyms",
+    )
 
     def __init__(
         self,
@@ -156,6 +165,10 @@ class Redactor:
         self._on_redaction = on_redaction
         # Users recur across events; their pseudonyms are worth remembering.
         self._pseudonyms: dict[str, str] = {}
+        # file_path value -> its pattern, for paths in which no rule found anything (a
+        # tool's paths repeat across a session): no secret is held here, and a path that
+        # had findings is scrubbed and reported again each time.
+        self._file_paths: dict[str, str] = {}
 
     # -- public API ------------------------------------------------------------------
 
@@ -391,9 +404,17 @@ class Redactor:
                 found.extend(Finding(rule, "data.command") for rule in rules)
                 out[key] = command_names(scrubbed, [])
             elif key == "file_path" and isinstance(value, str):
+                known = self._file_paths.get(value)
+                if known is not None:
+                    out[key] = known
+                    continue
                 pattern = file_path_pattern(value)
                 if self._findings_in(value, "data.file_path", found):
                     pattern = scrub_text(pattern, [])
+                elif len(value) <= _CACHED_PATH_MAX:
+                    if len(self._file_paths) >= _PSEUDONYMS_MAX:
+                        self._file_paths.clear()
+                    self._file_paths[value] = pattern
                 out[key] = pattern
             elif key in ("url", "path") and isinstance(value, str):
                 rules = []
