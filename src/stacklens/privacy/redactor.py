@@ -33,6 +33,7 @@ MAX_DEPTH: Final = 32
 _PSEUDONYM: Final = re.compile(r"u_[0-9a-f]{16}")
 _PSEUDONYMS_MAX: Final = 65536
 _CACHED_PATH_MAX: Final = 512  # longer file paths are not kept (memory bound)
+_CACHED_PATHS_MAX: Final = 8192  # at most ~8 MB of paths and patterns held
 #: Top-level fields of the canonical event whose *names* are known not to be secrets.
 _TOP_FIELDS: Final = frozenset(
     {
@@ -412,7 +413,7 @@ class Redactor:
                 if self._findings_in(value, "data.file_path", found):
                     pattern = scrub_text(pattern, [])
                 elif len(value) <= _CACHED_PATH_MAX:
-                    if len(self._file_paths) >= _PSEUDONYMS_MAX:
+                    if len(self._file_paths) >= _CACHED_PATHS_MAX:
                         self._file_paths.clear()
                     self._file_paths[value] = pattern
                 out[key] = pattern
