@@ -38,10 +38,11 @@ class HubConfig(msgspec.Struct, frozen=True, kw_only=True):
     max_backlog_bytes: int = 512 * 1024 * 1024
     #: How often the loader moves the spool into the store.
     loader_interval_s: float = 0.2
-    #: DuckDB's memory cap (unbounded it grew to ~1 GB RSS under load; at 256 MB the
-    #: hub peaked at 439 MB with 10 M events under load, at 192 MB at 382 MB, with every
-    #: dashboard query still under 55 ms p95 — bench/RESULTS.md).
-    duckdb_memory_limit: str = "192MB"
+    #: DuckDB's memory cap (unbounded it grew to ~1 GB RSS under load). With 10 M events
+    #: under load the hub peaked at 427 MB at 192 MB and at 395 MB at 160 MB (2026-12-02;
+    #: the hub had grown since 192 MB gave 382): 160 keeps it under 400 MB
+    #: (bench/RESULTS.md, "Memory").
+    duckdb_memory_limit: str = "160MB"
     duckdb_threads: int = 2
     #: WAL size that triggers a DuckDB checkpoint (larger: cheaper loads, longer replay).
     duckdb_checkpoint_threshold: str = "256MB"
