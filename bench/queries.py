@@ -188,6 +188,36 @@ def time_get(client: Any, path: str, params: dict[str, Any], runs: int) -> tuple
     return percentiles(samples)
 
 
+class StatementTimes:
+    """Times each statement a store runs (``--statements``): which of a request's
+    statements its time goes to. The hub's background work (the alert engine) runs
+    statements too; only those a request runs ``runs`` times in a row are reported."""
+
+    def __init__(self, store: Any) -> None:
+        self._fetch = store.fetch
+        self._times: dict[str, list[float]] = {}
+        store.fetch = self._timed
+
+    def _timed(self, statement: str, params: Any = None) -> Any:
+        t = time.perf_counter()
+        try:
+            return self._fetch(statement, params)
+        finally:
+            self._times.setdefault(statement, []).append((time.perf_counter() - t) * 1000)
+
+    def start(self) -> None:
+        self._times = {}
+
+    def report(self, runs: int) -> None:
+        for statement, samples in self._times.items():
+            if len(samples) % runs == 0:
+                text = " ".join(statement.split())
+                print(
+                    f"    {statistics.median(samples):7.1f} {max(samples):7.1f}  "
+                    f"x{len(samples) // runs}  {text[:150]}"
+                )
+
+
 def percentiles(samples: list[float]) -> tuple[float, float]:
     """(p50, p95) of ``samples``: the p95 is the nearest rank (the slowest of 20)."""
     ordered = sorted(samples)
@@ -254,6 +284,14 @@ def main() -> None:
         default="duckdb",
         help="comma-separated: duckdb, chdb (several: the same queries side by side)",
     )
+    parser.add_argument(
+        "--match", default="", help="only the queries whose name contains this text"
+    )
+    parser.add_argument(
+        "--statements",
+        action="store_true",
+        help="also print each query's SQL statements: median and slowest ms over the runs",
+    )
     args = parser.parse_args()
     stores = [name.strip() for name in args.store.split(",") if name.strip()]
     unknown = set(stores) - {"duckdb", "chdb"}
@@ -286,6 +324,7 @@ def run_store(args: argparse.Namespace, store_name: str) -> dict[str, tuple[floa
     hub.bootstrap_admin()
     app = create_app(hub)
     hub.stack_metrics.cache_s = 0.0  # time every scrape, not a cached one
+    statements = StatementTimes(hub.store) if args.statements else None
     session = hub.store.fetch(
         "SELECT session_id FROM session_summaries ORDER BY last_ts DESC LIMIT 1 OFFSET 500"
     ).rows[0]
@@ -309,7 +348,11 @@ def run_store(args: argparse.Namespace, store_name: str) -> dict[str, tuple[floa
         print(f"{'query':<34} {'p50 ms':>8} {'p95 ms':>8}")
         worst = 0.0
         for name, route, params in cases(session[0], user[0]):
+            if args.match not in name:
+                continue
             client.get(route, params=params)  # warm
+            if statements is not None:
+                statements.start()
             p50, p95 = time_get(client, route, params, args.runs)
             results[name] = (p50, p95)
             bulk = route.endswith("/export")
@@ -320,6 +363,8 @@ def run_store(args: argparse.Namespace, store_name: str) -> dict[str, tuple[floa
                 else ("" if p95 <= 100 else "  > target")
             )
             print(f"{name:<34} {p50:8.1f} {p95:8.1f}{flag}", flush=True)
+            if statements is not None:
+                statements.report(args.runs)
         p50, p95 = time_get(client, "/metrics", {}, args.runs)
         results["/metrics scrape"] = (p50, p95)
         print(f"{'/metrics scrape':<34} {p50:8.1f} {p95:8.1f}")
