@@ -11,10 +11,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stacklens.schema import _DATA_CHECKS as CHECKS
+from stacklens.event_checks import DATA_CHECKS as CHECKS
+from stacklens.event_checks import check_data
 from stacklens.schema import DEFAULT_LIMITS as LIMITS
 from stacklens.schema import EventError, normalize
-from stacklens.schema import _check_data as check_data
 
 _TS = 1_767_225_600 * 10**9  # 2026-01-01T00:00:00Z
 _NOW = _TS + 10**9

@@ -11,9 +11,10 @@ from __future__ import annotations
 from stacklens.privacy.detectors import VALUE_RULES, sanitize_url, scrub_text
 from stacklens.privacy.key_names import key_rule
 from stacklens.privacy.policy import ContentMode, Finding, PrivacyPolicy, RedactionResult
-from stacklens.privacy.redactor import MAX_DEPTH, Redactor
+from stacklens.privacy.redactor import Redactor
 from stacklens.privacy.report import LineReport, check_lines, format_report
 from stacklens.privacy.transforms import command_names, file_path_pattern
+from stacklens.privacy.walker import MAX_DEPTH
 
 __all__ = [
     "MAX_DEPTH",

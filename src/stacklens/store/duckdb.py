@@ -3,11 +3,11 @@
 One connection is opened; the loader writes through it and every reader takes its own
 cursor (a DuckDB connection refuses a second concurrent call).
 
-This adapter holds only what is DuckDB's own: the connection, transactions, reading
-NDJSON spool segments into ``staging`` (``read_ndjson``), staging Python rows through
-Arrow, ``ATTACH``/``COPY FROM DATABASE`` backups (which copy the day tables and the
-views over them), and the raw streams' day tables
-(:mod:`stacklens.store.duckdb_partitions`). Every other statement comes from the
+This adapter holds only what is DuckDB's own: the connection, transactions, the loads
+and Python rows staged through Arrow (:mod:`stacklens.store.duckdb_staging`: spool
+segments read into ``staging`` with ``read_ndjson``), ``ATTACH``/``COPY FROM DATABASE``
+backups (which copy the day tables and the views over them), and the raw streams' day
+tables (:mod:`stacklens.store.duckdb_partitions`). Every other statement comes from the
 builders of :mod:`stacklens.store.sql` over :data:`~stacklens.store.dialect.DUCKDB`.
 """
 
@@ -16,15 +16,15 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
 
 import duckdb
-import msgspec
 
 from stacklens.store import duckdb_partitions as parts
 from stacklens.store import sql
+from stacklens.store.api_rows import event_out, format_ns
 from stacklens.store.base import (
     ErasureStep,
     EventQuery,
@@ -32,12 +32,23 @@ from stacklens.store.base import (
     Params,
     Partition,
     QueryResult,
-    RejectedDataError,
     StagedRows,
 )
 from stacklens.store.columns import TABLES, TableSpec
 from stacklens.store.dialect import DUCKDB, DayTables, Dialect, check_identifier
+from stacklens.store.duckdb_staging import (
+    ARROW_SOURCE,
+    Stage,
+    apply_arrow,
+    is_data_error,
+    load_staged,
+    stage_arrow_sql,
+    stage_segments_sql,
+    staged_arrow,
+)
 
+# event_out, format_ns, is_data_error and the staging builders are re-exported: the
+# ClickHouse adapter and older callers import them from here.
 __all__ = [
     "DuckDBStore",
     "event_out",
@@ -46,80 +57,6 @@ __all__ = [
     "stage_arrow_sql",
     "stage_segments_sql",
 ]
-
-#: ``read_ndjson`` types of the row structs' JSON (timestamps are epoch ns on the wire).
-_NDJSON_TYPES: Final = {
-    "string": "VARCHAR",
-    "int": "BIGINT",
-    "float": "DOUBLE",
-    "bool": "BOOLEAN",
-    "timestamp": "BIGINT",
-    "json": "VARCHAR",
-    "float_list": "DOUBLE[]",
-    "int_list": "BIGINT[]",
-}
-
-
-def _struct_literal(mapping: dict[str, str]) -> str:
-    return "{" + ", ".join(f"'{name}': '{kind}'" for name, kind in mapping.items()) + "}"
-
-
-def _staged_column(name: str, kind: str) -> str:
-    if kind == "timestamp":
-        return f"{DUCKDB.ts_from_ns(name)} AS {name}"
-    if name == "received_ns":
-        # A row struct left at its default omits the field; 0 keeps it comparable.
-        return "coalesce(received_ns, 0) AS received_ns"
-    return name
-
-
-def _stage_sql(table: TableSpec, source: str) -> str:
-    """``source``'s rows into the temp table ``staging``: the columns converted, rows
-    without a key (commit markers) left out, one row per key (the earliest received)."""
-    select = ", ".join(_staged_column(c.name, c.kind) for c in table.columns)
-    return (
-        f"CREATE OR REPLACE TEMP TABLE staging AS SELECT {select} FROM {source} "
-        f"WHERE {table.key} IS NOT NULL "
-        f"QUALIFY row_number() OVER (PARTITION BY {table.key} ORDER BY received_ns) = 1"
-    )
-
-
-def stage_segments_sql(table: TableSpec) -> str:
-    """Read sealed spool segments (parameter ``$files``) into the temp table
-    ``staging``, skipping commit-marker lines and keeping one row per key."""
-    types = {c.name: _NDJSON_TYPES[c.kind] for c in table.columns}
-    return _stage_sql(
-        table,
-        f"read_ndjson($files, columns = {_struct_literal(types)}, format = 'newline_delimited')",
-    )
-
-
-#: The name an Arrow batch is registered under while :meth:`DuckDBStore.load_arrow`
-#: stages it.
-_ARROW_SOURCE: Final = "staging_arrow"
-
-
-def stage_arrow_sql(table: TableSpec) -> str:
-    """Copy the registered Arrow batch (:data:`_ARROW_SOURCE`: the row struct's columns,
-    timestamps as epoch-ns integers, as the spool's NDJSON holds them) into the temp
-    table ``staging``, exactly as :func:`stage_segments_sql` stages a segment's rows."""
-    return _stage_sql(table, _ARROW_SOURCE)
-
-
-def is_data_error(exc: BaseException) -> bool:
-    """Whether DuckDB refused the rows themselves (retrying them cannot help): a value
-    that does not convert or fit (``DataError``: overflow, out of range), a broken
-    constraint, or a spool line ``read_ndjson`` cannot parse. I/O, memory, a closed or
-    invalidated database are not the data's fault."""
-    if isinstance(exc, duckdb.DataError | duckdb.ConstraintException):
-        return True
-    return isinstance(exc, duckdb.InvalidInputException) and "JSON" in str(exc)
-
-
-def format_ns(ns: int) -> str:
-    """Epoch nanoseconds → RFC 3339 UTC text with microseconds."""
-    moment = dt.datetime.fromtimestamp(ns // 1000 / 1e6, tz=dt.UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 class DuckDBStore:
@@ -219,90 +156,34 @@ class DuckDBStore:
         table = TABLES[stream]
 
         def stage(con: duckdb.DuckDBPyConnection) -> None:
-            con.register(_ARROW_SOURCE, batch)
+            con.register(ARROW_SOURCE, batch)
             try:
                 con.execute(stage_arrow_sql(table))
             finally:
-                con.unregister(_ARROW_SOURCE)
+                con.unregister(ARROW_SOURCE)
 
         return self._load(stream, stage, checkpoint)
 
-    def _load(
-        self,
-        stream: str,
-        stage: Callable[[duckdb.DuckDBPyConnection], None] | None,
-        checkpoint: int | None,
-    ) -> LoadResult:
-        """One load transaction: ``stage`` fills ``staging``, then dedup, hooks, the
-        move into day tables and the checkpoint, committed together."""
-        table = TABLES[stream]
-        staged = inserted = 0
+    def _load(self, stream: str, stage: Stage | None, checkpoint: int | None) -> LoadResult:
+        """One load transaction (:func:`~stacklens.store.duckdb_staging.load_staged`),
+        exclusively on the writer connection."""
         with self._write_lock:
-            con = self._con
-            con.execute("BEGIN TRANSACTION")
-            try:
-                if stage is not None:
-                    stage(con)
-                    staged = _scalar(con, "SELECT count(*) FROM staging")
-                    since = (
-                        _scalar(con, "SELECT min(received_ns) FROM staging") - self.dedup_window_ns
-                    )
-                    con.execute(*sql.dedup_staged_sql(table, since))
-                    for statement in self._load_hooks.get(stream, ()):
-                        con.execute(statement)
-                    # Into each day's table; a day not stored yet gets its table here.
-                    inserted = parts.move_staged(con, table)
-                if checkpoint is not None:
-                    con.execute(*sql.set_checkpoint_sql(stream, checkpoint))
-                con.execute("COMMIT")
-            except BaseException as exc:
-                # A failed COMMIT (disk full) may leave no transaction to roll back: the
-                # ROLLBACK error must not replace the real one.
-                with contextlib.suppress(duckdb.Error):
-                    con.execute("ROLLBACK")
-                if is_data_error(exc):
-                    raise RejectedDataError(f"{type(exc).__name__}: {exc}") from exc
-                raise
-        return LoadResult(read=staged, inserted=inserted)
+            return load_staged(
+                self._con,
+                stream,
+                stage,
+                checkpoint,
+                dedup_window_ns=self.dedup_window_ns,
+                hooks=self._load_hooks.get(stream, ()),
+            )
 
     def apply_staged(self, staged: StagedRows, statements: Sequence[str]) -> None:
         """Stage ``staged`` as the temp table ``staged.name`` and run ``statements``
         over it, in one transaction with no load in between (all or nothing)."""
-        import pyarrow as pa
-
-        arrow_types = {
-            "string": pa.string(),
-            "float": pa.float64(),
-            "int": pa.int64(),
-            "timestamp": pa.timestamp("us"),  # DuckDB's TIMESTAMP: microseconds
-        }
-        schema = pa.schema([(check_identifier(n), arrow_types[k]) for n, k in staged.columns])
-        columns: dict[str, list[Any]] = {}
-        for i, (column, kind) in enumerate(staged.columns):
-            values = [row[i] for row in staged.rows]
-            if kind == "timestamp":  # epoch ns → µs
-                values = [None if v is None else int(v) // 1000 for v in values]
-            columns[column] = values
-        arrow = pa.table(columns, schema=schema)
+        arrow = staged_arrow(staged)
         name = check_identifier(staged.name)
         with self._write_lock:
-            con = self._con
-            con.register(f"{name}_arrow", arrow)
-            con.execute("BEGIN TRANSACTION")
-            try:
-                con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM {name}_arrow")
-                for written in statements:
-                    # A write to a raw stream's view runs on each of its day tables.
-                    for statement in parts.fan_out(con, written, TABLES.values()):
-                        con.execute(statement)
-                con.execute(f"DROP TABLE {name}")
-                con.execute("COMMIT")
-            except BaseException:
-                with contextlib.suppress(duckdb.Error):
-                    con.execute("ROLLBACK")
-                raise
-            finally:
-                con.unregister(f"{name}_arrow")
+            apply_arrow(self._con, name, arrow, statements)
 
     def drop_day(self, stream: str, day: dt.date) -> None:
         """Drop ``day``'s partition table and recreate the view, in one transaction (a
@@ -503,11 +384,6 @@ def _day_of(ns: int) -> dt.date:
     return dt.datetime.fromtimestamp(ns // 10**9, tz=dt.UTC).date()
 
 
-def _scalar(con: duckdb.DuckDBPyConnection, statement: str) -> int:
-    row = con.execute(statement).fetchone()
-    return int(row[0]) if row and row[0] is not None else 0
-
-
 def _scalar_text(con: duckdb.DuckDBPyConnection, statement: str) -> str:
     row = con.execute(statement).fetchone()
     assert row is not None
@@ -517,26 +393,3 @@ def _scalar_text(con: duckdb.DuckDBPyConnection, statement: str) -> str:
 def _sql_string(text: str) -> str:
     """A string literal's body (ATTACH takes no parameters)."""
     return text.replace("'", "''")
-
-
-def event_out(row: dict[str, Any]) -> dict[str, Any]:
-    """A stored row as the API shows it: RFC 3339 time, attributes as an object,
-    empty fields left out."""
-    out: dict[str, Any] = {}
-    for key, value in row.items():
-        if value is None:
-            continue
-        if key == "ts":
-            out["timestamp"] = format_ns(value)
-            out["timestamp_ns"] = value
-        elif key == "start_ts":
-            out["start_timestamp"] = format_ns(value)
-        elif key == "received_ns":
-            continue
-        elif key == "attributes":
-            attributes = msgspec.json.decode(value) if isinstance(value, str) else value
-            if attributes:
-                out["attributes"] = attributes
-        else:
-            out[key] = value
-    return out
