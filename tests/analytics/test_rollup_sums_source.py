@@ -31,15 +31,18 @@ unpriced-call tokens are not "unpriced tokens" (b4's load alone would say they a
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
+import msgspec
 import pytest
 
-from stacklens.analytics import sessions
+from stacklens.analytics import costs, sessions
 from stacklens.analytics.analytics_service import Analytics
 from stacklens.analytics.queries import Filters
 from stacklens.schema import EventRow
+from stacklens.store.clickhouse_dialect import CLICKHOUSE
 from stacklens.testing.backends import BACKENDS, Backend, backend_id
 
 S = 10**9
@@ -148,6 +151,32 @@ def test_cost_by_user_and_users(analytics: Analytics) -> None:
     }
     users = {r["user_id"]: (r["calls"], r["sessions"]) for r in analytics.users(TODAY)}
     assert users == {"u1": (4, 1), "u2": (1, 1)}
+
+
+def test_a_filtered_read_compares_only_the_records_it_reads(analytics: Analytics) -> None:
+    # For u2 alone, mix has one record whose one load is unpriced: its tokens are
+    # unpriced tokens. For u1 alone, mix still disagrees across loads (b1 priced, b4
+    # not) and its record is folded: priced, so none of its tokens are.
+    u2 = msgspec.structs.replace(TODAY, user="u2")
+    assert {r["model"]: figures(r) for r in analytics.costs(u2, "model")["rows"]} == {
+        "mix": (1, 40, 4, None, 1, 40, 4)
+    }
+    u1 = msgspec.structs.replace(TODAY, user="u1")
+    assert {r["model"]: figures(r) for r in analytics.costs(u1, "model")["rows"]} == {
+        "mix": (2, 300, 30, pytest.approx(1.0), 1, 0, 0),
+        "lone": (2, 10, 2, None, 2, 10, 2),
+    }
+
+
+def test_the_agreement_check_reads_only_the_filtered_contributions() -> None:
+    # Billing is kept 7 years: the check of which models' loads disagree must scan
+    # the read's days (and stacks, user), not every contribution ever stored.
+    sql, _ = costs.cost_by(CLICKHOUSE, msgspec.structs.replace(TODAY, user="u1"), "model")
+    checks = re.findall(r"FROM billing_daily__parts WHERE (.*?) GROUP BY model HAVING", sql)
+    assert checks, sql
+    for condition in checks:
+        assert "day >= " in condition and "day <= " in condition
+        assert "user_id = {user:String}" in condition
 
 
 def test_unpriced_models_and_overview_cost(analytics: Analytics) -> None:

@@ -64,7 +64,7 @@ _ALL_UNPRICED: Final = "unpriced >= calls"
 _ANY_UNPRICED: Final = "unpriced > 0"
 
 
-def billing_source(d: Dialect, *, per_record: bool = True) -> str:
+def billing_source(d: Dialect, *, per_record: bool = True, where: str = "true") -> str:
     """The billing records with the adjustments of closed months added (no calls, no
     tokens: an adjustment changes cost and the unpriced count only), as cost queries
     read them: a closed month's figures are its originals plus its adjustments.
@@ -78,7 +78,12 @@ def billing_source(d: Dialect, *, per_record: bool = True) -> str:
     contribution's answer is its record's: :meth:`Dialect.rollup_uniform`), and from
     the folded records of the other models (none, until a model is both priced and
     unpriced, or repriced). Each row adds to each figure once, so sums over the union
-    are exact."""
+    are exact.
+
+    ``where``: the caller's filter on the records' key columns (what it applies to
+    this source): only the contributions it keeps are compared for agreement, so a
+    read of one month does not scan every year kept (exact, since all contributions
+    of a record share its key)."""
     measures = f"calls, {', '.join(TOKEN_COLUMNS)}, cost_usd, unpriced"
     sums = d.rollup_sums_source("billing_daily")
     adjustments = f"SELECT {_BILLING_KEY}, 0, {_ZERO_TOKENS}, cost_usd, unpriced"
@@ -95,7 +100,9 @@ def billing_source(d: Dialect, *, per_record: bool = True) -> str:
         )
         return f"{tokens}, CASE WHEN {whole}{_ANY_UNPRICED} THEN day END AS unpriced_day"
 
-    uniform = d.rollup_uniform("billing_daily", ("model",), (_ALL_UNPRICED, _ANY_UNPRICED))
+    uniform = d.rollup_uniform(
+        "billing_daily", ("model",), (_ALL_UNPRICED, _ANY_UNPRICED), where=where
+    )
     contributions = (
         f"SELECT {_BILLING_KEY}, {measures}, {per_record_columns('whole AND ')} "
         f"FROM (SELECT *, {uniform} AS whole FROM {sums}) contributions"
@@ -168,9 +175,10 @@ def cost_by(
     first = "total_row DESC, " if with_total else ""
     # Ordered outside the aggregate: an ORDER BY naming an output alias that is also
     # a column (cost_usd) means the alias in SQL, the column on some backends.
+    where = _where(d, p, f)
     sql = (
-        f"SELECT * FROM (SELECT {key} AS {dim}{total}, {_sums()} FROM {billing_source(d)} "
-        f"WHERE {_where(d, p, f)} GROUP BY {group}) AS by_dim "
+        f"SELECT * FROM (SELECT {key} AS {dim}{total}, {_sums()} "
+        f"FROM {billing_source(d, where=where)} WHERE {where} GROUP BY {group}) AS by_dim "
         f"ORDER BY {first}{order} LIMIT {p('limit', int(limit) + int(with_total), 'int')}"
     )
     return sql, p.values
@@ -205,18 +213,20 @@ def cost_in_days(d: Dialect, f: Filters, *, per_record: bool = True) -> Query:
     """One row of totals over the window's days (without ``per_record``: no
     ``unpriced_tokens_*``, and no record is folded to find them)."""
     p = Params(d)
-    source = billing_source(d, per_record=per_record)
-    return f"SELECT {_sums(per_record=per_record)} FROM {source} WHERE {_where(d, p, f)}", p.values
+    where = _where(d, p, f)
+    source = billing_source(d, per_record=per_record, where=where)
+    return f"SELECT {_sums(per_record=per_record)} FROM {source} WHERE {where}", p.values
 
 
 def unpriced(d: Dialect, f: Filters) -> Query:
     """Models seen with tokens but no known price: rows (provider, model, calls)."""
     p = Params(d)
+    where = _where(d, p, f)
     sql = (
         "SELECT * FROM (SELECT nullif(provider, '') AS provider, model, "
         "sum(unpriced) AS events, "
         f"{d.date_to_text('max(unpriced_day)')} AS last_day "
-        f"FROM {billing_source(d)} WHERE {_where(d, p, f)} GROUP BY 1, 2 "
+        f"FROM {billing_source(d, where=where)} WHERE {where} GROUP BY 1, 2 "
         "HAVING sum(unpriced) > 0) AS models ORDER BY events DESC, 2"
     )
     return sql, p.values

@@ -349,7 +349,9 @@ class ClickHouseDialect:
         lhs = f"({cols})" if len(columns) > 1 else cols
         return f"{lhs} IN (SELECT {cols} FROM {parts_table(table)} WHERE {cond})"
 
-    def rollup_uniform(self, table: str, columns: Sequence[str], conds: Sequence[str]) -> str:
+    def rollup_uniform(
+        self, table: str, columns: Sequence[str], conds: Sequence[str], where: str = "true"
+    ) -> str:
         # The values of ``columns`` some of whose contributions match a condition and
         # some do not, from one scan of the parts grouped by those columns only, as a
         # scalar list: computed once per statement however often it is named, and an
@@ -361,7 +363,7 @@ class ClickHouseDialect:
         mixed = " OR ".join(f"countIf({c}) NOT IN (0, count())" for c in conds)
         return (
             f"NOT has((SELECT groupArray({value}) FROM (SELECT {cols} FROM "
-            f"{parts_table(table)} GROUP BY {cols} HAVING {mixed})), {value})"
+            f"{parts_table(table)} WHERE {where} GROUP BY {cols} HAVING {mixed})), {value})"
         )
 
     def raw_source(self, table: str, days: str) -> str:

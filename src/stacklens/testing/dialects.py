@@ -191,8 +191,10 @@ class MarkerDialect:
     def rollup_keys_with(self, table: str, columns: Sequence[str], cond: str) -> str:
         return _tag("rollup_keys_with", table, list(columns), cond)
 
-    def rollup_uniform(self, table: str, columns: Sequence[str], conds: Sequence[str]) -> str:
-        return _tag("rollup_uniform", table, list(columns), list(conds))
+    def rollup_uniform(
+        self, table: str, columns: Sequence[str], conds: Sequence[str], where: str = "true"
+    ) -> str:
+        return _tag("rollup_uniform", table, list(columns), list(conds), where)
 
     def raw_source(self, table: str, days: str) -> str:
         return _tag("raw_source", table, days)
