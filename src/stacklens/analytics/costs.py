@@ -21,7 +21,7 @@ from typing import Final
 import msgspec
 
 from stacklens.analytics.queries import Filters, Query
-from stacklens.analytics.rollups import TOKEN_COLUMNS
+from stacklens.analytics.rollups import SESSION_SUMMARIES, TOKEN_COLUMNS
 from stacklens.store.dialect import Dialect, Params
 
 __all__ = [
@@ -244,8 +244,17 @@ def user_sessions(d: Dialect, f: Filters) -> Query:
         parts.append(d.in_list("stack_name", p("stacks", f.stacks, "str_list")))
     if f.user is not None:
         parts.append(f"user_id = {p('user', f.user)}")
+    # Sessions with one contribution are read as they are; only the others are
+    # folded (on DuckDB every row is a folded session and the second branch is empty).
+    key = SESSION_SUMMARIES.key
+    single = d.rollup_single(SESSION_SUMMARIES.name, key)
+    columns = "stack_name, user_id, first_ts, last_ts"
+    sessions = (
+        f"SELECT {columns} FROM {d.rollup_sums_source(SESSION_SUMMARIES.name)} WHERE {single} "
+        f"UNION ALL SELECT {columns} FROM session_summaries WHERE NOT ({single})"
+    )
     sql = (
-        "SELECT user_id, count(*) AS sessions FROM session_summaries "
+        f"SELECT user_id, count(*) AS sessions FROM ({sessions}) AS sessions "
         f"WHERE {' AND '.join(parts)} GROUP BY 1"
     )
     return sql, p.values

@@ -366,6 +366,21 @@ class ClickHouseDialect:
             f"{parts_table(table)} WHERE {where} GROUP BY {cols} HAVING {mixed})), {value})"
         )
 
+    def rollup_single(self, table: str, key: Sequence[str]) -> str:
+        # Keys met once among the contributions, found by counting a 64-bit hash of
+        # the key (one pass; grouping by the string key itself costs twice as much):
+        # a hash met once is a key met once. Keys whose hash is met more often —
+        # several loads, or (rarely) two keys with one hash — are folded by the caller
+        # through the view, by the real key: exact either way. A scalar list, computed
+        # once per statement and usually short.
+        if not key:
+            raise ValueError("rollup_single needs the key")
+        cols = ", ".join(check_identifier(c) for c in key)
+        return (
+            f"NOT has((SELECT groupArray(h) FROM (SELECT cityHash64({cols}) AS h FROM "
+            f"{parts_table(table)} GROUP BY h HAVING count() > 1)), cityHash64({cols}))"
+        )
+
     def raw_source(self, table: str, days: str) -> str:
         # One table partitioned by day: partition pruning on ts does what DuckDB's
         # day tables do; the store drops the DayTables parameter.

@@ -285,6 +285,14 @@ class Dialect(Protocol):
         true (each stored row is its key's one contribution)."""
         ...
 
+    def rollup_single(self, table: str, key: Sequence[str]) -> str:
+        """A condition on the contributions (:meth:`rollup_sums_source`) of rollup
+        ``table``: this contribution is the only one of its ``key`` (the whole key),
+        so it is its folded row already. A read can take such contributions as they
+        are and fold only the other keys (``NOT`` this, read from the rollup itself).
+        DuckDB: true (each stored row is its key's one contribution)."""
+        ...
+
     def raw_source(self, table: str, days: str) -> str:
         """The rows of the raw stream ``table``, read from only the day partitions the
         store names in the parameter ``days`` (a :class:`DayTables` it resolves): a
@@ -511,6 +519,10 @@ class DuckDBDialect:
     def rollup_uniform(
         self, table: str, columns: Sequence[str], conds: Sequence[str], where: str = "true"
     ) -> str:
+        check_identifier(table)
+        return "true"
+
+    def rollup_single(self, table: str, key: Sequence[str]) -> str:
         check_identifier(table)
         return "true"
 

@@ -196,6 +196,9 @@ class MarkerDialect:
     ) -> str:
         return _tag("rollup_uniform", table, list(columns), list(conds), where)
 
+    def rollup_single(self, table: str, key: Sequence[str]) -> str:
+        return _tag("rollup_single", table, list(key))
+
     def raw_source(self, table: str, days: str) -> str:
         return _tag("raw_source", table, days)
 
