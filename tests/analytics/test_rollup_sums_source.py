@@ -229,3 +229,12 @@ def test_active_sessions_count_sessions_with_a_recent_event(backend: Backend) ->
     assert active(3600) == [("alpha", 1)]  # "long": open, last event 11:00
     assert active(1800) == []
     assert active(3 * 86400) == [("alpha", 3)]
+
+
+def test_the_users_session_count_folds_only_sessions_of_several_loads() -> None:
+    # Folding every session of the window was most of the users page's time on
+    # ClickHouse: the count reads single-load sessions from the parts, as they are.
+    sql, _ = costs.user_sessions(CLICKHOUSE, TODAY)
+    parts, folded = sql.split(" UNION ALL ")
+    assert "FROM session_summaries__parts WHERE NOT has(" in parts
+    assert "FROM session_summaries WHERE NOT (NOT has(" in folded
