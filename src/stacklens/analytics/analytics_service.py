@@ -22,17 +22,12 @@ from stacklens.analytics.definitions import (
 from stacklens.analytics.heartbeats import DEFAULT_POLICY, HEARTBEAT_LOOKBACK_S, stack_health
 from stacklens.analytics.queries import RAW, Filters, Query, choose_source
 from stacklens.retention.guard import OutsideRetentionError, RawHorizon, outside_message
+from stacklens.store.api_rows import format_ns
 from stacklens.store.base import Reader
 
 __all__ = ["Analytics", "budget_report", "format_ns", "rate"]
 
 _TOKENS = ("tokens_in", "tokens_out", "tokens_cache_read", "tokens_cache_write", "tokens_reasoning")
-
-
-def format_ns(ns: int) -> str:
-    """Epoch nanoseconds → RFC 3339 UTC text (microseconds)."""
-    moment = dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(microseconds=ns // 1000)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def rate(numerator: float, denominator: float) -> float | None:

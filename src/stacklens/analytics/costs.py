@@ -246,12 +246,12 @@ def user_sessions(d: Dialect, f: Filters) -> Query:
         parts.append(f"user_id = {p('user', f.user)}")
     # Sessions with one contribution are read as they are; only the others are
     # folded (on DuckDB every row is a folded session and the second branch is empty).
-    key = SESSION_SUMMARIES.key
-    single = d.rollup_single(SESSION_SUMMARIES.name, key)
+    table = SESSION_SUMMARIES.name
+    single = d.rollup_single(table, SESSION_SUMMARIES.key)
     columns = "stack_name, user_id, first_ts, last_ts"
     sessions = (
-        f"SELECT {columns} FROM {d.rollup_sums_source(SESSION_SUMMARIES.name)} WHERE {single} "
-        f"UNION ALL SELECT {columns} FROM session_summaries WHERE NOT ({single})"
+        f"SELECT {columns} FROM {d.rollup_sums_source(table)} WHERE {single} "
+        f"UNION ALL SELECT {columns} FROM {table} WHERE NOT ({single})"
     )
     sql = (
         f"SELECT user_id, count(*) AS sessions FROM ({sessions}) AS sessions "

@@ -4,16 +4,19 @@ times, attributes as an object, empty fields left out."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, Final
 
 import msgspec
 
 __all__ = ["event_out", "format_ns"]
 
+_EPOCH: Final = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
 
 def format_ns(ns: int) -> str:
-    """Epoch nanoseconds → RFC 3339 UTC text with microseconds."""
-    moment = dt.datetime.fromtimestamp(ns // 1000 / 1e6, tz=dt.UTC)
+    """Epoch nanoseconds → RFC 3339 UTC text with microseconds (integer arithmetic:
+    no float rounding of the microseconds)."""
+    moment = _EPOCH + dt.timedelta(microseconds=ns // 1000)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 

@@ -40,6 +40,7 @@ import pyarrow as pa
 
 from stacklens.store import clickhouse_migrations as migrations
 from stacklens.store import sql
+from stacklens.store.api_rows import event_out, format_ns
 from stacklens.store.base import (
     ErasureStep,
     EventQuery,
@@ -61,7 +62,6 @@ from stacklens.store.clickhouse_rows import memory_table_ddl, read_batch, staged
 from stacklens.store.clickhouse_tables import cluster_form, ttl_statement
 from stacklens.store.columns import TABLES, TableSpec
 from stacklens.store.dialect import DayTables, Dialect, check_identifier
-from stacklens.store.duckdb import event_out, format_ns
 
 __all__ = ["ClickHouseClient", "ClickHouseStore", "is_data_error"]
 

@@ -275,14 +275,16 @@ class Dialect(Protocol):
         """A condition on the contributions (:meth:`rollup_sums_source`) of rollup
         ``table``: every contribution sharing this one's ``columns`` values (some of
         the key) and matching ``where`` agrees with it on each of ``conds`` (all match
-        it, or none does; NULL counts as not matching). ``where`` (key columns only:
-        every contribution of a key matches it or none does) is the caller's own
-        filter, so only the contributions it reads are compared, not the whole
-        history (billing is kept 7 years). For a condition that holds of a sum whenever it holds
-        of every term and fails of it whenever it fails of every term (``unpriced >=
-        calls``, ``unpriced > 0`` over ``sum``-merged columns), the contribution's
-        ``cond`` is then its folded row's: only the other keys need folding. DuckDB:
-        true (each stored row is its key's one contribution)."""
+        it, or none does; NULL counts as not matching). For a condition that holds of
+        a sum whenever it holds of every term and fails of it whenever it fails of
+        every term (``unpriced >= calls``, ``unpriced > 0`` over ``sum``-merged
+        columns), the contribution's ``cond`` is then its folded row's: only the other
+        keys need folding. DuckDB: true (each stored row is its key's one
+        contribution).
+
+        ``where`` is the caller's own filter, on key columns only (every contribution
+        of a key matches it or none does): only the contributions the read keeps are
+        compared, not the whole history (billing is kept 7 years)."""
         ...
 
     def rollup_single(self, table: str, key: Sequence[str]) -> str:

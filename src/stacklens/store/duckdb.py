@@ -40,23 +40,13 @@ from stacklens.store.duckdb_staging import (
     ARROW_SOURCE,
     Stage,
     apply_arrow,
-    is_data_error,
     load_staged,
     stage_arrow_sql,
     stage_segments_sql,
     staged_arrow,
 )
 
-# event_out, format_ns, is_data_error and the staging builders are re-exported: the
-# ClickHouse adapter and older callers import them from here.
-__all__ = [
-    "DuckDBStore",
-    "event_out",
-    "format_ns",
-    "is_data_error",
-    "stage_arrow_sql",
-    "stage_segments_sql",
-]
+__all__ = ["DuckDBStore"]
 
 
 class DuckDBStore:
