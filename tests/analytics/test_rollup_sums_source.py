@@ -4,7 +4,7 @@ from several loads (issue 15, ClickHouse read path).
 ClickHouse keeps one contribution per load and key under a folding view; the reads
 sum the contributions directly (:meth:`Dialect.rollup_sums_source`), fold only the
 billing records of models whose contributions disagree on being unpriced
-(:meth:`Dialect.rollup_uniform`) and only the sessions with a recent contribution
+(:meth:`Dialect.rollup_disagreeing`, run first) and only the sessions with a recent contribution
 (:meth:`Dialect.rollup_keys_with`). Each figure below needs the folded record or
 session to come out right: worked out by hand from the three loads, on every backend.
 
@@ -171,12 +171,30 @@ def test_a_filtered_read_compares_only_the_records_it_reads(analytics: Analytics
 def test_the_agreement_check_reads_only_the_filtered_contributions() -> None:
     # Billing is kept 7 years: the check of which models' loads disagree must scan
     # the read's days (and stacks, user), not every contribution ever stored.
-    sql, _ = costs.cost_by(CLICKHOUSE, msgspec.structs.replace(TODAY, user="u1"), "model")
-    checks = re.findall(r"FROM billing_daily__parts WHERE (.*?) GROUP BY model HAVING", sql)
-    assert checks, sql
-    for condition in checks:
-        assert "day >= " in condition and "day <= " in condition
-        assert "user_id = {user:String}" in condition
+    found = costs.mixed_models(CLICKHOUSE, msgspec.structs.replace(TODAY, user="u1"))
+    assert found is not None
+    checks = re.findall(r"FROM billing_daily__parts WHERE (.*?) GROUP BY model HAVING", found[0])
+    assert len(checks) == 1, found[0]
+    assert "day >= " in checks[0] and "day <= " in checks[0]
+    assert "user_id = {user:String}" in checks[0]
+
+
+def test_a_read_folds_only_the_models_the_check_found() -> None:
+    # Nothing mixed: the read sums contributions and never touches the folding view;
+    # a model found mixed is folded from it, and only that model.
+    f = msgspec.structs.replace(TODAY, user="u1")
+    plain, _ = costs.cost_by(CLICKHOUSE, f, "model", mixed=())
+    assert "FROM billing_daily " not in plain and "has(" not in plain
+    folding, values = costs.cost_by(CLICKHOUSE, f, "model", mixed=("mix",))
+    assert "FROM billing_daily WHERE has({mixed:Array(String)}, model)" in folding
+    assert values["mixed"] == ["mix"]
+
+
+def test_only_disagreeing_models_are_found(analytics: Analytics) -> None:
+    # mix: b1 priced beside b4 unpriced (across loads); lone: b3 and b5 both unpriced.
+    expected = ("mix",) if analytics.d is CLICKHOUSE else ()
+    assert analytics.mixed_models(TODAY) == expected
+    assert analytics.mixed_models(msgspec.structs.replace(TODAY, user="u2")) == ()
 
 
 def test_unpriced_models_and_overview_cost(analytics: Analytics) -> None:

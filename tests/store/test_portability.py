@@ -15,6 +15,7 @@ from stacklens.analytics import (
     collector,
     costs,
     export,
+    heartbeats,
     queries,
     rollups,
     sessions,
@@ -87,14 +88,25 @@ def statements() -> Iterator[tuple[str, str]]:
         yield f"latency {name}", usage.latency(d, f, by_model=True)[0]
         yield f"error log {name}", usage.error_log(d, f)[0]
         for dim in costs.COST_DIMENSIONS:
-            yield f"cost by {dim} {name}", costs.cost_by(d, f, dim)[0]
+            for mixed in ((), ("m",)):
+                yield f"cost by {dim} {name} {mixed}", costs.cost_by(d, f, dim, mixed=mixed)[0]
         yield f"cost in days {name}", costs.cost_in_days(d, f)[0]
-        yield f"unpriced {name}", costs.unpriced(d, f)[0]
+        for mixed in ((), ("m",)):
+            yield f"unpriced {name} {mixed}", costs.unpriced(d, f, mixed=mixed)[0]
+        found = costs.mixed_models(d, f)
+        if found is not None:
+            yield f"mixed models {name}", found[0]
         yield f"user sessions {name}", costs.user_sessions(d, f)[0]
         yield f"sessions {name}", sessions.list_sessions(d, f)[0]
     yield "billing rows", costs.billing_rows(d, 0, S, ("a",), "u")[0]
     yield "active stacks", usage.active_stacks(d, S, 60, ("a",))[0]
-    yield "heartbeats", usage.stack_heartbeats(d, S, 60, ("a",), DEFAULT_POLICY)[0]
+    yield "heartbeats", heartbeats.stack_heartbeats(d, S, 60, ("a",), DEFAULT_POLICY)[0]
+    newest = {"a": 0, "b": 0, "c": S}
+    yield (
+        "newest heartbeats",
+        heartbeats.stack_heartbeats(d, S, 60, None, DEFAULT_POLICY, newest_from=newest)[0],
+    )
+    yield "heartbeat hours", heartbeats.heartbeat_hours(d, S, 60, ("a",))[0]
     yield "session bounds", sessions.session_bounds(d, "s", ("a",))[0]
     yield "session events", sessions.session_events(d, "s", "a", 0, 1)[0]
     yield "active sessions", sessions.active_sessions(d, S, 60, ("a",))[0]

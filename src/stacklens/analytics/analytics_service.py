@@ -19,7 +19,7 @@ from stacklens.analytics.definitions import (
     ACTIVE_STACK_WINDOW_S,
     HEARTBEAT_WINDOW_S,
 )
-from stacklens.analytics.heartbeats import DEFAULT_POLICY, HEARTBEAT_LOOKBACK_S, stack_health
+from stacklens.analytics.heartbeats import regular_stacks, stack_health
 from stacklens.analytics.queries import RAW, Filters, Query, choose_source
 from stacklens.retention.guard import OutsideRetentionError, RawHorizon, outside_message
 from stacklens.store.api_rows import format_ns
@@ -131,17 +131,17 @@ class Analytics:
         heartbeat (:mod:`stacklens.analytics.heartbeats`)."""
         now = self.clock()
         rows = self.rows(usage.active_stacks(self.d, now, self.active_stack_window_s, stacks))
-        regular = {
-            r["d0"]: bool(r["regular"])
-            for r in self.rows(
-                usage.stack_heartbeats(self.d, now, HEARTBEAT_LOOKBACK_S, stacks, DEFAULT_POLICY)
-            )
-        }
+        regular = self.regular_heartbeats(now, stacks)
         for row in rows:
             _with_time(row, "last_seen_ns", "last_seen")
             row["heartbeat_regular"] = regular.get(row["stack_name"], False)
             row["health"] = stack_health(row, now, up_window_s=HEARTBEAT_WINDOW_S)
         return rows
+
+    def regular_heartbeats(self, now: int, stacks: tuple[str, ...] | None) -> dict[str, bool]:
+        """Per stack with a heartbeat in the lookback: whether it is regular
+        (:func:`~stacklens.analytics.heartbeats.regular_stacks`)."""
+        return regular_stacks(self.rows, self.d, now, stacks)
 
     def tokens(self, f: Filters, by: str = "model") -> list[dict[str, Any]]:
         """Tokens, cost and unpriced calls per value of ``by`` (rows with no tokens and
@@ -228,7 +228,7 @@ class Analytics:
             "tokens_by_model": self.tokens(f, "model"),
             "errors": self.error_rate(f),
             "top_agents": self.agents(f),
-            "cost": self.one(costs.cost_in_days(self.d, f, per_record=False)).get("cost_usd", 0.0),
+            "cost": self.one(costs.cost_in_days(self.d, f)).get("cost_usd", 0.0),
         }
 
     def stack_dashboard(self, f: Filters) -> dict[str, Any]:
@@ -305,8 +305,15 @@ class Analytics:
         return out
 
     # -- users and costs -----------------------------------------------------------
+    def mixed_models(self, f: Filters) -> tuple[str, ...]:
+        """The models whose billing records within ``f`` the cost reads must fold
+        (:func:`costs.mixed_models`: usually none)."""
+        query = costs.mixed_models(self.d, f)
+        return () if query is None else tuple(r["model"] for r in self.rows(query))
+
     def users(self, f: Filters, limit: int = 1000) -> list[dict[str, Any]]:
-        rows = self.rows(costs.cost_by(self.d, f, "user_id", limit=limit))
+        mixed = self.mixed_models(f)
+        rows = self.rows(costs.cost_by(self.d, f, "user_id", mixed=mixed, limit=limit))
         counts = {
             r["user_id"]: int(r["sessions"]) for r in self.rows(costs.user_sessions(self.d, f))
         }
@@ -319,7 +326,8 @@ class Analytics:
         return rows
 
     def costs(self, f: Filters, by: str) -> dict[str, Any]:
-        rows = self.rows(costs.cost_by(self.d, f, by, with_total=True))
+        mixed = self.mixed_models(f)
+        rows = self.rows(costs.cost_by(self.d, f, by, mixed=mixed, with_total=True))
         # The grand-total grouping set gives its row even over no records.
         first = rows.pop(0)
         assert first["total_row"], "the totals come first"
@@ -343,14 +351,14 @@ class Analytics:
         moment = dt.datetime.fromtimestamp(now_ns // 10**9, tz=dt.UTC)
         start, end = costs.month_range_ns(moment.year, moment.month)
         window = Filters(since_ns=start, until_ns=end, stacks=(stack,))
-        row = self.one(costs.cost_in_days(self.d, window, per_record=False))
+        row = self.one(costs.cost_in_days(self.d, window))
         return {
             "cost_usd": float(row.get("cost_usd") or 0.0),
             "tokens": float((row.get("tokens_in") or 0) + (row.get("tokens_out") or 0)),
         }
 
     def unpriced(self, f: Filters) -> list[dict[str, Any]]:
-        return self.rows(costs.unpriced(self.d, f))
+        return self.rows(costs.unpriced(self.d, f, mixed=self.mixed_models(f)))
 
 
 def _session_out(row: dict[str, Any]) -> dict[str, Any]:

@@ -35,6 +35,7 @@ __all__ = [
     "cost_by",
     "cost_in_days",
     "day_range_ns",
+    "mixed_models",
     "month_range_ns",
     "priced_cost_in",
     "project",
@@ -64,7 +65,7 @@ _ALL_UNPRICED: Final = "unpriced >= calls"
 _ANY_UNPRICED: Final = "unpriced > 0"
 
 
-def billing_source(d: Dialect, *, per_record: bool = True, where: str = "true") -> str:
+def billing_source(d: Dialect, *, per_record: bool = True, mixed: str | None = None) -> str:
     """The billing records with the adjustments of closed months added (no calls, no
     tokens: an adjustment changes cost and the unpriced count only), as cost queries
     read them: a closed month's figures are its originals plus its adjustments.
@@ -74,16 +75,12 @@ def billing_source(d: Dialect, *, per_record: bool = True, where: str = "true") 
     — and, with ``per_record``, what depends on whole records: the tokens of records
     whose every call is unpriced (``unpriced_tokens_in``/``_out``) and the day of each
     record or adjustment with an unpriced call (``unpriced_day``). Those come from the
-    contributions where every contribution of the same model agrees on both (then the
-    contribution's answer is its record's: :meth:`Dialect.rollup_uniform`), and from
-    the folded records of the other models (none, until a model is both priced and
-    unpriced, or repriced). Each row adds to each figure once, so sums over the union
-    are exact.
-
-    ``where``: the caller's filter on the records' key columns (what it applies to
-    this source): only the contributions it keeps are compared for agreement, so a
-    read of one month does not scan every year kept (exact, since all contributions
-    of a record share its key)."""
+    contributions of every model whose contributions agree on both (then each
+    contribution's answer is its record's), and from the folded records of the models
+    in ``mixed``: the placeholder of the list :func:`mixed_models` found, or None when
+    it found none (the usual case: until a model is both priced and unpriced, or
+    repriced) or the dialect folds nothing. Each row adds to each figure once, so sums
+    over the union are exact."""
     measures = f"calls, {', '.join(TOKEN_COLUMNS)}, cost_usd, unpriced"
     sums = d.rollup_sums_source("billing_daily")
     adjustments = f"SELECT {_BILLING_KEY}, 0, {_ZERO_TOKENS}, cost_usd, unpriced"
@@ -100,21 +97,36 @@ def billing_source(d: Dialect, *, per_record: bool = True, where: str = "true") 
         )
         return f"{tokens}, CASE WHEN {whole}{_ANY_UNPRICED} THEN day END AS unpriced_day"
 
-    uniform = d.rollup_uniform(
-        "billing_daily", ("model",), (_ALL_UNPRICED, _ANY_UNPRICED), where=where
+    folded = None if mixed is None else d.in_list("model", mixed)
+    whole = "" if folded is None else f"(NOT {folded}) AND "
+    branches = [
+        f"SELECT {_BILLING_KEY}, {measures}, {per_record_columns(whole)} FROM {sums}",
+        f"{adjustments}, 0, 0, CASE WHEN {_ANY_UNPRICED} THEN day END FROM billing_adjustments",
+    ]
+    if folded is not None:
+        branches.insert(
+            1,
+            f"SELECT {_BILLING_KEY}, 0, {_ZERO_TOKENS}, 0, 0, {per_record_columns('')} "
+            f"FROM billing_daily WHERE {folded}",
+        )
+    return f"({' UNION ALL '.join(branches)}) billing"
+
+
+def mixed_models(d: Dialect, f: Filters) -> Query | None:
+    """The statement finding the models whose billing contributions, within ``f``,
+    disagree on being wholly or partly unpriced (rows: ``model``), whose records
+    :func:`billing_source` must fold; None when the dialect folds nothing. A
+    statement of its own, run before the read it serves: one scan of the window's
+    contributions, and an empty answer lets the read skip folding altogether."""
+    p = Params(d)
+    statement = d.rollup_disagreeing(
+        "billing_daily", ("model",), (_ALL_UNPRICED, _ANY_UNPRICED), where=_where(d, p, f)
     )
-    contributions = (
-        f"SELECT {_BILLING_KEY}, {measures}, {per_record_columns('whole AND ')} "
-        f"FROM (SELECT *, {uniform} AS whole FROM {sums}) contributions"
-    )
-    records = (
-        f"SELECT {_BILLING_KEY}, 0, {_ZERO_TOKENS}, 0, 0, {per_record_columns('')} "
-        f"FROM billing_daily WHERE NOT ({uniform})"
-    )
-    return (
-        f"({contributions} UNION ALL {records} UNION ALL {adjustments}, 0, 0, "
-        f"CASE WHEN {_ANY_UNPRICED} THEN day END FROM billing_adjustments) billing"
-    )
+    return None if statement is None else (statement, p.values)
+
+
+def _mixed(p: Params, mixed: Sequence[str]) -> str | None:
+    return p("mixed", list(mixed), "str_list") if mixed else None
 
 
 #: Cost of rows of which every call is unpriced is NULL, never $0: unpriced is not free
@@ -157,10 +169,17 @@ def _where(d: Dialect, p: Params, f: Filters) -> str:
 
 
 def cost_by(
-    d: Dialect, f: Filters, dim: str, *, limit: int = 1000, with_total: bool = False
+    d: Dialect,
+    f: Filters,
+    dim: str,
+    *,
+    mixed: Sequence[str],
+    limit: int = 1000,
+    with_total: bool = False,
 ) -> Query:
     """Calls, tokens, cost and unpriced calls per value of ``dim`` (``day`` in date
-    order, others by cost, largest first).
+    order, others by cost, largest first). ``mixed``: what :func:`mixed_models` found
+    for ``f`` (nothing when it is None).
 
     ``with_total``: the window's totals too (what :func:`cost_in_days` gives), as a
     first row with ``total_row`` 1 (every other row: 0), from the same read of the
@@ -178,7 +197,8 @@ def cost_by(
     where = _where(d, p, f)
     sql = (
         f"SELECT * FROM (SELECT {key} AS {dim}{total}, {_sums()} "
-        f"FROM {billing_source(d, where=where)} WHERE {where} GROUP BY {group}) AS by_dim "
+        f"FROM {billing_source(d, mixed=_mixed(p, mixed))} WHERE {where} GROUP BY {group}) "
+        "AS by_dim "
         f"ORDER BY {first}{order} LIMIT {p('limit', int(limit) + int(with_total), 'int')}"
     )
     return sql, p.values
@@ -209,24 +229,25 @@ def priced_cost_in(d: Dialect, f: Filters, windows: Sequence[tuple[int, int]]) -
     return f"SELECT {', '.join(cols)} FROM {source} WHERE {_where(d, p, span)}", p.values
 
 
-def cost_in_days(d: Dialect, f: Filters, *, per_record: bool = True) -> Query:
-    """One row of totals over the window's days (without ``per_record``: no
-    ``unpriced_tokens_*``, and no record is folded to find them)."""
+def cost_in_days(d: Dialect, f: Filters) -> Query:
+    """One row of totals over the window's days: calls, tokens, cost and unpriced
+    calls (not ``unpriced_tokens_*``: :func:`cost_by` ``with_total`` has them, which
+    needs records folded)."""
     p = Params(d)
-    where = _where(d, p, f)
-    source = billing_source(d, per_record=per_record, where=where)
-    return f"SELECT {_sums(per_record=per_record)} FROM {source} WHERE {where}", p.values
+    source = billing_source(d, per_record=False)
+    return f"SELECT {_sums(per_record=False)} FROM {source} WHERE {_where(d, p, f)}", p.values
 
 
-def unpriced(d: Dialect, f: Filters) -> Query:
-    """Models seen with tokens but no known price: rows (provider, model, calls)."""
+def unpriced(d: Dialect, f: Filters, *, mixed: Sequence[str]) -> Query:
+    """Models seen with tokens but no known price: rows (provider, model, calls).
+    ``mixed``: what :func:`mixed_models` found for ``f``."""
     p = Params(d)
     where = _where(d, p, f)
     sql = (
         "SELECT * FROM (SELECT nullif(provider, '') AS provider, model, "
         "sum(unpriced) AS events, "
         f"{d.date_to_text('max(unpriced_day)')} AS last_day "
-        f"FROM {billing_source(d, where=where)} WHERE {where} GROUP BY 1, 2 "
+        f"FROM {billing_source(d, mixed=_mixed(p, mixed))} WHERE {where} GROUP BY 1, 2 "
         "HAVING sum(unpriced) > 0) AS models ORDER BY events DESC, 2"
     )
     return sql, p.values

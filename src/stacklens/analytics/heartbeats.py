@@ -22,18 +22,23 @@ with ``min_heartbeats``) and the console overview use this one definition.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
+from stacklens.analytics.queries import HOUR_NS, Query
 from stacklens.store.dialect import Dialect, Params
 
 __all__ = [
     "DEFAULT_POLICY",
     "HEARTBEAT_LOOKBACK_S",
     "HeartbeatPolicy",
+    "heartbeat_hours",
+    "newest_window_start",
     "regular_heartbeats_sql",
+    "regular_stacks",
     "stack_health",
+    "stack_heartbeats",
 ]
 
 #: How far back the overview looks for heartbeats (the default rules' window).
@@ -61,18 +66,36 @@ class HeartbeatPolicy:
 DEFAULT_POLICY: Final = HeartbeatPolicy()
 
 
+def newest_window_start(last_hour_ns: int, policy: HeartbeatPolicy = DEFAULT_POLICY) -> int:
+    """Where a series' newest heartbeats can be read from, given the hour its newest
+    heartbeat fell in (the hourly rollup knows it; raw events need a scan to).
+
+    A regular series' newest ``min_heartbeats`` span at most ``min_heartbeats - 1``
+    gaps of ``max_interval``, and its newest is in that hour, so all of them are at
+    or after the hour's start minus that span. Reading from there gives the same
+    newest heartbeats as reading the whole lookback whenever at least
+    ``min_heartbeats`` are found; finding fewer means the series is not regular, or
+    the raw events disagree with the rollup (erased since): the caller reads those
+    series over the whole lookback to be sure."""
+    return last_hour_ns - (policy.min_heartbeats - 1) * policy.max_interval_ns
+
+
 def regular_heartbeats_sql(
     d: Dialect,
     p: Params,
     dims: Sequence[str],
     where: Sequence[str],
     policy: HeartbeatPolicy = DEFAULT_POLICY,
+    *,
+    source: str = "events",
 ) -> str:
     """``SELECT d0.., heartbeats, last_heartbeat_ns, regular`` per series (one row per
     combination of ``dims`` that sent any heartbeat matching ``where``).
 
     ``dims`` and ``where`` are SQL over one ``events`` row, built by the caller from
-    allow-lists; every value they need is already in ``p``."""
+    allow-lists; every value they need is already in ``p``. ``source``: where the
+    rows are read (``events``, or :meth:`Params.raw_source` over the days ``where``
+    covers, which binds only those days' tables on DuckDB)."""
     count = policy.min_heartbeats
     n = p("hb_min_heartbeats", count, "int")
     lo = p("hb_min_interval_ns", policy.min_interval_ns, "int")
@@ -82,7 +105,7 @@ def regular_heartbeats_sql(
     select = "".join(f"{dim} AS {name}, " for dim, name in zip(dims, names, strict=True))
     keys = ", ".join(names)
     beats = (
-        f"SELECT {select}{d.ts_to_ns('ts')} AS ts_ns FROM events "
+        f"SELECT {select}{d.ts_to_ns('ts')} AS ts_ns FROM {source} "
         f"WHERE {' AND '.join(['event_type = ' + p('hb_type', 'heartbeat'), *where])}"
     )
     # One pass, no window functions and no self-join: each series' newest N heartbeats
@@ -103,6 +126,104 @@ def regular_heartbeats_sql(
         f"SELECT {keys + ', ' if names else ''}heartbeats, last_ns AS last_heartbeat_ns, "
         f"coalesce({regular}, false) AS regular FROM ({per_series}) AS series"
     )
+
+
+def heartbeat_hours(
+    d: Dialect, now_ns: int, lookback_s: int, stacks: tuple[str, ...] | None
+) -> Query:
+    """Rows ``(stack_name, hour_ns)``: the hour of each stack's newest heartbeat
+    within the lookback, from the hourly rollup (a small read; finding the same in
+    raw events scans every heartbeat of the lookback)."""
+    p = Params(d)
+    since = now_ns - lookback_s * 10**9
+    conds = [
+        f"event_type = {p('hb_type', 'heartbeat')}",
+        "events > 0",
+        f"hour >= {d.ts_from_ns(p('hb_since', since - since % HOUR_NS, 'ts_ns'))}",
+        f"hour <= {d.ts_from_ns(p('hb_until', now_ns, 'ts_ns'))}",
+    ]
+    if stacks is not None:
+        conds.append(d.in_list("stack_name", p("stacks", stacks, "str_list")))
+    sql = (
+        f"SELECT stack_name, {d.ts_to_ns('max(hour)')} AS hour_ns "
+        f"FROM {d.rollup_sums_source('usage_hourly')} WHERE {' AND '.join(conds)} GROUP BY 1"
+    )
+    return sql, p.values
+
+
+def stack_heartbeats(
+    d: Dialect,
+    now_ns: int,
+    lookback_s: int,
+    stacks: tuple[str, ...] | None,
+    policy: HeartbeatPolicy,
+    *,
+    newest_from: Mapping[str, int] | None = None,
+) -> Query:
+    """Rows ``(d0 = stack_name, heartbeats, last_heartbeat_ns, regular)`` of the stacks
+    that sent a heartbeat within the lookback.
+
+    ``newest_from``: read only these stacks, each from the instant given
+    (:func:`~stacklens.analytics.heartbeats.newest_window_start`), not over the whole
+    lookback; ``heartbeats`` then counts that window's. Stacks sharing an instant
+    (every live stack, usually) share one condition."""
+    p = Params(d)
+    since = now_ns - lookback_s * 10**9
+    where = [
+        f"ts > {d.ts_from_ns(p('hb_since', since, 'ts_ns'))}",
+        f"ts <= {d.ts_from_ns(p('hb_until', now_ns, 'ts_ns'))}",
+    ]
+    if stacks is not None:
+        where.append(d.in_list("stack_name", p("stacks", stacks, "str_list")))
+    if newest_from is not None:
+        if not newest_from:
+            raise ValueError("newest_from names no stack")
+        by_start: dict[int, list[str]] = {}
+        for stack, start in sorted(newest_from.items()):
+            by_start.setdefault(start, []).append(stack)
+        windows = [
+            f"({d.in_list('stack_name', p(f'hb_stacks{i}', names, 'str_list'))} "
+            f"AND ts >= {d.ts_from_ns(p(f'hb_from{i}', start, 'ts_ns'))})"
+            for i, (start, names) in enumerate(sorted(by_start.items()))
+        ]
+        where.append(f"({' OR '.join(windows)})")
+        since = max(since, min(newest_from.values()))
+    source = p.raw_source("events", since, now_ns + 1)
+    return regular_heartbeats_sql(d, p, ["stack_name"], where, policy, source=source), p.values
+
+
+def regular_stacks(
+    rows: Callable[[Query], list[dict[str, Any]]],
+    d: Dialect,
+    now_ns: int,
+    stacks: tuple[str, ...] | None,
+    policy: HeartbeatPolicy = DEFAULT_POLICY,
+    lookback_s: int = HEARTBEAT_LOOKBACK_S,
+) -> dict[str, bool]:
+    """Per stack with a heartbeat in the lookback: whether it is regular, with
+    ``rows`` running each statement. Each stack's newest heartbeats are read from
+    just before the hour of its newest (:func:`heartbeat_hours`,
+    :func:`newest_window_start`), not over the whole lookback; a stack found with
+    fewer than the policy needs is read again over the whole lookback, which
+    decides. Same answers as :func:`stack_heartbeats` over the lookback."""
+    hours = rows(heartbeat_hours(d, now_ns, lookback_s, stacks))
+    if not hours:
+        return {}
+    starts = {r["stack_name"]: newest_window_start(int(r["hour_ns"]), policy) for r in hours}
+    found = {
+        r["d0"]: r
+        for r in rows(stack_heartbeats(d, now_ns, lookback_s, stacks, policy, newest_from=starts))
+    }
+    regular = {stack: bool(r["regular"]) for stack, r in found.items()}
+    short = tuple(
+        s
+        for s in sorted(starts)
+        if s not in found or int(found[s]["heartbeats"]) < policy.min_heartbeats
+    )
+    if short:
+        whole = rows(stack_heartbeats(d, now_ns, lookback_s, short, policy))
+        regular.update({r["d0"]: bool(r["regular"]) for r in whole})
+    return regular
 
 
 def stack_health(

@@ -1,5 +1,5 @@
 """Queries that need raw events or small state tables: response-time percentiles, the
-error log, active stacks.
+error log, active stacks (their heartbeats: :mod:`stacklens.analytics.heartbeats`).
 
 Percentiles are exact and interpolated (``quantile_cont``) over ``llm_call`` events'
 ``duration_ms`` within the window; the error log lists error events (see
@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Final
 
 from stacklens.analytics.definitions import IS_ERROR
-from stacklens.analytics.heartbeats import HeartbeatPolicy, regular_heartbeats_sql
 from stacklens.analytics.queries import RAW, Filters, Query, where
 from stacklens.store.dialect import Dialect, Params
 
@@ -21,7 +20,6 @@ __all__ = [
     "active_stacks",
     "error_log",
     "latency",
-    "stack_heartbeats",
 ]
 
 QUANTILES: Final = (("p50", 0.5), ("p95", 0.95), ("p99", 0.99))
@@ -87,22 +85,3 @@ def active_stacks(d: Dialect, now_ns: int, window_s: int, stacks: tuple[str, ...
         f"last_ts >= {cutoff} AS active FROM stack_last_seen{cond} ORDER BY stack_name"
     )
     return sql, p.values
-
-
-def stack_heartbeats(
-    d: Dialect,
-    now_ns: int,
-    lookback_s: int,
-    stacks: tuple[str, ...] | None,
-    policy: HeartbeatPolicy,
-) -> Query:
-    """Rows ``(d0 = stack_name, heartbeats, last_heartbeat_ns, regular)`` of the stacks
-    that sent a heartbeat within the lookback."""
-    p = Params(d)
-    where = [
-        f"ts > {d.ts_from_ns(p('hb_since', now_ns - lookback_s * 10**9, 'ts_ns'))}",
-        f"ts <= {d.ts_from_ns(p('hb_until', now_ns, 'ts_ns'))}",
-    ]
-    if stacks is not None:
-        where.append(d.in_list("stack_name", p("stacks", stacks, "str_list")))
-    return regular_heartbeats_sql(d, p, ["stack_name"], where, policy), p.values

@@ -14,7 +14,7 @@ Folding every key is the expensive part of a read (a ``GROUP BY`` over all of th
 so reads avoid it where the figure allows: a read that only sums sums the parts table
 (:meth:`ClickHouseDialect.rollup_sums_source`), and one that needs whole rows folds
 only the keys that can matter (:meth:`~ClickHouseDialect.rollup_keys_with`,
-:meth:`~ClickHouseDialect.rollup_uniform`).
+:meth:`~ClickHouseDialect.rollup_disagreeing`, :meth:`~ClickHouseDialect.rollup_single`).
 
 An ``UPDATE ... FROM`` (a cost backfill) is rendered as the re-insert of the changed
 rows with a newer ``_version``: the raw tables are ``ReplacingMergeTree(_version)``
@@ -349,21 +349,20 @@ class ClickHouseDialect:
         lhs = f"({cols})" if len(columns) > 1 else cols
         return f"{lhs} IN (SELECT {cols} FROM {parts_table(table)} WHERE {cond})"
 
-    def rollup_uniform(
+    def rollup_disagreeing(
         self, table: str, columns: Sequence[str], conds: Sequence[str], where: str = "true"
-    ) -> str:
-        # The values of ``columns`` some of whose contributions match a condition and
-        # some do not, from one scan of the parts grouped by those columns only, as a
-        # scalar list: computed once per statement however often it is named, and an
-        # empty list (the usual case) lets the folding side of a read be skipped.
+    ) -> str | None:
+        # One scan of the filtered parts grouped by those columns only. A statement of
+        # its own, not a subquery of the read: ClickHouse evaluated the scalar subquery
+        # once per mention, and the read could not drop its folding side when the
+        # answer is empty (bench/RESULTS.md, costs).
         if not columns or not conds:
-            raise ValueError("rollup_uniform needs key columns and conditions")
+            raise ValueError("rollup_disagreeing needs key columns and conditions")
         cols = ", ".join(check_identifier(c) for c in columns)
-        value = f"({cols})" if len(columns) > 1 else cols
         mixed = " OR ".join(f"countIf({c}) NOT IN (0, count())" for c in conds)
         return (
-            f"NOT has((SELECT groupArray({value}) FROM (SELECT {cols} FROM "
-            f"{parts_table(table)} WHERE {where} GROUP BY {cols} HAVING {mixed})), {value})"
+            f"SELECT {cols} FROM {parts_table(table)} WHERE {where} "
+            f"GROUP BY {cols} HAVING {mixed} ORDER BY {cols}"
         )
 
     def rollup_single(self, table: str, key: Sequence[str]) -> str:

@@ -269,18 +269,21 @@ class Dialect(Protocol):
         contribution)."""
         ...
 
-    def rollup_uniform(
+    def rollup_disagreeing(
         self, table: str, columns: Sequence[str], conds: Sequence[str], where: str = "true"
-    ) -> str:
-        """A condition on the contributions (:meth:`rollup_sums_source`) of rollup
-        ``table``: every contribution sharing this one's ``columns`` values (some of
-        the key) and matching ``where`` agrees with it on each of ``conds`` (all match
-        it, or none does; NULL counts as not matching). For a condition that holds of
-        a sum whenever it holds of every term and fails of it whenever it fails of
-        every term (``unpriced >= calls``, ``unpriced > 0`` over ``sum``-merged
-        columns), the contribution's ``cond`` is then its folded row's: only the other
-        keys need folding. DuckDB: true (each stored row is its key's one
-        contribution).
+    ) -> str | None:
+        """A statement whose rows are the values of ``columns`` (some of rollup
+        ``table``'s key) where contributions (:meth:`rollup_sums_source`) sharing them
+        and matching ``where`` disagree on one of ``conds`` (some match it, some do
+        not; NULL counts as not matching). None: no value can disagree (DuckDB: each
+        stored row is its key's one contribution), so there is nothing to run.
+
+        For a condition that holds of a sum whenever it holds of every term and fails
+        of it whenever it fails of every term (``unpriced >= calls``, ``unpriced > 0``
+        over ``sum``-merged columns), a contribution whose values are not among these
+        rows has its folded row's answer: only the keys with these values need
+        folding. The caller runs this first and passes the values to its read as a
+        parameter, so the read folds nothing when the list is empty (the usual case).
 
         ``where`` is the caller's own filter, on key columns only (every contribution
         of a key matches it or none does): only the contributions the read keeps are
@@ -518,11 +521,11 @@ class DuckDBDialect:
         check_identifier(table)
         return f"({cond})"
 
-    def rollup_uniform(
+    def rollup_disagreeing(
         self, table: str, columns: Sequence[str], conds: Sequence[str], where: str = "true"
-    ) -> str:
+    ) -> str | None:
         check_identifier(table)
-        return "true"
+        return None
 
     def rollup_single(self, table: str, key: Sequence[str]) -> str:
         check_identifier(table)

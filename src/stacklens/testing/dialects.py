@@ -191,10 +191,10 @@ class MarkerDialect:
     def rollup_keys_with(self, table: str, columns: Sequence[str], cond: str) -> str:
         return _tag("rollup_keys_with", table, list(columns), cond)
 
-    def rollup_uniform(
+    def rollup_disagreeing(
         self, table: str, columns: Sequence[str], conds: Sequence[str], where: str = "true"
-    ) -> str:
-        return _tag("rollup_uniform", table, list(columns), list(conds), where)
+    ) -> str | None:
+        return _tag("rollup_disagreeing", table, list(columns), list(conds), where)
 
     def rollup_single(self, table: str, key: Sequence[str]) -> str:
         return _tag("rollup_single", table, list(key))
