@@ -178,14 +178,17 @@ def generate_chdb(path: Path, count: int, days: int) -> None:
     store.close()
 
 
+def timed_get(client: Any, path: str, params: dict[str, Any]) -> float:
+    """One request's time in ms (it must succeed)."""
+    t = time.perf_counter()
+    response = client.get(path, params=params)
+    elapsed = (time.perf_counter() - t) * 1000
+    assert response.status_code == 200, (path, response.status_code, response.text[:300])
+    return elapsed
+
+
 def time_get(client: Any, path: str, params: dict[str, Any], runs: int) -> tuple[float, float]:
-    samples = []
-    for _ in range(runs):
-        t = time.perf_counter()
-        response = client.get(path, params=params)
-        samples.append((time.perf_counter() - t) * 1000)
-        assert response.status_code == 200, (path, response.status_code, response.text[:300])
-    return percentiles(samples)
+    return percentiles([timed_get(client, path, params) for _ in range(runs)])
 
 
 class StatementTimes:
@@ -335,6 +338,7 @@ def run_store(args: argparse.Namespace, store_name: str) -> dict[str, tuple[floa
     with TestClient(app) as client:
         client.headers["X-API-Key"] = ADMIN_KEY
         client.put("/api/v1/budgets/stack-1", json={"monthly_usd": 500.0})
+        first_pass = wait_for_first_alert_pass(hub)
         total = hub.store.count_events()
         engine = (
             "ClickHouse through chDB"
@@ -343,13 +347,18 @@ def run_store(args: argparse.Namespace, store_name: str) -> dict[str, tuple[floa
         )
         print(
             f"\n[{store_name}] {total:,} events, store {size:.0f} MB; {args.runs} runs per "
-            f"query (in-process FastAPI, {engine})\n"
+            f"query (in-process FastAPI, {engine}); the alert engine's first pass over "
+            f"the store took {first_pass:.0f} ms and ended before timing\n"
         )
+        chosen = [c for c in cases(session[0], user[0]) if args.match in c[0]]
+        # One untimed pass over every query first: right after opening, the store
+        # stalls once (chDB: one request of ~0.5 s in the first second), which would
+        # otherwise land in whichever query is timed first. Its slowest is printed.
+        cold = max((timed_get(client, route, params) for _, route, params in chosen), default=0)
+        print(f"untimed first pass over every query: slowest {cold:.0f} ms\n")
         print(f"{'query':<34} {'p50 ms':>8} {'p95 ms':>8}")
         worst = 0.0
-        for name, route, params in cases(session[0], user[0]):
-            if args.match not in name:
-                continue
+        for name, route, params in chosen:
             client.get(route, params=params)  # warm
             if statements is not None:
                 statements.start()
@@ -376,6 +385,24 @@ def run_store(args: argparse.Namespace, store_name: str) -> dict[str, tuple[floa
         )
     hub.store.close()
     return results
+
+
+def wait_for_first_alert_pass(hub: Any, timeout_s: float = 120.0) -> float:
+    """Wait until the alert engine has evaluated every rule once (it starts with the
+    hub and runs its first pass at once; with the bench's fixed clock, no other
+    pass is due). Timed requests then meet the store as the console meets it between
+    evaluations, not the startup pass, which used to land in the first query's
+    runs. Returns how long the pass took, in ms (its rules' evaluation times)."""
+    if hub.alerts is None:
+        return 0.0
+    evaluator = hub.alerts.evaluator
+    keys = [r.key for r in evaluator.rules.enabled_rules()]
+    deadline = time.monotonic() + timeout_s
+    while any(evaluator.status[k].last_evaluation_ns is None for k in keys):
+        if time.monotonic() > deadline:
+            raise SystemExit("the alert engine's first pass did not end")
+        time.sleep(0.05)
+    return sum(evaluator.status[k].evaluation_ms for k in keys)
 
 
 def cases(session: str, user: str) -> list[tuple[str, str, dict[str, Any]]]:
