@@ -30,6 +30,43 @@ __all__ = ["Analytics", "budget_report", "format_ns", "rate"]
 _TOKENS = ("tokens_in", "tokens_out", "tokens_cache_read", "tokens_cache_write", "tokens_reasoning")
 
 
+_TOKEN_MEASURES = (*_TOKENS, "cost_usd", "llm_calls", "unpriced")
+_TOKENS_LIMIT = 1000
+_AGENT_MEASURES = (
+    "requests",
+    "messages",
+    "llm_calls",
+    "tool_calls",
+    "errors",
+    "tokens_in",
+    "tokens_out",
+    "cost_usd",
+)
+
+
+def _largest_first(rows: list[dict[str, Any]], key: str, measure: str) -> list[dict[str, Any]]:
+    """As :func:`queries.breakdown` orders: ``measure`` descending, then ``key``
+    ascending with no value last."""
+    return sorted(rows, key=lambda r: (-(r[measure] or 0), r[key] is None, r[key] or ""))
+
+
+def _tokens_out(rows: list[dict[str, Any]], by: str) -> list[dict[str, Any]]:
+    out = []
+    for row in rows:
+        row["tokens_total"] = int(row["tokens_in"]) + int(row["tokens_out"])
+        if row["llm_calls"] and int(row["unpriced"] or 0) >= int(row["llm_calls"]):
+            row["cost_usd"] = None  # every call unpriced: no cost, not $0 (issue 12)
+        if row["tokens_total"] or row["llm_calls"]:
+            out.append(row)
+    out.sort(key=lambda r: (-r["tokens_total"], str(r[by])))
+    return out
+
+
+def _error_rate_out(row: dict[str, Any]) -> dict[str, Any]:
+    errors, requests = int(row.get("errors") or 0), int(row.get("requests") or 0)
+    return {"errors": errors, "requests": requests, "error_rate": rate(errors, requests)}
+
+
 def rate(numerator: float, denominator: float) -> float | None:
     return None if not denominator else numerator / denominator
 
@@ -122,9 +159,7 @@ class Analytics:
 
     def error_rate(self, f: Filters) -> dict[str, Any]:
         self._require_source(f)
-        row = self.one(queries.totals(self.d, f, ("errors", "requests")))
-        errors, requests = int(row.get("errors") or 0), int(row.get("requests") or 0)
-        return {"errors": errors, "requests": requests, "error_rate": rate(errors, requests)}
+        return _error_rate_out(self.one(queries.totals(self.d, f, ("errors", "requests"))))
 
     def active_stacks(self, stacks: tuple[str, ...] | None) -> list[dict[str, Any]]:
         """Every known stack: last seen, active, and whether it has shown a regular
@@ -146,18 +181,10 @@ class Analytics:
     def tokens(self, f: Filters, by: str = "model") -> list[dict[str, Any]]:
         """Tokens, cost and unpriced calls per value of ``by`` (rows with no tokens and
         no LLM calls, such as tool uses, are left out)."""
-        rows = self.breakdown(
-            f, by, (*_TOKENS, "cost_usd", "llm_calls", "unpriced"), order_by="tokens_in", limit=1000
+        return _tokens_out(
+            self.breakdown(f, by, _TOKEN_MEASURES, order_by="tokens_in", limit=_TOKENS_LIMIT),
+            by,
         )
-        out = []
-        for row in rows:
-            row["tokens_total"] = int(row["tokens_in"]) + int(row["tokens_out"])
-            if row["llm_calls"] and int(row["unpriced"] or 0) >= int(row["llm_calls"]):
-                row["cost_usd"] = None  # every call unpriced: no cost, not $0 (issue 12)
-            if row["tokens_total"] or row["llm_calls"]:
-                out.append(row)
-        out.sort(key=lambda r: (-r["tokens_total"], str(r[by])))
-        return out
 
     def tools(self, f: Filters) -> list[dict[str, Any]]:
         rows = self.breakdown(
@@ -183,21 +210,7 @@ class Analytics:
         return out
 
     def agents(self, f: Filters, limit: int = 10) -> list[dict[str, Any]]:
-        rows = self.breakdown(
-            f,
-            "agent",
-            (
-                "requests",
-                "messages",
-                "llm_calls",
-                "tool_calls",
-                "errors",
-                "tokens_in",
-                "tokens_out",
-                "cost_usd",
-            ),
-            limit=limit + 1,
-        )
+        rows = self.breakdown(f, "agent", _AGENT_MEASURES, limit=limit + 1)
         return [r for r in rows if r["agent"] is not None][:limit]
 
     def latency(self, f: Filters, *, by_model: bool = False) -> dict[str, Any]:
@@ -224,11 +237,40 @@ class Analytics:
         return {
             "active_stacks": sum(1 for s in stacks if s["active"]),
             "stacks": stacks,
-            "messages": self.series(f, ("messages",)),
-            "tokens_by_model": self.tokens(f, "model"),
-            "errors": self.error_rate(f),
-            "top_agents": self.agents(f),
+            **self.overview_panels(f),
             "cost": self.one(costs.cost_in_days(self.d, f)).get("cost_usd", 0.0),
+        }
+
+    def overview_panels(self, f: Filters, agents: int = 10) -> dict[str, Any]:
+        """What :meth:`series` (messages), :meth:`tokens` by model, :meth:`error_rate`
+        and :meth:`agents` give, from one read of the source (:func:`queries.grouped`);
+        each panel is ordered and cut here as its own query orders and limits it."""
+        self._require_source(f, step=True)
+        measures = tuple(dict.fromkeys(("messages", *_TOKEN_MEASURES, *_AGENT_MEASURES)))
+        groupings = (queries.BUCKET, "model", "agent", None)
+        rows = self.rows(queries.grouped(self.d, f, groupings, measures))
+
+        def panel(flag: str | None, keys: Sequence[str]) -> list[dict[str, Any]]:
+            flags = ("g_bucket", "g_model", "g_agent")
+            return [
+                {k: r[k] for k in keys}
+                for r in rows
+                if all(r[g] == (0 if g == flag else 1) for g in flags)
+            ]
+
+        series = sorted(panel("g_bucket", ("bucket_ns", "messages")), key=lambda r: r["bucket_ns"])
+        by_model = _largest_first(
+            panel("g_model", ("model", *_TOKEN_MEASURES)), "model", "tokens_in"
+        )
+        by_agent = _largest_first(
+            panel("g_agent", ("agent", *_AGENT_MEASURES)), "agent", "requests"
+        )
+        totals = panel(None, ("errors", "requests"))
+        return {
+            "messages": [_with_time(r) for r in series],
+            "tokens_by_model": _tokens_out(by_model[:_TOKENS_LIMIT], "model"),
+            "errors": _error_rate_out(totals[0] if totals else {}),
+            "top_agents": [r for r in by_agent[: agents + 1] if r["agent"] is not None][:agents],
         }
 
     def stack_dashboard(self, f: Filters) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from stacklens.analytics.definitions import IS_ERROR, IS_REQUEST, IS_UNPRICED
 from stacklens.store.dialect import Dialect, Params
 
 __all__ = [
+    "BUCKET",
     "DIMENSIONS",
     "HOURLY",
     "HOUR_NS",
@@ -28,6 +29,7 @@ __all__ = [
     "Source",
     "breakdown",
     "choose_source",
+    "grouped",
     "series",
     "totals",
     "where",
@@ -239,3 +241,51 @@ def totals(d: Dialect, f: Filters, measures: Sequence[str]) -> Query:
         f"SELECT {_select(d, source, measures)} FROM {_from(p, f, source)} WHERE {cond}",
         p.values,
     )
+
+
+#: A grouping of :func:`grouped`: the time bucket, a dimension, or the totals.
+BUCKET: Final = "bucket"
+
+
+def grouped(
+    d: Dialect, f: Filters, groupings: Sequence[str | None], measures: Sequence[str]
+) -> Query:
+    """The measures per each of several groupings, in one read of the source
+    (``GROUPING SETS``): ``"bucket"`` (per ``step_s`` bucket, as :func:`series`), a
+    dimension (as :func:`breakdown`, unordered and unlimited), or None (the totals,
+    as :func:`totals`). Rows ``(bucket_ns, *dims, g_bucket, g_<dim>.., *measures)``;
+    each ``g_`` column is 0 in the rows of its grouping and 1 elsewhere, so a row
+    belongs to the grouping whose flag is 0 (the totals: all are 1).
+
+    A page that shows several of these over one window (the overview) reads the
+    rollup once instead of once per panel: on ClickHouse each read of the parts
+    table costs ~10 ms however few rows it returns."""
+    dims = [g for g in groupings if g is not None and g != BUCKET]
+    if len(set(dims)) != len(dims) or not groupings:
+        raise ValueError("groupings must be distinct")
+    step = BUCKET in groupings
+    source = choose_source(f, step=step)
+    p = Params(d)
+    bucket = d.bucket_ns(source.time, p("step", f.step_s * 10**9, "int"))
+    cols = ([f"{bucket} AS bucket_ns"] if step else []) + [
+        f"{_dim(source, dim)} AS {dim}" for dim in dims
+    ]
+    flags = ([f"grouping({bucket}) AS g_bucket"] if step else []) + [
+        f"grouping({dim}) AS g_{dim}" for dim in dims
+    ]
+    sets = ", ".join(
+        "()" if g is None else f"({bucket})" if g == BUCKET else f"({_grouping_key(g)})"
+        for g in groupings
+    )
+    cond = where(d, p, f, source)
+    select = ", ".join([*cols, *flags, _select(d, source, measures)])
+    sql = f"SELECT {select} FROM {_from(p, f, source)} WHERE {cond} GROUP BY GROUPING SETS ({sets})"
+    return sql, p.values
+
+
+def _grouping_key(dim: str) -> str:
+    # The stored column itself, not its ``nullif`` output: the grouping is the same
+    # (nullif is a function of it) and every backend resolves the bare column name.
+    if dim not in DIMENSIONS:
+        raise ValueError(f"unknown dimension {dim!r}")
+    return dim
