@@ -1,13 +1,16 @@
 """The overview reads its four rollup panels (messages per hour, tokens by model, the
-error rate, top agents) in one ``GROUPING SETS`` statement (issue 15: on ClickHouse
-each read of the parts table costs ~10 ms). Each panel must be what its own query
-gives: the same rows, order, ties and cut-offs, on both stores and both sources.
+error rate, top agents) in one ``GROUPING SETS`` statement, and the stack dashboard its
+four (sessions and tokens per hour, tokens by model, the error rate) in another (issue
+15: on ClickHouse each read of the parts table costs ~10 ms). Each panel must be what
+its own query gives: the same rows, order, ties and cut-offs, on both stores and both
+sources.
 
 Data (UTC, ``NOW`` = 2026-01-15 12:00, stack alpha unless said): 12 agents ``a00`` ..
 ``a11`` each with ``11 - i`` messages in the 10:00 hour (a10 and a11 tie at one and
 zero, a11 has only a tool call); models ``m1`` (2 calls, 300 tokens in), ``m2`` (1
 call, 300 in: ties m1 on tokens in, fewer out) and ``m3`` (unpriced); one error log;
-events without an agent; stack beta has one message at 11:10.
+events without an agent; stack beta has one message at 11:10; sessions start at 10:00
+(alpha) and 11:09 (beta).
 """
 
 from __future__ import annotations
@@ -50,6 +53,8 @@ def rows() -> list[EventRow]:
             )
         )
 
+    ev("session_start", at(10), session_id="s1")
+    ev("session_start", at(11, 9), stack_name="beta", session_id="s2")
     for i in range(12):
         for n in range(11 - i):
             ev("message", at(10, i, n), role="user", agent=f"a{i:02d}", session_id="s1")
@@ -104,6 +109,34 @@ WINDOWS = {
 def test_each_panel_is_what_its_own_query_gives(analytics: Analytics, window: str) -> None:
     f = WINDOWS[window]
     assert text(analytics.overview_panels(f)) == text(separately(analytics, f))
+
+
+@pytest.mark.parametrize("window", WINDOWS, ids=str)
+def test_each_dashboard_panel_is_what_its_own_query_gives(
+    analytics: Analytics, window: str
+) -> None:
+    f = WINDOWS[window]
+    tokens = ("tokens_in", "tokens_out", "tokens_cache_read", "cost_usd")
+    dashboard = analytics.stack_dashboard(f)
+    assert text({k: dashboard[k] for k in ("sessions", "tokens", "tokens_by_model", "errors")}) == (
+        text(
+            {
+                "sessions": analytics.series(f, ("sessions",)),
+                "tokens": analytics.series(f, tokens),
+                "tokens_by_model": analytics.tokens(f, "model"),
+                "errors": analytics.error_rate(f),
+            }
+        )
+    )
+    hourly = analytics.stack_dashboard(TODAY)
+    assert [(r["time"][11:16], r["sessions"]) for r in hourly["sessions"]] == [
+        ("10:00", 1),
+        ("11:00", 1),
+    ]
+    assert [(r["time"][11:16], r["tokens_in"]) for r in hourly["tokens"]] == [
+        ("10:00", 100),
+        ("11:00", 505),
+    ]
 
 
 def test_the_panels_by_hand(analytics: Analytics) -> None:

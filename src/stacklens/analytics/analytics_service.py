@@ -20,61 +20,22 @@ from stacklens.analytics.definitions import (
     HEARTBEAT_WINDOW_S,
 )
 from stacklens.analytics.heartbeats import regular_stacks, stack_health
+from stacklens.analytics.panels import (
+    AGENT_MEASURES,
+    TOKEN_MEASURES,
+    TOKENS_LIMIT,
+    Grouped,
+    error_rate_out,
+    rate,
+    tokens_out,
+    with_time,
+)
 from stacklens.analytics.queries import RAW, Filters, Query, choose_source
 from stacklens.retention.guard import OutsideRetentionError, RawHorizon, outside_message
 from stacklens.store.api_rows import format_ns
 from stacklens.store.base import Reader
 
 __all__ = ["Analytics", "budget_report", "format_ns", "rate"]
-
-_TOKENS = ("tokens_in", "tokens_out", "tokens_cache_read", "tokens_cache_write", "tokens_reasoning")
-
-
-_TOKEN_MEASURES = (*_TOKENS, "cost_usd", "llm_calls", "unpriced")
-_TOKENS_LIMIT = 1000
-_AGENT_MEASURES = (
-    "requests",
-    "messages",
-    "llm_calls",
-    "tool_calls",
-    "errors",
-    "tokens_in",
-    "tokens_out",
-    "cost_usd",
-)
-
-
-def _largest_first(rows: list[dict[str, Any]], key: str, measure: str) -> list[dict[str, Any]]:
-    """As :func:`queries.breakdown` orders: ``measure`` descending, then ``key``
-    ascending with no value last."""
-    return sorted(rows, key=lambda r: (-(r[measure] or 0), r[key] is None, r[key] or ""))
-
-
-def _tokens_out(rows: list[dict[str, Any]], by: str) -> list[dict[str, Any]]:
-    out = []
-    for row in rows:
-        row["tokens_total"] = int(row["tokens_in"]) + int(row["tokens_out"])
-        if row["llm_calls"] and int(row["unpriced"] or 0) >= int(row["llm_calls"]):
-            row["cost_usd"] = None  # every call unpriced: no cost, not $0 (issue 12)
-        if row["tokens_total"] or row["llm_calls"]:
-            out.append(row)
-    out.sort(key=lambda r: (-r["tokens_total"], str(r[by])))
-    return out
-
-
-def _error_rate_out(row: dict[str, Any]) -> dict[str, Any]:
-    errors, requests = int(row.get("errors") or 0), int(row.get("requests") or 0)
-    return {"errors": errors, "requests": requests, "error_rate": rate(errors, requests)}
-
-
-def rate(numerator: float, denominator: float) -> float | None:
-    return None if not denominator else numerator / denominator
-
-
-def _with_time(row: dict[str, Any], key: str = "bucket_ns", out: str = "time") -> dict[str, Any]:
-    if row.get(key) is not None:
-        row[out] = format_ns(int(row[key]))
-    return row
 
 
 class Analytics:
@@ -138,7 +99,7 @@ class Analytics:
         rows = self.rows(
             queries.series(self.d, f, measures, group_by=group_by, event_types=event_types)
         )
-        return [_with_time(r) for r in rows]
+        return [with_time(r) for r in rows]
 
     def breakdown(
         self,
@@ -159,7 +120,7 @@ class Analytics:
 
     def error_rate(self, f: Filters) -> dict[str, Any]:
         self._require_source(f)
-        return _error_rate_out(self.one(queries.totals(self.d, f, ("errors", "requests"))))
+        return error_rate_out(self.one(queries.totals(self.d, f, ("errors", "requests"))))
 
     def active_stacks(self, stacks: tuple[str, ...] | None) -> list[dict[str, Any]]:
         """Every known stack: last seen, active, and whether it has shown a regular
@@ -168,7 +129,7 @@ class Analytics:
         rows = self.rows(usage.active_stacks(self.d, now, self.active_stack_window_s, stacks))
         regular = self.regular_heartbeats(now, stacks)
         for row in rows:
-            _with_time(row, "last_seen_ns", "last_seen")
+            with_time(row, "last_seen_ns", "last_seen")
             row["heartbeat_regular"] = regular.get(row["stack_name"], False)
             row["health"] = stack_health(row, now, up_window_s=HEARTBEAT_WINDOW_S)
         return rows
@@ -181,8 +142,8 @@ class Analytics:
     def tokens(self, f: Filters, by: str = "model") -> list[dict[str, Any]]:
         """Tokens, cost and unpriced calls per value of ``by`` (rows with no tokens and
         no LLM calls, such as tool uses, are left out)."""
-        return _tokens_out(
-            self.breakdown(f, by, _TOKEN_MEASURES, order_by="tokens_in", limit=_TOKENS_LIMIT),
+        return tokens_out(
+            self.breakdown(f, by, TOKEN_MEASURES, order_by="tokens_in", limit=TOKENS_LIMIT),
             by,
         )
 
@@ -210,7 +171,7 @@ class Analytics:
         return out
 
     def agents(self, f: Filters, limit: int = 10) -> list[dict[str, Any]]:
-        rows = self.breakdown(f, "agent", _AGENT_MEASURES, limit=limit + 1)
+        rows = self.breakdown(f, "agent", AGENT_MEASURES, limit=limit + 1)
         return [r for r in rows if r["agent"] is not None][:limit]
 
     def latency(self, f: Filters, *, by_model: bool = False) -> dict[str, Any]:
@@ -225,7 +186,7 @@ class Analytics:
         self.require_raw(f)
         rows = self.rows(usage.error_log(self.d, f, limit=limit))
         return [
-            {k: v for k, v in _with_time(r, "timestamp_ns", "timestamp").items() if v is not None}
+            {k: v for k, v in with_time(r, "timestamp_ns", "timestamp").items() if v is not None}
             for r in rows
         ]
 
@@ -243,46 +204,43 @@ class Analytics:
 
     def overview_panels(self, f: Filters, agents: int = 10) -> dict[str, Any]:
         """What :meth:`series` (messages), :meth:`tokens` by model, :meth:`error_rate`
-        and :meth:`agents` give, from one read of the source (:func:`queries.grouped`);
-        each panel is ordered and cut here as its own query orders and limits it."""
-        self._require_source(f, step=True)
-        measures = tuple(dict.fromkeys(("messages", *_TOKEN_MEASURES, *_AGENT_MEASURES)))
-        groupings = (queries.BUCKET, "model", "agent", None)
-        rows = self.rows(queries.grouped(self.d, f, groupings, measures))
-
-        def panel(flag: str | None, keys: Sequence[str]) -> list[dict[str, Any]]:
-            flags = ("g_bucket", "g_model", "g_agent")
-            return [
-                {k: r[k] for k in keys}
-                for r in rows
-                if all(r[g] == (0 if g == flag else 1) for g in flags)
-            ]
-
-        series = sorted(panel("g_bucket", ("bucket_ns", "messages")), key=lambda r: r["bucket_ns"])
-        by_model = _largest_first(
-            panel("g_model", ("model", *_TOKEN_MEASURES)), "model", "tokens_in"
-        )
-        by_agent = _largest_first(
-            panel("g_agent", ("agent", *_AGENT_MEASURES)), "agent", "requests"
-        )
-        totals = panel(None, ("errors", "requests"))
+        and :meth:`agents` give, from one read of the source (:func:`queries.grouped`)."""
+        measures = ("messages", *TOKEN_MEASURES, *AGENT_MEASURES)
+        read = self._grouped(f, ("model", "agent"), measures)
+        by_agent = read.top("agent", AGENT_MEASURES, "requests", agents + 1)
         return {
-            "messages": [_with_time(r) for r in series],
-            "tokens_by_model": _tokens_out(by_model[:_TOKENS_LIMIT], "model"),
-            "errors": _error_rate_out(totals[0] if totals else {}),
-            "top_agents": [r for r in by_agent[: agents + 1] if r["agent"] is not None][:agents],
+            "messages": read.series(("messages",)),
+            "tokens_by_model": tokens_out(
+                read.top("model", TOKEN_MEASURES, "tokens_in", TOKENS_LIMIT), "model"
+            ),
+            "errors": error_rate_out(read.totals(("errors", "requests"))),
+            "top_agents": [r for r in by_agent if r["agent"] is not None][:agents],
         }
+
+    def _grouped(self, f: Filters, dims: Sequence[str], measures: Sequence[str]) -> Grouped:
+        self._require_source(f, step=True)
+        groupings = (queries.BUCKET, *dims, None)
+        measures = tuple(dict.fromkeys(measures))
+        return Grouped(self.rows(queries.grouped(self.d, f, groupings, measures)), dims)
 
     def stack_dashboard(self, f: Filters) -> dict[str, Any]:
         """Seed 000 §6.2: sessions over time, token usage, tool breakdown, response
         time percentiles, error log."""
+        tokens = ("tokens_in", "tokens_out", "tokens_cache_read", "cost_usd")
+        # Sessions and tokens per bucket, tokens by model and the error rate in one
+        # read (tools read tool uses only: their own statement).
+        read = self._grouped(
+            f, ("model",), ("sessions", *tokens, *TOKEN_MEASURES, "errors", "requests")
+        )
         return {
-            "sessions": self.series(f, ("sessions",)),
-            "tokens": self.series(f, ("tokens_in", "tokens_out", "tokens_cache_read", "cost_usd")),
-            "tokens_by_model": self.tokens(f, "model"),
+            "sessions": read.series(("sessions",)),
+            "tokens": read.series(tokens),
+            "tokens_by_model": tokens_out(
+                read.top("model", TOKEN_MEASURES, "tokens_in", TOKENS_LIMIT), "model"
+            ),
             "tools": self.tools(f),
             **self._raw_parts(f),
-            "errors": self.error_rate(f),
+            "errors": error_rate_out(read.totals(("errors", "requests"))),
             "active_sessions": sum(
                 r["active"]
                 for r in self.rows(
@@ -332,7 +290,7 @@ class Analytics:
             )
             timeline = []
             for event in events:
-                _with_time(event, "timestamp_ns", "timestamp")
+                with_time(event, "timestamp_ns", "timestamp")
                 attributes = event.pop("attributes", None)
                 clean = {k: v for k, v in event.items() if v is not None}
                 if attributes and attributes != "{}":
