@@ -44,9 +44,9 @@ import msgspec
 import pytest
 
 from stacklens.alerting.signals import SIGNALS, Condition, build_query
-from stacklens.analytics.analytics_service import Analytics, budget_report
+from stacklens.analytics.analytics_service import Analytics
 from stacklens.analytics.backfill import backfill
-from stacklens.analytics.budgets import Budget
+from stacklens.analytics.budgets import Budget, budget_report
 from stacklens.analytics.collector import StackMetricsCollector
 from stacklens.analytics.export import billing_records, user_export
 from stacklens.analytics.pricing import PriceOverride, Pricer

@@ -13,7 +13,6 @@ from typing import Any
 import msgspec
 
 from stacklens.analytics import costs, queries, sessions, usage
-from stacklens.analytics.budgets import Budget, utilization
 from stacklens.analytics.definitions import (
     ACTIVE_SESSION_WINDOW_S,
     ACTIVE_STACK_WINDOW_S,
@@ -35,7 +34,15 @@ from stacklens.retention.guard import OutsideRetentionError, RawHorizon, outside
 from stacklens.store.api_rows import format_ns
 from stacklens.store.base import Reader
 
-__all__ = ["Analytics", "budget_report", "format_ns", "rate"]
+__all__ = ["Analytics", "format_ns", "rate"]
+
+
+def _projection_windows(now_ns: int) -> list[tuple[int, int]]:
+    """Today and the month to date (through the end of today): the projection's."""
+    day_start, day_end = costs.day_range_ns(now_ns)
+    moment = dt.datetime.fromtimestamp(now_ns // 10**9, tz=dt.UTC)
+    month_start, _ = costs.month_range_ns(moment.year, moment.month)
+    return [(day_start, day_end), (month_start, day_end)]
 
 
 class Analytics:
@@ -327,24 +334,37 @@ class Analytics:
 
     def costs(self, f: Filters, by: str) -> dict[str, Any]:
         mixed = self.mixed_models(f)
-        rows = self.rows(costs.cost_by(self.d, f, by, mixed=mixed, with_total=True))
+        now = self.clock()
+        # Today and the month so far, read with the rows when the window holds them
+        # (a 30-day window does from the 1st to the 30th of a month).
+        windows = _projection_windows(now)
+        along = costs.windows_within(f, windows)
+        rows = self.rows(
+            costs.cost_by(
+                self.d, f, by, mixed=mixed, with_total=True, windows=windows if along else ()
+            )
+        )
         # The grand-total grouping set gives its row even over no records.
         first = rows.pop(0)
         assert first["total_row"], "the totals come first"
-        total = {k: v for k, v in first.items() if k not in (by, "total_row")}
+        extra = ("total_row", "w0", "w1")
+        total = {k: v for k, v in first.items() if k != by and k not in extra}
         for row in rows:
-            del row["total_row"]
-        return {"by": by, "rows": rows, "total": total, "projection": self.projection(f)}
+            for key in extra:
+                row.pop(key, None)
+        projection = self._project(now, first) if along else self.projection(f)
+        return {"by": by, "rows": rows, "total": total, "projection": projection}
 
     def projection(self, f: Filters) -> dict[str, Any]:
         now = self.clock()
-        day_start, day_end = costs.day_range_ns(now)
-        moment = dt.datetime.fromtimestamp(now // 10**9, tz=dt.UTC)
-        month_start, _ = costs.month_range_ns(moment.year, moment.month)
-        windows = [(day_start, day_end), (month_start, day_end)]
-        row = self.one(costs.priced_cost_in(self.d, f, windows))
-        projection = costs.project(now, float(row.get("w0") or 0.0), float(row.get("w1") or 0.0))
-        return msgspec.structs.asdict(projection)
+        return self._project(
+            now, self.one(costs.priced_cost_in(self.d, f, _projection_windows(now)))
+        )
+
+    @staticmethod
+    def _project(now: int, row: dict[str, Any]) -> dict[str, Any]:
+        today, month = float(row.get("w0") or 0.0), float(row.get("w1") or 0.0)
+        return msgspec.structs.asdict(costs.project(now, today, month))
 
     def month_usage(self, stack: str, now_ns: int) -> dict[str, float]:
         """Month-to-date cost and tokens (in + out) of one stack."""
@@ -368,24 +388,3 @@ def _session_out(row: dict[str, Any]) -> dict[str, Any]:
     start, end = row.get("start_ns") or row.get("first_ns"), row.get("end_ns") or row.get("last_ns")
     row["duration_s"] = None if start is None or end is None else (int(end) - int(start)) / 1e9
     return row
-
-
-def budget_report(analytics: Analytics, budgets: Sequence[Budget]) -> list[dict[str, Any]]:
-    """Each budget with month-to-date use and the month-end projection (same rule as
-    :func:`stacklens.analytics.costs.project`)."""
-    now = analytics.clock()
-    out = []
-    for budget in budgets:
-        used = analytics.month_usage(budget.stack_name, now)
-        projection = costs.project(now, 0.0, used["cost_usd"])
-        factor = projection.days_in_month / projection.month_days_elapsed
-        out.append(
-            utilization(
-                budget,
-                used["cost_usd"],
-                used["tokens"],
-                projection.month_end_projection_usd,
-                used["tokens"] * factor,
-            )
-        )
-    return out

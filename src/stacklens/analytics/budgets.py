@@ -9,17 +9,26 @@ from the billing records: month-to-date cost, and tokens = ``tokens_in + tokens_
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, Final
+from collections.abc import Callable, Sequence
+from typing import Any, Final, Protocol
 
 import msgspec
 import sqlalchemy as sa
 
+from stacklens.analytics.costs import project
 from stacklens.metadata.tables import metadata
 from stacklens.metadata.upsert import upsert
 from stacklens.schema import STACK_NAME_RE
 
-__all__ = ["WARNING_RATIO", "Budget", "BudgetStore", "budgets_table", "utilization"]
+__all__ = [
+    "WARNING_RATIO",
+    "Budget",
+    "BudgetStore",
+    "MonthUsage",
+    "budget_report",
+    "budgets_table",
+    "utilization",
+]
 
 WARNING_RATIO: Final = 0.8
 
@@ -111,3 +120,33 @@ def utilization(
         else projected_tokens / budget.monthly_tokens,
         "status": _status(worst),
     }
+
+
+class MonthUsage(Protocol):
+    """What :func:`budget_report` reads (an
+    :class:`~stacklens.analytics.analytics_service.Analytics`)."""
+
+    def clock(self) -> int: ...
+
+    def month_usage(self, stack: str, now_ns: int) -> dict[str, float]: ...
+
+
+def budget_report(analytics: MonthUsage, budgets: Sequence[Budget]) -> list[dict[str, Any]]:
+    """Each budget with month-to-date use and the month-end projection (same rule as
+    :func:`stacklens.analytics.costs.project`)."""
+    now = analytics.clock()
+    out = []
+    for budget in budgets:
+        used = analytics.month_usage(budget.stack_name, now)
+        projection = project(now, 0.0, used["cost_usd"])
+        factor = projection.days_in_month / projection.month_days_elapsed
+        out.append(
+            utilization(
+                budget,
+                used["cost_usd"],
+                used["tokens"],
+                projection.month_end_projection_usd,
+                used["tokens"] * factor,
+            )
+        )
+    return out

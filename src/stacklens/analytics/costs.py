@@ -41,6 +41,7 @@ __all__ = [
     "project",
     "unpriced",
     "user_sessions",
+    "windows_within",
 ]
 
 COST_DIMENSIONS: Final = ("stack_name", "model", "provider", "agent", "user_id", "day")
@@ -176,6 +177,7 @@ def cost_by(
     mixed: Sequence[str],
     limit: int = 1000,
     with_total: bool = False,
+    windows: Sequence[tuple[int, int]] = (),
 ) -> Query:
     """Calls, tokens, cost and unpriced calls per value of ``dim`` (``day`` in date
     order, others by cost, largest first). ``mixed``: what :func:`mixed_models` found
@@ -183,9 +185,15 @@ def cost_by(
 
     ``with_total``: the window's totals too (what :func:`cost_in_days` gives), as a
     first row with ``total_row`` 1 (every other row: 0), from the same read of the
-    records (``GROUPING SETS``), so the costs page reads them once."""
+    records (``GROUPING SETS``), so the costs page reads them once.
+
+    ``windows``: :func:`priced_cost_in`'s columns ``w0``, ``w1``.. too, from the same
+    read (every row has them; the totals row's are the windows' figures). Only for
+    windows whose days lie within ``f``'s (:func:`windows_within`)."""
     if dim not in COST_DIMENSIONS:
         raise ValueError(f"unknown cost dimension {dim!r}")
+    if windows and not windows_within(f, windows):
+        raise ValueError("the windows reach outside the read's days")
     p = Params(d)
     key = d.date_to_text("day") if dim == "day" else f"nullif({dim}, '')"
     order = "1" if dim == "day" else "cost_usd DESC, calls DESC, 1"
@@ -195,8 +203,9 @@ def cost_by(
     # Ordered outside the aggregate: an ORDER BY naming an output alias that is also
     # a column (cost_usd) means the alias in SQL, the column on some backends.
     where = _where(d, p, f)
+    extra = f", {_window_costs(d, p, windows)}" if windows else ""
     sql = (
-        f"SELECT * FROM (SELECT {key} AS {dim}{total}, {_sums()} "
+        f"SELECT * FROM (SELECT {key} AS {dim}{total}, {_sums()}{extra} "
         f"FROM {billing_source(d, mixed=_mixed(p, mixed))} WHERE {where} GROUP BY {group}) "
         "AS by_dim "
         f"ORDER BY {first}{order} LIMIT {p('limit', int(limit) + int(with_total), 'int')}"
@@ -214,6 +223,12 @@ def priced_cost_in(d: Dialect, f: Filters, windows: Sequence[tuple[int, int]]) -
     span = msgspec.structs.replace(
         f, since_ns=min(w[0] for w in windows), until_ns=max(w[1] for w in windows)
     )
+    source = billing_source(d, per_record=False)
+    cols = _window_costs(d, p, windows)
+    return f"SELECT {cols} FROM {source} WHERE {_where(d, p, span)}", p.values
+
+
+def _window_costs(d: Dialect, p: Params, windows: Sequence[tuple[int, int]]) -> str:
     cols = []
     for i, (since_ns, until_ns) in enumerate(windows):
         inside = (
@@ -225,8 +240,16 @@ def priced_cost_in(d: Dialect, f: Filters, windows: Sequence[tuple[int, int]]) -
             f"CASE WHEN {calls} > 0 AND {unpriced} >= {calls} THEN NULL "
             f"ELSE {d.sum_if('cost_usd', inside)} END AS w{i}"
         )
-    source = billing_source(d, per_record=False)
-    return f"SELECT {', '.join(cols)} FROM {source} WHERE {_where(d, p, span)}", p.values
+    return ", ".join(cols)
+
+
+def windows_within(f: Filters, windows: Sequence[tuple[int, int]]) -> bool:
+    """Whether every window's days lie within ``f``'s days: then a read over ``f``
+    can give :func:`priced_cost_in`'s figures too (``cost_by(windows=...)``)."""
+    first, last = f.since_ns // DAY_NS, (f.until_ns - 1) // DAY_NS
+    return all(
+        first <= since // DAY_NS and (until - 1) // DAY_NS <= last for since, until in windows
+    )
 
 
 def cost_in_days(d: Dialect, f: Filters) -> Query:

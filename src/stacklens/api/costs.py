@@ -11,8 +11,8 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from stacklens.analytics.analytics_service import budget_report
 from stacklens.analytics.backfill import backfill
+from stacklens.analytics.budgets import budget_report
 from stacklens.analytics.costs import COST_DIMENSIONS
 from stacklens.analytics.export import (
     billing_csv,

@@ -10,8 +10,8 @@ from typing import Any, Final
 
 from fastapi import HTTPException
 
-from stacklens.analytics.analytics_service import Analytics, budget_report, format_ns
-from stacklens.analytics.budgets import BudgetStore
+from stacklens.analytics.analytics_service import Analytics, format_ns
+from stacklens.analytics.budgets import BudgetStore, budget_report
 from stacklens.analytics.costs import COST_DIMENSIONS
 from stacklens.analytics.definitions import HEARTBEAT_WINDOW_S
 from stacklens.analytics.heartbeats import stack_health
