@@ -217,10 +217,8 @@ class Analytics:
         by_agent = read.top("agent", AGENT_MEASURES, "requests", agents + 1)
         return {
             "messages": read.series(("messages",)),
-            "tokens_by_model": tokens_out(
-                read.top("model", TOKEN_MEASURES, "tokens_in", TOKENS_LIMIT), "model"
-            ),
-            "errors": error_rate_out(read.totals(("errors", "requests"))),
+            "tokens_by_model": read.tokens("model"),
+            "errors": read.error_rate(),
             "top_agents": [r for r in by_agent if r["agent"] is not None][:agents],
         }
 
@@ -242,12 +240,10 @@ class Analytics:
         return {
             "sessions": read.series(("sessions",)),
             "tokens": read.series(tokens),
-            "tokens_by_model": tokens_out(
-                read.top("model", TOKEN_MEASURES, "tokens_in", TOKENS_LIMIT), "model"
-            ),
+            "tokens_by_model": read.tokens("model"),
             "tools": self.tools(f),
             **self._raw_parts(f),
-            "errors": error_rate_out(read.totals(("errors", "requests"))),
+            "errors": read.error_rate(),
             "active_sessions": sum(
                 r["active"]
                 for r in self.rows(

@@ -9,11 +9,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Final
 
+from stacklens.analytics.rollups import TOKEN_COLUMNS
 from stacklens.store.api_rows import format_ns
 
 __all__ = [
     "AGENT_MEASURES",
-    "TOKENS",
     "TOKENS_LIMIT",
     "TOKEN_MEASURES",
     "Grouped",
@@ -24,15 +24,8 @@ __all__ = [
     "with_time",
 ]
 
-TOKENS: Final = (
-    "tokens_in",
-    "tokens_out",
-    "tokens_cache_read",
-    "tokens_cache_write",
-    "tokens_reasoning",
-)
 #: The token table's measures, and how many rows (by tokens in) it reads at most.
-TOKEN_MEASURES: Final = (*TOKENS, "cost_usd", "llm_calls", "unpriced")
+TOKEN_MEASURES: Final = (*TOKEN_COLUMNS, "cost_usd", "llm_calls", "unpriced")
 TOKENS_LIMIT: Final = 1000
 AGENT_MEASURES: Final = (
     "requests",
@@ -111,3 +104,12 @@ class Grouped:
         """As :func:`~stacklens.analytics.queries.totals`."""
         rows = self._panel(None, measures)
         return rows[0] if rows else {}
+
+    def tokens(self, dim: str) -> list[dict[str, Any]]:
+        """The token table per ``dim`` (read with :data:`TOKEN_MEASURES`), as
+        ``Analytics.tokens`` gives it."""
+        return tokens_out(self.top(dim, TOKEN_MEASURES, "tokens_in", TOKENS_LIMIT), dim)
+
+    def error_rate(self) -> dict[str, Any]:
+        """Errors, requests and their rate (read with both), as ``Analytics.error_rate``."""
+        return error_rate_out(self.totals(("errors", "requests")))

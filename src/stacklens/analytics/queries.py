@@ -273,19 +273,13 @@ def grouped(
     flags = ([f"grouping({bucket}) AS g_bucket"] if step else []) + [
         f"grouping({dim}) AS g_{dim}" for dim in dims
     ]
+    # A dimension is grouped by its stored column, not its ``nullif`` output: the
+    # grouping is the same (nullif is a function of it), and every backend resolves
+    # the bare column name (``_dim`` above has checked it is one).
     sets = ", ".join(
-        "()" if g is None else f"({bucket})" if g == BUCKET else f"({_grouping_key(g)})"
-        for g in groupings
+        "()" if g is None else f"({bucket})" if g == BUCKET else f"({g})" for g in groupings
     )
     cond = where(d, p, f, source)
     select = ", ".join([*cols, *flags, _select(d, source, measures)])
     sql = f"SELECT {select} FROM {_from(p, f, source)} WHERE {cond} GROUP BY GROUPING SETS ({sets})"
     return sql, p.values
-
-
-def _grouping_key(dim: str) -> str:
-    # The stored column itself, not its ``nullif`` output: the grouping is the same
-    # (nullif is a function of it) and every backend resolves the bare column name.
-    if dim not in DIMENSIONS:
-        raise ValueError(f"unknown dimension {dim!r}")
-    return dim
