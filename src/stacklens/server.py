@@ -32,6 +32,7 @@ from stacklens.alerting.wiring import create_alert_engine
 from stacklens.analytics.analytics_service import Analytics
 from stacklens.analytics.budgets import BudgetStore
 from stacklens.analytics.collector import StackMetricsCollector
+from stacklens.analytics.metric_minutes import MinutesCompaction, backfill_metric_minutes
 from stacklens.analytics.pricing import Pricer, load_price_overrides
 from stacklens.analytics.rollups import ddl_statements, load_statements
 from stacklens.api import alerts as alerts_api
@@ -171,6 +172,8 @@ class Hub:
             ),
             _rollups,
         )
+        # Before any loader runs: the raw events stored before metric_minutes existed.
+        backfill_metric_minutes(self.store)
         self.spool = Spool(
             data_dir / "spool" / "events",
             max_backlog_bytes=config.max_backlog_bytes,
@@ -289,6 +292,7 @@ class Hub:
                 "metrics": self.metrics_spool.pending_since_ns,
             },
         )
+        self.minutes_compaction = MinutesCompaction(self.store)
         self.budgets = BudgetStore(self.metadata.engine, clock=clock)
         self.eraser = UserEraser(
             self.store,
@@ -332,6 +336,7 @@ class Hub:
         if self.alerts is not None:
             self.alerts.start()
         self.retention.start()
+        self.minutes_compaction.start()
         self.metrics.watch(
             backlog_bytes=self.spool.backlog_bytes,
             loader_lag_s=self.loader.lag_s,
@@ -343,6 +348,7 @@ class Hub:
         """Drain: the spool writer finishes, the loader loads what is left."""
         self.started = False
         self.retention.stop()
+        self.minutes_compaction.stop()
         if self.alerts is not None:
             self.alerts.stop()
         self.spool.close()

@@ -357,8 +357,9 @@ def test_one_query_reads_a_family_once_and_the_next_reads_again(
         b.load(EVENTS[:2])  # alpha: 50 then 100 input tokens
         engine = make_engine(b)
         reads: list[str] = []
-        fetch = b.store.fetch
+        fetch, fetch_arrow = b.store.fetch, b.store.fetch_arrow
         b.store.fetch = lambda *a: (reads.append(a[0]), fetch(*a))[1]  # type: ignore[method-assign]
+        b.store.fetch_arrow = lambda *a: (reads.append(a[0]), fetch_arrow(*a))[1]  # type: ignore[method-assign]
         # the same family three times over one window: each statement once
         query = f"increase({ALPHA_IN}[5m]) + increase({TOK}[5m]) - increase({ALPHA_IN}[5m])"
         assert len(instant(engine, query)) == 1

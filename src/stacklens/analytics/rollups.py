@@ -16,6 +16,9 @@ incrementally:
 ``metric_labels``     the capped label values per stack and dimension.
 ``metric_counters``   cumulative per-stack series behind /metrics; never pruned, so
                       counters never decrease.
+``metric_minutes``    the same series' gains per minute (the Prometheus query API
+                      rebuilds a counter's past from them; kept as long as raw events).
+                      A table of contributions (:data:`SUM_TABLES`), not upserted.
 
 ``billing_adjustments`` (not a load rollup: a cost backfill writes it) holds the cost
 changes of billing records of closed months, which are never rewritten (see
@@ -40,12 +43,17 @@ from stacklens.store.dialect import DUCKDB, Dialect, Merge
 
 __all__ = [
     "BILLING_ADJUSTMENTS",
+    "METRIC_MINUTES",
+    "MINUTE_NS",
     "ROLLUP_TABLES",
+    "SUM_TABLES",
     "TOKEN_COLUMNS",
     "Table",
     "counter_contributions",
     "ddl_statements",
     "load_statements",
+    "metric_minutes_sql",
+    "staged_minutes_sql",
 ]
 
 TOKEN_COLUMNS: Final = tuple(column for _, column in TOKEN_DIRECTIONS)
@@ -215,6 +223,30 @@ METRIC_COUNTERS: Final = Table(
     {"value": "sum"},
 )
 
+#: Per minute: what each ``metric_counters`` series gained from the events of that
+#: minute. Keyed by the minute first: a read asks for a window of minutes.
+#: Not upserted like the tables of :data:`ROLLUP_TABLES`: a week of minutes is
+#: millions of keys, and DuckDB holds a unique key's index in memory (~40 MB a day
+#: of this table at 10 M events a month, over the hub's whole memory limit in a week).
+#: Each load appends its rows; :mod:`stacklens.analytics.metric_minutes` folds the
+#: minutes just closed.
+METRIC_MINUTES: Final = Table(
+    "metric_minutes",
+    [
+        ("minute", "timestamp"),
+        ("stack_name", "string"),
+        ("family", "string"),
+        ("l1", "string"),
+        ("l2", "string"),
+        ("l3", "string"),
+        ("value", "float"),
+    ],
+    ["minute", "stack_name", "family", "l1", "l2", "l3"],
+    {"value": "sum"},
+)
+#: The width of a ``metric_minutes`` row, ns.
+MINUTE_NS: Final = 60 * 10**9
+
 ROLLUP_TABLES: Final = (
     USAGE_HOURLY,
     BILLING_DAILY,
@@ -223,6 +255,9 @@ ROLLUP_TABLES: Final = (
     METRIC_LABELS,
     METRIC_COUNTERS,
 )
+#: Tables of contributions (:meth:`~stacklens.store.dialect.Dialect.create_sums`): a
+#: key's rows may repeat, and every read sums them.
+SUM_TABLES: Final = (METRIC_MINUTES,)
 
 #: Dimensions whose label values are capped per stack in /metrics.
 CAPPED_DIMS: Final = ("model", "agent", "tool", "role")
@@ -235,7 +270,7 @@ def ddl_statements(d: Dialect = DUCKDB) -> list[str]:
         statement
         for t in (*ROLLUP_TABLES, BILLING_ADJUSTMENTS)
         for statement in d.create_rollup(t.name, t.columns, t.key, t.merges)
-    ]
+    ] + [statement for t in SUM_TABLES for statement in d.create_sums(t.name, t.columns, t.key)]
 
 
 def _upsert(d: Dialect, table: Table, select: str) -> str:
@@ -419,13 +454,36 @@ def counter_contributions(
     return f"WITH m AS ({labelled})", " UNION ALL ".join(chosen)
 
 
-def metric_counters_sql(d: Dialect = DUCKDB) -> str:
-    with_clause, union = counter_contributions(d)
+#: The load's per-minute counter contributions, which both counter rollups fold.
+STAGED_MINUTES: Final = "staged_minutes"
+_SERIES: Final = "stack_name, family, l1, l2, l3"
+
+
+def staged_minutes_sql(d: Dialect = DUCKDB, source: str = "staging", where: str = "") -> list[str]:
+    """The counter contributions of ``source`` rows (passing ``where``) summed per
+    series and minute, as the temporary table :data:`STAGED_MINUTES`: computed once per
+    load, then folded into ``metric_counters`` and ``metric_minutes`` (each from a few
+    thousand rows instead of every event's contributions, with their label joins,
+    again)."""
+    with_clause, union = counter_contributions(d, source, where=where, with_ts=True)
+    minute = d.ts_from_ns(d.bucket_ns("ts", str(MINUTE_NS)))
     select = (
-        f"{with_clause} SELECT stack_name, family, l1, l2, l3, sum(v) "
-        f"FROM ({union}) u GROUP BY stack_name, family, l1, l2, l3"
+        f"{with_clause} SELECT {minute} AS minute, {_SERIES}, sum(v) AS value "
+        f"FROM ({union}) u GROUP BY minute, {_SERIES}"
     )
+    return d.temp_table_as(STAGED_MINUTES, select)
+
+
+def metric_counters_sql(d: Dialect = DUCKDB) -> str:
+    select = f"SELECT {_SERIES}, sum(value) FROM {STAGED_MINUTES} GROUP BY {_SERIES}"
     return _upsert(d, METRIC_COUNTERS, select)
+
+
+def metric_minutes_sql(d: Dialect = DUCKDB) -> str:
+    return (
+        f"INSERT INTO {METRIC_MINUTES.name} (minute, {_SERIES}, value) "
+        f"SELECT minute, {_SERIES}, value FROM {STAGED_MINUTES}"
+    )
 
 
 def load_statements(d: Dialect = DUCKDB, *, label_cap: int = LABEL_CAP) -> list[str]:
@@ -440,5 +498,7 @@ def load_statements(d: Dialect = DUCKDB, *, label_cap: int = LABEL_CAP) -> list[
         session_summaries_sql(d),
         stack_last_seen_sql(d),
         metric_labels_sql(d, label_cap),
+        *staged_minutes_sql(d),
         metric_counters_sql(d),
+        metric_minutes_sql(d),
     ]

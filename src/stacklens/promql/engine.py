@@ -3,8 +3,9 @@ and label look-ups, each answer in Prometheus's JSON ``data`` shape."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Final
 
 import msgspec
 import numpy as np
@@ -41,16 +42,31 @@ def _seconds(ms: int) -> float | int:
     return ms // 1000 if ms % 1000 == 0 else ms / 1000.0
 
 
-def format_values(values: npt.NDArray[np.float64]) -> list[str]:
-    """:func:`format_value` of each value. A range answer holds up to 11,000 points per
-    series: the common values (finite, printed without an exponent) go through ``repr``
-    in C, the few others through :func:`format_value`."""
+#: A ``.0`` ending one value of a JSON list of floats (Prometheus prints ``2``, not ``2.0``).
+_POINT_ZERO: Final = re.compile(rb"\.0(?=,|$)")
+
+
+def _format_bytes(values: npt.NDArray[np.float64]) -> list[bytes]:
+    """:func:`format_value` of each value, as bytes. A range answer holds up to 11,000
+    points per series: the common values (finite, printed without an exponent) are
+    printed by msgspec's JSON encoder in one C call (the same shortest digits as
+    ``repr``, ~5x faster than ``repr`` value by value), the few others by
+    :func:`format_value`. No printed float holds a comma, so the list splits back."""
+    if not len(values):
+        return []
     magnitude = np.abs(values)
     plain = (magnitude == 0) | ((magnitude >= 1e-4) & (magnitude < 1e16))  # NaN, inf: False
-    texts = [t[:-2] if t.endswith(".0") else t for t in map(repr, values.tolist())]
+    texts = _POINT_ZERO.sub(b"", msgspec.json.encode(values.tolist())[1:-1]).split(b",")
     for i in np.flatnonzero(~plain).tolist():
-        texts[i] = format_value(float(values[i]))
+        texts[i] = format_value(float(values[i])).encode()
     return texts
+
+
+def format_values(values: npt.NDArray[np.float64]) -> list[str]:
+    """:func:`format_value` of each value."""
+    if not len(values):
+        return []
+    return b"\x00".join(_format_bytes(values)).decode().split("\x00")
 
 
 def _times(ts_ms: npt.NDArray[np.int64]) -> list[Any]:
@@ -66,10 +82,14 @@ def _points(ts_ms: npt.NDArray[np.int64], values: npt.NDArray[np.float64]) -> li
 
 def _points_json(ts_ms: npt.NDArray[np.int64], values: npt.NDArray[np.float64]) -> msgspec.Raw:
     """:func:`_points` as JSON text: no list per pair (10^4-10^5 small lists make the
-    garbage collector walk the whole heap). The values are digits, ``.``, ``-``,
-    ``e``, ``NaN`` or ``Inf``: nothing to escape."""
-    pairs = [f'[{t},"{v}"]' for t, v in zip(_times(ts_ms), format_values(values), strict=True)]
-    return msgspec.Raw(("[" + ",".join(pairs) + "]").encode())
+    garbage collector walk the whole heap), and each pair formatted in C (``bytes %``
+    over the printed times and values). The values are digits, ``.``, ``-``, ``e``,
+    ``NaN`` or ``Inf``: nothing to escape."""
+    if not len(values):
+        return msgspec.Raw(b"[]")
+    times = msgspec.json.encode(_times(ts_ms))[1:-1].split(b",")
+    pairs = map(b'[%b,"%b"]'.__mod__, zip(times, _format_bytes(values), strict=True))
+    return msgspec.Raw(b"[" + b",".join(pairs) + b"]")
 
 
 class PromQLEngine:

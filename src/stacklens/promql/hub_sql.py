@@ -1,17 +1,24 @@
 """SQL builders behind :mod:`stacklens.promql.hub_series`: a hub counter family's
-current totals and its raw events' contributions, per series and time bucket."""
+current totals and its contributions, per series and time bucket.
+
+The contributions come from ``metric_minutes`` (what each series gained per minute,
+folded at load) when the buckets are whole minutes, else from the raw events (the
+same contributions, replayed: :func:`stacklens.analytics.rollups.counter_contributions`).
+A week of a busy hub is ~10x fewer minute rows than raw events."""
 
 from __future__ import annotations
 
 from collections.abc import Collection
-from typing import Any
+from typing import Any, Final
 
-from stacklens.analytics.rollups import counter_contributions
+from stacklens.analytics.rollups import METRIC_MINUTES, MINUTE_NS, counter_contributions
 from stacklens.store.dialect import Dialect, Params
 
-__all__ = ["after_sql", "increments_sql", "series_sql", "totals_sql"]
+__all__ = ["SERIES", "after_sql", "increments_sql", "newest_sql", "series_sql", "totals_sql"]
 
 Statement = tuple[str, dict[str, Any]]
+#: The columns naming a counter series.
+SERIES: Final = ("stack_name", "family", "l1", "l2", "l3")
 
 
 def _stacks(d: Dialect, p: Params, column: str, stacks: tuple[str, ...] | None) -> list[str]:
@@ -23,12 +30,14 @@ def _stacks(d: Dialect, p: Params, column: str, stacks: tuple[str, ...] | None) 
 def totals_sql(
     d: Dialect, families: Collection[str], stacks: tuple[str, ...] | None, limit: int
 ) -> Statement:
-    """Each series' value now (``metric_counters``: what ``/metrics`` shows)."""
+    """Each series' value now (``metric_counters``: what ``/metrics`` shows), and its
+    :data:`SERIES_HASH` (how :func:`increments_sql` names it)."""
     p = Params(d)
     where = [d.in_list("family", p("families", sorted(families), "str_list"))]
     where += _stacks(d, p, "stack_name", stacks)
     return (
-        f"SELECT stack_name, family, l1, l2, l3, sum(value) FROM metric_counters "
+        f"SELECT stack_name, family, l1, l2, l3, sum(value), {d.hash64(SERIES)} "
+        "FROM metric_counters "
         f"WHERE {' AND '.join(where)} GROUP BY stack_name, family, l1, l2, l3 "
         f"ORDER BY stack_name, family, l1, l2, l3 LIMIT {p('limit', limit, 'int')}",
         p.values,
@@ -54,11 +63,25 @@ def _contributions(
     stacks: tuple[str, ...] | None,
     since_ns: int,
     until_ns: int | None,
+    resolution_ns: int = MINUTE_NS,
 ) -> tuple[str, str]:
-    source = p.raw_source("events", since_ns, until_ns)
-    where = [f"s.ts >= {d.ts_from_ns(p('since', since_ns, 'ts_ns'))}"]
+    """``(with_clause, select)``: rows ``(stack_name, family, l1, l2, l3, ts, v)``, a
+    series' gain ``v`` at ``ts`` in ``[since_ns, until_ns)``, to be summed per
+    ``resolution_ns``: from ``metric_minutes`` (``ts`` the minute) when the bounds and
+    the resolution are whole minutes, else from raw events."""
+    minutes = all(n % MINUTE_NS == 0 for n in (since_ns, until_ns or 0, resolution_ns))
+    column = "minute" if minutes else "s.ts"
+    where = [f"{column} >= {d.ts_from_ns(p('since', since_ns, 'ts_ns'))}"]
     if until_ns is not None:
-        where.append(f"s.ts < {d.ts_from_ns(p('until', until_ns, 'ts_ns'))}")
+        where.append(f"{column} < {d.ts_from_ns(p('until', until_ns, 'ts_ns'))}")
+    if minutes:
+        where.append(d.in_list("family", p("families", sorted(families), "str_list")))
+        where += _stacks(d, p, "stack_name", stacks)
+        return "", (
+            "SELECT stack_name, family, l1, l2, l3, minute AS ts, value AS v "
+            f"FROM {METRIC_MINUTES.name} WHERE {' AND '.join(where)}"
+        )
+    source = p.raw_source("events", since_ns, until_ns)
     where += _stacks(d, p, "s.stack_name", stacks)
     return counter_contributions(
         d, source, where=" AND ".join(where), with_ts=True, families=families
@@ -74,26 +97,30 @@ def increments_sql(
     resolution_ns: int,
     limit: int,
 ) -> Statement:
-    """Per series: its ``resolution_ns`` buckets (epoch-aligned starts, ns) and the sum
-    of the contributions of its events in ``[since_ns, until_ns)`` in each, as two
-    lists in bucket order, and how many buckets (the caller's row limit counts them).
+    """Rows ``(series, bucket, v)``: the gain ``v`` of the series whose
+    :meth:`~stacklens.store.dialect.Dialect.hash64` of its :data:`SERIES` columns is
+    ``series`` (as :func:`totals_sql` reports it) in the ``resolution_ns`` bucket
+    starting at ``bucket`` (epoch-aligned, ns), within ``[since_ns, until_ns)``. A
+    series and bucket may have several rows (minute rows a compaction has not folded
+    yet): the caller sums them.
 
-    One row per series, not per bucket: a week of a busy hub is ~10^5-10^6 buckets,
-    and a row each costs more to hand to Python than the SQL takes."""
+    For a columnar fetch (:meth:`~stacklens.store.base.ColumnReader.fetch_arrow`):
+    a week at a 1-minute step is ~10^5-10^6 rows, which as Python tuples, as
+    per-series lists built in SQL, or with five label strings a row, cost several
+    times the scan. The raw events are summed per bucket in SQL first (many events a
+    bucket); minute rows are not."""
     p = Params(d)
-    with_clause, union = _contributions(d, p, families, stacks, since_ns, until_ns)
+    with_clause, union = _contributions(d, p, families, stacks, since_ns, until_ns, resolution_ns)
     bucket = d.bucket_ns("ts", p("resolution", resolution_ns, "int"))
-    per_bucket = (
-        f"SELECT stack_name, family, l1, l2, l3, {bucket} AS bucket, sum(v) AS v "
-        f"FROM ({union}) u GROUP BY stack_name, family, l1, l2, l3, bucket"
-    )
-    return (
-        f"{with_clause} SELECT stack_name, family, l1, l2, l3, "
-        f"{d.ordered_list('bucket', 'bucket')}, {d.ordered_list('v', 'bucket')}, count(*) "
-        f"FROM ({per_bucket}) b GROUP BY stack_name, family, l1, l2, l3 "
-        f"LIMIT {p('limit', limit, 'int')}",
-        p.values,
-    )
+    series = d.hash64(SERIES)
+    if not with_clause:  # metric_minutes: a row a series and minute already
+        body = f"SELECT {series} AS series, {bucket} AS bucket, v FROM ({union}) u"
+    else:
+        body = (
+            f"SELECT {series} AS series, {bucket} AS bucket, sum(v) AS v "
+            f"FROM ({union}) u GROUP BY series, bucket"
+        )
+    return f"{with_clause} {body} LIMIT {p('limit', limit, 'int')}", p.values
 
 
 def after_sql(
@@ -103,8 +130,8 @@ def after_sql(
     since_ns: int,
     limit: int,
 ) -> Statement:
-    """Per series: the sum of the contributions of events at or after ``since_ns``
-    (what a counter gained after the queried window; subtracted from its total)."""
+    """Per series: the sum of its gains at or after ``since_ns`` (what a counter
+    gained after the queried window; subtracted from its total)."""
     p = Params(d)
     with_clause, union = _contributions(d, p, families, stacks, since_ns, None)
     return (

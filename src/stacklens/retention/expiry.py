@@ -20,7 +20,7 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Final, NamedTuple
 
-from stacklens.analytics.rollups import ROLLUP_TABLES
+from stacklens.analytics.rollups import ROLLUP_TABLES, SUM_TABLES
 from stacklens.retention.tiers import RetentionPolicy, Tier
 from stacklens.store.base import StagedRows, Store
 from stacklens.store.columns import TABLES
@@ -66,11 +66,13 @@ class RollupExpiry(NamedTuple):
 
 #: The rollup tables that expire. ``stack_last_seen``, ``metric_labels`` and
 #: ``metric_counters`` do not: one row per stack or series, and /metrics counters must
-#: never decrease.
+#: never decrease. ``metric_minutes`` is kept as long as raw events, and goes by whole
+#: days as they do: the Prometheus API's history reads the same days from either.
 ROLLUP_EXPIRY: Final = (
     RollupExpiry("usage_hourly", "hour", "ts", "rollups", HOUR_NS),
     RollupExpiry("session_summaries", "last_ts", "ts", "sessions", 0),
     RollupExpiry("billing_daily", "day", "date", "billing", DAY_NS),
+    RollupExpiry("metric_minutes", "minute", "ts", "events", DAY_NS),
 )
 
 
@@ -121,7 +123,7 @@ def expire_rollup_sql(d: Dialect, expiry: RollupExpiry) -> str:
     subqueries, and deletes a rollup's contributions (its parts table) while the key
     is read from the folded rollup."""
     table, column = check_identifier(expiry.table), check_identifier(expiry.column)
-    key = next(t.key for t in ROLLUP_TABLES if t.name == table)
+    key = next(t.key for t in (*ROLLUP_TABLES, *SUM_TABLES) if t.name == table)
     keys = ", ".join(key)
     picked = ", ".join(f"x.{k}" for k in key)
 
@@ -136,7 +138,10 @@ def expire_rollup_sql(d: Dialect, expiry: RollupExpiry) -> str:
         f"SELECT {picked} FROM {table} x WHERE x.stack_name NOT IN {_OWN_POLICY} "
         f"AND x.{column} < {bound(_DEFAULT_CUTOFF)}"
     )
-    return d.rollup_delete(table, key, f"({keys}) IN ({own} UNION ALL {default})")
+    picked_keys = f"({keys}) IN ({own} UNION ALL {default})"
+    if any(t.name == table for t in SUM_TABLES):  # a plain table: its rows are its keys
+        return f"DELETE FROM {table} WHERE {picked_keys}"
+    return d.rollup_delete(table, key, picked_keys)
 
 
 def trim_day_sql(d: Dialect, stream: str, day: dt.date) -> str:

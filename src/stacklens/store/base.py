@@ -5,13 +5,17 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 import msgspec
 
 from stacklens.store.dialect import Dialect
 
+if TYPE_CHECKING:
+    import pyarrow as pa
+
 __all__ = [
+    "ColumnReader",
     "ErasureStep",
     "EventQuery",
     "LoadResult",
@@ -51,6 +55,15 @@ class Reader(Protocol):
 
     def fetch(self, statement: str, params: Params | None = None) -> QueryResult:
         """Run one read statement built by a builder over :attr:`dialect`."""
+        ...
+
+
+class ColumnReader(Reader, Protocol):
+    """A :class:`Reader` that can also hand a result over as columns."""
+
+    def fetch_arrow(self, statement: str, params: Params | None = None) -> pa.Table:
+        """One read as an Arrow table: for results of 10^5 rows and more, which as
+        Python tuples cost more than the query itself."""
         ...
 
 
@@ -114,7 +127,7 @@ class RejectedDataError(ValueError):
     the store's or the disk's fault and retried."""
 
 
-class Store(Reader, Protocol):
+class Store(ColumnReader, Protocol):
     """An event store. One writer (the loader) appends; many readers query."""
 
     def load_segments(self, stream: str, segments: Sequence[tuple[int, Path]]) -> LoadResult:

@@ -123,6 +123,14 @@ class ClickHouseStore:
             result = self._reader.query(statement, parameters=values, settings=READ_SETTINGS)
         return QueryResult(tuple(result.column_names), [tuple(r) for r in result.result_rows])
 
+    def fetch_arrow(self, statement: str, params: Params | None = None) -> pa.Table:
+        values = {k: v for k, v in (params or {}).items() if not isinstance(v, DayTables)}
+        with self._read_lock:
+            table: pa.Table = self._reader.query_arrow(
+                statement, parameters=values, settings=READ_SETTINGS
+            )
+        return table
+
     def checkpoint(self, stream: str) -> int:
         found = self.fetch(*sql.checkpoint_sql(stream, CLICKHOUSE)).scalar()
         return int(found) if found is not None else 0

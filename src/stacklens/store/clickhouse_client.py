@@ -45,6 +45,10 @@ class ClickHouseClient(Protocol):
         self, query: str, parameters: Any = None, settings: dict[str, Any] | None = None
     ) -> Any: ...
 
+    def query_arrow(
+        self, query: str, parameters: Any = None, settings: dict[str, Any] | None = None
+    ) -> Any: ...
+
     def insert_arrow(
         self, table: str, arrow_table: Any, database: str | None = None, settings: Any = None
     ) -> Any: ...

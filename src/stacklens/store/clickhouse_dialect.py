@@ -204,6 +204,9 @@ class ClickHouseDialect:
     def in_list(self, expr: str, placeholder: str) -> str:
         return f"has({placeholder}, {expr})"
 
+    def hash64(self, exprs: Sequence[str]) -> str:
+        return f"cityHash64({', '.join(exprs)})"
+
     def distinct_list(self, expr: str) -> str:
         return f"arraySort(groupUniqArray({expr}))"
 
@@ -239,6 +242,31 @@ class ClickHouseDialect:
             f"ENGINE = ReplacingMergeTree({VERSION_COLUMN}) ORDER BY ({keys}) "
             f"SETTINGS {DEDUP_SETTINGS}"
         )
+
+    def create_sums(
+        self, table: str, columns: Sequence[tuple[str, str]], key: Sequence[str]
+    ) -> list[str]:
+        every = {name for name, _ in columns}  # no NULL: a sum of nothing is 0
+        cols = ", ".join(self._column(n, k, every) for n, k in columns)
+        keys = ", ".join(check_identifier(k) for k in key)
+        values = ", ".join(check_identifier(n) for n, _ in columns if n not in set(key))
+        return [
+            f"CREATE TABLE IF NOT EXISTS {check_identifier(table)} ({cols}) "
+            f"ENGINE = SummingMergeTree(({values})) ORDER BY ({keys}) "
+            f"SETTINGS {DEDUP_SETTINGS}"
+        ]
+
+    def compact_sums(
+        self, table: str, key: Sequence[str], values: Sequence[str], where: str
+    ) -> list[str]:
+        return []
+
+    def temp_table_as(self, table: str, select: str) -> list[str]:
+        name = check_identifier(table)
+        return [
+            f"DROP TEMPORARY TABLE IF EXISTS {name}",
+            f"CREATE TEMPORARY TABLE {name} ENGINE = Memory AS {select}",
+        ]
 
     def create_rollup(
         self,

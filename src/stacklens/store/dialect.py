@@ -164,6 +164,11 @@ class Dialect(Protocol):
         """``expr`` is one of the list parameter ``placeholder``."""
         ...
 
+    def hash64(self, exprs: Sequence[str]) -> str:
+        """A 64-bit unsigned hash of the values of ``exprs`` together (the same values
+        give the same number in every statement of one store)."""
+        ...
+
     def distinct_list(self, expr: str) -> str:
         """Aggregate: the sorted distinct non-null values of ``expr`` as a list."""
         ...
@@ -183,6 +188,28 @@ class Dialect(Protocol):
     ) -> str:
         """``CREATE TABLE IF NOT EXISTS`` with ``key`` as its unique/sorting key (an
         empty ``key``: an append-only table, no unique key)."""
+        ...
+
+    def create_sums(
+        self, table: str, columns: Sequence[tuple[str, str]], key: Sequence[str]
+    ) -> list[str]:
+        """The DDL of a table of contributions: rows may repeat a ``key`` and every read
+        sums them. DuckDB: a table without a unique key (no index held in memory, so
+        no upsert), folded now and then by :meth:`compact_sums`; ClickHouse: a
+        ``SummingMergeTree`` ordered by ``key`` (its merges fold them)."""
+        ...
+
+    def compact_sums(
+        self, table: str, key: Sequence[str], values: Sequence[str], where: str
+    ) -> list[str]:
+        """Statements folding the rows of :meth:`create_sums` table ``table`` that
+        match ``where`` and repeat a key into one row per key (sums unchanged). Run in
+        a transaction; ClickHouse: none (its merges do it)."""
+        ...
+
+    def temp_table_as(self, table: str, select: str) -> list[str]:
+        """Statements that (re)create the session's temporary table ``table`` holding
+        ``select``'s rows (a load's intermediate result, read by the next hooks)."""
         ...
 
     def create_rollup(
@@ -417,6 +444,9 @@ class DuckDBDialect:
     def in_list(self, expr: str, placeholder: str) -> str:
         return f"list_contains({placeholder}, {expr})"
 
+    def hash64(self, exprs: Sequence[str]) -> str:
+        return f"hash({', '.join(exprs)})"
+
     def distinct_list(self, expr: str) -> str:
         return f"list_sort(list_distinct(list({expr})))"
 
@@ -440,6 +470,28 @@ class DuckDBDialect:
             return f"CREATE TABLE IF NOT EXISTS {name} ({cols})"
         keys = ", ".join(check_identifier(k) for k in key)
         return f"CREATE TABLE IF NOT EXISTS {name} ({cols}, PRIMARY KEY ({keys}))"
+
+    def create_sums(
+        self, table: str, columns: Sequence[tuple[str, str]], key: Sequence[str]
+    ) -> list[str]:
+        return [self.create_table(table, columns, ())]
+
+    def compact_sums(
+        self, table: str, key: Sequence[str], values: Sequence[str], where: str
+    ) -> list[str]:
+        name = check_identifier(table)
+        keys = ", ".join(check_identifier(k) for k in key)
+        sums = ", ".join(f"sum({check_identifier(v)}) AS {check_identifier(v)}" for v in values)
+        folded = f"{table}_folded"
+        return [
+            f"CREATE OR REPLACE TEMP TABLE {folded} AS SELECT {keys}, {sums} FROM {name} "
+            f"WHERE {where} GROUP BY {keys} HAVING count(*) > 1",
+            f"DELETE FROM {name} WHERE {where} AND ({keys}) IN (SELECT {keys} FROM {folded})",
+            f"INSERT INTO {name} ({keys}, {', '.join(values)}) SELECT * FROM {folded}",
+        ]
+
+    def temp_table_as(self, table: str, select: str) -> list[str]:
+        return [f"CREATE OR REPLACE TEMP TABLE {check_identifier(table)} AS {select}"]
 
     def create_rollup(
         self,

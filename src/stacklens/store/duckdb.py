@@ -16,11 +16,12 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 import duckdb
+import pyarrow as pa
 
 from stacklens.store import duckdb_partitions as parts
 from stacklens.store import sql
@@ -47,6 +48,8 @@ from stacklens.store.duckdb_staging import (
 )
 
 __all__ = ["DuckDBStore"]
+
+_T = TypeVar("_T")
 
 
 class DuckDBStore:
@@ -100,24 +103,40 @@ class DuckDBStore:
     def fetch(self, statement: str, params: Params | None = None) -> QueryResult:
         """One read on its own cursor, closed before returning: a DuckDB connection
         refuses a second concurrent call, and a cursor left open pins memory."""
+
+        def rows(cursor: duckdb.DuckDBPyConnection, values: dict[str, Any]) -> QueryResult:
+            result = cursor.execute(statement, values)
+            columns = tuple(d[0] for d in result.description or ())
+            return QueryResult(columns, result.fetchall())
+
+        return self._read(params, rows)
+
+    def fetch_arrow(self, statement: str, params: Params | None = None) -> pa.Table:
+        def columns(cursor: duckdb.DuckDBPyConnection, values: dict[str, Any]) -> pa.Table:
+            # A relation straight to Arrow: through execute() DuckDB copies the rows.
+            return cursor.sql(statement, params=values).to_arrow_table()
+
+        return self._read(params, columns)
+
+    def _read(
+        self,
+        params: Params | None,
+        take: Callable[[duckdb.DuckDBPyConnection, dict[str, Any]], _T],
+    ) -> _T:
         values = dict(params) if params else {}
         cursor = self._con.cursor()
         try:
             days = [k for k, v in values.items() if isinstance(v, DayTables)]
             if not days:
-                result = cursor.execute(statement, values)
-                columns = tuple(d[0] for d in result.description or ())
-                return QueryResult(columns, result.fetchall())
+                return take(cursor, values)
             # The day tables and the rows in one snapshot: a day dropped meanwhile is
             # still there for this read.
             cursor.execute("BEGIN TRANSACTION")
             for key in days:
                 values[key] = _covering_tables(cursor, values[key])
-            result = cursor.execute(statement, values)
-            columns = tuple(d[0] for d in result.description or ())
-            rows = result.fetchall()
+            found = take(cursor, values)
             cursor.execute("COMMIT")
-            return QueryResult(columns, rows)
+            return found
         finally:
             cursor.close()
 

@@ -71,6 +71,13 @@ class FaultyClient:
     ) -> Any:
         return self._call(query, self.inner.query, query, parameters=parameters, settings=settings)
 
+    def query_arrow(
+        self, query: str, parameters: Any = None, settings: dict[str, Any] | None = None
+    ) -> Any:
+        return self._call(
+            query, self.inner.query_arrow, query, parameters=parameters, settings=settings
+        )
+
     def insert_arrow(
         self, table: str, arrow_table: Any, database: str | None = None, settings: Any = None
     ) -> Any:

@@ -129,6 +129,9 @@ class MarkerDialect:
     def in_list(self, expr: str, placeholder: str) -> str:
         return _tag("in_list", expr, placeholder)
 
+    def hash64(self, exprs: Sequence[str]) -> str:
+        return _tag("hash64", *exprs)
+
     def distinct_list(self, expr: str) -> str:
         return _tag("distinct_list", expr)
 
@@ -151,6 +154,19 @@ class MarkerDialect:
         merges: Mapping[str, Merge],
     ) -> list[str]:
         return [_tag("create_rollup", table, list(columns), list(key), dict(merges))]
+
+    def create_sums(
+        self, table: str, columns: Sequence[tuple[str, str]], key: Sequence[str]
+    ) -> list[str]:
+        return [_tag("create_sums", table, list(columns), list(key))]
+
+    def compact_sums(
+        self, table: str, key: Sequence[str], values: Sequence[str], where: str
+    ) -> list[str]:
+        return [_tag("compact_sums", table, list(key), list(values), where)]
+
+    def temp_table_as(self, table: str, select: str) -> list[str]:
+        return [_tag("temp_table_as", table, select)]
 
     def rollup_delete(self, table: str, key: Sequence[str], where: str) -> str:
         return _tag("rollup_delete", table, list(key), where)
