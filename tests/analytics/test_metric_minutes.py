@@ -141,9 +141,7 @@ def test_compaction_folds_the_closed_minutes_and_keeps_every_sum(backend: Backen
 def test_minute_rows_expire_with_their_raw_day(backend: Backend) -> None:
     backend.load(EVENTS)
     # 7 days after the 15th ends: the 14th and the 15th are both past retention...
-    report = RetentionJob(backend.store, RetentionPolicy.build({})).run_once(
-        DAY0 + 8 * 86400 * S
-    )
+    report = RetentionJob(backend.store, RetentionPolicy.build({})).run_once(DAY0 + 8 * 86400 * S)
     assert report.error is None
     assert row_count(backend) == 0
 
@@ -152,9 +150,7 @@ def test_minute_rows_of_a_kept_day_stay(backend: Backend) -> None:
     backend.load(EVENTS)
     before = minutes(backend)
     # ...at the end of the 21st only the 14th is: its minute rows go, the 15th's stay
-    report = RetentionJob(backend.store, RetentionPolicy.build({})).run_once(
-        DAY0 + 7 * 86400 * S
-    )
+    report = RetentionJob(backend.store, RetentionPolicy.build({})).run_once(DAY0 + 7 * 86400 * S)
     assert report.error is None
     assert minutes(backend) == [r for r in before if str(r[0]).startswith("2026-01-15")]
 

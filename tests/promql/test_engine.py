@@ -329,6 +329,37 @@ def test_counter_history_survives_dropped_raw_days(factory: Any, tmp_path: Any) 
         b.store.close()
 
 
+@pytest.mark.parametrize("factory", BACKENDS, ids=lambda f: f.__name__)
+def test_last_seen_before_a_window_whose_hour_holds_only_later_events(
+    factory: Any, tmp_path: Any
+) -> None:
+    """The newest event before a window is read from the hour the hourly rollup names;
+    when that hour's events are all after the window's start, the stack is read again
+    over all its events, and its older newest event is found."""
+    from stacklens.schema import EventRow
+    from stacklens.testing.promql import NOW
+
+    b: Backend = factory(tmp_path)
+    try:
+        gamma = [
+            EventRow(event_id=f"g{i}", ts=ts, stack_name="gamma", event_type="message",
+                     received_ns=NOW)
+            for i, ts in enumerate((at(8, 0, day=-1), at(10, 50)))
+        ]  # fmt: skip
+        b.load([*EVENTS, *gamma])
+        engine = make_engine(b)
+        seen = 'stacklens_stack_last_seen_timestamp_seconds{stack_name="gamma"}'
+        # a window from 10:10 (its samples from 10:05 on): gamma's 10:00 hour holds
+        # only 10:50, after the window's start; the samples before it (those at or
+        # before 10:50: a sample counts the events before it) show the day before's
+        data = engine.range(seen, ms(10, 10), ms(10, 55), 60_000, None)
+        [series] = data["result"]
+        day_before, later = str(at(8, 0, day=-1) // 10**9), str(at(10, 50) // 10**9)
+        assert [v for _, v in series["values"]] == [day_before] * 41 + [later] * 5
+    finally:
+        b.store.close()
+
+
 def test_stack_last_seen_and_up_history(engine: PromQLEngine) -> None:
     seen = "stacklens_stack_last_seen_timestamp_seconds"
     # the newest event before each sample: a3 (10:02:05) by 10:05, a1 by 10:01

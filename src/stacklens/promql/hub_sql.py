@@ -8,13 +8,26 @@ A week of a busy hub is ~10x fewer minute rows than raw events."""
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from typing import Any, Final
 
-from stacklens.analytics.rollups import METRIC_MINUTES, MINUTE_NS, counter_contributions
+from stacklens.analytics.rollups import (
+    METRIC_MINUTES,
+    MINUTE_NS,
+    USAGE_HOURLY,
+    counter_contributions,
+)
 from stacklens.store.dialect import Dialect, Params
 
-__all__ = ["SERIES", "after_sql", "increments_sql", "newest_sql", "series_sql", "totals_sql"]
+__all__ = [
+    "SERIES",
+    "after_sql",
+    "increments_sql",
+    "newest_hours_sql",
+    "newest_sql",
+    "series_sql",
+    "totals_sql",
+]
 
 Statement = tuple[str, dict[str, Any]]
 #: The columns naming a counter series.
@@ -142,22 +155,53 @@ def after_sql(
     )
 
 
+def newest_hours_sql(d: Dialect, stacks: tuple[str, ...] | None, until_ns: int) -> Statement:
+    """Rows ``(stack_name, hour_ns)``: the start of the hour of each stack's newest event
+    before ``until_ns``, as the hourly rollup has it (the hour holding ``until_ns``
+    included: some of its events may be before it)."""
+    p = Params(d)
+    where = [f"hour < {d.ts_from_ns(p('until', until_ns, 'ts_ns'))}", "events > 0"]
+    where += _stacks(d, p, "stack_name", stacks)
+    return (
+        f"SELECT stack_name, {d.ts_to_ns('max(hour)')} "
+        f"FROM {d.rollup_sums_source(USAGE_HOURLY.name)} WHERE {' AND '.join(where)} "
+        "GROUP BY stack_name",
+        p.values,
+    )
+
+
 def newest_sql(
     d: Dialect,
     stacks: tuple[str, ...] | None,
     since_ns: int | None,
     until_ns: int,
     resolution_ns: int | None,
+    *,
+    newest_from: Mapping[str, int] | None = None,
 ) -> Statement:
     """Each stack's newest event time (ns) before ``until_ns`` — per ``resolution_ns``
     bucket from ``since_ns`` on, or overall (``resolution_ns=None``): the history of
-    ``stacklens_stack_last_seen_timestamp_seconds``."""
+    ``stacklens_stack_last_seen_timestamp_seconds``. ``newest_from``: only these
+    stacks, each from the instant given (:func:`newest_hours_sql`'s hours); stacks
+    sharing one share a condition."""
     p = Params(d)
-    source = p.raw_source("events", since_ns, until_ns)
     where = [f"ts < {d.ts_from_ns(p('until', until_ns, 'ts_ns'))}"]
     if since_ns is not None:
         where.append(f"ts >= {d.ts_from_ns(p('since', since_ns, 'ts_ns'))}")
     where += _stacks(d, p, "stack_name", stacks)
+    if newest_from:
+        by_start: dict[int, list[str]] = {}
+        for stack, start in sorted(newest_from.items()):
+            by_start.setdefault(start, []).append(stack)
+        windows = [
+            f"({d.in_list('stack_name', p(f'from_stacks{i}', names, 'str_list'))} "
+            f"AND ts >= {d.ts_from_ns(p(f'from{i}', start, 'ts_ns'))})"
+            for i, (start, names) in enumerate(sorted(by_start.items()))
+        ]
+        where.append(f"({' OR '.join(windows)})")
+        earliest = min(newest_from.values())
+        since_ns = earliest if since_ns is None else max(since_ns, earliest)
+    source = p.raw_source("events", since_ns, until_ns)
     newest = d.ts_to_ns("max(ts)")
     if resolution_ns is None:
         return (
@@ -167,7 +211,7 @@ def newest_sql(
         )
     bucket = d.bucket_ns("ts", p("resolution", resolution_ns, "int"))
     return (
-        f"SELECT stack_name, {bucket} AS bucket, {newest} FROM {source} "
-        f"WHERE {' AND '.join(where)} GROUP BY stack_name, bucket ORDER BY bucket",
+        f"SELECT stack_name, {bucket} AS bucket, {newest} AS newest FROM {source} "
+        f"WHERE {' AND '.join(where)} GROUP BY stack_name, bucket",
         p.values,
     )
