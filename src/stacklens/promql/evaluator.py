@@ -30,7 +30,12 @@ from stacklens.promql.model import (
     SeriesSource,
     UnsupportedError,
 )
-from stacklens.promql.range_functions import RANGE_FUNCTIONS, Windows
+from stacklens.promql.range_functions import (
+    EXTRAPOLATED,
+    RANGE_FUNCTIONS,
+    Windows,
+    extrapolated_rows,
+)
 from stacklens.promql.values import Matrix, Scalar, String, Value, Vector, VectorSeries
 
 __all__ = ["Evaluator", "parse", "selector_matchers"]
@@ -308,9 +313,12 @@ class Evaluator:
             raise PromQLError(f"{name}() expects a range vector")
         at = self.steps - matrix.offset_ms
         windows = Windows(at, matrix.range_ms)
+        batched = _extrapolated_by_axis(name, matrix.series, windows)
         out = []
-        for s in matrix.series:
-            if param is not None:
+        for i, s in enumerate(matrix.series):
+            if batched is not None:
+                values = batched[i]
+            elif param is not None:
                 values = _quantile_over_time(s, at, matrix.range_ms, param)
             else:
                 values = RANGE_FUNCTIONS[name](s, windows)
@@ -322,6 +330,29 @@ class Evaluator:
                 )
                 out.append(VectorSeries(labels, values))
         return Vector(out)
+
+
+def _extrapolated_by_axis(
+    name: str, series: Sequence[Series], windows: Windows
+) -> list[Any] | None:
+    """``rate``/``increase``/``delta`` of every series, evaluated together per shared
+    time axis (the hub's series of one family share its grid): one set of array
+    operations for a few hundred series instead of one each. ``None`` for any other
+    function."""
+    if name not in EXTRAPOLATED:
+        return None
+    counter, rate = EXTRAPOLATED[name]
+    groups: dict[tuple[int, int], list[int]] = {}
+    for i, s in enumerate(series):
+        groups.setdefault((int(s.ts.ctypes.data), len(s.ts)), []).append(i)
+    out: list[Any] = [None] * len(series)
+    for members in groups.values():
+        ts = series[members[0]].ts
+        rows = np.vstack([series[i].values for i in members])
+        values = extrapolated_rows(rows, ts, windows, counter=counter, rate=rate)
+        for row, i in enumerate(members):
+            out[i] = values[row]
+    return out
 
 
 def _quantile_over_time(s: Series, steps: Ints, range_ms: int, q: float) -> Any:

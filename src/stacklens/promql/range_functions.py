@@ -20,7 +20,13 @@ import numpy.typing as npt
 
 from stacklens.promql.model import Series
 
-__all__ = ["RANGE_FUNCTIONS", "Windows", "evaluate_range_function"]
+__all__ = [
+    "EXTRAPOLATED",
+    "RANGE_FUNCTIONS",
+    "Windows",
+    "evaluate_range_function",
+    "extrapolated_rows",
+]
 
 Floats = npt.NDArray[np.float64]
 Ints = npt.NDArray[np.int64]
@@ -37,11 +43,15 @@ class Windows:
         self._seen: dict[tuple[int, int], tuple[Ints, Ints]] = {}
 
     def __call__(self, s: Series) -> tuple[Ints, Ints]:
-        key = (int(s.ts.ctypes.data), len(s.ts))
+        return self.bounds(s.ts)
+
+    def bounds(self, ts: Ints) -> tuple[Ints, Ints]:
+        """The windows over the time axis ``ts``."""
+        key = (int(ts.ctypes.data), len(ts))
         found = self._seen.get(key)
         if found is None:
-            lo = np.searchsorted(s.ts, self.steps - self.range_ms, side="left")
-            hi = np.searchsorted(s.ts, self.steps, side="right")
+            lo = np.searchsorted(ts, self.steps - self.range_ms, side="left")
+            hi = np.searchsorted(ts, self.steps, side="right")
             found = (lo.astype(np.int64), hi.astype(np.int64))
             self._seen[key] = found
         return found
@@ -52,30 +62,47 @@ def _windows(s: Series, w: Windows) -> tuple[Ints, Ints]:
 
 
 def _extrapolated(s: Series, w: Windows, *, counter: bool, rate: bool) -> Floats:
+    rows = extrapolated_rows(s.values[np.newaxis, :], s.ts, w, counter=counter, rate=rate)
+    row: Floats = rows[0]
+    return row
+
+
+def extrapolated_rows(
+    v: npt.NDArray[np.float64], ts: Ints, w: Windows, *, counter: bool, rate: bool
+) -> npt.NDArray[np.float64]:
+    """``rate``/``increase``/``delta`` of several series sharing one time axis ``ts``
+    (``v``: a row of values per series), every step of every series at once: the
+    windows, the edges' distances and the sampled spans are the axis's, computed once.
+    Element by element the same operations as one series alone, so the same answers
+    to the bit."""
     steps, range_ms = w.steps, w.range_ms
-    lo, hi = _windows(s, w)
+    lo, hi = w.bounds(ts)
     n = hi - lo
-    out = np.full(len(steps), NAN)
+    out = np.full((v.shape[0], len(steps)), NAN)
     ok = n >= 2
-    if not ok.any() or len(s.values) < 2:
+    if not ok.any() or v.shape[1] < 2:
         return out
-    v, ts = s.values, s.ts.astype(np.float64)
+    t_axis = ts.astype(np.float64)
     first, last = lo[ok], hi[ok] - 1
-    result = v[last] - v[first]
-    drops = v[1:] < v[:-1] if counter else None
+    result = v[:, last] - v[:, first]
+    drops = v[:, 1:] < v[:, :-1] if counter else None
     if drops is not None and drops.any():  # most counters never reset: one pass, no sum
-        resets = np.where(drops, v[:-1], 0.0)
-        cumulative = np.concatenate([[0.0], np.cumsum(resets)])
-        result = result + cumulative[last] - cumulative[first]
+        resets = np.where(drops, v[:, :-1], 0.0)
+        cumulative = np.concatenate([np.zeros((v.shape[0], 1)), np.cumsum(resets, axis=1)], 1)
+        result = result + cumulative[:, last] - cumulative[:, first]
     t = steps[ok].astype(np.float64)
-    to_start = (ts[first] - (t - range_ms)) / 1000.0
-    to_end = (t - ts[last]) / 1000.0
-    sampled = (ts[last] - ts[first]) / 1000.0
+    to_start = (t_axis[first] - (t - range_ms)) / 1000.0
+    to_end = (t - t_axis[last]) / 1000.0
+    sampled = (t_axis[last] - t_axis[first]) / 1000.0
     average = sampled / (n[ok] - 1)
-    if counter:
+    # A counter's extrapolation stops where it would reach zero: only ever shortening
+    # a positive distance to the window's start (``to_zero`` is never negative where
+    # it applies). With no such distance (windows on samples: a lattice read) nothing
+    # is shortened, and the per-series arrays are not built.
+    if counter and (to_start > 0).any():
         with np.errstate(divide="ignore", invalid="ignore"):
-            to_zero = sampled * (v[first] / result)
-        shrink = (result > 0) & (v[first] >= 0) & (to_zero < to_start)
+            to_zero = sampled * (v[:, first] / result)
+        shrink = (result > 0) & (v[:, first] >= 0) & (to_zero < to_start)
         to_start = np.where(shrink, to_zero, to_start)
     threshold = average * 1.1
     interval = (
@@ -87,7 +114,7 @@ def _extrapolated(s: Series, w: Windows, *, counter: bool, rate: bool) -> Floats
         result = result * (interval / sampled)
     if rate:
         result = result / (range_ms / 1000.0)
-    out[ok] = result
+    out[:, ok] = result
     return out
 
 
@@ -163,6 +190,13 @@ def _counting(kind: str) -> Callable[[Series, Windows], Floats]:
 
 
 RangeFunction = Callable[[Series, Windows], Floats]
+
+#: The functions :func:`extrapolated_rows` evaluates: (counter, rate) of each.
+EXTRAPOLATED: Final = {
+    "rate": (True, True),
+    "increase": (True, False),
+    "delta": (False, False),
+}
 
 RANGE_FUNCTIONS: Final[dict[str, RangeFunction]] = {
     "rate": lambda s, w: _extrapolated(s, w, counter=True, rate=True),
