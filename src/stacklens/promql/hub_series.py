@@ -245,7 +245,9 @@ class HubSeriesSource:
         if family.kind == "gauge":
             return self._last_seen(name, stacks, matchers, grid, res, limits)
         cap = limits.max_rows + 1
-        totals = self._fetch(totals_sql(d, [family.source], stacks, cap), limits)
+        # A histogram's _count: its per-bound counters summed, in SQL
+        summed = ("l2",) if name.endswith("_count") else ()
+        totals = self._fetch(totals_sql(d, [family.source], stacks, cap, summed), limits)
         wanted: dict[Key, float] = {}
         hashes: dict[int, Key] = {}
         for row in totals:
@@ -264,10 +266,10 @@ class HubSeriesSource:
         since_ns = max(0, (int(grid[0]) - res) * _MS)
         until_ns = int(grid[-1]) * _MS
         increments = self._fetch_columns(
-            increments_sql(d, [family.source], stacks, since_ns, until_ns, res * _MS, cap),
+            increments_sql(d, [family.source], stacks, since_ns, until_ns, res * _MS, cap, summed),
             limits,
         )
-        after = self._fetch(after_sql(d, [family.source], stacks, until_ns, cap), limits)
+        after = self._fetch(after_sql(d, [family.source], stacks, until_ns, cap, summed), limits)
         after_by = {_key(r): float(r[5]) for r in after}
         n = len(grid)
         steps = _increments(increments, hashes, int(grid[0]), n, res)
@@ -282,8 +284,6 @@ class HubSeriesSource:
             return None
         if name.endswith("_bucket"):
             return self._buckets(name, values, matchers, grid, limits)
-        if name.endswith("_count"):
-            values = _count_of_buckets(values)
         series = [
             Series(_labels(name, key), grid[start:], arr[start:], counter=True)
             for key, (arr, start) in values.items()
@@ -435,20 +435,6 @@ def _increments(
         for i, h in enumerate(hashes.tolist())
         if first[i] < n
     }
-
-
-def _count_of_buckets(
-    values: dict[Key, tuple[np.ndarray[Any, Any], int]],
-) -> dict[Key, tuple[np.ndarray[Any, Any], int]]:
-    summed: dict[Key, tuple[np.ndarray[Any, Any], int]] = {}
-    for key, (arr, start) in values.items():
-        group: Key = (key[0], key[1], key[2], "", "")
-        if group in summed:
-            prev, prev_start = summed[group]
-            summed[group] = (prev + arr, min(prev_start, start))
-        else:
-            summed[group] = (arr.copy(), start)
-    return summed
 
 
 def _check_series(series: list[Series], limits: Limits) -> None:

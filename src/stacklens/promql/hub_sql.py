@@ -34,6 +34,16 @@ Statement = tuple[str, dict[str, Any]]
 SERIES: Final = ("stack_name", "family", "l1", "l2", "l3")
 
 
+def _series(summed: Collection[str]) -> list[str]:
+    """:data:`SERIES` with the label columns in ``summed`` read as ``''``: the series
+    those labels told apart become one (a histogram's ``_count``: its bounds summed)."""
+    return ["''" if c in summed else c for c in SERIES]
+
+
+def _kept(summed: Collection[str]) -> str:
+    return ", ".join(c for c in SERIES if c not in summed)
+
+
 def _stacks(d: Dialect, p: Params, column: str, stacks: tuple[str, ...] | None) -> list[str]:
     if stacks is None:
         return []
@@ -41,18 +51,23 @@ def _stacks(d: Dialect, p: Params, column: str, stacks: tuple[str, ...] | None) 
 
 
 def totals_sql(
-    d: Dialect, families: Collection[str], stacks: tuple[str, ...] | None, limit: int
+    d: Dialect,
+    families: Collection[str],
+    stacks: tuple[str, ...] | None,
+    limit: int,
+    summed: Collection[str] = (),
 ) -> Statement:
-    """Each series' value now (``metric_counters``: what ``/metrics`` shows), and its
-    :data:`SERIES_HASH` (how :func:`increments_sql` names it)."""
+    """Each series' value now (``metric_counters``: what ``/metrics`` shows), and the
+    :meth:`~stacklens.store.dialect.Dialect.hash64` of its :data:`SERIES` columns (how
+    :func:`increments_sql` names it). ``summed``: label columns summed over."""
     p = Params(d)
     where = [d.in_list("family", p("families", sorted(families), "str_list"))]
     where += _stacks(d, p, "stack_name", stacks)
+    series = _series(summed)
     return (
-        f"SELECT stack_name, family, l1, l2, l3, sum(value), {d.hash64(SERIES)} "
-        "FROM metric_counters "
-        f"WHERE {' AND '.join(where)} GROUP BY stack_name, family, l1, l2, l3 "
-        f"ORDER BY stack_name, family, l1, l2, l3 LIMIT {p('limit', limit, 'int')}",
+        f"SELECT {', '.join(series)}, sum(value), {d.hash64(series)} FROM metric_counters "
+        f"WHERE {' AND '.join(where)} GROUP BY {_kept(summed)} "
+        f"ORDER BY {_kept(summed)} LIMIT {p('limit', limit, 'int')}",
         p.values,
     )
 
@@ -109,11 +124,13 @@ def increments_sql(
     until_ns: int,
     resolution_ns: int,
     limit: int,
+    summed: Collection[str] = (),
 ) -> Statement:
     """Rows ``(series, bucket, v)``: the gain ``v`` of the series whose
-    :meth:`~stacklens.store.dialect.Dialect.hash64` of its :data:`SERIES` columns is
-    ``series`` (as :func:`totals_sql` reports it) in the ``resolution_ns`` bucket
-    starting at ``bucket`` (epoch-aligned, ns), within ``[since_ns, until_ns)``. A
+    :meth:`~stacklens.store.dialect.Dialect.hash64` of its :data:`SERIES` columns
+    (``summed`` ones read as ``''``) is ``series`` (as :func:`totals_sql` reports it)
+    in the ``resolution_ns`` bucket starting at ``bucket`` (epoch-aligned, ns), within
+    ``[since_ns, until_ns)``. A
     series and bucket may have several rows (minute rows a compaction has not folded
     yet): the caller sums them.
 
@@ -125,7 +142,7 @@ def increments_sql(
     p = Params(d)
     with_clause, union = _contributions(d, p, families, stacks, since_ns, until_ns, resolution_ns)
     bucket = d.bucket_ns("ts", p("resolution", resolution_ns, "int"))
-    series = d.hash64(SERIES)
+    series = d.hash64(_series(summed))
     if not with_clause:  # metric_minutes: a row a series and minute already
         body = f"SELECT {series} AS series, {bucket} AS bucket, v FROM ({union}) u"
     else:
@@ -142,14 +159,16 @@ def after_sql(
     stacks: tuple[str, ...] | None,
     since_ns: int,
     limit: int,
+    summed: Collection[str] = (),
 ) -> Statement:
-    """Per series: the sum of its gains at or after ``since_ns`` (what a counter
-    gained after the queried window; subtracted from its total)."""
+    """Per series (``summed`` label columns summed over): the sum of its gains at or
+    after ``since_ns`` (what a counter gained after the queried window; subtracted
+    from its total)."""
     p = Params(d)
     with_clause, union = _contributions(d, p, families, stacks, since_ns, None)
     return (
-        f"{with_clause} SELECT stack_name, family, l1, l2, l3, sum(v) "
-        f"FROM ({union}) u GROUP BY stack_name, family, l1, l2, l3 "
+        f"{with_clause} SELECT {', '.join(_series(summed))}, sum(v) "
+        f"FROM ({union}) u GROUP BY {_kept(summed)} "
         f"LIMIT {p('limit', limit, 'int')}",
         p.values,
     )
