@@ -418,23 +418,20 @@ def _increments(
     every row: a week of minutes is ~10^5 rows a family."""
     if not table.num_rows or not wanted:
         return {}
-    hashes = np.array(sorted(wanted), dtype=np.uint64)
-    series = table.column("series").to_numpy().astype(np.uint64)
-    slot = np.minimum(np.searchsorted(hashes, series), len(hashes) - 1)
+    hashes = list(wanted)
+    # each row's series among the wanted (a hash table in Arrow: ~6x a searchsorted)
+    found = pc.index_in(table.column("series"), value_set=pa.array(hashes, pa.uint64()))
+    slot = pc.fill_null(found, -1).to_numpy(zero_copy_only=False).astype(np.int64)
     bucket_ms = table.column("bucket").to_numpy() // _MS
     k = (bucket_ms + res - first_ms) // res
-    keep = (hashes[slot] == series) & (k >= 0) & (k < n)
+    keep = (slot >= 0) & (k >= 0) & (k < n)
     at, k = slot[keep], k[keep]
     weights = table.column("v").to_numpy(zero_copy_only=False).astype(np.float64)[keep]
     gains = np.bincount(at * n + k, weights=weights, minlength=len(hashes) * n)
     gains = gains.reshape(len(hashes), n)
     first = np.full(len(hashes), n, dtype=np.int64)
     np.minimum.at(first, at, k)
-    return {
-        wanted[int(h)]: (gains[i], int(first[i]))
-        for i, h in enumerate(hashes.tolist())
-        if first[i] < n
-    }
+    return {wanted[h]: (gains[i], int(first[i])) for i, h in enumerate(hashes) if first[i] < n}
 
 
 def _check_series(series: list[Series], limits: Limits) -> None:

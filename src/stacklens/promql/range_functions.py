@@ -78,13 +78,12 @@ def extrapolated_rows(
     steps, range_ms = w.steps, w.range_ms
     lo, hi = w.bounds(ts)
     n = hi - lo
-    out = np.full((v.shape[0], len(steps)), NAN)
     ok = n >= 2
     if not ok.any() or v.shape[1] < 2:
-        return out
+        return np.full((v.shape[0], len(steps)), NAN)
     t_axis = ts.astype(np.float64)
     first, last = lo[ok], hi[ok] - 1
-    result = v[:, last] - v[:, first]
+    result = _columns(v, last) - _columns(v, first)
     drops = v[:, 1:] < v[:, :-1] if counter else None
     if drops is not None and drops.any():  # most counters never reset: one pass, no sum
         resets = np.where(drops, v[:, :-1], 0.0)
@@ -101,8 +100,8 @@ def extrapolated_rows(
     # is shortened, and the per-series arrays are not built.
     if counter and (to_start > 0).any():
         with np.errstate(divide="ignore", invalid="ignore"):
-            to_zero = sampled * (v[:, first] / result)
-        shrink = (result > 0) & (v[:, first] >= 0) & (to_zero < to_start)
+            to_zero = sampled * (_columns(v, first) / result)
+        shrink = (result > 0) & (_columns(v, first) >= 0) & (to_zero < to_start)
         to_start = np.where(shrink, to_zero, to_start)
     threshold = average * 1.1
     interval = (
@@ -114,8 +113,19 @@ def extrapolated_rows(
         result = result * (interval / sampled)
     if rate:
         result = result / (range_ms / 1000.0)
+    if ok.all():
+        return result
+    out = np.full((v.shape[0], len(steps)), NAN)
     out[:, ok] = result
     return out
+
+
+def _columns(v: npt.NDArray[np.float64], index: Ints) -> npt.NDArray[np.float64]:
+    """``v[:, index]``; a view when ``index`` counts up by one (a step's window edges
+    on a lattice move one sample a step), not a gather of every row."""
+    if len(index) and index[-1] - index[0] == len(index) - 1 and (np.diff(index) == 1).all():
+        return v[:, int(index[0]) : int(index[-1]) + 1]
+    return v[:, index]
 
 
 def _instant(s: Series, w: Windows, *, rate: bool) -> Floats:
