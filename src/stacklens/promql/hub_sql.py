@@ -150,7 +150,8 @@ def increments_sql(
             f"SELECT {series} AS series, {bucket} AS bucket, sum(v) AS v "
             f"FROM ({union}) u GROUP BY series, bucket"
         )
-    return f"{with_clause} {body} LIMIT {p('limit', limit, 'int')}", p.values
+    statement = f"{with_clause} {body} LIMIT {p('limit', limit, 'int')}"
+    return (statement if with_clause else d.summing_read(statement)), p.values
 
 
 def after_sql(
@@ -166,12 +167,11 @@ def after_sql(
     from its total)."""
     p = Params(d)
     with_clause, union = _contributions(d, p, families, stacks, since_ns, None)
-    return (
+    statement = (
         f"{with_clause} SELECT {', '.join(_series(summed))}, sum(v) "
-        f"FROM ({union}) u GROUP BY {_kept(summed)} "
-        f"LIMIT {p('limit', limit, 'int')}",
-        p.values,
+        f"FROM ({union}) u GROUP BY {_kept(summed)} LIMIT {p('limit', limit, 'int')}"
     )
+    return (statement if with_clause else d.summing_read(statement)), p.values
 
 
 def newest_hours_sql(d: Dialect, stacks: tuple[str, ...] | None, until_ns: int) -> Statement:

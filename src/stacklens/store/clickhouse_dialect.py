@@ -261,6 +261,9 @@ class ClickHouseDialect:
     ) -> list[str]:
         return []
 
+    def summing_read(self, statement: str) -> str:
+        return f"{statement} SETTINGS final = 0"
+
     def temp_table_as(self, table: str, select: str) -> list[str]:
         name = check_identifier(table)
         return [

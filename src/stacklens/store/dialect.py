@@ -207,6 +207,12 @@ class Dialect(Protocol):
         a transaction; ClickHouse: none (its merges do it)."""
         ...
 
+    def summing_read(self, statement: str) -> str:
+        """``statement``, which reads tables of :meth:`create_sums` only and sums their
+        rows, as it should run: ClickHouse reads without ``FINAL`` (folding the rows of
+        unmerged parts at read time is what the sum does anyway)."""
+        ...
+
     def temp_table_as(self, table: str, select: str) -> list[str]:
         """Statements that (re)create the session's temporary table ``table`` holding
         ``select``'s rows (a load's intermediate result, read by the next hooks)."""
@@ -489,6 +495,9 @@ class DuckDBDialect:
             f"DELETE FROM {name} WHERE {where} AND ({keys}) IN (SELECT {keys} FROM {folded})",
             f"INSERT INTO {name} ({keys}, {', '.join(values)}) SELECT * FROM {folded}",
         ]
+
+    def summing_read(self, statement: str) -> str:
+        return statement
 
     def temp_table_as(self, table: str, select: str) -> list[str]:
         return [f"CREATE OR REPLACE TEMP TABLE {check_identifier(table)} AS {select}"]

@@ -165,6 +165,9 @@ class MarkerDialect:
     ) -> list[str]:
         return [_tag("compact_sums", table, list(key), list(values), where)]
 
+    def summing_read(self, statement: str) -> str:
+        return _tag("summing_read", statement)
+
     def temp_table_as(self, table: str, select: str) -> list[str]:
         return [_tag("temp_table_as", table, select)]
 
