@@ -30,9 +30,9 @@ from typing import Any, Final
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from stacklens.analytics.definitions import DURATION_BUCKETS, HEARTBEAT_WINDOW_S
+from stacklens.promql.hub_arrays import Key, gains_by_series, grid_points, rows_by_stack
 from stacklens.promql.hub_sql import (
     after_sql,
     increments_sql,
@@ -97,8 +97,6 @@ FAMILIES: Final[dict[str, Family]] = {
 #: the ``le`` label values of the histogram, in bound order (as /metrics prints them)
 _LE: Final = [*(repr(float(b)) for b in DURATION_BUCKETS), "+Inf"]
 _BOUND_LE: Final = dict(zip([*(f"{b:g}" for b in DURATION_BUCKETS), "+Inf"], _LE, strict=True))
-
-Key = tuple[str, str, str, str, str]
 
 
 def _key(row: Sequence[Any]) -> Key:
@@ -201,10 +199,10 @@ class HubSeriesSource:
         for name in names:
             found = None
             if coarse is not None:
-                grid = _grid(start_ms, end_ms, coarse)
+                grid = grid_points(start_ms, end_ms, coarse)
                 found = self._family(name, stacks, matchers, grid, coarse, limits)
             if found is None:  # a series starts between two samples read: the full grid
-                grid = _grid(start_ms, end_ms, res)
+                grid = grid_points(start_ms, end_ms, res)
                 found = self._family(name, stacks, matchers, grid, res, limits)
             out += found or []
         return out
@@ -272,7 +270,7 @@ class HubSeriesSource:
         after = self._fetch(after_sql(d, [family.source], stacks, until_ns, cap, summed), limits)
         after_by = {_key(r): float(r[5]) for r in after}
         n = len(grid)
-        steps = _increments(increments, hashes, int(grid[0]), n, res)
+        steps = gains_by_series(increments, hashes, int(grid[0]), n, res)
         values: dict[Key, tuple[np.ndarray[Any, Any], int]] = {}
         for key, total in wanted.items():
             window, first = steps.get(key) or (np.zeros(n), n)
@@ -363,7 +361,7 @@ class HubSeriesSource:
         newest: dict[str, np.ndarray[Any, Any]] = {}
         for stack, last in before.items():
             newest[str(stack)] = np.full(n, int(last) / 1e9)
-        by_stack = _rows_by_stack(table)
+        by_stack = rows_by_stack(table)
         for stack, (buckets, lasts) in by_stack.items():
             if stack not in newest:
                 newest[stack] = np.full(n, np.nan)
@@ -383,55 +381,6 @@ class HubSeriesSource:
                 out.append(Series(labels, grid[present], filled[present]))
         _check_series(out, limits)
         return out
-
-
-def _rows_by_stack(
-    table: pa.Table,
-) -> dict[str, tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]]:
-    """Rows ``(stack_name, bucket, newest)`` of :func:`newest_sql` as two arrays per
-    stack (a week at a 1-minute step is ~10^4 rows a stack)."""
-    if not table.num_rows:
-        return {}
-    encoded = pc.dictionary_encode(table.column(0)).combine_chunks()
-    index = encoded.indices.to_numpy(zero_copy_only=False)
-    buckets = table.column(1).to_numpy().astype(np.int64)
-    lasts = table.column(2).to_numpy().astype(np.float64)
-    out: dict[str, tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]] = {}
-    for i, name in enumerate(encoded.dictionary.to_pylist()):
-        rows = np.flatnonzero(index == i)
-        stack = name.decode() if isinstance(name, bytes) else str(name)
-        out[stack] = (buckets[rows], lasts[rows])
-    return out
-
-
-def _grid(start_ms: int, end_ms: int, res: int) -> np.ndarray[Any, Any]:
-    """The epoch-aligned multiples of ``res`` in ``[start_ms, end_ms]``."""
-    return np.arange(-(-start_ms // res) * res, end_ms + 1, res, dtype=np.int64)
-
-
-def _increments(
-    table: pa.Table, wanted: dict[int, Key], first_ms: int, n: int, res: int
-) -> dict[Key, tuple[np.ndarray[Any, Any], int]]:
-    """Per wanted series (by its hash: rows of :func:`increments_sql`): what it gains
-    at each grid point (the events of the bucket starting at ``b`` count from the grid
-    point ``b + res`` on) and the index of the first point that gains. Vectorized over
-    every row: a week of minutes is ~10^5 rows a family."""
-    if not table.num_rows or not wanted:
-        return {}
-    hashes = list(wanted)
-    # each row's series among the wanted (a hash table in Arrow: ~6x a searchsorted)
-    found = pc.index_in(table.column("series"), value_set=pa.array(hashes, pa.uint64()))
-    slot = pc.fill_null(found, -1).to_numpy(zero_copy_only=False).astype(np.int64)
-    bucket_ms = table.column("bucket").to_numpy() // _MS
-    k = (bucket_ms + res - first_ms) // res
-    keep = (slot >= 0) & (k >= 0) & (k < n)
-    at, k = slot[keep], k[keep]
-    weights = table.column("v").to_numpy(zero_copy_only=False).astype(np.float64)[keep]
-    gains = np.bincount(at * n + k, weights=weights, minlength=len(hashes) * n)
-    gains = gains.reshape(len(hashes), n)
-    first = np.full(len(hashes), n, dtype=np.int64)
-    np.minimum.at(first, at, k)
-    return {wanted[h]: (gains[i], int(first[i])) for i, h in enumerate(hashes) if first[i] < n}
 
 
 def _check_series(series: list[Series], limits: Limits) -> None:
