@@ -77,6 +77,10 @@ def _figures(store: ClickHouseStore) -> dict[str, object]:
         "counters": one(
             "SELECT sum(value) FROM metric_counters WHERE family = 'events' AND l1 = 'llm_call'"
         ),
+        "minutes": one(
+            "SELECT sum(value), count(DISTINCT minute) FROM metric_minutes "
+            "WHERE family = 'events' AND l1 = 'llm_call'"
+        ),
         "checkpoint": store.checkpoint("events"),
     }
 
@@ -88,6 +92,7 @@ EXACT = {
     "session": (12, 12, 1200),
     "last_seen": (12,),
     "counters": (12.0,),
+    "minutes": (12.0, 12),  # one event a minute
     "checkpoint": 2,
 }
 
@@ -101,6 +106,9 @@ CASES: list[tuple[Mode, str]] = [
     ("after", "INSERT INTO session_summaries__parts"),
     ("after", "INSERT INTO metric_labels__parts"),
     ("after", "INSERT INTO metric_counters__parts"),
+    ("before", "CREATE TEMPORARY TABLE staged_minutes"),
+    ("after", "INSERT INTO metric_minutes"),
+    ("timeout", "INSERT INTO metric_minutes"),
     ("after", "INSERT INTO spool_checkpoints"),
     ("timeout", "INSERT INTO spool_checkpoints"),
 ]
@@ -120,6 +128,26 @@ def test_a_retry_after_a_fault_loses_and_doubles_nothing(
     assert _figures(store) == EXACT
     # The spool replays the same segments once more (a crash before it deleted them).
     assert store.load_segments("events", segments).inserted == 0
+    assert _figures(store) == EXACT
+
+
+def test_a_retry_by_a_version_with_a_hook_added_doubles_nothing(
+    faulty: tuple[ClickHouseStore, FaultyClient, list[tuple[int, Path]]],
+) -> None:
+    """A batch fails after some of its hooks landed; the hub is upgraded to a version
+    with one hook more, ahead of the others, and retries: each hook that landed is
+    dropped by its token, which names its statement, not its place."""
+    store, client, segments = faulty
+    client.arm("after", "INSERT INTO metric_counters__parts")
+    with pytest.raises(InjectedFault):
+        store.load_segments("events", segments)
+    hooks = store._load_hooks["events"]
+    extra = "INSERT INTO stack_last_seen__parts (stack_name, first_ts, last_ts, events) "
+    extra += "SELECT stack_name, min(ts), max(ts), 0 FROM staging GROUP BY stack_name"
+    upgraded = ClickHouseStore(
+        client, reader=store._reader, load_hooks={"events": [extra, *(h for _, h in hooks)]}
+    )
+    assert upgraded.load_segments("events", segments).read == 12
     assert _figures(store) == EXACT
 
 

@@ -108,7 +108,9 @@ class ClickHouseStore:
             # the retention job's day drops alone expire it.
             if days <= MAX_TTL_DAYS:
                 client.command(ttl_statement(table, days, cluster=clustered))
-        self._load_hooks = {stream: tuple(v) for stream, v in (load_hooks or {}).items()}
+        self._load_hooks = {
+            stream: _named_hooks(tuple(v)) for stream, v in (load_hooks or {}).items()
+        }
 
     @property
     def dialect(self) -> Dialect:
@@ -196,8 +198,8 @@ class ClickHouseStore:
                     hooks = self._load_hooks.get(stream, ())
                     if hooks:
                         self._stage(table, arrow)
-                        for i, hook in enumerate(hooks):
-                            self._client.command(hook, settings=_token(f"{token}:hook{i}"))
+                        for name, hook in hooks:
+                            self._client.command(hook, settings=_token(f"{token}:{name}"))
                     self._client.insert_arrow(table.name, arrow, settings=_token(token))
                 except Exception as exc:
                     if is_data_error(exc):
@@ -368,6 +370,20 @@ class ClickHouseStore:
             self._client.close()
             if self._reader is not self._client:
                 self._reader.close()
+
+
+def _named_hooks(hooks: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    """Each hook with the name its insert's deduplication token carries: a digest of
+    its statement (and which repeat of it), not its place in the list. A batch that
+    failed part way through its hooks and is retried by a version with a hook added
+    or moved replays the same tokens for the statements that already landed."""
+    seen: dict[str, int] = {}
+    named = []
+    for hook in hooks:
+        digest = hashlib.sha256(hook.encode()).hexdigest()[:16]
+        seen[digest] = seen.get(digest, 0) + 1
+        named.append((f"hook:{digest}:{seen[digest]}", hook))
+    return tuple(named)
 
 
 def _token(token: str) -> dict[str, Any]:
