@@ -36,4 +36,5 @@ def test_range_points_json_is_the_pairs() -> None:
     values = np.array([1.0, float("nan"), 0.25])
     assert json.loads(bytes(_points_json(ts, values))) == _points(ts, values)
     assert json.loads(bytes(_points_json(ts, values))) == [[1, "1"], [61, "NaN"], [121.5, "0.25"]]
+    assert json.loads(bytes(_points_json(ts[:1], values[:1]))) == [[1, "1"]]
     assert json.loads(bytes(_points_json(ts[:0], values[:0]))) == []

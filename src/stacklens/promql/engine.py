@@ -82,14 +82,24 @@ def _points(ts_ms: npt.NDArray[np.int64], values: npt.NDArray[np.float64]) -> li
 
 def _points_json(ts_ms: npt.NDArray[np.int64], values: npt.NDArray[np.float64]) -> msgspec.Raw:
     """:func:`_points` as JSON text: no list per pair (10^4-10^5 small lists make the
-    garbage collector walk the whole heap), and each pair formatted in C (``bytes %``
-    over the printed times and values). The values are digits, ``.``, ``-``, ``e``,
-    ``NaN`` or ``Inf``: nothing to escape."""
-    if not len(values):
+    garbage collector walk the whole heap), and the pairs joined in one C call: the
+    printed times and values are put in every fourth place of one list, between the
+    separators, by slice assignment (~1.6x faster than ``bytes %`` pair by pair). The
+    values are digits, ``.``, ``-``, ``e``, ``NaN`` or ``Inf``: nothing to escape."""
+    n = len(values)
+    if not n:
         return msgspec.Raw(b"[]")
     times = msgspec.json.encode(_times(ts_ms))[1:-1].split(b",")
-    pairs = map(b'[%b,"%b"]'.__mod__, zip(times, _format_bytes(values), strict=True))
-    return msgspec.Raw(b"[" + b",".join(pairs) + b"]")
+    texts = _format_bytes(values)
+    if len(times) != n:
+        raise ValueError("as many times as values")
+    # [[t0,"v0"],[t1,"v1"]]: "[[" then t, ',"', v, '"],[' per pair, the last one '"]]'
+    parts = [b',"'] * (4 * n)
+    parts[0::4] = times
+    parts[2::4] = texts
+    parts[3::4] = [b'"],['] * n
+    parts[-1] = b'"]]'
+    return msgspec.Raw(b"[[" + b"".join(parts))
 
 
 class PromQLEngine:
@@ -172,6 +182,7 @@ class PromQLEngine:
         stacks: tuple[str, ...] | None,
         limit: int = 100_000,
     ) -> list[dict[str, str]]:
+        self._start()  # each metadata call reads afresh, as each query does
         found: dict[tuple[tuple[str, str], ...], dict[str, str]] = {}
         selectors = [self._selector(m) for m in match] if match else [None]
         for source in self.sources:
@@ -215,11 +226,13 @@ class PromQLEngine:
         stacks: tuple[str, ...] | None,
     ) -> list[str]:
         if label == "__name__" and not match:
+            self._start()
             return sorted({n for source in self.sources for n in source.names(stacks)})
         values = {s[label] for s in self.series(match, start_ms, end_ms, stacks) if s.get(label)}
         return sorted(values)
 
     def metadata(self, metric: str | None, limit: int | None) -> dict[str, list[dict[str, str]]]:
+        self._start()
         out: dict[str, list[dict[str, str]]] = {}
         for source in self.sources:
             for name, (kind, help_text, unit) in source.metadata().items():
