@@ -403,6 +403,32 @@ def test_one_query_reads_a_family_once_and_the_next_reads_again(
         b.store.close()
 
 
+@pytest.mark.parametrize("factory", BACKENDS, ids=lambda f: f.__name__)
+def test_the_stored_metric_names_are_read_once_a_query_and_again_the_next(
+    factory: Any, tmp_path: Any
+) -> None:
+    b: Backend = factory(tmp_path)
+    try:
+        b.load(EVENTS[:2])
+        b.load(POINTS[:3], "metrics")  # gpu.util only
+        engine = make_engine(b)
+        reads: list[str] = []
+        fetch = b.store.fetch
+        b.store.fetch = lambda *a: (reads.append(a[0]), fetch(*a))[1]  # type: ignore[method-assign]
+        # three selectors: each asks the OTel source which metrics are stored
+        query = f"max(gpu_util) + count({ALPHA_IN}) - min(gpu_util)"
+        assert one(engine, query, ms(10, 5)) == 90.0 + 1.0 - 70.0  # gpu 0 at 90, gpu 1 at 70
+        assert len([r for r in reads if "GROUP BY name, kind" in r]) == 1
+        # the same engine, a metric stored since: every later call sees it
+        assert "req_latency" not in engine.metadata(None, None)
+        b.load(POINTS[3:], "metrics")
+        assert "req_latency" in engine.metadata(None, None)
+        assert "req_latency_count" in engine.label_values("__name__", [], 0, ms(10, 5), None)
+        assert one(engine, "req_latency_count", ms(10, 5)) == 4.0
+    finally:
+        b.store.close()
+
+
 HIST = "opencode_response_duration_seconds_bucket"
 LATTICE_QUERIES = [
     # (query, start, hub grid read): alpha's series began the day before, so every

@@ -145,10 +145,16 @@ class OtelSeriesSource:
     def __init__(self, reader: Reader, reserved: Collection[str] = ()) -> None:
         self._reader = reader
         self._reserved = frozenset(reserved)
+        # Every selector of a query asks which metrics are stored (a rule names two to
+        # four): within one query they are read once per set of stacks.
+        self._names: dict[tuple[str, ...] | None, list[tuple[str, str, str | None]]] = {}
 
     def _stored(self, stacks: tuple[str, ...] | None) -> list[tuple[str, str, str | None]]:
-        rows = self._reader.fetch(*names_sql(self._reader.dialect, stacks)).rows
-        return [(str(r[0]), str(r[1]), r[2]) for r in rows]
+        stored = self._names.get(stacks)
+        if stored is None:
+            rows = self._reader.fetch(*names_sql(self._reader.dialect, stacks)).rows
+            stored = self._names[stacks] = [(str(r[0]), str(r[1]), r[2]) for r in rows]
+        return stored
 
     def _stored_for(self, names: Sequence[str], stacks: tuple[str, ...] | None) -> set[str]:
         wanted = set(names) - self._reserved
@@ -190,7 +196,8 @@ class OtelSeriesSource:
         return list(found.values())
 
     def query_started(self) -> None:
-        """Nothing is kept between queries."""
+        """Nothing is kept between queries: the stored names are read again."""
+        self._names.clear()
 
     def samples(
         self,
