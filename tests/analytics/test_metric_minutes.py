@@ -175,3 +175,42 @@ def test_the_history_of_a_minute_step_comes_from_the_minutes(backend: Backend) -
         backend.store.drop_day("events", partition.day)
     assert answer(60_000) == by_minute
     assert answer(15_000) != fine
+
+
+def test_a_histograms_count_sums_its_bounds_within_each_minute(backend: Backend) -> None:
+    """Two alpha calls in one minute, in different duration bounds: the 1-minute step
+    (minute rows summed over the bounds in SQL) counts both, as the 15 s step (raw
+    events) does, and keeps doing so from the minute rows alone."""
+    quick, slow = (
+        EventRow(
+            event_id=f"q{i}",
+            ts=at(10, 4, second),
+            stack_name="alpha",
+            event_type="llm_call",
+            received_ns=NOW,
+            session_id="s-alpha",
+            model="gpt-4o",
+            provider="openai",
+            duration_ms=duration,
+            success=True,
+        )
+        for i, (second, duration) in enumerate([(5, 300.0), (35, 8000.0)])
+    )
+    backend.load([*EVENTS, quick, slow])
+    engine: PromQLEngine = make_engine(backend)
+    query = 'increase(opencode_response_duration_seconds_count{stack_name="alpha"}[5m])'
+
+    def answer(step_ms: int) -> list[Any]:
+        data = engine.range(query, at(10, 0) // 10**6, at(10, 10) // 10**6, step_ms, None)
+        (series,) = data["result"]
+        return list(series["values"])
+
+    by_minute, fine = answer(60_000), answer(15_000)
+    assert by_minute == [p for p in fine if p[0] % 60 == 0]
+    # the window's samples are on its edges (no extrapolation): at 10:04 the three calls
+    # of 10:00-10:03, at 10:05 those and both of 10:04 (one would be 4)
+    values = dict(by_minute)
+    assert (values[at(10, 4) // S], values[at(10, 5) // S]) == ("3", "5")
+    for partition in backend.store.partitions("events"):
+        backend.store.drop_day("events", partition.day)
+    assert answer(60_000) == by_minute

@@ -138,12 +138,13 @@ def increments_sql(
     a week at a 1-minute step is ~10^5-10^6 rows, which as Python tuples, as
     per-series lists built in SQL, or with five label strings a row, cost several
     times the scan. The raw events are summed per bucket in SQL first (many events a
-    bucket); minute rows are not."""
+    bucket); minute rows are not, but for ``summed`` labels (a histogram's ``_count``
+    sums its 13 bounds' rows: at 10 M events, 205 k minute rows become 86 k)."""
     p = Params(d)
     with_clause, union = _contributions(d, p, families, stacks, since_ns, until_ns, resolution_ns)
     bucket = d.bucket_ns("ts", p("resolution", resolution_ns, "int"))
     series = d.hash64(_series(summed))
-    if not with_clause:  # metric_minutes: a row a series and minute already
+    if not with_clause and not summed:  # metric_minutes: a row a series and minute already
         body = f"SELECT {series} AS series, {bucket} AS bucket, v FROM ({union}) u"
     else:
         body = (
