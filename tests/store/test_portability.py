@@ -159,7 +159,10 @@ def _logql_statements() -> Iterator[tuple[str, str]]:
             f"promql increments {family}",
             hub_sql.increments_sql(d, [family], ("a",), 0, S, 15 * S, 10)[0],
         )
-        yield f"promql after {family}", hub_sql.after_sql(d, [family], None, S, 10)[0]
+        yield (
+            f"promql minutes {family}",
+            hub_sql.increments_sql(d, [family], None, 0, 60 * S, 60 * S, 10, ("l2",))[0],
+        )
     yield "promql totals", hub_sql.totals_sql(d, ["tokens"], ("a",), 10)[0]
     yield "promql newest", hub_sql.newest_sql(d, ("a",), 0, S, 15 * S)[0]
 

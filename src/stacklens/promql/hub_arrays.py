@@ -44,25 +44,30 @@ def grid_points(start_ms: int, end_ms: int, res: int) -> np.ndarray[Any, Any]:
 
 def gains_by_series(
     table: pa.Table, wanted: dict[int, Key], first_ms: int, n: int, res: int
-) -> dict[Key, tuple[np.ndarray[Any, Any], int]]:
+) -> tuple[dict[Key, tuple[np.ndarray[Any, Any], int]], dict[Key, float]]:
     """Per wanted series (by its hash: rows of
     :func:`~stacklens.promql.hub_sql.increments_sql`): what it gains
-    at each grid point (the events of the bucket starting at ``b`` count from the grid
-    point ``b + res`` on) and the index of the first point that gains. Vectorized over
-    every row: a week of minutes is ~10^5 rows a family."""
+    at each of the ``n`` grid points from ``first_ms`` (the events of the bucket
+    starting at ``b`` count from the grid point ``b + res`` on) and the index of the
+    first point that gains; and what it gained after the last point (the rows of the
+    bucket after it). Vectorized over every row: a week of minutes is ~10^5 rows a
+    family."""
     if not table.num_rows or not wanted:
-        return {}
+        return {}, {}
     hashes = list(wanted)
     # each row's series among the wanted (a hash table in Arrow: ~6x a searchsorted)
     found = pc.index_in(table.column("series"), value_set=pa.array(hashes, pa.uint64()))
     slot = pc.fill_null(found, -1).to_numpy(zero_copy_only=False).astype(np.int64)
     bucket_ms = table.column("bucket").to_numpy() // _MS
     k = (bucket_ms + res - first_ms) // res
+    weights = table.column("v").to_numpy(zero_copy_only=False).astype(np.float64)
+    later = (slot >= 0) & (k >= n)
+    after = np.bincount(slot[later], weights=weights[later], minlength=len(hashes))
     keep = (slot >= 0) & (k >= 0) & (k < n)
     at, k = slot[keep], k[keep]
-    weights = table.column("v").to_numpy(zero_copy_only=False).astype(np.float64)[keep]
-    gains = np.bincount(at * n + k, weights=weights, minlength=len(hashes) * n)
+    gains = np.bincount(at * n + k, weights=weights[keep], minlength=len(hashes) * n)
     gains = gains.reshape(len(hashes), n)
     first = np.full(len(hashes), n, dtype=np.int64)
     np.minimum.at(first, at, k)
-    return {wanted[h]: (gains[i], int(first[i])) for i, h in enumerate(hashes) if first[i] < n}
+    steps = {wanted[h]: (gains[i], int(first[i])) for i, h in enumerate(hashes) if first[i] < n}
+    return steps, {wanted[h]: float(after[i]) for i, h in enumerate(hashes) if after[i]}

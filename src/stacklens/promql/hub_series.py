@@ -34,7 +34,6 @@ import pyarrow as pa
 from stacklens.analytics.definitions import DURATION_BUCKETS, HEARTBEAT_WINDOW_S
 from stacklens.promql.hub_arrays import Key, gains_by_series, grid_points, rows_by_stack
 from stacklens.promql.hub_sql import (
-    after_sql,
     increments_sql,
     newest_hours_sql,
     newest_sql,
@@ -267,10 +266,8 @@ class HubSeriesSource:
             increments_sql(d, [family.source], stacks, since_ns, until_ns, res * _MS, cap, summed),
             limits,
         )
-        after = self._fetch(after_sql(d, [family.source], stacks, until_ns, cap, summed), limits)
-        after_by = {_key(r): float(r[5]) for r in after}
         n = len(grid)
-        steps = gains_by_series(increments, hashes, int(grid[0]), n, res)
+        steps, after_by = gains_by_series(increments, hashes, int(grid[0]), n, res)
         values: dict[Key, tuple[np.ndarray[Any, Any], int]] = {}
         for key, total in wanted.items():
             window, first = steps.get(key) or (np.zeros(n), n)
