@@ -7,11 +7,13 @@ import datetime as dt
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from stacklens.schema import EventRow
 from stacklens.store.clickhouse import ClickHouseStore
+from stacklens.store.clickhouse_client import READ_SETTINGS
 from stacklens.store.clickhouse_clients import chdb_clients
 from stacklens.testing.backends import chdb_path, write_segment
 
@@ -97,3 +99,51 @@ def test_reads_are_exact_before_any_merge(store: ClickHouseStore, tmp_path: Path
 def test_backup_is_refused_with_a_clear_message(store: ClickHouseStore, tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="BACKUP DATABASE"):
         store.backup(tmp_path / "copy")
+
+
+class _Recording:
+    """A client whose calls' per-call settings are recorded."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.per_call: list[Any] = []
+
+    def query(self, query: str, parameters: Any = None, settings: Any = None) -> Any:
+        self.per_call.append(settings)
+        return self.inner.query(query, parameters=parameters, settings=settings)
+
+    def query_arrow(self, query: str, parameters: Any = None, settings: Any = None) -> Any:
+        self.per_call.append(settings)
+        return self.inner.query_arrow(query, parameters=parameters, settings=settings)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+@pytest.mark.parametrize("own_reader", [True, False], ids=["own reader", "shared client"])
+def test_reads_run_with_the_read_settings_without_per_call_ones_on_a_reader_of_its_own(
+    own_reader: bool,
+) -> None:
+    writer, reader = chdb_clients(chdb_path(), f"r_{uuid.uuid4().hex[:12]}")
+    recorded = _Recording(reader if own_reader else writer)
+    store = (
+        ClickHouseStore(writer, reader=recorded)  # type: ignore[arg-type]
+        if own_reader
+        else ClickHouseStore(recorded)  # type: ignore[arg-type]
+    )
+    try:
+        recorded.per_call.clear()  # the migrations' reads on a shared client
+        wanted = [(True, True, "DISTINCT")]
+        settings = "getSetting('final'), getSetting('join_use_nulls'), "
+        settings += "getSetting('union_default_mode')"
+        assert store.fetch(f"SELECT {settings}").rows == wanted
+        table = store.fetch_arrow(f"SELECT {settings}")
+        assert [tuple(r.values()) for r in table.to_pylist()] == wanted
+        # a statement's own clause still wins (the sum tables' reads skip FINAL)
+        assert store.fetch("SELECT getSetting('final') SETTINGS final = 0").rows == [(False,)]
+        expected = [None, None] if own_reader else [READ_SETTINGS, READ_SETTINGS]
+        assert recorded.per_call[:2] == expected
+    finally:
+        store.close()  # closes its reader too
+        if not own_reader:
+            reader.close()

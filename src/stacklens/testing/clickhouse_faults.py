@@ -78,6 +78,9 @@ class FaultyClient:
             query, self.inner.query_arrow, query, parameters=parameters, settings=settings
         )
 
+    def set_client_setting(self, key: str, value: Any) -> None:
+        self.inner.set_client_setting(key, value)  # configuration: never a fault
+
     def insert_arrow(
         self, table: str, arrow_table: Any, database: str | None = None, settings: Any = None
     ) -> Any:

@@ -70,5 +70,14 @@ class OutageClient:
         self.outage.check(f"insert {table}")
         return self.inner.insert_arrow(table, arrow_table, database=database, settings=settings)
 
+    def query_arrow(
+        self, query: str, parameters: Any = None, settings: dict[str, Any] | None = None
+    ) -> Any:
+        self.outage.check(query)
+        return self.inner.query_arrow(query, parameters=parameters, settings=settings)
+
+    def set_client_setting(self, key: str, value: Any) -> None:
+        self.inner.set_client_setting(key, value)  # configuration, before any outage
+
     def close(self) -> None:
         self.inner.close()
