@@ -28,6 +28,7 @@ from typing import Any, Final
 
 from stacklens.analytics.queries import HOUR_NS, Query
 from stacklens.store.dialect import Dialect, Params
+from stacklens.store.sql import stacks_since
 
 __all__ = [
     "DEFAULT_POLICY",
@@ -176,17 +177,7 @@ def stack_heartbeats(
     if stacks is not None:
         where.append(d.in_list("stack_name", p("stacks", stacks, "str_list")))
     if newest_from is not None:
-        if not newest_from:
-            raise ValueError("newest_from names no stack")
-        by_start: dict[int, list[str]] = {}
-        for stack, start in sorted(newest_from.items()):
-            by_start.setdefault(start, []).append(stack)
-        windows = [
-            f"({d.in_list('stack_name', p(f'hb_stacks{i}', names, 'str_list'))} "
-            f"AND ts >= {d.ts_from_ns(p(f'hb_from{i}', start, 'ts_ns'))})"
-            for i, (start, names) in enumerate(sorted(by_start.items()))
-        ]
-        where.append(f"({' OR '.join(windows)})")
+        where.append(stacks_since(d, p, newest_from, "hb"))
         since = max(since, min(newest_from.values()))
     source = p.raw_source("events", since, now_ns + 1)
     return regular_heartbeats_sql(d, p, ["stack_name"], where, policy, source=source), p.values

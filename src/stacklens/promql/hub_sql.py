@@ -18,6 +18,7 @@ from stacklens.analytics.rollups import (
     counter_contributions,
 )
 from stacklens.store.dialect import Dialect, Params
+from stacklens.store.sql import stacks_since
 
 __all__ = [
     "SERIES",
@@ -212,15 +213,7 @@ def newest_sql(
         where.append(f"ts >= {d.ts_from_ns(p('since', since_ns, 'ts_ns'))}")
     where += _stacks(d, p, "stack_name", stacks)
     if newest_from:
-        by_start: dict[int, list[str]] = {}
-        for stack, start in sorted(newest_from.items()):
-            by_start.setdefault(start, []).append(stack)
-        windows = [
-            f"({d.in_list('stack_name', p(f'from_stacks{i}', names, 'str_list'))} "
-            f"AND ts >= {d.ts_from_ns(p(f'from{i}', start, 'ts_ns'))})"
-            for i, (start, names) in enumerate(sorted(by_start.items()))
-        ]
-        where.append(f"({' OR '.join(windows)})")
+        where.append(stacks_since(d, p, newest_from, "newest"))
         earliest = min(newest_from.values())
         since_ns = earliest if since_ns is None else max(since_ns, earliest)
     source = p.raw_source("events", since_ns, until_ns)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
 from stacklens.store.base import EventQuery
@@ -45,6 +45,7 @@ __all__ = [
     "select_events_sql",
     "select_metric_points_sql",
     "set_checkpoint_sql",
+    "stacks_since",
     "staged_days_sql",
     "table_ddl",
 ]
@@ -57,6 +58,23 @@ _CHECKPOINT_COLUMNS: Final = (("stream", "string"), ("segment", "int"))
 #: The event-time column a raw stream is partitioned by (every raw table has it).
 PARTITION_COLUMN: Final = "ts"
 _DAY_SUFFIX: Final = re.compile(r"_p(\d{4})(\d{2})(\d{2})")
+
+
+def stacks_since(d: Dialect, p: Params, starts: Mapping[str, int], name: str) -> str:
+    """A condition: each stack's rows from its own start (``starts``: stack name to
+    epoch ns), ``(stack_name IN (..) AND ts >= ..) OR ..``; stacks sharing a start share
+    a term. ``name`` prefixes the parameters (two conditions in one statement)."""
+    if not starts:
+        raise ValueError("starts names no stack")
+    by_start: dict[int, list[str]] = {}
+    for stack, start in sorted(starts.items()):
+        by_start.setdefault(start, []).append(stack)
+    terms = [
+        f"({d.in_list('stack_name', p(f'{name}_stacks{i}', stacks, 'str_list'))} "
+        f"AND ts >= {d.ts_from_ns(p(f'{name}_from{i}', start, 'ts_ns'))})"
+        for i, (start, stacks) in enumerate(sorted(by_start.items()))
+    ]
+    return f"({' OR '.join(terms)})"
 
 
 def table_ddl(table: TableSpec, d: Dialect = DUCKDB) -> str:
