@@ -379,6 +379,15 @@ def test_stack_last_seen_and_up_history(engine: PromQLEngine) -> None:
     }  # beta's first sample is 10:03:30
 
 
+def recorded_reads(b: Backend) -> list[str]:
+    """The statements ``b``'s store is asked from now on, in order (rows and Arrow)."""
+    reads: list[str] = []
+    fetch, fetch_arrow = b.store.fetch, b.store.fetch_arrow
+    b.store.fetch = lambda *a: (reads.append(a[0]), fetch(*a))[1]  # type: ignore[method-assign]
+    b.store.fetch_arrow = lambda *a: (reads.append(a[0]), fetch_arrow(*a))[1]  # type: ignore[method-assign]
+    return reads
+
+
 @pytest.mark.parametrize("factory", BACKENDS, ids=lambda f: f.__name__)
 def test_one_query_reads_a_family_once_and_the_next_reads_again(
     factory: Any, tmp_path: Any
@@ -387,10 +396,7 @@ def test_one_query_reads_a_family_once_and_the_next_reads_again(
     try:
         b.load(EVENTS[:2])  # alpha: 50 then 100 input tokens
         engine = make_engine(b)
-        reads: list[str] = []
-        fetch, fetch_arrow = b.store.fetch, b.store.fetch_arrow
-        b.store.fetch = lambda *a: (reads.append(a[0]), fetch(*a))[1]  # type: ignore[method-assign]
-        b.store.fetch_arrow = lambda *a: (reads.append(a[0]), fetch_arrow(*a))[1]  # type: ignore[method-assign]
+        reads = recorded_reads(b)
         # the same family three times over one window: each statement once
         query = f"increase({ALPHA_IN}[5m]) + increase({TOK}[5m]) - increase({ALPHA_IN}[5m])"
         assert len(instant(engine, query)) == 1
@@ -412,9 +418,7 @@ def test_the_stored_metric_names_are_read_once_a_query_and_again_the_next(
         b.load(EVENTS[:2])
         b.load(POINTS[:3], "metrics")  # gpu.util only
         engine = make_engine(b)
-        reads: list[str] = []
-        fetch = b.store.fetch
-        b.store.fetch = lambda *a: (reads.append(a[0]), fetch(*a))[1]  # type: ignore[method-assign]
+        reads = recorded_reads(b)
         # three selectors: each asks the OTel source which metrics are stored
         query = f"max(gpu_util) + count({ALPHA_IN}) - min(gpu_util)"
         assert one(engine, query, ms(10, 5)) == 90.0 + 1.0 - 70.0  # gpu 0 at 90, gpu 1 at 70

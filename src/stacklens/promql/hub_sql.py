@@ -90,22 +90,15 @@ def _contributions(
     families: Collection[str],
     stacks: tuple[str, ...] | None,
     since_ns: int,
-    until_ns: int | None,
-    resolution_ns: int = MINUTE_NS,
     *,
-    bounded: bool = True,
+    minutes: bool,
 ) -> tuple[str, str]:
     """``(with_clause, select)``: rows ``(stack_name, family, l1, l2, l3, ts, v)``, a
-    series' gain ``v`` at ``ts`` in ``[since_ns, until_ns)`` (``bounded=False``: from
-    ``since_ns`` on), to be summed per ``resolution_ns``: from ``metric_minutes``
-    (``ts`` the minute) when the bounds and the resolution are whole minutes, else from
-    raw events."""
-    minutes = all(n % MINUTE_NS == 0 for n in (since_ns, until_ns or 0, resolution_ns))
-    until_ns = until_ns if bounded else None
+    series' gain ``v`` at ``ts`` from ``since_ns`` on: from ``metric_minutes`` (``ts``
+    the minute) when ``minutes`` (the caller's bounds and resolution are whole
+    minutes), else from raw events."""
     column = "minute" if minutes else "s.ts"
     where = [f"{column} >= {d.ts_from_ns(p('since', since_ns, 'ts_ns'))}"]
-    if until_ns is not None:
-        where.append(f"{column} < {d.ts_from_ns(p('until', until_ns, 'ts_ns'))}")
     if minutes:
         where.append(d.in_list("family", p("families", sorted(families), "str_list")))
         where += _stacks(d, p, "stack_name", stacks)
@@ -113,7 +106,7 @@ def _contributions(
             "SELECT stack_name, family, l1, l2, l3, minute AS ts, value AS v "
             f"FROM {METRIC_MINUTES.name} WHERE {' AND '.join(where)}"
         )
-    source = p.raw_source("events", since_ns, until_ns)
+    source = p.raw_source("events", since_ns, None)
     where += _stacks(d, p, "s.stack_name", stacks)
     return counter_contributions(
         d, source, where=" AND ".join(where), with_ts=True, families=families
@@ -150,9 +143,8 @@ def increments_sql(
     54 ms on chDB. The window and what follows it are one statement: on ClickHouse each
     statement costs ~8-10 ms however little it reads."""
     p = Params(d)
-    with_clause, union = _contributions(
-        d, p, families, stacks, since_ns, until_ns, resolution_ns, bounded=False
-    )
+    minutes = all(n % MINUTE_NS == 0 for n in (since_ns, until_ns, resolution_ns))
+    with_clause, union = _contributions(d, p, families, stacks, since_ns, minutes=minutes)
     until = d.ts_from_ns(p("until", until_ns, "ts_ns"))
     resolution = p("resolution", resolution_ns, "int")
     series = d.hash64(_series(summed))
