@@ -410,6 +410,45 @@ def test_one_query_reads_a_family_once_and_the_next_reads_again(
 
 
 @pytest.mark.parametrize("factory", BACKENDS, ids=lambda f: f.__name__)
+def test_a_querys_families_are_read_together_and_each_answers_as_alone(
+    factory: Any, tmp_path: Any
+) -> None:
+    b: Backend = factory(tmp_path)
+    try:
+        b.load(EVENTS)
+        engine = make_engine(b)
+        # alone: 1 failed call (a3); 5 calls in all, in four duration bounds (a _count
+        # sums its bounds); 1,670 tokens in and out
+        errors = one(engine, "sum(opencode_errors_total)")
+        calls = one(engine, "sum(opencode_response_duration_seconds_count)")
+        tokens = one(engine, f"sum({TOK})")
+        assert (errors, calls, tokens) == (1.0, 5.0, 1670.0)
+        reads = recorded_reads(b)
+        names = "opencode_response_duration_seconds_count|opencode_tokens_total"
+        query = f'sum(opencode_errors_total) / sum({{__name__=~"{names}"}})'
+        assert one(engine, query) == errors / (calls + tokens)
+        hub = [r for r in reads if "metric_points" not in r]
+        assert len(hub) == 2  # three families, two selectors: one totals, one increments
+        # a range over the minutes (whole-minute step and bounds): the same together
+        reads.clear()
+        window = (
+            f'sum(increase(opencode_errors_total[5m])) + sum(increase({{__name__=~"{names}"}}[5m]))'
+        )
+        together = engine.range(window, ms(10, 3), ms(10, 6), 60_000, None)["result"]
+        # the totals again, the minutes, and the hub's 15 s grid from the raw events (the
+        # error counter and beta's series start inside the window): one read each
+        assert len([r for r in reads if "metric_points" not in r]) == 3
+        parts = [
+            engine.range(f"sum(increase({q}[5m]))", ms(10, 3), ms(10, 6), 60_000, None)["result"]
+            for q in ("opencode_errors_total", "opencode_response_duration_seconds_count", TOK)
+        ]
+        expected = [sum(float(p[0]["values"][i][1]) for p in parts) for i in range(4)]
+        assert [float(v) for _, v in together[0]["values"]] == pytest.approx(expected)
+    finally:
+        b.store.close()
+
+
+@pytest.mark.parametrize("factory", BACKENDS, ids=lambda f: f.__name__)
 def test_the_stored_metric_names_are_read_once_a_query_and_again_the_next(
     factory: Any, tmp_path: Any
 ) -> None:

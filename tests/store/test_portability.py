@@ -161,7 +161,7 @@ def _logql_statements() -> Iterator[tuple[str, str]]:
         )
         yield (
             f"promql minutes {family}",
-            hub_sql.increments_sql(d, [family], None, 0, 60 * S, 60 * S, 10, ("l2",))[0],
+            hub_sql.increments_sql(d, [family, "tools"], None, 0, 60 * S, 60 * S, 10)[0],
         )
     yield "promql totals", hub_sql.totals_sql(d, ["tokens"], ("a",), 10)[0]
     yield "promql newest", hub_sql.newest_sql(d, ("a",), 0, S, 15 * S)[0]

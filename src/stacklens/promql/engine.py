@@ -11,10 +11,11 @@ import msgspec
 import numpy as np
 import numpy.typing as npt
 
-from stacklens.promql.evaluator import Evaluator, parse, selector_matchers
+from stacklens.promql.evaluator import Evaluator, parse, query_selectors, selector_matchers
 from stacklens.promql.model import (
     LimitError,
     Limits,
+    Matcher,
     PromQLError,
     SeriesSource,
     labels_key,
@@ -109,7 +110,7 @@ class PromQLEngine:
 
     def instant(self, query: str, time_ms: int, stacks: tuple[str, ...] | None) -> dict[str, Any]:
         expr = parse(query, self.limits)
-        self._start()
+        self._start(query_selectors(expr))
         steps = np.array([time_ms], dtype=np.int64)
         value = Evaluator(self.sources, steps, stacks, self.limits).eval(expr)
         t = _seconds(time_ms)
@@ -152,7 +153,7 @@ class PromQLEngine:
                 "timeseries. Try decreasing the query resolution (?step=XX)"
             )
         expr = parse(query, self.limits)
-        self._start()
+        self._start(query_selectors(expr))
         steps = np.arange(start_ms, end_ms + 1, step_ms, dtype=np.int64)
         spacing = lattice_ms(expr, steps)
         value = Evaluator(self.sources, steps, stacks, self.limits, spacing_ms=spacing).eval(expr)
@@ -169,9 +170,9 @@ class PromQLEngine:
             result.append({"metric": s.labels, "values": points(steps[keep], s.values[keep])})
         return {"resultType": "matrix", "result": result}
 
-    def _start(self) -> None:
+    def _start(self, selectors: Sequence[Sequence[Matcher]] = ()) -> None:
         for source in self.sources:
-            source.query_started()
+            source.query_started(selectors)
 
     # ---- metadata -------------------------------------------------------------
     def series(

@@ -38,7 +38,7 @@ from stacklens.promql.range_functions import (
 )
 from stacklens.promql.values import Matrix, Scalar, String, Value, Vector, VectorSeries
 
-__all__ = ["Evaluator", "parse", "selector_matchers"]
+__all__ = ["Evaluator", "parse", "query_selectors", "selector_matchers"]
 
 Ints = npt.NDArray[np.int64]
 _OPS: Final = {"Equal": "=", "NotEqual": "!=", "Re": "=~", "NotRe": "!~"}
@@ -76,6 +76,30 @@ def selector_matchers(vs: Any) -> list[Matcher]:
     if not any(not m.matches("") for m in out):
         raise PromQLError("vector selector must contain at least one non-empty matcher")
     return out
+
+
+def query_selectors(node: Any) -> list[list[Matcher]]:
+    """The matchers of every vector selector in ``node`` (what a query will read,
+    told to the sources before it runs). A selector the evaluator will refuse is left
+    out: evaluating it raises the error."""
+    kind = type(node).__name__
+    if kind == "VectorSelector":
+        try:
+            return [selector_matchers(node)]
+        except PromQLError:
+            return []
+    children: list[Any] = []
+    if kind in ("ParenExpr", "UnaryExpr", "SubqueryExpr"):
+        children = [node.expr]
+    elif kind == "BinaryExpr":
+        children = [node.lhs, node.rhs]
+    elif kind == "AggregateExpr":
+        children = [node.expr, node.param]
+    elif kind == "Call":
+        children = list(node.args)
+    elif kind == "MatrixSelector":
+        children = [node.vector_selector]
+    return [m for child in children if child is not None for m in query_selectors(child)]
 
 
 class Evaluator:

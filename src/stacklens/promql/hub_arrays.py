@@ -10,7 +10,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-__all__ = ["Key", "gains_by_series", "grid_points", "rows_by_stack"]
+__all__ = ["Increments", "Key", "grid_points", "rows_by_stack"]
 
 _MS: Final = 1_000_000  # ns per ms
 #: A counter series: stack_name, family, l1, l2, l3.
@@ -42,32 +42,51 @@ def grid_points(start_ms: int, end_ms: int, res: int) -> np.ndarray[Any, Any]:
     return np.arange(-(-start_ms // res) * res, end_ms + 1, res, dtype=np.int64)
 
 
-def gains_by_series(
-    table: pa.Table, wanted: dict[int, Key], first_ms: int, n: int, res: int
-) -> tuple[dict[Key, tuple[np.ndarray[Any, Any], int]], dict[Key, float]]:
-    """Per wanted series (by its hash: rows of
-    :func:`~stacklens.promql.hub_sql.increments_sql`): what it gains
-    at each of the ``n`` grid points from ``first_ms`` (the events of the bucket
-    starting at ``b`` count from the grid point ``b + res`` on) and the index of the
-    first point that gains; and what it gained after the last point (the rows of the
-    bucket after it). Vectorized over every row: a week of minutes is ~10^5 rows a
-    family."""
-    if not table.num_rows or not wanted:
-        return {}, {}
-    hashes = list(wanted)
-    # each row's series among the wanted (a hash table in Arrow: ~6x a searchsorted)
-    found = pc.index_in(table.column("series"), value_set=pa.array(hashes, pa.uint64()))
-    slot = pc.fill_null(found, -1).to_numpy(zero_copy_only=False).astype(np.int64)
-    bucket_ms = table.column("bucket").to_numpy() // _MS
-    k = (bucket_ms + res - first_ms) // res
-    weights = table.column("v").to_numpy(zero_copy_only=False).astype(np.float64)
-    later = (slot >= 0) & (k >= n)
-    after = np.bincount(slot[later], weights=weights[later], minlength=len(hashes))
-    keep = (slot >= 0) & (k >= 0) & (k < n)
-    at, k = slot[keep], k[keep]
-    gains = np.bincount(at * n + k, weights=weights[keep], minlength=len(hashes) * n)
-    gains = gains.reshape(len(hashes), n)
-    first = np.full(len(hashes), n, dtype=np.int64)
-    np.minimum.at(first, at, k)
-    steps = {wanted[h]: (gains[i], int(first[i])) for i, h in enumerate(hashes) if first[i] < n}
-    return steps, {wanted[h]: float(after[i]) for i, h in enumerate(hashes) if after[i]}
+class Increments:
+    """The rows of one :func:`~stacklens.promql.hub_sql.increments_sql` read, as
+    arrays, its series hashes encoded once: the read may cover several families (a
+    rule's selectors are read together) and each family's series take their rows from
+    it (:meth:`gains`), the whole read not hashed again per family."""
+
+    def __init__(self, table: pa.Table) -> None:
+        #: the distinct series hashes (each to its index), and each row's index
+        self.hashes: dict[int, int] = {}
+        self.codes = np.zeros(0, dtype=np.int64)
+        if table.num_rows:
+            encoded = pc.dictionary_encode(table.column("series")).combine_chunks()
+            self.hashes = {int(h): i for i, h in enumerate(encoded.dictionary.to_pylist())}
+            self.codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+        self.bucket_ms = table.column("bucket").to_numpy() // _MS
+        self.v = table.column("v").to_numpy(zero_copy_only=False).astype(np.float64)
+
+    def gains(
+        self, wanted: dict[int, Key], first_ms: int, n: int, res: int
+    ) -> tuple[dict[Key, tuple[np.ndarray[Any, Any], int]], dict[Key, float]]:
+        """Per wanted series (by the hashes naming it; several hashes may name one,
+        whose rows are then summed: a histogram's ``_count`` of its bounds): what it
+        gains at each of the ``n`` grid points from ``first_ms`` (the events of the
+        bucket starting at ``b`` count from the grid point ``b + res`` on) and the
+        index of the first point that gains; and what it gained after the last point
+        (the rows of the bucket after it). Vectorized over every row: a week of
+        minutes is ~10^5 rows a family."""
+        keys = list(dict.fromkeys(wanted.values()))
+        if not len(self.codes) or not keys:
+            return {}, {}
+        index = {key: i for i, key in enumerate(keys)}
+        to_slot = np.full(len(self.hashes), -1, dtype=np.int64)
+        for h, key in wanted.items():
+            code = self.hashes.get(h)
+            if code is not None:
+                to_slot[code] = index[key]
+        slot = to_slot[self.codes]
+        k = (self.bucket_ms + res - first_ms) // res
+        later = (slot >= 0) & (k >= n)
+        after = np.bincount(slot[later], weights=self.v[later], minlength=len(keys))
+        keep = (slot >= 0) & (k >= 0) & (k < n)
+        at, k = slot[keep], k[keep]
+        gains = np.bincount(at * n + k, weights=self.v[keep], minlength=len(keys) * n)
+        gains = gains.reshape(len(keys), n)
+        first = np.full(len(keys), n, dtype=np.int64)
+        np.minimum.at(first, at, k)
+        steps = {key: (gains[i], int(first[i])) for i, key in enumerate(keys) if first[i] < n}
+        return steps, {key: float(after[i]) for i, key in enumerate(keys) if after[i]}

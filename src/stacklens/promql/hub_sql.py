@@ -34,16 +34,6 @@ Statement = tuple[str, dict[str, Any]]
 SERIES: Final = ("stack_name", "family", "l1", "l2", "l3")
 
 
-def _series(summed: Collection[str]) -> list[str]:
-    """:data:`SERIES` with the label columns in ``summed`` read as ``''``: the series
-    those labels told apart become one (a histogram's ``_count``: its bounds summed)."""
-    return ["''" if c in summed else c for c in SERIES]
-
-
-def _kept(summed: Collection[str]) -> str:
-    return ", ".join(c for c in SERIES if c not in summed)
-
-
 def _stacks(d: Dialect, p: Params, column: str, stacks: tuple[str, ...] | None) -> list[str]:
     if stacks is None:
         return []
@@ -55,19 +45,18 @@ def totals_sql(
     families: Collection[str],
     stacks: tuple[str, ...] | None,
     limit: int,
-    summed: Collection[str] = (),
 ) -> Statement:
     """Each series' value now (``metric_counters``: what ``/metrics`` shows), and the
     :meth:`~stacklens.store.dialect.Dialect.hash64` of its :data:`SERIES` columns (how
-    :func:`increments_sql` names it). ``summed``: label columns summed over."""
+    :func:`increments_sql` names it)."""
     p = Params(d)
     where = [d.in_list("family", p("families", sorted(families), "str_list"))]
     where += _stacks(d, p, "stack_name", stacks)
-    series = _series(summed)
+    series = ", ".join(SERIES)
     return (
-        f"SELECT {', '.join(series)}, sum(value), {d.hash64(series)} FROM metric_counters "
-        f"WHERE {' AND '.join(where)} GROUP BY {_kept(summed)} "
-        f"ORDER BY {_kept(summed)} LIMIT {p('limit', limit, 'int')}",
+        f"SELECT {series}, sum(value), {d.hash64(SERIES)} FROM metric_counters "
+        f"WHERE {' AND '.join(where)} GROUP BY {series} "
+        f"ORDER BY {series} LIMIT {p('limit', limit, 'int')}",
         p.values,
     )
 
@@ -121,33 +110,33 @@ def increments_sql(
     until_ns: int,
     resolution_ns: int,
     limit: int,
-    summed: Collection[str] = (),
 ) -> Statement:
     """Rows ``(series, bucket, v)``: the gain ``v`` of the series whose
     :meth:`~stacklens.store.dialect.Dialect.hash64` of its :data:`SERIES` columns
-    (``summed`` ones read as ``''``) is ``series`` (as :func:`totals_sql` reports it)
-    in the ``resolution_ns`` bucket starting at ``bucket`` (epoch-aligned, ns), within
-    ``[since_ns, until_ns)``; and a row per series with ``bucket = until_ns`` (a
-    multiple of ``resolution_ns``): the sum of its gains at or after ``until_ns``, what
-    it gained after the window, subtracted from its total. A series and bucket may
-    have several rows (minute rows a compaction has not folded yet): the caller sums
-    them.
+    is ``series`` (as :func:`totals_sql` reports it) in the ``resolution_ns`` bucket
+    starting at ``bucket`` (epoch-aligned, ns), within ``[since_ns, until_ns)``; and a
+    row per series with ``bucket = until_ns`` (a multiple of ``resolution_ns``): the
+    sum of its gains at or after ``until_ns``, what it gained after the window,
+    subtracted from its total. A series and bucket may have several rows (minute rows
+    a compaction has not folded yet): the caller sums them.
 
     For a columnar fetch (:meth:`~stacklens.store.base.ColumnReader.fetch_arrow`):
     a week at a 1-minute step is ~10^5-10^6 rows, which as Python tuples, as
     per-series lists built in SQL, or with five label strings a row, cost several
     times the scan. The raw events are summed per bucket in SQL first (many events a
-    bucket); minute rows are not, even for ``summed`` labels: grouping a histogram's
-    13 bounds' rows in SQL (205 k minute rows to 86 k at 10 M events) cost more than
-    the caller's ``bincount`` over them, 16-22 against 14 ms on DuckDB and 131 against
-    54 ms on chDB. The window and what follows it are one statement: on ClickHouse each
+    bucket); minute rows are not, nor are a histogram's bounds for its ``_count`` (the
+    caller sums the rows of several series into one): grouping its 13 bounds' rows in
+    SQL (205 k minute rows to 86 k at 10 M events) cost more than the caller's
+    ``bincount`` over them, 16-22 against 14 ms on DuckDB and 131 against 54 ms on
+    chDB. The window and what follows it are one statement, and so are a query's
+    families (``families``): on ClickHouse each
     statement costs ~8-10 ms however little it reads."""
     p = Params(d)
     minutes = all(n % MINUTE_NS == 0 for n in (since_ns, until_ns, resolution_ns))
     with_clause, union = _contributions(d, p, families, stacks, since_ns, minutes=minutes)
     until = d.ts_from_ns(p("until", until_ns, "ts_ns"))
     resolution = p("resolution", resolution_ns, "int")
-    series = d.hash64(_series(summed))
+    series = d.hash64(SERIES)
     if not with_clause:  # metric_minutes: a row a series and minute already
         window = (
             f"SELECT {series} AS series, {d.bucket_ns('ts', resolution)} AS bucket, v "

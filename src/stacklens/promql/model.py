@@ -164,6 +164,8 @@ class SeriesSource(Protocol):
         """``name → (type, help, unit)`` for the names this source knows."""
         ...
 
-    def query_started(self) -> None:
-        """A query begins: what a source kept from the previous one is stale."""
+    def query_started(self, selectors: Sequence[Sequence[Matcher]] = ()) -> None:
+        """A query begins: what a source kept from the previous one is stale.
+        ``selectors``: the matchers of each vector selector it holds (none for the
+        metadata routes), for a source that reads what they ask together."""
         ...

@@ -195,8 +195,9 @@ class OtelSeriesSource:
                     found[labels_key(labels)] = labels
         return list(found.values())
 
-    def query_started(self) -> None:
-        """Nothing is kept between queries: the stored names are read again."""
+    def query_started(self, selectors: Sequence[Sequence[Matcher]] = ()) -> None:
+        """Nothing is kept between queries: the stored names are read again. Each
+        selector is read on its own (``selectors`` unused)."""
         self._names.clear()
 
     def samples(
