@@ -147,3 +147,18 @@ def test_reads_run_with_the_read_settings_without_per_call_ones_on_a_reader_of_i
         store.close()  # closes its reader too
         if not own_reader:
             reader.close()
+
+
+def test_the_embedded_reader_reads_arrow_uncompressed() -> None:
+    """In one process an Arrow read's compression is pure cost: chDB's reader asks for
+    none; what it reads is unchanged."""
+    writer, reader = chdb_clients(chdb_path(), f"a_{uuid.uuid4().hex[:12]}")
+    try:
+        setting = "getSetting('output_format_arrow_compression_method')"
+        assert reader.query(f"SELECT {setting}").result_rows == [("none",)]
+        assert writer.query(f"SELECT {setting}").result_rows == [("lz4_frame",)]
+        query = "SELECT number, toString(number) AS s FROM numbers(100000)"
+        assert reader.query_arrow(query).equals(writer.query_arrow(query))
+    finally:
+        writer.close()
+        reader.close()

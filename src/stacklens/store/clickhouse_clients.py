@@ -32,6 +32,10 @@ def chdb_clients(path: str, database: str) -> tuple[Any, Any]:
         admin.close()
     writer = clickhouse_connect.get_client(interface="chdb", path=path, database=name)
     reader = clickhouse_connect.get_client(interface="chdb", path=path, database=name)
+    # In the process, no wire: an Arrow read compressed (ClickHouse's default, LZ4) is
+    # compressed only to be decompressed at once. Uncompressed, a 310 k-row PromQL
+    # read took 29-34 ms against 39-45 (10 M events); HTTP clients keep the default.
+    reader.set_client_setting("output_format_arrow_compression_method", "none")
     return writer, reader
 
 
