@@ -12,6 +12,7 @@ from collections.abc import Collection, Mapping
 from typing import Any, Final
 
 from stacklens.analytics.rollups import (
+    METRIC_COUNTERS,
     METRIC_MINUTES,
     MINUTE_NS,
     USAGE_HOURLY,
@@ -46,7 +47,8 @@ def totals_sql(
     stacks: tuple[str, ...] | None,
     limit: int,
 ) -> Statement:
-    """Each series' value now (``metric_counters``: what ``/metrics`` shows), and the
+    """Each series' value now (``metric_counters``: what ``/metrics`` shows; its
+    contributions summed, not its folded view read: on ClickHouse ~3 ms less), and the
     :meth:`~stacklens.store.dialect.Dialect.hash64` of its :data:`SERIES` columns (how
     :func:`increments_sql` names it)."""
     p = Params(d)
@@ -54,7 +56,8 @@ def totals_sql(
     where += _stacks(d, p, "stack_name", stacks)
     series = ", ".join(SERIES)
     return (
-        f"SELECT {series}, sum(value), {d.hash64(SERIES)} FROM metric_counters "
+        f"SELECT {series}, sum(value), {d.hash64(SERIES)} "
+        f"FROM {d.rollup_sums_source(METRIC_COUNTERS.name)} "
         f"WHERE {' AND '.join(where)} GROUP BY {series} "
         f"ORDER BY {series} LIMIT {p('limit', limit, 'int')}",
         p.values,
@@ -67,7 +70,8 @@ def series_sql(d: Dialect, stacks: tuple[str, ...] | None, limit: int) -> Statem
     where = _stacks(d, p, "stack_name", stacks)
     clause = f" WHERE {' AND '.join(where)}" if where else ""
     return (
-        f"SELECT DISTINCT stack_name, family, l1, l2, l3 FROM metric_counters{clause} "
+        "SELECT DISTINCT stack_name, family, l1, l2, l3 "
+        f"FROM {d.rollup_sums_source(METRIC_COUNTERS.name)}{clause} "
         f"ORDER BY stack_name, family, l1, l2, l3 LIMIT {p('limit', limit, 'int')}",
         p.values,
     )
