@@ -78,6 +78,21 @@ def test_specific_agent_logs(loki: tuple[Any, Any]) -> None:
     assert all(s["stream"]["agent"] == "daily_brief" for s in data["result"])
 
 
+def test_a_json_label_lookup_reads_only_the_lines_holding_its_value(loki: tuple[Any, Any]) -> None:
+    """Of the gateway's five log lines, two hold "daily_brief": only they are read (a
+    trace or agent looked up in a day of logs reads its lines, not the day's)."""
+    data = query_range(loki[1], '{service="gateway"} | json | agent="daily_brief"')
+    assert offsets(data) == [20, 10]
+    assert data["stats"]["summary"]["totalLinesProcessed"] == 2
+    # a number or a != is not looked for in the text: every event is read, as before
+    # (the five lines and the gateway's llm_call)
+    data = query_range(loki[1], '{service="gateway"} | json | duration_ms="7000"')
+    assert offsets(data) == [20]
+    assert data["stats"]["summary"]["totalLinesProcessed"] == 6
+    data = query_range(loki[1], '{service="gateway"} | json | agent!="daily_brief"')
+    assert offsets(data) == [200, 130, 100, 70]
+
+
 def test_slow_requests_over_five_seconds(loki: tuple[Any, Any]) -> None:
     data = query_range(loki[1], '{service="gateway"} | json | duration_ms > 5000')
     # 7000 (20 s), 5001 (70 s), the llm_call n1 (100 s, 6000 ms); 5000 (200 s) is not
@@ -463,6 +478,12 @@ def test_structured_metadata_filters_without_splitting_series(hub: Any, client: 
         params={"query": f'{{app="api"}} | trace_id!="{TRACE}"', **window},
     ).json()["data"]
     assert sorted(v[1] for s in filtered["result"] for v in s["values"]) == ["three", "two"]
+    # after | json, a line whose text lacks the id keeps its own (metadata) trace_id
+    parsed = client.get(
+        "/loki/api/v1/query_range",
+        params={"query": f'{{app="api"}} | json | trace_id="{TRACE}"', **window},
+    ).json()["data"]
+    assert [v[1] for s in parsed["result"] for v in s["values"]] == ["one"]
     # One stream, one series: the trace ids do not split them.
     everything = client.get(
         "/loki/api/v1/query_range", params={"query": '{app="api"}', **window}

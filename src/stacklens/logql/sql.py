@@ -16,6 +16,7 @@ its window and is bounded by a ``LIMIT``.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any, Final, Literal
 
@@ -133,6 +134,26 @@ def pushed_label_filters(stages: Sequence[Stage]) -> list[LabelMatcher | NumberF
     return pushed
 
 
+#: Text no JSON encoder writes escaped (quotes, backslashes, control characters, ``/``,
+#: ``<>&`` and non-ASCII may be: Go escapes ``<>&``, Python non-ASCII by default).
+_VERBATIM: Final = re.compile(r"[A-Za-z0-9 _.:-]+")
+
+
+def in_json_text(matcher: LabelMatcher) -> bool:
+    """Whether a log line whose ``| json`` gives ``matcher``'s label its value holds
+    that value as text: an ``=`` on text no encoder escapes that is not a number
+    (``| json`` prints ``1e3`` as ``1000``). For a trace or agent looked up in 24 h of
+    log lines, the lines that cannot match are then not read (a 1,000-line page each,
+    parsed in Python, where the answer had none)."""
+    if matcher.op != "=" or not _VERBATIM.fullmatch(matcher.value):
+        return False
+    try:
+        float(matcher.value)
+    except ValueError:
+        return True
+    return False
+
+
 def select_rows_sql(
     window: Window,
     line_filters: Sequence[LineFilter],
@@ -167,7 +188,12 @@ def select_rows_sql(
             test = f"{item.name} {_SQL_COMPARE[item.op]} {value}"
         else:
             test = window.matcher(item, f"lm{index}")
-        where.append(f"({is_log} OR {test})")
+        log_test = is_log
+        if isinstance(item, LabelMatcher) and in_json_text(item):
+            # the value comes from the line's JSON, so it is in its text, or from the
+            # column (a field the line lacks keeps the event's own label)
+            log_test = f"({is_log} AND {d.contains('message', p(f'lc{index}', item.value))})"
+        where.append(f"({log_test} OR {test})")
     sign, order = ("<", "DESC") if direction == "backward" else (">", "ASC")
     if after is not None:
         at = d.ts_from_ns(p("after_ts", after[0], "ts_ns"))
