@@ -134,17 +134,17 @@ def pushed_label_filters(stages: Sequence[Stage]) -> list[LabelMatcher | NumberF
     return pushed
 
 
-#: Text no JSON encoder writes escaped (quotes, backslashes, control characters, ``/``,
-#: ``<>&`` and non-ASCII may be: Go escapes ``<>&``, Python non-ASCII by default).
+#: Text JSON writes as itself unless escaped as ``\uXXXX`` (its other escapes are for
+#: quotes, backslashes, ``/`` and control characters).
 _VERBATIM: Final = re.compile(r"[A-Za-z0-9 _.:-]+")
 
 
 def in_json_text(matcher: LabelMatcher) -> bool:
     """Whether a log line whose ``| json`` gives ``matcher``'s label its value holds
-    that value as text: an ``=`` on text no encoder escapes that is not a number
-    (``| json`` prints ``1e3`` as ``1000``). For a trace or agent looked up in 24 h of
-    log lines, the lines that cannot match are then not read (a 1,000-line page each,
-    parsed in Python, where the answer had none)."""
+    that value as text, or a ``\\u`` escape: an ``=`` on text JSON writes as itself,
+    not a number (``| json`` prints ``1e3`` as ``1000``). For a trace or agent looked
+    up in 24 h of log lines, the lines that cannot match are then not read (a
+    1,000-line page each, parsed in Python, where the answer had none)."""
     if matcher.op != "=" or not _VERBATIM.fullmatch(matcher.value):
         return False
     try:
@@ -190,9 +190,12 @@ def select_rows_sql(
             test = window.matcher(item, f"lm{index}")
         log_test = is_log
         if isinstance(item, LabelMatcher) and in_json_text(item):
-            # the value comes from the line's JSON, so it is in its text, or from the
-            # column (a field the line lacks keeps the event's own label)
-            log_test = f"({is_log} AND {d.contains('message', p(f'lc{index}', item.value))})"
+            # the value comes from the line's JSON, so it is in its text (or the line
+            # escapes some character: \uXXXX, then it is parsed), or from the column (a
+            # field the line lacks keeps the event's own label)
+            held = d.contains("message", p(f"lc{index}", item.value))
+            escaped = d.contains("message", p(f"lu{index}", "\\u"))
+            log_test = f"({is_log} AND ({held} OR {escaped}))"
         where.append(f"({log_test} OR {test})")
     sign, order = ("<", "DESC") if direction == "backward" else (">", "ASC")
     if after is not None:
