@@ -50,8 +50,7 @@ class Increments:
 
     Arrays of a row each are ~5 MB at a week of minutes: they are made once (the
     codes, the grid index of each row per grid) and a family's work runs on its own
-    rows alone. Every transient array of that size is fresh memory the kernel must
-    map (page faults: a fifth of a query's time before this)."""
+    rows alone, not on the whole read's."""
 
     def __init__(self, table: pa.Table) -> None:
         #: the distinct series hashes (each to its index), and each row's index
