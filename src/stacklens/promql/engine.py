@@ -20,6 +20,7 @@ from stacklens.promql.model import (
     SeriesSource,
     labels_key,
     matches_all,
+    names_matching,
 )
 from stacklens.promql.spacing import lattice_ms
 from stacklens.promql.values import Matrix, Scalar, String, Vector, VectorSeries
@@ -190,13 +191,7 @@ class PromQLEngine:
             for matchers in selectors:
                 names = source.names(stacks)
                 if matchers is not None:
-                    names = [
-                        n
-                        for n in names
-                        if matches_all(
-                            [m for m in matchers if m.name == "__name__"], {"__name__": n}
-                        )
-                    ]
+                    names = names_matching(names, matchers)
                 if not names:
                     continue
                 for labels in source.series(names, stacks, start_ms, end_ms):

@@ -29,6 +29,7 @@ from stacklens.promql.model import (
     Series,
     SeriesSource,
     UnsupportedError,
+    names_matching,
 )
 from stacklens.promql.range_functions import (
     EXTRAPOLATED,
@@ -129,8 +130,7 @@ class Evaluator:
 
     # ---- selectors ------------------------------------------------------------
     def _names(self, source: SeriesSource, matchers: Sequence[Matcher]) -> list[str]:
-        names = [m for m in matchers if m.name == "__name__"]
-        return [n for n in source.names(self.stacks) if all(m.matches(n) for m in names)]
+        return names_matching(source.names(self.stacks), matchers)
 
     def select(self, vs: Any, range_ms: int) -> tuple[list[Series], int]:
         if vs.at is not None:

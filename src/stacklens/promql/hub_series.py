@@ -40,7 +40,14 @@ from stacklens.promql.hub_sql import (
     series_sql,
     totals_sql,
 )
-from stacklens.promql.model import LimitError, Limits, Matcher, Series, matches_all
+from stacklens.promql.model import (
+    LimitError,
+    Limits,
+    Matcher,
+    Series,
+    matches_all,
+    names_matching,
+)
 from stacklens.store.base import ColumnReader
 
 __all__ = ["FAMILIES", "HubSeriesSource"]
@@ -145,11 +152,10 @@ class HubSeriesSource:
         self._columns.clear()
         self._increments.clear()
         self._families = frozenset(
-            family.source
-            for name, family in FAMILIES.items()
-            if family.kind != "gauge"
+            FAMILIES[name].source
             for matchers in selectors
-            if matches_all([m for m in matchers if m.name == "__name__"], {"__name__": name})
+            for name in names_matching(FAMILIES, matchers)
+            if FAMILIES[name].kind != "gauge"
         )
 
     def metadata(self) -> dict[str, tuple[str, str, str]]:
@@ -220,7 +226,7 @@ class HubSeriesSource:
         return out
 
     def _fetch(self, statement: tuple[str, dict[str, Any]], limits: Limits) -> list[Any]:
-        key = (statement[0], repr(sorted(statement[1].items())))
+        key = _statement_key(statement)
         rows = self._read.get(key)
         if rows is None:
             rows = self._read[key] = self._reader.fetch(*statement).rows
@@ -229,7 +235,7 @@ class HubSeriesSource:
         return rows
 
     def _fetch_columns(self, statement: tuple[str, dict[str, Any]], limits: Limits) -> pa.Table:
-        key = (statement[0], repr(sorted(statement[1].items())))
+        key = _statement_key(statement)
         table = self._columns.get(key)
         if table is None:
             table = self._columns[key] = self._reader.fetch_arrow(*statement)
@@ -240,7 +246,7 @@ class HubSeriesSource:
     def _fetch_increments(
         self, statement: tuple[str, dict[str, Any]], limits: Limits
     ) -> Increments:
-        key = (statement[0], repr(sorted(statement[1].items())))
+        key = _statement_key(statement)
         found = self._increments.get(key)
         if found is None:
             found = self._increments[key] = Increments(self._fetch_columns(statement, limits))
@@ -402,6 +408,11 @@ class HubSeriesSource:
                 out.append(Series(labels, grid[present], filled[present]))
         _check_series(out, limits)
         return out
+
+
+def _statement_key(statement: tuple[str, dict[str, Any]]) -> tuple[str, str]:
+    """What names a statement in a query's caches: its text and its parameters."""
+    return statement[0], repr(sorted(statement[1].items()))
 
 
 def _check_series(series: list[Series], limits: Limits) -> None:

@@ -133,8 +133,7 @@ def increments_sql(
     SQL (205 k minute rows to 86 k at 10 M events) cost more than the caller's
     ``bincount`` over them, 16-22 against 14 ms on DuckDB and 131 against 54 ms on
     chDB. The window and what follows it are one statement, and so are a query's
-    families (``families``): on ClickHouse each
-    statement costs ~8-10 ms however little it reads."""
+    ``families``: on ClickHouse each statement costs ~8-10 ms however little it reads."""
     p = Params(d)
     minutes = all(n % MINUTE_NS == 0 for n in (since_ns, until_ns, resolution_ns))
     with_clause, union = _contributions(d, p, families, stacks, since_ns, minutes=minutes)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Final, Literal, Protocol
 
@@ -22,6 +22,7 @@ __all__ = [
     "UnsupportedError",
     "labels_key",
     "matches_all",
+    "names_matching",
     "sanitize_name",
 ]
 
@@ -111,6 +112,13 @@ class Matcher:
 
 def matches_all(matchers: Sequence[Matcher], labels: Labels) -> bool:
     return all(m.matches(labels.get(m.name, "")) for m in matchers)
+
+
+def names_matching(names: Iterable[str], matchers: Sequence[Matcher]) -> list[str]:
+    """The metric names of ``names`` a selector's ``__name__`` matchers admit (its other
+    matchers are for the labels)."""
+    on_name = [m for m in matchers if m.name == "__name__"]
+    return [n for n in names if all(m.matches(n) for m in on_name)]
 
 
 def labels_key(labels: Labels) -> tuple[tuple[str, str], ...]:
